@@ -11,7 +11,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   clang-format clang-tidy
   libdnnl-dev
-  libboost1.81-dev libboost-json1.81-dev libssl-dev
+  libboost1.81-dev libssl-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libwebp-dev
   libsqlite3-dev sqlite3
   nlohmann-json3-dev libcli11-dev libabsl-dev libspdlog-dev libfmt-dev
