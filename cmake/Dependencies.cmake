@@ -17,8 +17,11 @@ target_include_directories(tessera_dnnl SYSTEM INTERFACE ${DNNL_INCLUDE_DIR})
 find_package(Boost 1.81 REQUIRED CONFIG)  # Beast and Asio: header-only (Boost::headers)
 find_package(OpenSSL REQUIRED)
 find_package(SQLite3 REQUIRED)
+find_package(LibArchive REQUIRED)  # model archives (.tar, .tar.gz) in the registry
 find_package(OpenMP REQUIRED)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+# The libjpeg API of libjpeg-turbo (libjpeg62-turbo-dev): what Pillow decodes with.
+pkg_check_modules(LIBJPEG REQUIRED IMPORTED_TARGET libjpeg)
 pkg_check_modules(SPNG REQUIRED IMPORTED_TARGET spng)
 pkg_check_modules(WEBP REQUIRED IMPORTED_TARGET libwebp)
 if(TESSERA_BUILD_TESTS)

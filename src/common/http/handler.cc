@@ -1,0 +1,71 @@
+#include "common/http/handler.h"
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "common/http/google_error.h"
+#include "spdlog/spdlog.h"
+
+namespace tessera::http {
+
+// Shared by every copy of one Responder.
+class Responder::Slot {
+ public:
+  explicit Slot(SendFunction send) : send_(std::move(send)) {}
+
+  ~Slot() {
+    // The last copy is gone: answer for the handler rather than leave the client waiting.
+    if (send_) {
+      send_(GoogleErrorResponse(
+          absl::InternalError("the request handler finished without responding")));
+    }
+  }
+
+  bool Respond(HttpResponse&& response) {
+    SendFunction send;
+    {
+      absl::MutexLock lock(&mu_);
+      if (responded_) {
+        spdlog::error(
+            "http: a request was answered twice; the second response (status {}) is "
+            "dropped",
+            response.status);
+        return false;
+      }
+      responded_ = true;
+      send = std::move(send_);
+      send_ = nullptr;
+    }
+    if (send) send(std::move(response));
+    return true;
+  }
+
+  bool responded() const {
+    absl::MutexLock lock(&mu_);
+    return responded_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  bool responded_ ABSL_GUARDED_BY(mu_) = false;
+  // Consumed by the first Respond(); read by the destructor when nobody responded (no lock
+  // needed there: the destructor has the only reference).
+  SendFunction send_;
+};
+
+Responder::Responder(SendFunction send) : slot_(std::make_shared<Slot>(std::move(send))) {}
+
+bool Responder::Respond(HttpResponse&& response) const {
+  if (slot_ == nullptr) return false;
+  return slot_->Respond(std::move(response));
+}
+
+bool Responder::responded() const { return slot_ != nullptr && slot_->responded(); }
+
+Handler WrapSync(SyncHandler handler) {
+  return [handler = std::move(handler)](HttpRequest&& request, Responder responder) {
+    responder.Respond(handler(std::move(request)));
+  };
+}
+
+}  // namespace tessera::http

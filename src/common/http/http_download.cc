@@ -1,0 +1,143 @@
+// HttpClient::DownloadToFile: streams a (possibly multi-gigabyte) body to disk.
+#include <boost/beast/http/file_body.hpp>
+#include <filesystem>
+#include <system_error>
+
+#include "common/http/google_error.h"
+#include "common/http/http_client_connection.h"
+#include "fmt/format.h"
+
+namespace tessera::http::internal {
+
+namespace {
+
+constexpr int kMaxRedirects = 5;
+constexpr size_t kMaxErrorBodyBytes = 64 << 10;
+
+bool IsRedirect(unsigned status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// Removes the partial file unless released (the download completed and it was renamed).
+class PartialFile {
+ public:
+  explicit PartialFile(std::filesystem::path path) : path_(std::move(path)) {}
+  ~PartialFile() {
+    if (armed_) {
+      std::error_code ignored;
+      std::filesystem::remove(path_, ignored);
+    }
+  }
+  void Release() { armed_ = false; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  bool armed_ = true;
+};
+
+}  // namespace
+
+absl::Status DownloadToFile(std::string_view url_text, const std::filesystem::path& path,
+                            int64_t max_bytes, SteadyClock::time_point deadline,
+                            const DownloadSettings& settings) {
+  if (max_bytes < 0) return absl::InvalidArgumentError("DownloadToFile: negative max_bytes");
+  if (path.empty()) return absl::InvalidArgumentError("DownloadToFile: empty path");
+  absl::StatusOr<Url> url = ParseUrl(url_text);
+  if (!url.ok()) return url.status();
+  for (int redirects = 0;; ++redirects) {
+    if (url->scheme == Url::Scheme::kUnix) {
+      return absl::InvalidArgumentError(
+          fmt::format("DownloadToFile needs an http(s) URL, not {}", url->ToString()));
+    }
+    const std::string where = url->ToString();
+    TlsSettings tls;
+    if (url->scheme == Url::Scheme::kHttps) {
+      absl::StatusOr<TlsSettings> configured = settings.tls();
+      if (!configured.ok()) return configured.status();
+      tls = *configured;
+    }
+    absl::StatusOr<std::unique_ptr<ClientConnection>> connection =
+        ClientConnection::Open(*url, tls, DeadlineAfter(settings.connect_timeout), deadline);
+    if (!connection.ok()) return connection.status();
+    ClientConnection& c = **connection;
+
+    bhttp::request<bhttp::empty_body> request(bhttp::verb::get, url->target, 11);
+    request.set(bhttp::field::host, url->HostHeader());
+    request.set(bhttp::field::user_agent, settings.user_agent);
+    request.set(bhttp::field::accept_encoding, "identity");
+    request.keep_alive(false);
+    if (absl::Status s = c.WriteRequest(request, deadline); !s.ok()) return s;
+
+    bhttp::response_parser<bhttp::empty_body> header_parser;
+    header_parser.header_limit(static_cast<uint32_t>(settings.max_header_bytes));
+    // Limits are set per outcome below, after the header (Beast checks a Content-Length against
+    // the limit when the header completes, and only then).
+    header_parser.body_limit(boost::none);
+    if (absl::Status s = c.ReadHeader(header_parser, deadline); !s.ok()) return s;
+    const unsigned status = header_parser.get().result_int();
+
+    if (IsRedirect(status)) {
+      if (redirects == kMaxRedirects) {
+        return absl::FailedPreconditionError(
+            fmt::format("GET {}: more than {} redirects", url_text, kMaxRedirects));
+      }
+      const auto location = header_parser.get().find(bhttp::field::location);
+      if (location == header_parser.get().end()) {
+        return absl::UnavailableError(
+            fmt::format("GET {}: redirect {} without a Location", where, status));
+      }
+      absl::StatusOr<Url> next = ResolveRedirect(
+          *url, std::string_view(location->value().data(), location->value().size()));
+      if (!next.ok()) {
+        return absl::UnavailableError(
+            fmt::format("GET {}: bad redirect: {}", where, std::string(next.status().message())));
+      }
+      url = *std::move(next);
+      continue;  // `connection` closes here
+    }
+
+    if (status < 200 || status >= 300) {
+      bhttp::response_parser<bhttp::string_body> error_parser(std::move(header_parser));
+      error_parser.body_limit(kMaxErrorBodyBytes);
+      (void)c.ReadRest(error_parser, deadline);  // the status alone is enough if this fails
+      const absl::Status error =
+          StatusFromHttpResponse(static_cast<int>(status), error_parser.get().body());
+      return absl::Status(error.code(),
+                          fmt::format("GET {}: {}", where, std::string(error.message())));
+    }
+
+    const auto too_large = [&] {
+      return absl::ResourceExhaustedError(
+          fmt::format("GET {}: the body is larger than the limit of {} bytes", where, max_bytes));
+    };
+    if (const auto length = header_parser.content_length();
+        length && *length > static_cast<uint64_t>(max_bytes)) {
+      return too_large();
+    }
+    PartialFile part(path.string() + ".part");
+    bhttp::response_parser<bhttp::file_body> file_parser(std::move(header_parser));
+    file_parser.body_limit(static_cast<uint64_t>(max_bytes));
+    beast::error_code ec;
+    file_parser.get().body().open(part.path().c_str(), beast::file_mode::write, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(
+          fmt::format("cannot write {}: {}", part.path().string(), ec.message()));
+    }
+    absl::Status read = c.ReadRest(file_parser, deadline);
+    file_parser.get().body().close();
+    if (read.code() == absl::StatusCode::kResourceExhausted) return too_large();
+    if (!read.ok()) return read;
+    std::error_code rename_error;
+    std::filesystem::rename(part.path(), path, rename_error);
+    if (rename_error) {
+      return absl::FailedPreconditionError(fmt::format("cannot rename {} to {}: {}",
+                                                       part.path().string(), path.string(),
+                                                       rename_error.message()));
+    }
+    part.Release();
+    return absl::OkStatus();
+  }
+}
+
+}  // namespace tessera::http::internal

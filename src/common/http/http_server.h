@@ -1,0 +1,97 @@
+// An HTTP/1.1 server (Boost.Beast underneath, hidden behind a pimpl): used by `tessera serve`
+// (the REST frontends) and by `tessera replica` (the internal predict API over a unix socket or
+// TCP). Transport only: what a request means is the handler's business (see router.h).
+//
+// What it does:
+// - Listens on TCP (an IPv4 or IPv6 literal; port 0 picks a free port, see port()) and/or a unix
+//   domain socket; N io threads serve every connection.
+// - HTTP/1.1 keep-alive; pipelined requests are handled one after the other, responses in order.
+// - Limits, each answered with a Google error body and the connection closed: a body over
+//   max_body_bytes -> 413 (judged from Content-Length before the body is read, or while reading a
+//   chunked body); headers over max_header_bytes -> 431; malformed HTTP or a bad request target
+//   -> 400. Connections over max_connections get 503 and are closed.
+// - Timeouts: a connection waiting for its next request is closed after idle_timeout; a request
+//   must arrive whole within read_timeout of its first byte (a slowloris client cannot hold a
+//   thread or a file descriptor for longer); a response must be written within write_timeout.
+// - The handler is called once per request on an io thread with a Responder (handler.h). A
+//   handler exception becomes a 500 Google error; the server keeps serving.
+// - Shutdown(drain_timeout): stop accepting, close idle connections, let requests in flight
+//   finish (their responses carry "Connection: close") until the timeout, then close the rest.
+// - One debug-level log line per request.
+//
+// Thread safety: Create, Shutdown and the destructor are called from one owning thread that is
+// not an io thread (not from inside a handler). port(), unix_socket_path() and stats() may be
+// called from any thread. The handler is called concurrently from all io threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/http/handler.h"
+
+namespace tessera::http {
+
+class HttpServer {
+ public:
+  struct Options {
+    // TCP: an IPv4 or IPv6 literal ("127.0.0.1", "0.0.0.0", "::1", "::"); empty for no TCP
+    // listener. See ParseHostPort() in url.h for "host:port" text.
+    std::string tcp_address = "127.0.0.1";
+    int tcp_port = 0;  // 0 picks a free port; port() reports it
+    // A unix domain socket path; empty for none. A stale socket file there is replaced; any
+    // other file there is an error. The file is removed at shutdown.
+    std::string unix_socket_path;
+    int io_threads = 2;
+    int listen_backlog = 1024;
+    int max_connections = 10000;
+    size_t max_body_bytes = 64 << 20;
+    size_t max_header_bytes = 64 << 10;
+    absl::Duration idle_timeout = absl::Seconds(60);
+    absl::Duration read_timeout = absl::Seconds(30);
+    absl::Duration write_timeout = absl::Seconds(30);
+    // Required. Called for every well-formed request, on an io thread (see handler.h: it must
+    // not block). The server keeps a copy; what it captures must outlive the server (or be
+    // owned by it, e.g. Router::AsHandler's shared_ptr).
+    Handler handler;
+  };
+
+  // Counters since Create, for tests and metrics.
+  struct Stats {
+    int64_t connections_accepted = 0;  // including those refused for max_connections
+    int64_t connections_active = 0;
+    int64_t connections_refused = 0;  // over max_connections
+    int64_t requests = 0;             // requests that reached the handler
+  };
+
+  // Binds the listeners and starts the io threads. INVALID_ARGUMENT for bad options (no listener,
+  // bad address, no handler, socket path too long); UNAVAILABLE when a listener cannot bind
+  // (address in use, permission denied).
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(const Options& options);
+
+  // Shutdown(absl::ZeroDuration()) if Shutdown was not called.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound TCP port (the real one when Options::tcp_port was 0); 0 without a TCP listener.
+  int port() const;
+  // The unix socket path, or "" without one.
+  const std::string& unix_socket_path() const;
+  Stats stats() const;
+
+  // Graceful stop; blocks up to `drain_timeout` (plus a few milliseconds to close). Idempotent.
+  // After it returns: no io thread runs, no handler is being called, and a Responder still held
+  // by a handler does nothing when called.
+  void Shutdown(absl::Duration drain_timeout);
+
+ private:
+  class Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tessera::http

@@ -1,0 +1,410 @@
+// INTERNAL to http_server.cc: one server connection on Boost.Beast. Not for other users (it
+// pulls in Beast, which http_server.h keeps out of everyone else's compile).
+//
+// A connection runs on its own strand: every member below is touched only from that strand,
+// except where a comment says otherwise. Lifetime: shared_ptr, held by the pending asio
+// operation, and while a handler has the request, by the ResponseLink its Responder holds.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/http/google_error.h"
+#include "common/http/handler.h"
+#include "common/http/http_server.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+namespace tessera::http::internal {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+using TcpStream = beast::tcp_stream;
+using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
+
+class ConnectionBase;
+
+// State shared by the server and its connections. Owned by HttpServer::Impl, which outlives
+// every connection (connections die with the io_context, before the core).
+struct ServerCore {
+  explicit ServerCore(const HttpServer::Options& o) : options(o) {}
+
+  const HttpServer::Options options;
+  std::atomic<int64_t> connections_accepted{0};
+  std::atomic<int64_t> connections_active{0};
+  std::atomic<int64_t> connections_refused{0};
+  std::atomic<int64_t> requests{0};
+
+  absl::Mutex mu;
+  // Set once by Shutdown: connections then close after their current response.
+  bool draining ABSL_GUARDED_BY(mu) = false;
+  std::unordered_map<const ConnectionBase*, std::weak_ptr<ConnectionBase>> connections
+      ABSL_GUARDED_BY(mu);
+
+  // Adds a new connection; false when the server is draining (the caller drops it).
+  bool Register(const std::shared_ptr<ConnectionBase>& connection);
+  void Unregister(const ConnectionBase* connection);
+};
+
+// What a Responder's SendFunction holds: a revocable path back to one connection. Thread-safe.
+class ResponseLink {
+ public:
+  explicit ResponseLink(std::shared_ptr<ConnectionBase> connection)
+      : connection_(std::move(connection)) {}
+  // Queues `response` on the connection's strand (once; later calls do nothing).
+  void Deliver(HttpResponse&& response);
+  // Called by the server before its io_context goes away: Deliver becomes a no-op.
+  void Disconnect();
+
+ private:
+  absl::Mutex mu_;
+  std::shared_ptr<ConnectionBase> connection_ ABSL_GUARDED_BY(mu_);
+};
+
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
+ public:
+  ConnectionBase(ServerCore* core, std::string remote_address)
+      : core_(core), remote_address_(std::move(remote_address)) {
+    core_->connections_active.fetch_add(1, std::memory_order_relaxed);
+  }
+  virtual ~ConnectionBase() {
+    core_->Unregister(this);
+    core_->connections_active.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // Each posts itself onto the connection's strand; callable from any thread.
+  virtual void Start() = 0;
+  virtual void BeginDrain() = 0;
+  virtual void ForceClose() = 0;
+  virtual void PostResponse(HttpResponse&& response) = 0;
+
+  // Only after the io threads stopped: revokes the Responder of the request in the handler.
+  void DisconnectLink() {
+    if (std::shared_ptr<ResponseLink> link = link_.lock()) link->Disconnect();
+  }
+
+ protected:
+  ServerCore* const core_;
+  const std::string remote_address_;
+  std::weak_ptr<ResponseLink> link_;  // of the request the handler has, if any
+};
+
+// Builds the wire response for `response` (status checked, headers sanitized, body moved).
+bhttp::response<bhttp::string_body> ToBeastResponse(HttpResponse&& response, bool head_request);
+// The request as handlers see it; INVALID_ARGUMENT for a bad request target.
+absl::StatusOr<HttpRequest> FromBeastRequest(bhttp::request<bhttp::string_body>&& message,
+                                             const std::string& remote_address);
+// The bytes of the 503 written (best effort) to a connection refused for max_connections.
+const std::string& RefusalResponseBytes();
+
+template <class Stream>
+class Connection final : public ConnectionBase {
+ public:
+  Connection(ServerCore* core, Stream stream, std::string remote_address)
+      : ConnectionBase(core, std::move(remote_address)), stream_(std::move(stream)) {}
+
+  void Start() override {
+    asio::dispatch(stream_.get_executor(), [self = Self()] { self->ReadNext(); });
+  }
+  void BeginDrain() override {
+    asio::post(stream_.get_executor(), [self = Self()] {
+      self->draining_ = true;
+      if (self->state_ == State::kIdle) self->Close();
+    });
+  }
+  void ForceClose() override {
+    asio::post(stream_.get_executor(), [self = Self()] { self->Close(); });
+  }
+  void PostResponse(HttpResponse&& response) override {
+    asio::post(stream_.get_executor(), [self = Self(), response = std::move(response)]() mutable {
+      self->OnResponse(std::move(response));
+    });
+  }
+
+ private:
+  enum class State {
+    kIdle,       // waiting for the first byte of the next request (idle_timeout)
+    kReading,    // reading one request, header then body (read_timeout from its first byte)
+    kHandling,   // the handler has the request; waiting for its Responder
+    kWriting,    // writing a response (write_timeout)
+    kLingering,  // an error response is out; discarding input briefly so the client reads it
+    kClosed,     // socket closed; outstanding operations finish with an error and do nothing
+  };
+  static constexpr size_t kReadChunkBytes = 16 << 10;
+  // Beast reads as much as the buffer's free capacity (at least 512 bytes): a body is read in
+  // chunks of this size rather than of whatever the header left.
+  static constexpr size_t kBodyReadBytes = 256 << 10;
+  static constexpr size_t kMaxLingerBytes = 64 << 20;
+
+  std::shared_ptr<Connection> Self() {
+    return std::static_pointer_cast<Connection>(shared_from_this());
+  }
+  // Arms the stream's timer for the next operations; "forever" for very long durations.
+  void ExpireAfter(absl::Duration d) {
+    if (d >= absl::Hours(24 * 365)) {
+      stream_.expires_never();
+    } else {
+      stream_.expires_after(absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration())));
+    }
+  }
+
+  void ReadNext() {
+    if (state_ == State::kClosed) return;
+    if (buffer_.size() > 0) {  // a pipelined request is already here
+      ReadRequest();
+      return;
+    }
+    if (draining_) {
+      Close();
+      return;
+    }
+    state_ = State::kIdle;
+    ExpireAfter(core_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kReadChunkBytes),
+                            [self = Self()](beast::error_code ec, size_t n) {
+                              if (self->state_ != State::kIdle) return;
+                              if (ec) {
+                                self->Close();  // idle timeout, client closed, or drain
+                                return;
+                              }
+                              self->buffer_.commit(n);
+                              self->ReadRequest();
+                            });
+  }
+
+  void ReadRequest() {
+    state_ = State::kReading;
+    request_start_ = std::chrono::steady_clock::now();
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
+    parser_->body_limit(core_->options.max_body_bytes);
+    ExpireAfter(core_->options.read_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = Self()](beast::error_code ec, size_t) {
+                               if (self->state_ == State::kReading) self->OnHeader(ec);
+                             });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    const auto length = parser_->content_length();
+    if (length && *length > core_->options.max_body_bytes) {
+      SendErrorAndClose(413, absl::InvalidArgumentError(fmt::format(
+                                 "request body of {} bytes exceeds the limit of {} bytes", *length,
+                                 core_->options.max_body_bytes)));
+      return;
+    }
+    if (parser_->is_done()) {
+      OnRequest();
+      return;
+    }
+    const auto expect = parser_->get().find(bhttp::field::expect);
+    if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = Self()](beast::error_code ec, size_t) {
+                          if (self->state_ != State::kReading) return;
+                          if (ec) {
+                            self->Close();
+                            return;
+                          }
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    const auto length = parser_->content_length();
+    buffer_.reserve(buffer_.size() + (length ? std::min<uint64_t>(*length, kBodyReadBytes)
+                                             : kBodyReadBytes));
+    bhttp::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) {
+      if (self->state_ != State::kReading) return;
+      if (ec) {
+        self->OnReadError(ec);
+        return;
+      }
+      self->OnRequest();
+    });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    const bool http_error =
+        &ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category();
+    if (ec == bhttp::error::header_limit) {
+      SendErrorAndClose(431, absl::InvalidArgumentError(
+                                 fmt::format("request header exceeds the limit of {} bytes",
+                                             core_->options.max_header_bytes)));
+    } else if (ec == bhttp::error::body_limit) {
+      SendErrorAndClose(
+          413, absl::InvalidArgumentError(fmt::format("request body exceeds the limit of {} bytes",
+                                                      core_->options.max_body_bytes)));
+    } else if (http_error && ec != bhttp::error::end_of_stream &&
+               ec != bhttp::error::partial_message) {
+      SendErrorAndClose(
+          400, absl::InvalidArgumentError(fmt::format("malformed HTTP request: {}", ec.message())));
+    } else {
+      if (ec == beast::error::timeout) {
+        spdlog::debug("http {}: request not received within the read timeout; closing",
+                      remote_address_);
+      }
+      Close();  // end of stream, timeout, reset, cancelled
+    }
+  }
+
+  void OnRequest() {
+    bhttp::request<bhttp::string_body> message = parser_->release();
+    parser_.reset();
+    // An idle keep-alive connection should not hold a large read buffer.
+    if (buffer_.size() == 0 && buffer_.capacity() > kReadChunkBytes) buffer_.shrink_to_fit();
+    keep_alive_ = message.keep_alive();
+    head_request_ = message.method() == bhttp::verb::head;
+    const bool log = spdlog::should_log(spdlog::level::debug);
+    if (log) request_line_ = fmt::format("{} {}", message.method_string(), message.target());
+    absl::StatusOr<HttpRequest> request = FromBeastRequest(std::move(message), remote_address_);
+    if (!request.ok()) {
+      SendErrorAndClose(400, request.status());
+      return;
+    }
+    state_ = State::kHandling;
+    stream_.expires_never();
+    core_->requests.fetch_add(1, std::memory_order_relaxed);
+    auto link = std::make_shared<ResponseLink>(shared_from_this());
+    link_ = link;
+    Responder responder(
+        [link = std::move(link)](HttpResponse&& response) { link->Deliver(std::move(response)); });
+    try {
+      core_->options.handler(*std::move(request), responder);
+    } catch (const std::exception& e) {
+      spdlog::error("http {}: handler threw: {}", remote_address_, e.what());
+      if (!responder.responded()) {
+        responder.Respond(GoogleErrorResponse(
+            500, absl::InternalError(fmt::format("request handler failed: {}", e.what()))));
+      }
+    } catch (...) {
+      spdlog::error("http {}: handler threw a non-exception", remote_address_);
+      if (!responder.responded()) {
+        responder.Respond(GoogleErrorResponse(500, absl::InternalError("request handler failed")));
+      }
+    }
+  }
+
+  void OnResponse(HttpResponse&& response) {
+    if (state_ != State::kHandling) return;  // closed meanwhile (shutdown)
+    link_.reset();
+    const int status = response.status;
+    const std::string* connection = response.headers.Find("Connection");
+    const bool handler_closes = connection != nullptr && beast::iequals(*connection, "close");
+    response_ = ToBeastResponse(std::move(response), head_request_);
+    const bool keep_alive = keep_alive_ && !draining_ && !handler_closes;
+    response_.keep_alive(keep_alive);
+    if (!request_line_.empty()) {
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                                  request_start_)
+                            .count();
+      spdlog::debug("http {} {} -> {} ({} bytes) in {:.2f} ms", remote_address_, request_line_,
+                    status, response_.body().size(), ms);
+      request_line_.clear();
+    }
+    Write(keep_alive ? AfterWrite::kReadNext : AfterWrite::kClose);
+  }
+
+  enum class AfterWrite { kReadNext, kClose, kLinger };
+
+  void Write(AfterWrite after) {
+    state_ = State::kWriting;
+    ExpireAfter(core_->options.write_timeout);
+    bhttp::async_write(stream_, response_, [self = Self(), after](beast::error_code ec, size_t) {
+      if (self->state_ != State::kWriting) return;
+      self->response_ = {};  // frees the body now, not at the next response
+      if (ec) {
+        self->Close();
+      } else if (after == AfterWrite::kReadNext) {
+        self->ReadNext();
+      } else if (after == AfterWrite::kClose) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(asio::socket_base::shutdown_send, ignored);
+        self->Close();
+      } else {
+        self->Linger();
+      }
+    });
+  }
+
+  // Answers a request that cannot be served (413, 431, 400) and closes the connection.
+  void SendErrorAndClose(int http_status, const absl::Status& status) {
+    parser_.reset();
+    spdlog::debug("http {}: {} {}", remote_address_, http_status, std::string(status.message()));
+    response_ = ToBeastResponse(GoogleErrorResponse(http_status, status), /*head_request=*/false);
+    response_.keep_alive(false);
+    Write(AfterWrite::kLinger);
+  }
+
+  // After an error response: stop sending, then read and drop what the client is still sending
+  // (for a while), so closing does not reset the connection before the client read the error.
+  void Linger() {
+    state_ = State::kLingering;
+    beast::error_code ignored;
+    stream_.socket().shutdown(asio::socket_base::shutdown_send, ignored);
+    ExpireAfter(absl::Seconds(1));
+    lingered_bytes_ = 0;
+    LingerRead();
+  }
+  void LingerRead() {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(kReadChunkBytes),
+                            [self = Self()](beast::error_code ec, size_t n) {
+                              if (self->state_ != State::kLingering) return;
+                              self->lingered_bytes_ += n;
+                              if (ec || self->lingered_bytes_ > kMaxLingerBytes) {
+                                self->Close();
+                                return;
+                              }
+                              self->LingerRead();
+                            });
+  }
+
+  void Close() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    parser_.reset();
+    beast::error_code ignored;
+    stream_.socket().shutdown(asio::socket_base::shutdown_both, ignored);
+    stream_.close();  // cancels the timer and any pending operation
+  }
+
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> response_;
+  State state_ = State::kIdle;
+  bool draining_ = false;    // set by BeginDrain: close after the current response
+  bool keep_alive_ = false;  // of the request being handled
+  bool head_request_ = false;
+  size_t lingered_bytes_ = 0;
+  std::string request_line_;  // "METHOD target" for the debug log; empty when not logging
+  std::chrono::steady_clock::time_point request_start_;
+};
+
+}  // namespace tessera::http::internal
