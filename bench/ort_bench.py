@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Times a model through ONNX Runtime the way bench/engine_bench times Tessera: same input batch
+(inputs.bin from make_bench_models.py), same batch sizes, intra-op threads fixed.
+
+  .venv/bin/python bench/ort_bench.py --model-dir build/bench-models/vit-base-16 \
+      --inputs build/bench-models/inputs.bin --threads 2 --batches 1,4,8 --seconds 5
+
+Prints one line per batch size (median and best of the per-run times):
+  ort <model> batch=<N> images_per_s=<median> ms_per_image=<median> best_images_per_s=<x> iterations=<n>
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--inputs", required=True)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", default="1,4,8")
+    parser.add_argument("--seconds", type=float, default=5.0, help="minimum timed seconds per batch size")
+    parser.add_argument("--min-iters", type=int, default=3)
+    args = parser.parse_args()
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = args.threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(os.path.join(args.model_dir, "model.onnx"), opts,
+                                   providers=["CPUExecutionProvider"])
+    name = os.path.basename(os.path.normpath(args.model_dir))
+    all_inputs = np.fromfile(args.inputs, dtype=np.float32).reshape(-1, 3, 224, 224)
+    for batch in [int(b) for b in args.batches.split(",")]:
+        x = np.ascontiguousarray(all_inputs[:batch])
+        session.run(None, {"pixel_values": x})  # warm-up
+        times, start = [], time.perf_counter()
+        while True:
+            t0 = time.perf_counter()
+            session.run(None, {"pixel_values": x})
+            times.append(time.perf_counter() - t0)
+            if time.perf_counter() - start >= args.seconds and len(times) >= args.min_iters:
+                break
+        times.sort()
+        median, best = times[len(times) // 2], times[0]
+        print(f"ort {name} batch={batch} images_per_s={batch / median:.3f} "
+              f"ms_per_image={1000.0 * median / batch:.3f} best_images_per_s={batch / best:.3f} "
+              f"iterations={len(times)}", flush=True)
+
+if __name__ == "__main__":
+    main()

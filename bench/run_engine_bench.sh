@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Tessera's engine against ONNX Runtime on the same models and inputs (docs/performance.md).
+#
+#   bench/run_engine_bench.sh [BUILD_DIR]        (default: build)
+#   ROUNDS=3 SECONDS_PER_BATCH=5 THREADS=2 BATCHES=1,4,8 bench/run_engine_bench.sh build
+#
+# 1. makes the random-weight ViT-B/16 and ViT-Tiny/16 checkpoints, their ONNX exports and one
+#    shared input batch (bench/make_bench_models.py, into BUILD_DIR/bench-models; skipped when
+#    present);
+# 2. runs ROUNDS rounds, each timing Tessera (BUILD_DIR/bench/engine_bench) and then ONNX Runtime
+#    (bench/ort_bench.py, intra_op_num_threads=THREADS) on every model and batch size, so both see
+#    the same background load;
+# 3. prints the median images/s of each and the ratio Tessera / ONNX Runtime.
+# The machine is shared: expect noise; compare the ratios of one run, not figures across runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:-build}"
+rounds="${ROUNDS:-3}"
+seconds="${SECONDS_PER_BATCH:-5}"
+threads="${THREADS:-2}"
+batches="${BATCHES:-1,4,8}"
+models_dir="$build/bench-models"
+models=(vit-base-16 vit-tiny-16)
+
+[ -x "$build/bench/engine_bench" ] || cmake --build "$build" --target engine_bench
+OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/make_bench_models.py --out "$models_dir"
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+echo "== $rounds round(s), $threads threads, batches $batches, >= ${seconds}s per figure"
+for round in $(seq "$rounds"); do
+  echo "-- round $round"
+  peak_flag=""
+  [ "$round" -eq 1 ] || peak_flag="--no-gemm-peak"
+  for model in "${models[@]}"; do
+    "$build/bench/engine_bench" --model "$models_dir/$model" --inputs "$models_dir/inputs.bin" \
+      --threads "$threads" --batches "$batches" --seconds "$seconds" $peak_flag | tee -a "$log"
+    peak_flag="--no-gemm-peak"
+    .venv/bin/python bench/ort_bench.py --model-dir "$models_dir/$model" \
+      --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
+      --seconds "$seconds" | tee -a "$log"
+  done
+done
+
+.venv/bin/python - "$log" <<'EOF'
+import re, statistics, sys
+median, best, peak = {}, {}, None
+for line in open(sys.argv[1]):
+    m = re.match(r"(tessera|ort) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
+    if m:
+        key = (m[2], int(m[3]), m[1])
+        median.setdefault(key, []).append(float(m[4]))
+        best.setdefault(key, []).append(float(m[5]))
+    m = re.match(r"gemm_peak gflops=([\d.]+)", line)
+    if m:
+        peak = float(m[1])
+flops = {"vit-base-16": 35.14e9, "vit-tiny-16": 2.51e9}  # per image, full model (engine_bench)
+nan = float("nan")
+print()
+print(f"oneDNN GEMM peak (2048^3, measured): {peak} GFLOP/s")
+print("images/s: median over rounds of each round's median iteration; 'best': fastest iteration")
+print(f"{'model':<12} {'batch':>5} {'tessera':>8} {'ms/img':>7} {'ORT':>8} {'ms/img':>7} {'ratio':>6} "
+      f"{'| best: tessera':>15} {'ORT':>8} {'ratio':>6} {'| tessera % of peak':>19}")
+for (model, batch) in sorted({(k[0], k[1]) for k in median}):
+    t = statistics.median(median.get((model, batch, "tessera"), [nan]))
+    o = statistics.median(median.get((model, batch, "ort"), [nan]))
+    tb = max(best.get((model, batch, "tessera"), [nan]))
+    ob = max(best.get((model, batch, "ort"), [nan]))
+    frac = t * flops.get(model, nan) / 1e9 / peak * 100 if peak else nan
+    print(f"{model:<12} {batch:>5} {t:>8.2f} {1000 / t:>7.1f} {o:>8.2f} {1000 / o:>7.1f} {t / o:>6.2f} "
+          f"{tb:>15.2f} {ob:>8.2f} {tb / ob:>6.2f} {frac:>18.0f}%")
+EOF

@@ -1,0 +1,64 @@
+// The oneDNN CPU engine and stream the kernels run on, a caller-owned scratchpad shared by every
+// primitive, and helpers to execute primitives without exceptions or per-call allocations.
+//
+// Contract: one DnnlRuntime per model (the kernels of one model share it). Executing is not
+// re-entrant: the stream and the scratchpad serve one Forward at a time. oneDNN's exceptions are
+// caught here and in the kernels; none leaves the engine layer.
+//
+// Threads: oneDNN is built on OpenMP here. The thread count of a parallel region is the calling
+// thread's OpenMP setting, so SetThreads() must run on the thread that creates and executes the
+// primitives (cheap: it only sets a per-thread variable).
+#pragma once
+
+#include <cstddef>
+#include <initializer_list>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace tessera::engine::kernels {
+
+// The number of threads used when 0 ("all") is asked for: the CPUs this process may run on.
+int DefaultThreadCount();
+// Sets the calling thread's OpenMP thread count (0 = DefaultThreadCount()).
+void SetThreads(int num_threads);
+
+// Converts a caught oneDNN exception into a Status naming `what` was being done.
+absl::Status DnnlError(const dnnl::error& e, const std::string& what);
+
+class DnnlRuntime {
+ public:
+  static absl::StatusOr<std::unique_ptr<DnnlRuntime>> Create();
+
+  const dnnl::engine& engine() const { return engine_; }
+  dnnl::stream& stream() { return stream_; }
+
+  // Grows the shared scratchpad to at least `bytes` (called when a primitive is created; never
+  // while executing).
+  absl::Status ReserveScratchpad(size_t bytes);
+  void* scratchpad() { return scratchpad_.get(); }
+  size_t scratchpad_bytes() const { return scratchpad_bytes_; }
+
+ private:
+  DnnlRuntime() = default;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  struct FreeDeleter {
+    void operator()(void* p) const;
+  };
+  std::unique_ptr<void, FreeDeleter> scratchpad_;
+  size_t scratchpad_bytes_ = 0;
+};
+
+// Attributes every kernel uses: a user-provided scratchpad (so executing allocates no buffers).
+dnnl::primitive_attr UserScratchpadAttr();
+
+// Executes `primitive` with `args` on the runtime's stream and waits. `what` names the operation in
+// errors. Arguments go straight to oneDNN's C API (no std::unordered_map built here).
+absl::Status Execute(const dnnl::primitive& primitive, const dnnl::stream& stream,
+                     std::initializer_list<dnnl_exec_arg_t> args, const char* what);
+
+}  // namespace tessera::engine::kernels

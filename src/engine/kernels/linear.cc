@@ -1,0 +1,178 @@
+#include "engine/kernels/linear.h"
+
+#include "common/status_macros.h"
+#include "fmt/format.h"
+
+namespace tessera::engine::kernels {
+namespace {
+
+using dnnl::memory;
+using Tag = dnnl::memory::format_tag;
+using Dt = dnnl::memory::data_type;
+
+// Rows used to pick the prepacked weight layout (a typical token count; the jit kernels pick the
+// same layout for every row count, and Prepare checks it).
+constexpr int kLayoutRows = 256;
+
+// The token dimension is the convolution's height: [1, features, rows, 1] in NHWC is exactly a
+// row-major [rows][features] matrix.
+memory::desc Activations(int rows, int features) {
+  return memory::desc({1, features, rows, 1}, Dt::f32, Tag::nhwc);
+}
+
+}  // namespace
+
+absl::StatusOr<dnnl::convolution_forward::primitive_desc> Linear::MakePrimitiveDesc(
+    int rows, const memory::desc& weights_desc) const {
+  try {
+    dnnl::post_ops post_ops;
+    switch (spec_.activation) {
+      case Eltwise::kNone:
+        break;
+      case Eltwise::kGeluErf:
+        post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+        break;
+      case Eltwise::kGeluTanh:
+        post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f);
+        break;
+      case Eltwise::kRelu:
+        post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        break;
+      case Eltwise::kSilu:
+        post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+        break;
+    }
+    if (spec_.epilogue == LinearEpilogue::kAccumulate) post_ops.append_sum(1.f);
+    dnnl::primitive_attr attr = UserScratchpadAttr();
+    attr.set_post_ops(post_ops);
+    memory::desc src = Activations(rows, spec_.in_features);
+    memory::desc dst = Activations(rows, spec_.out_features);
+    const memory::dims strides = {1, 1}, padding = {0, 0};
+    const auto prop = dnnl::prop_kind::forward_inference;
+    const auto algo = dnnl::algorithm::convolution_direct;
+    if (bias_) {
+      dnnl::convolution_forward::desc desc(prop, algo, src, weights_desc, bias_.get_desc(), dst,
+                                           strides, padding, padding);
+      return dnnl::convolution_forward::primitive_desc(desc, attr, runtime_->engine());
+    }
+    dnnl::convolution_forward::desc desc(prop, algo, src, weights_desc, dst, strides, padding,
+                                         padding);
+    return dnnl::convolution_forward::primitive_desc(desc, attr, runtime_->engine());
+  } catch (const dnnl::error& e) {
+    return DnnlError(e, fmt::format("create a {}x{} linear layer for {} rows", spec_.in_features,
+                                    spec_.out_features, rows));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(DnnlRuntime* runtime, const LinearSpec& spec,
+                                                       std::span<const float> weights,
+                                                       std::span<const float> bias) {
+  if (spec.in_features <= 0 || spec.out_features <= 0) {
+    return absl::InvalidArgumentError(fmt::format("linear layer {}x{}: sizes must be positive",
+                                                  spec.in_features, spec.out_features));
+  }
+  const size_t weight_count = size_t(spec.in_features) * size_t(spec.out_features);
+  if (weights.size() != weight_count ||
+      (!bias.empty() && bias.size() != size_t(spec.out_features))) {
+    return absl::InvalidArgumentError(
+        fmt::format("linear layer {}x{}: got {} weights and {} biases", spec.in_features,
+                    spec.out_features, weights.size(), bias.size()));
+  }
+  std::unique_ptr<Linear> linear(new Linear(runtime, spec));
+  try {
+    const dnnl::engine& engine = runtime->engine();
+    if (!bias.empty()) {
+      linear->bias_ = memory({{spec.out_features}, Dt::f32, Tag::a}, engine);
+      std::copy(bias.begin(), bias.end(), static_cast<float*>(linear->bias_.get_data_handle()));
+    }
+    memory::desc any_weights({spec.out_features, spec.in_features, 1, 1}, Dt::f32, Tag::any);
+    ASSIGN_OR_RETURN(auto pd, linear->MakePrimitiveDesc(kLayoutRows, any_weights));
+    // Prepack: reorder the PyTorch layout (oihw) into the kernel's preferred layout.
+    memory plain({{spec.out_features, spec.in_features, 1, 1}, Dt::f32, Tag::oihw}, engine,
+                 const_cast<float*>(weights.data()));
+    linear->weights_ = memory(pd.weights_desc(), engine);
+    dnnl::reorder(plain, linear->weights_).execute(runtime->stream(), plain, linear->weights_);
+    runtime->stream().wait();
+  } catch (const dnnl::error& e) {
+    return DnnlError(
+        e, fmt::format("prepack a {}x{} linear layer", spec.in_features, spec.out_features));
+  }
+  return linear;
+}
+
+Linear::Plan* Linear::FindPlan(int rows) {
+  for (Plan& plan : plans_) {
+    if (plan.rows == rows) return &plan;
+  }
+  return nullptr;
+}
+
+const Linear::Plan* Linear::FindPlan(int rows) const {
+  for (const Plan& plan : plans_) {
+    if (plan.rows == rows) return &plan;
+  }
+  return nullptr;
+}
+
+absl::Status Linear::Prepare(int rows) {
+  if (rows <= 0) return absl::InvalidArgumentError(fmt::format("linear layer: {} rows", rows));
+  if (FindPlan(rows) != nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto pd, MakePrimitiveDesc(rows, weights_.get_desc()));
+  try {
+    Plan plan;
+    plan.rows = rows;
+    plan.primitive = dnnl::convolution_forward(pd);
+    plan.src = memory(pd.src_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
+    plan.dst = memory(pd.dst_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
+    plan.scratchpad = memory(pd.scratchpad_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
+    plan.implementation = pd.impl_info_str();
+    RETURN_IF_ERROR(runtime_->ReserveScratchpad(pd.scratchpad_desc().get_size()));
+    plans_.push_back(std::move(plan));
+  } catch (const dnnl::error& e) {
+    return DnnlError(e, fmt::format("create a {}x{} linear layer for {} rows", spec_.in_features,
+                                    spec_.out_features, rows));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Linear::Run(int rows, const float* x, float* y) {
+  Plan* plan = FindPlan(rows);
+  if (plan == nullptr) {
+    RETURN_IF_ERROR(Prepare(rows));
+    plan = FindPlan(rows);
+  }
+  try {
+    // set_data_handle on CPU memory only stores the pointer.
+    plan->src.set_data_handle(const_cast<float*>(x));
+    plan->dst.set_data_handle(y);
+    plan->scratchpad.set_data_handle(runtime_->scratchpad());
+  } catch (const dnnl::error& e) {
+    return DnnlError(e, "bind linear layer buffers");
+  }
+  if (bias_) {
+    return Execute(plan->primitive, runtime_->stream(),
+                   {{DNNL_ARG_SRC, plan->src.get()},
+                    {DNNL_ARG_WEIGHTS, weights_.get()},
+                    {DNNL_ARG_BIAS, bias_.get()},
+                    {DNNL_ARG_DST, plan->dst.get()},
+                    {DNNL_ARG_SCRATCHPAD, plan->scratchpad.get()}},
+                   "linear layer");
+  }
+  return Execute(plan->primitive, runtime_->stream(),
+                 {{DNNL_ARG_SRC, plan->src.get()},
+                  {DNNL_ARG_WEIGHTS, weights_.get()},
+                  {DNNL_ARG_DST, plan->dst.get()},
+                  {DNNL_ARG_SCRATCHPAD, plan->scratchpad.get()}},
+                 "linear layer");
+}
+
+size_t Linear::weight_bytes() const {
+  return weights_.get_desc().get_size() + (bias_ ? bias_.get_desc().get_size() : 0);
+}
+
+std::string Linear::ImplementationName(int rows) const {
+  const Plan* plan = FindPlan(rows);
+  return plan == nullptr ? std::string() : plan->implementation;
+}
+
+}  // namespace tessera::engine::kernels

@@ -1,0 +1,85 @@
+// A fully connected layer over rows of tokens, y = act(x W^T + b) [+ y], on oneDNN: a 1x1
+// convolution over a row-major [rows][features] tensor (oneDNN's fastest fp32 kernel on AVX2,
+// jit_1x1), with the activation fused as an eltwise post-op and a residual add fused as a sum
+// post-op. The weights are reordered once, at Create, into the layout the kernel prefers.
+//
+// Contract: Create and Prepare allocate (call them at load / warm-up); Run allocates no buffers
+// once Prepare(rows) has run for that row count (Run prepares on first use). Not re-entrant:
+// one Run at a time per Linear (they share the runtime's stream and scratchpad). Call from the
+// thread whose OpenMP thread count is set (kernels::SetThreads).
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/kernels/dnnl_runtime.h"
+#include "oneapi/dnnl/dnnl.hpp"
+
+namespace tessera::engine::kernels {
+
+// An elementwise function fused after a GEMM.
+enum class Eltwise {
+  kNone,
+  kGeluErf,   // 0.5 x (1 + erf(x / sqrt 2))
+  kGeluTanh,  // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+  kRelu,      // max(x, 0)
+  kSilu,      // x sigmoid(x)
+};
+
+// Which fused epilogue follows x W^T + b.
+enum class LinearEpilogue {
+  kStore,       // y = x W^T + b
+  kAccumulate,  // y += x W^T + b (a residual connection, y holds the residual on entry)
+};
+
+struct LinearSpec {
+  int in_features = 0;
+  int out_features = 0;
+  Eltwise activation = Eltwise::kNone;  // applied before the epilogue
+  LinearEpilogue epilogue = LinearEpilogue::kStore;
+};
+
+class Linear {
+ public:
+  // `weights` is row-major [out_features][in_features] (PyTorch's nn.Linear layout); `bias` has
+  // out_features values, or is empty for no bias. Both are copied (prepacked).
+  static absl::StatusOr<std::unique_ptr<Linear>> Create(DnnlRuntime* runtime,
+                                                        const LinearSpec& spec,
+                                                        std::span<const float> weights,
+                                                        std::span<const float> bias);
+
+  // Creates the primitive for `rows` rows (allocates, reserves scratchpad). Idempotent.
+  absl::Status Prepare(int rows);
+  // y[rows][out_features] = epilogue(act(x[rows][in_features] W^T + b)). x and y are dense
+  // row-major and must not overlap.
+  absl::Status Run(int rows, const float* x, float* y);
+
+  const LinearSpec& spec() const { return spec_; }
+  size_t weight_bytes() const;
+  // The oneDNN implementation chosen for `rows` (after Prepare), e.g. "jit_1x1:avx2".
+  std::string ImplementationName(int rows) const;
+
+ private:
+  struct Plan {
+    int rows = 0;
+    dnnl::primitive primitive;
+    dnnl::memory src, dst, scratchpad;
+    std::string implementation;
+  };
+  Linear(DnnlRuntime* runtime, const LinearSpec& spec) : runtime_(runtime), spec_(spec) {}
+  absl::StatusOr<dnnl::convolution_forward::primitive_desc> MakePrimitiveDesc(
+      int rows, const dnnl::memory::desc& weights_desc) const;
+  Plan* FindPlan(int rows);
+  const Plan* FindPlan(int rows) const;
+
+  DnnlRuntime* runtime_;  // not owned; outlives this
+  LinearSpec spec_;
+  dnnl::memory weights_;  // prepacked
+  dnnl::memory bias_;     // empty when there is no bias
+  std::vector<Plan> plans_;
+};
+
+}  // namespace tessera::engine::kernels

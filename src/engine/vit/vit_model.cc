@@ -1,0 +1,424 @@
+#include "engine/vit/vit_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <numeric>
+
+#include "common/status_macros.h"
+#include "engine/vit/weights.h"
+#include "fmt/format.h"
+
+namespace tessera::engine {
+namespace {
+
+using kernels::Linear;
+using kernels::LinearEpilogue;
+using kernels::LinearSpec;
+
+kernels::Eltwise ToEltwise(Activation activation) {
+  switch (activation) {
+    case Activation::kGeluErf:
+      return kernels::Eltwise::kGeluErf;
+    case Activation::kGeluTanh:
+      return kernels::Eltwise::kGeluTanh;
+    case Activation::kRelu:
+      return kernels::Eltwise::kRelu;
+    case Activation::kSilu:
+      return kernels::Eltwise::kSilu;
+  }
+  return kernels::Eltwise::kNone;
+}
+
+std::vector<float> Copy(std::span<const float> values) {
+  return std::vector<float>(values.begin(), values.end());
+}
+
+// Copies `rows` rows of `width` floats, row r from src + r * src_stride.
+void GatherRows(const float* src, int64_t src_stride, int rows, int64_t width, float* dst) {
+  for (int r = 0; r < rows; ++r) {
+    std::memcpy(dst + r * width, src + r * src_stride, sizeof(float) * width);
+  }
+}
+
+}  // namespace
+
+VitModel::VitModel(const ViTConfig& config, const VitModelOptions& options)
+    : config_(config),
+      options_(options),
+      num_threads_(options.num_threads > 0 ? options.num_threads : kernels::DefaultThreadCount()),
+      num_query_tokens_(config.architecture == VitArchitecture::kDeiTWithTeacher ? 2 : 1) {
+  patch_geometry_.channels = config.num_channels;
+  patch_geometry_.image_height = config.image_height;
+  patch_geometry_.image_width = config.image_width;
+  patch_geometry_.patch_height = config.patch_height;
+  patch_geometry_.patch_width = config.patch_width;
+}
+
+absl::StatusOr<std::unique_ptr<VitModel>> VitModel::Load(const std::filesystem::path& dir,
+                                                         const VitModelOptions& options) {
+  const std::filesystem::path config_path = dir / "config.json";
+  ASSIGN_OR_RETURN(ViTConfig config, LoadViTConfig(config_path));
+  ASSIGN_OR_RETURN(auto weights, SafetensorsFile::Open(dir / "model.safetensors"));
+  return Create(config, *weights, config_path.string(), options);
+}
+
+absl::StatusOr<std::unique_ptr<VitModel>> VitModel::Create(const ViTConfig& config,
+                                                           const SafetensorsFile& weights,
+                                                           const std::string& config_source,
+                                                           const VitModelOptions& options) {
+  if (options.max_batch_size < 1 || options.max_batch_size > 4096) {
+    return absl::InvalidArgumentError(
+        fmt::format("max_batch_size {} is out of range [1, 4096]", options.max_batch_size));
+  }
+  if (options.num_threads < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("num_threads {} must be 0 (all) or positive", options.num_threads));
+  }
+  RETURN_IF_ERROR(CheckTensors(weights.header(), config, weights.path().string(), config_source));
+  std::unique_ptr<VitModel> model(new VitModel(config, options));
+  model->num_parameters_ = CountParameters(config);
+  kernels::SetThreads(model->num_threads_);
+  ASSIGN_OR_RETURN(model->runtime_, kernels::DnnlRuntime::Create());
+  RETURN_IF_ERROR(model->LoadWeights(weights));
+  try {
+    RETURN_IF_ERROR(model->AllocateWorkspace());
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(fmt::format(
+        "out of memory allocating the workspace for {} images", options.max_batch_size));
+  }
+  return model;
+}
+
+absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
+  WeightReader reader(file);
+  const std::string p = TensorPrefix(config_) + ".";
+  const int h = config_.hidden_size, inter = config_.intermediate_size;
+  const int64_t tokens = config_.num_tokens();
+  kernels::DnnlRuntime* rt = runtime_.get();
+
+  // Embeddings: fold the class / distillation tokens into their position embeddings.
+  ASSIGN_OR_RETURN(auto position, reader.Read(p + "embeddings.position_embeddings"));
+  token_embeddings_ = Copy(position);
+  ASSIGN_OR_RETURN(auto cls, reader.Read(p + "embeddings.cls_token"));
+  for (int i = 0; i < h; ++i) token_embeddings_[i] += cls[i];
+  if (config_.architecture != VitArchitecture::kViT) {
+    ASSIGN_OR_RETURN(auto distillation, reader.Read(p + "embeddings.distillation_token"));
+    for (int i = 0; i < h; ++i) token_embeddings_[h + i] += distillation[i];
+  }
+  weight_bytes_ += token_embeddings_.size() * sizeof(float);
+  {
+    ASSIGN_OR_RETURN(auto w, reader.Read(p + "embeddings.patch_embeddings.projection.weight"));
+    std::vector<float> weight = Copy(w);
+    ASSIGN_OR_RETURN(auto bias, reader.Read(p + "embeddings.patch_embeddings.projection.bias"));
+    ASSIGN_OR_RETURN(patch_embedding_,
+                     Linear::Create(rt, {patch_geometry_.patch_size(), h}, weight, bias));
+  }
+
+  auto read_copy = [&](const std::string& name) -> absl::StatusOr<std::vector<float>> {
+    ASSIGN_OR_RETURN(auto values, reader.Read(name));
+    return Copy(values);
+  };
+  const kernels::Eltwise activation = ToEltwise(config_.hidden_act);
+  for (int i = 0; i < config_.num_hidden_layers; ++i) {
+    const std::string layer = fmt::format("{}encoder.layer.{}.", p, i);
+    const bool last = i == config_.num_hidden_layers - 1;
+    EncoderLayer l;
+    // Q, K, V fused into one [3H, H] GEMM (the last layer: Q apart from a [2H, H] K-V GEMM).
+    std::vector<float> qkv_weight, qkv_bias;
+    for (const char* name : {"query", "key", "value"}) {
+      const std::string base = layer + "attention.attention." + name + ".";
+      ASSIGN_OR_RETURN(auto w, reader.Read(base + "weight"));
+      qkv_weight.insert(qkv_weight.end(), w.begin(), w.end());
+      if (config_.qkv_bias) {
+        ASSIGN_OR_RETURN(auto b, reader.Read(base + "bias"));
+        qkv_bias.insert(qkv_bias.end(), b.begin(), b.end());
+      }
+    }
+    if (!last) {
+      ASSIGN_OR_RETURN(l.qkv, Linear::Create(rt, {h, 3 * h}, qkv_weight, qkv_bias));
+    } else {
+      const size_t hh = size_t(h) * h;
+      std::span<const float> all_w(qkv_weight), all_b(qkv_bias);
+      ASSIGN_OR_RETURN(l.query, Linear::Create(rt, {h, h}, all_w.first(hh),
+                                               qkv_bias.empty() ? all_b : all_b.first(h)));
+      ASSIGN_OR_RETURN(l.key_value, Linear::Create(rt, {h, 2 * h}, all_w.subspan(hh),
+                                                   qkv_bias.empty() ? all_b : all_b.subspan(h)));
+    }
+    const LinearSpec accumulate_h{
+        .in_features = h, .out_features = h, .epilogue = LinearEpilogue::kAccumulate};
+    {
+      ASSIGN_OR_RETURN(auto w, read_copy(layer + "attention.output.dense.weight"));
+      ASSIGN_OR_RETURN(auto b, reader.Read(layer + "attention.output.dense.bias"));
+      ASSIGN_OR_RETURN(l.attention_output, Linear::Create(rt, accumulate_h, w, b));
+    }
+    {
+      ASSIGN_OR_RETURN(auto w, read_copy(layer + "intermediate.dense.weight"));
+      ASSIGN_OR_RETURN(auto b, reader.Read(layer + "intermediate.dense.bias"));
+      ASSIGN_OR_RETURN(
+          l.intermediate,
+          Linear::Create(rt, {.in_features = h, .out_features = inter, .activation = activation}, w,
+                         b));
+    }
+    {
+      ASSIGN_OR_RETURN(auto w, read_copy(layer + "output.dense.weight"));
+      ASSIGN_OR_RETURN(auto b, reader.Read(layer + "output.dense.bias"));
+      ASSIGN_OR_RETURN(l.output, Linear::Create(rt,
+                                                {.in_features = inter,
+                                                 .out_features = h,
+                                                 .epilogue = LinearEpilogue::kAccumulate},
+                                                w, b));
+    }
+    for (auto [name, norm] : {std::pair{"layernorm_before", &l.norm_before},
+                              std::pair{"layernorm_after", &l.norm_after}}) {
+      ASSIGN_OR_RETURN(auto gamma, read_copy(layer + name + ".weight"));
+      ASSIGN_OR_RETURN(auto beta, reader.Read(layer + name + ".bias"));
+      ASSIGN_OR_RETURN(*norm,
+                       kernels::LayerNorm::Create(rt, h, config_.layer_norm_eps, gamma, beta));
+    }
+    layers_.push_back(std::move(l));
+  }
+  {
+    ASSIGN_OR_RETURN(auto gamma, read_copy(p + "layernorm.weight"));
+    ASSIGN_OR_RETURN(auto beta, reader.Read(p + "layernorm.bias"));
+    ASSIGN_OR_RETURN(final_norm_,
+                     kernels::LayerNorm::Create(rt, h, config_.layer_norm_eps, gamma, beta));
+  }
+  const int labels = config_.num_labels();
+  if (config_.architecture == VitArchitecture::kDeiTWithTeacher) {
+    // mean(cls W_c^T + b_c, dist W_d^T + b_d) = [cls, dist] [W_c, W_d]^T / 2 + (b_c + b_d) / 2:
+    // one GEMM over the two final-normed tokens side by side (halving is exact in fp32).
+    ASSIGN_OR_RETURN(auto wc, read_copy("cls_classifier.weight"));
+    ASSIGN_OR_RETURN(auto bc, read_copy("cls_classifier.bias"));
+    ASSIGN_OR_RETURN(auto wd, read_copy("distillation_classifier.weight"));
+    ASSIGN_OR_RETURN(auto bd, reader.Read("distillation_classifier.bias"));
+    std::vector<float> weight(size_t(labels) * 2 * h), bias(labels);
+    for (int l = 0; l < labels; ++l) {
+      for (int i = 0; i < h; ++i) {
+        weight[size_t(l) * 2 * h + i] = 0.5f * wc[size_t(l) * h + i];
+        weight[size_t(l) * 2 * h + h + i] = 0.5f * wd[size_t(l) * h + i];
+      }
+      bias[l] = 0.5f * bc[l] + 0.5f * bd[l];
+    }
+    ASSIGN_OR_RETURN(classifier_, Linear::Create(rt, {2 * h, labels}, weight, bias));
+  } else {
+    ASSIGN_OR_RETURN(auto w, read_copy("classifier.weight"));
+    ASSIGN_OR_RETURN(auto b, reader.Read("classifier.bias"));
+    ASSIGN_OR_RETURN(classifier_, Linear::Create(rt, {h, labels}, w, b));
+  }
+
+  const int heads = config_.num_attention_heads, d = config_.head_dim();
+  const float scale = 1.f / std::sqrt(static_cast<float>(d));
+  // The smallest group of images whose heads divide evenly among the threads (capped by the
+  // batch size and by the score buffer: one group's scores should stay in the caches).
+  attention_group_size_ = num_threads_ / std::gcd(heads, num_threads_);
+  const int64_t group_score_bytes = int64_t{heads} * tokens * tokens * sizeof(float);
+  while (attention_group_size_ > 1 &&
+         (attention_group_size_ > options_.max_batch_size ||
+          attention_group_size_ * group_score_bytes > (int64_t{8} << 20))) {
+    --attention_group_size_;
+  }
+  for (int g = 1; g <= attention_group_size_; ++g) {
+    if (config_.num_hidden_layers > 1) {
+      ASSIGN_OR_RETURN(attention_.emplace_back(),
+                       kernels::Attention::Create(rt, {.num_images = g,
+                                                       .num_heads = heads,
+                                                       .head_dim = d,
+                                                       .num_queries = static_cast<int>(tokens),
+                                                       .num_keys = static_cast<int>(tokens),
+                                                       .q_row_stride = 3 * h,
+                                                       .k_row_stride = 3 * h,
+                                                       .v_row_stride = 3 * h,
+                                                       .out_row_stride = h,
+                                                       .q_image_stride = tokens * 3 * h,
+                                                       .k_image_stride = tokens * 3 * h,
+                                                       .v_image_stride = tokens * 3 * h,
+                                                       .out_image_stride = tokens * h,
+                                                       .scale = scale}));
+    }
+    ASSIGN_OR_RETURN(last_attention_.emplace_back(),
+                     kernels::Attention::Create(rt, {.num_images = g,
+                                                     .num_heads = heads,
+                                                     .head_dim = d,
+                                                     .num_queries = num_query_tokens_,
+                                                     .num_keys = static_cast<int>(tokens),
+                                                     .q_row_stride = h,
+                                                     .k_row_stride = 2 * h,
+                                                     .v_row_stride = 2 * h,
+                                                     .out_row_stride = h,
+                                                     .q_image_stride = num_query_tokens_ * h,
+                                                     .k_image_stride = tokens * 2 * h,
+                                                     .v_image_stride = tokens * 2 * h,
+                                                     .out_image_stride = num_query_tokens_ * h,
+                                                     .scale = scale}));
+  }
+
+  weight_bytes_ += patch_embedding_->weight_bytes() + classifier_->weight_bytes();
+  for (const EncoderLayer& l : layers_) {
+    for (const auto* linear : {l.qkv.get(), l.query.get(), l.key_value.get(),
+                               l.attention_output.get(), l.intermediate.get(), l.output.get()}) {
+      if (linear != nullptr) weight_bytes_ += linear->weight_bytes();
+    }
+    weight_bytes_ += 4 * sizeof(float) * size_t(h);
+  }
+  weight_bytes_ += 2 * sizeof(float) * size_t(h);
+  return absl::OkStatus();
+}
+
+absl::Status VitModel::AllocateWorkspace() {
+  const size_t b = options_.max_batch_size, t = config_.num_tokens(), h = config_.hidden_size,
+               inter = config_.intermediate_size, q = num_query_tokens_;
+  const size_t patches = config_.num_patches();
+  patches_ = kernels::AlignedBuffer(b * patches * patch_geometry_.patch_size());
+  patch_out_ = kernels::AlignedBuffer(b * patches * h);
+  hidden_ = kernels::AlignedBuffer(b * t * h);
+  normed_ = kernels::AlignedBuffer(b * t * h);
+  qkv_ = kernels::AlignedBuffer(b * t * 3 * h);
+  context_ = kernels::AlignedBuffer(b * t * h);
+  mlp_ = kernels::AlignedBuffer(b * t * inter);
+  scores_ =
+      kernels::AlignedBuffer(size_t(attention_group_size_) * config_.num_attention_heads * t * t);
+  small_hidden_ = kernels::AlignedBuffer(b * q * h);
+  small_normed_ = kernels::AlignedBuffer(b * q * h);
+  small_query_ = kernels::AlignedBuffer(b * q * h);
+  small_context_ = kernels::AlignedBuffer(b * q * h);
+  small_mlp_ = kernels::AlignedBuffer(b * q * inter);
+  logits_ = kernels::AlignedBuffer(b * config_.num_labels());
+  return absl::OkStatus();
+}
+
+absl::Status VitModel::WarmUp(int batch) {
+  if (batch < 1 || batch > options_.max_batch_size) {
+    return absl::InvalidArgumentError(
+        fmt::format("batch {} is out of range [1, {}]", batch, options_.max_batch_size));
+  }
+  kernels::SetThreads(num_threads_);
+  const int t = config_.num_tokens(), q = num_query_tokens_;
+  RETURN_IF_ERROR(patch_embedding_->Prepare(batch * config_.num_patches()));
+  for (const EncoderLayer& l : layers_) {
+    const bool last = l.qkv == nullptr;
+    RETURN_IF_ERROR(l.norm_before->Prepare(batch * t));
+    if (!last) {
+      RETURN_IF_ERROR(l.qkv->Prepare(batch * t));
+    } else {
+      RETURN_IF_ERROR(l.key_value->Prepare(batch * t));
+      RETURN_IF_ERROR(l.query->Prepare(batch * q));
+    }
+    const int rows = last ? batch * q : batch * t;
+    RETURN_IF_ERROR(l.attention_output->Prepare(rows));
+    RETURN_IF_ERROR(l.norm_after->Prepare(rows));
+    RETURN_IF_ERROR(l.intermediate->Prepare(rows));
+    RETURN_IF_ERROR(l.output->Prepare(rows));
+  }
+  RETURN_IF_ERROR(final_norm_->Prepare(batch * q));
+  return classifier_->Prepare(batch);
+}
+
+absl::Status VitModel::Embed(std::span<const float> pixels, int batch) {
+  const int64_t per_image = config_.pixels_per_image();
+  const int64_t patches = config_.num_patches(), patch_size = patch_geometry_.patch_size();
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < batch; ++b) {
+    kernels::UnfoldPatches(patch_geometry_, pixels.data() + b * per_image,
+                           patches_.data() + b * patches * patch_size);
+  }
+  RETURN_IF_ERROR(
+      patch_embedding_->Run(static_cast<int>(batch * patches), patches_.data(), patch_out_.data()));
+  const int64_t h = config_.hidden_size, t = config_.num_tokens();
+  const int64_t prefix = config_.num_prefix_tokens();
+  const float* embeddings = token_embeddings_.data();
+  const float* patch_out = patch_out_.data();
+  float* hidden = hidden_.data();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < batch; ++b) {
+    for (int64_t token = 0; token < t; ++token) {
+      float* dst = hidden + (b * t + token) * h;
+      const float* e = embeddings + token * h;
+      if (token < prefix) {
+        std::memcpy(dst, e, sizeof(float) * h);
+      } else {
+        const float* x = patch_out + (b * patches + token - prefix) * h;
+        for (int64_t i = 0; i < h; ++i) dst[i] = x[i] + e[i];
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VitModel::RunLayer(const EncoderLayer& l, int batch) {
+  const int t = config_.num_tokens(), rows = batch * t;
+  const int64_t h = config_.hidden_size;
+  RETURN_IF_ERROR(l.norm_before->Run(rows, hidden_.data(), normed_.data()));
+  RETURN_IF_ERROR(l.qkv->Run(rows, normed_.data(), qkv_.data()));
+  for (int b = 0; b < batch; b += attention_group_size_) {
+    const int group = std::min(attention_group_size_, batch - b);
+    const float* qkv = qkv_.data() + int64_t{b} * t * 3 * h;
+    RETURN_IF_ERROR(attention_[group - 1]->Run(qkv, qkv + h, qkv + 2 * h,
+                                               context_.data() + int64_t{b} * t * h,
+                                               scores_.data()));
+  }
+  RETURN_IF_ERROR(l.attention_output->Run(rows, context_.data(), hidden_.data()));
+  RETURN_IF_ERROR(l.norm_after->Run(rows, hidden_.data(), normed_.data()));
+  RETURN_IF_ERROR(l.intermediate->Run(rows, normed_.data(), mlp_.data()));
+  return l.output->Run(rows, mlp_.data(), hidden_.data());
+}
+
+absl::Status VitModel::RunLastLayer(const EncoderLayer& l, int batch) {
+  const int t = config_.num_tokens(), q = num_query_tokens_;
+  const int64_t h = config_.hidden_size;
+  RETURN_IF_ERROR(l.norm_before->Run(batch * t, hidden_.data(), normed_.data()));
+  float* kv = qkv_.data();  // [batch * t][2h]
+  RETURN_IF_ERROR(l.key_value->Run(batch * t, normed_.data(), kv));
+  // The query tokens (the first q of each image), gathered into dense [batch * q][h] rows.
+  for (int b = 0; b < batch; ++b) {
+    GatherRows(normed_.data() + int64_t{b} * t * h, h, q, h, small_normed_.data() + b * q * h);
+    GatherRows(hidden_.data() + int64_t{b} * t * h, h, q, h, small_hidden_.data() + b * q * h);
+  }
+  RETURN_IF_ERROR(l.query->Run(batch * q, small_normed_.data(), small_query_.data()));
+  for (int b = 0; b < batch; b += attention_group_size_) {
+    const int group = std::min(attention_group_size_, batch - b);
+    const float* image_kv = kv + int64_t{b} * t * 2 * h;
+    RETURN_IF_ERROR(last_attention_[group - 1]->Run(small_query_.data() + b * q * h, image_kv,
+                                                    image_kv + h, small_context_.data() + b * q * h,
+                                                    scores_.data()));
+  }
+  const int rows = batch * q;
+  RETURN_IF_ERROR(l.attention_output->Run(rows, small_context_.data(), small_hidden_.data()));
+  RETURN_IF_ERROR(l.norm_after->Run(rows, small_hidden_.data(), small_normed_.data()));
+  RETURN_IF_ERROR(l.intermediate->Run(rows, small_normed_.data(), small_mlp_.data()));
+  return l.output->Run(rows, small_mlp_.data(), small_hidden_.data());
+}
+
+absl::Status VitModel::Forward(std::span<const float> pixels, int batch, std::span<float> logits) {
+  if (batch < 1 || batch > options_.max_batch_size) {
+    return absl::InvalidArgumentError(
+        fmt::format("batch {} is out of range [1, {}]", batch, options_.max_batch_size));
+  }
+  const size_t expected_pixels = size_t(batch) * config_.pixels_per_image();
+  const size_t expected_logits = size_t(batch) * config_.num_labels();
+  if (pixels.size() != expected_pixels || logits.size() != expected_logits) {
+    return absl::InvalidArgumentError(fmt::format(
+        "Forward of {} images of {}x{}x{} needs {} pixel values and room for {} logits; got {} "
+        "and {}",
+        batch, config_.num_channels, config_.image_height, config_.image_width, expected_pixels,
+        expected_logits, pixels.size(), logits.size()));
+  }
+  kernels::SetThreads(num_threads_);
+  RETURN_IF_ERROR(Embed(pixels, batch));
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) RETURN_IF_ERROR(RunLayer(layers_[i], batch));
+  RETURN_IF_ERROR(RunLastLayer(layers_.back(), batch));
+  const int q = num_query_tokens_;
+  RETURN_IF_ERROR(final_norm_->Run(batch * q, small_hidden_.data(), small_normed_.data()));
+  // [batch * q][h] is [batch][q * h]: the teacher head reads both tokens side by side.
+  RETURN_IF_ERROR(classifier_->Run(batch, small_normed_.data(), logits_.data()));
+  std::memcpy(logits.data(), logits_.data(), sizeof(float) * expected_logits);
+  for (float v : logits) {
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(
+          "the model produced non-finite logits (are the pixel values finite?)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tessera::engine

@@ -1,0 +1,116 @@
+// The ViT / DeiT image classifier's forward pass, fp32 on oneDNN: CHW pixels in, logits out.
+//
+//   patches -> patch embedding (GEMM) -> + class (+ distillation) token, + position embeddings
+//   -> N pre-norm encoder layers:  h += Attention(LN1(h));  h += MLP(LN2(h))
+//        (fused QKV GEMM; per-head softmax attention read in place from the QKV buffer; output
+//         projection and second MLP GEMM accumulate into h; the activation fused into the first)
+//   -> final LayerNorm on the class (and distillation) token -> classifier head
+// The last encoder layer only computes the tokens the head reads (keys and values for all
+// tokens, everything else for the class / distillation tokens): the logits are the same, the
+// work one layer's worth less.
+//
+// Contract (Triton's ModelState / ModelInstanceState split, both in one object here):
+//  - Load / Create read and prepack every weight once; the config and weights are immutable
+//    afterwards.
+//  - Forward is NOT re-entrant: it owns the workspace (preallocated for max_batch_size images)
+//    and the oneDNN stream. Callers serialize calls (the replica runs one batch at a time); it
+//    may be called from any thread, one at a time. It sets that thread's OpenMP thread count.
+//  - Forward allocates no buffers once WarmUp (or a first Forward) has run for a batch size: the
+//    workspace, primitives and scratchpad are reused. (oneDNN's execute call itself builds a
+//    small argument map per primitive, a few tiny heap blocks; its public API has no way out.)
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/kernels/aligned_buffer.h"
+#include "engine/kernels/attention.h"
+#include "engine/kernels/dnnl_runtime.h"
+#include "engine/kernels/layer_norm.h"
+#include "engine/kernels/linear.h"
+#include "engine/kernels/patches.h"
+#include "engine/vit/config.h"
+#include "engine/vit/safetensors.h"
+
+namespace tessera::engine {
+
+struct VitModelOptions {
+  int num_threads = 0;     // OpenMP threads per Forward; 0 = every CPU this process may use
+  int max_batch_size = 8;  // largest batch Forward accepts (sizes the workspace)
+};
+
+class VitModel {
+ public:
+  // Reads `dir`/config.json and `dir`/model.safetensors.
+  static absl::StatusOr<std::unique_ptr<VitModel>> Load(const std::filesystem::path& dir,
+                                                        const VitModelOptions& options);
+  // Builds the model from a parsed config and a mapped weights file (checked against each
+  // other first). `config_source` names the config in errors.
+  static absl::StatusOr<std::unique_ptr<VitModel>> Create(const ViTConfig& config,
+                                                          const SafetensorsFile& weights,
+                                                          const std::string& config_source,
+                                                          const VitModelOptions& options);
+
+  const ViTConfig& config() const { return config_; }
+  int max_batch_size() const { return options_.max_batch_size; }
+  int num_threads() const { return num_threads_; }
+  int64_t num_parameters() const { return num_parameters_; }
+  // Bytes of prepacked weights and embeddings held in memory.
+  size_t weight_bytes() const { return weight_bytes_; }
+
+  // Creates the oneDNN primitives for `batch` images ahead of the first Forward(batch).
+  absl::Status WarmUp(int batch);
+  // pixels: [batch][channels][height][width] as the preprocessor makes them;
+  // logits: [batch][num_labels]. 1 <= batch <= max_batch_size. Not re-entrant.
+  absl::Status Forward(std::span<const float> pixels, int batch, std::span<float> logits);
+
+ private:
+  struct EncoderLayer {
+    std::unique_ptr<kernels::LayerNorm> norm_before, norm_after;
+    std::unique_ptr<kernels::Linear> qkv;               // [3H, H]; all layers but the last
+    std::unique_ptr<kernels::Linear> query, key_value;  // [H, H] and [2H, H]; last layer only
+    std::unique_ptr<kernels::Linear> attention_output;  // accumulates into the residual
+    std::unique_ptr<kernels::Linear> intermediate;      // activation fused
+    std::unique_ptr<kernels::Linear> output;            // accumulates into the residual
+  };
+
+  VitModel(const ViTConfig& config, const VitModelOptions& options);
+  absl::Status LoadWeights(const SafetensorsFile& weights);
+  absl::Status AllocateWorkspace();
+  absl::Status RunLayer(const EncoderLayer& layer, int batch);
+  absl::Status RunLastLayer(const EncoderLayer& layer, int batch);
+  absl::Status Embed(std::span<const float> pixels, int batch);
+
+  ViTConfig config_;
+  VitModelOptions options_;
+  int num_threads_;
+  int num_query_tokens_;  // tokens of the last layer the head reads (1, or 2 with a teacher)
+  kernels::PatchGeometry patch_geometry_;
+  int64_t num_parameters_ = 0;
+  size_t weight_bytes_ = 0;
+
+  std::unique_ptr<kernels::DnnlRuntime> runtime_;
+  std::unique_ptr<kernels::Linear> patch_embedding_;
+  std::vector<float> token_embeddings_;  // [tokens][H]: position embeddings, prefix tokens added
+  std::vector<EncoderLayer> layers_;
+  // Attention runs on groups of images (one batched matmul over images x heads) sized so the
+  // threads get equal shares of heads: [g - 1] serves a group of g images, g <= group size.
+  int attention_group_size_ = 1;
+  std::vector<std::unique_ptr<kernels::Attention>> attention_;       // all tokens
+  std::vector<std::unique_ptr<kernels::Attention>> last_attention_;  // last layer's query tokens
+  std::unique_ptr<kernels::LayerNorm> final_norm_;
+  std::unique_ptr<kernels::Linear> classifier_;  // input: the final-normed query tokens side by
+                                                 // side; for the teacher: both heads, halved
+
+  // Workspace, sized for max_batch_size (see AllocateWorkspace for shapes).
+  kernels::AlignedBuffer patches_, patch_out_, hidden_, normed_, qkv_, context_, mlp_, scores_;
+  kernels::AlignedBuffer small_hidden_, small_normed_, small_query_, small_context_, small_mlp_;
+  kernels::AlignedBuffer logits_;
+};
+
+}  // namespace tessera::engine

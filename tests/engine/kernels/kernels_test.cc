@@ -1,0 +1,252 @@
+// Every fused kernel of the forward pass against the naive reference (reference_ops.h) on
+// random shapes — odd sizes, one row, sizes that are not multiples of the SIMD width — at
+// several OpenMP thread counts. Tolerance: |got - ref| <= 1e-4 (1 + |ref|) per element (fp32
+// accumulation over up to ~800 products against a double reference).
+#include <cmath>
+#include <random>
+
+#include "engine/kernels/attention.h"
+#include "engine/kernels/dnnl_runtime.h"
+#include "engine/kernels/layer_norm.h"
+#include "engine/kernels/linear.h"
+#include "engine/kernels/patches.h"
+#include "engine/kernels/reference_ops.h"
+#include "gtest/gtest.h"
+
+namespace tessera::engine::kernels {
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+std::vector<float> Random(std::mt19937& rng, size_t n, float lo = -1.f, float hi = 1.f) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+int Uniform(std::mt19937& rng, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng);
+}
+
+// Worst |got - ref| / (1 + |ref|).
+double RelativeError(std::span<const float> got, std::span<const float> ref) {
+  EXPECT_EQ(got.size(), ref.size());
+  double worst = 0;
+  for (size_t i = 0; i < std::min(got.size(), ref.size()); ++i) {
+    double e = std::fabs(double{got[i]} - ref[i]) / (1.0 + std::fabs(double{ref[i]}));
+    if (!(e <= worst)) worst = e;  // NaN -> worst = NaN -> fails
+  }
+  return worst;
+}
+
+class KernelsTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    SetThreads(GetParam());
+    auto runtime = DnnlRuntime::Create();
+    ASSERT_TRUE(runtime.ok()) << runtime.status();
+    runtime_ = std::move(*runtime);
+  }
+  std::unique_ptr<DnnlRuntime> runtime_;
+  std::mt19937 rng_{1234u + static_cast<unsigned>(GetParam())};
+};
+
+const char* Name(Eltwise e) {
+  switch (e) {
+    case Eltwise::kNone:
+      return "none";
+    case Eltwise::kGeluErf:
+      return "gelu_erf";
+    case Eltwise::kGeluTanh:
+      return "gelu_tanh";
+    case Eltwise::kRelu:
+      return "relu";
+    case Eltwise::kSilu:
+      return "silu";
+  }
+  return "?";
+}
+
+// GEMM + bias + activation, and GEMM + bias + residual accumulate, each at several row counts
+// with one prepacked weight.
+TEST_P(KernelsTest, LinearMatchesReference) {
+  struct Shape {
+    int in, out;
+  };
+  std::vector<Shape> shapes = {{96, 288}, {48, 144}, {7, 3},   {1, 1},     {192, 384},
+                               {384, 96}, {24, 40},  {40, 24}, {64, 1000}, {36, 108}};
+  for (int i = 0; i < 6; ++i) shapes.push_back({Uniform(rng_, 1, 200), Uniform(rng_, 1, 200)});
+  const Eltwise activations[] = {Eltwise::kNone, Eltwise::kGeluErf, Eltwise::kGeluTanh,
+                                 Eltwise::kRelu, Eltwise::kSilu};
+  int index = 0;
+  for (const Shape& shape : shapes) {
+    for (LinearEpilogue epilogue : {LinearEpilogue::kStore, LinearEpilogue::kAccumulate}) {
+      const Eltwise activation = activations[index % 5];
+      const bool with_bias = index % 3 != 2;
+      ++index;
+      LinearSpec spec{shape.in, shape.out, activation, epilogue};
+      SCOPED_TRACE(testing::Message()
+                   << shape.in << "x" << shape.out << " act " << Name(activation)
+                   << (epilogue == LinearEpilogue::kAccumulate ? " accumulate" : " store")
+                   << (with_bias ? " bias" : " no bias"));
+      auto w = Random(rng_, size_t(shape.in) * shape.out);
+      auto b = with_bias ? Random(rng_, shape.out) : std::vector<float>();
+      auto linear = Linear::Create(runtime_.get(), spec, w, b);
+      ASSERT_TRUE(linear.ok()) << linear.status();
+      for (int rows : {1, 197, Uniform(rng_, 2, 300)}) {
+        auto x = Random(rng_, size_t(rows) * shape.in);
+        auto y = Random(rng_, size_t(rows) * shape.out);  // the residual when accumulating
+        auto expected = y;
+        reference::Linear(spec, rows, x, w, b, expected);
+        ASSERT_TRUE((*linear)->Run(rows, x.data(), y.data()).ok()) << rows << " rows";
+        EXPECT_LE(RelativeError(y, expected), kTolerance)
+            << rows << " rows, " << (*linear)->ImplementationName(rows);
+      }
+    }
+  }
+}
+
+TEST_P(KernelsTest, LinearRejectsBadArguments) {
+  std::vector<float> w(6), b(2);
+  EXPECT_FALSE(Linear::Create(runtime_.get(), {3, 2}, std::span<const float>(w).first(5), b).ok());
+  EXPECT_FALSE(Linear::Create(runtime_.get(), {3, 2}, w, std::span<const float>(b).first(1)).ok());
+  EXPECT_FALSE(Linear::Create(runtime_.get(), {0, 2}, {}, {}).ok());
+  auto linear = Linear::Create(runtime_.get(), {3, 2}, w, b);
+  ASSERT_TRUE(linear.ok());
+  EXPECT_FALSE((*linear)->Prepare(0).ok());
+}
+
+TEST_P(KernelsTest, LayerNormMatchesReference) {
+  for (int i = 0; i < 12; ++i) {
+    const int features = i < 4 ? std::vector<int>{768, 96, 1, 7}[i] : Uniform(rng_, 2, 500);
+    const float eps = i % 2 ? 1e-12f : 1e-5f;
+    SCOPED_TRACE(testing::Message() << features << " features, eps " << eps);
+    auto gamma = Random(rng_, features, 0.5f, 1.5f), beta = Random(rng_, features);
+    auto norm = LayerNorm::Create(runtime_.get(), features, eps, gamma, beta);
+    ASSERT_TRUE(norm.ok()) << norm.status();
+    for (int rows : {1, Uniform(rng_, 2, 400)}) {
+      // Offset and scaled rows, as residual streams are.
+      auto x = Random(rng_, size_t(rows) * features, -3.f, 5.f);
+      std::vector<float> y(x.size()), expected(x.size());
+      reference::LayerNorm(rows, features, eps, x, gamma, beta, expected);
+      ASSERT_TRUE((*norm)->Run(rows, x.data(), y.data()).ok());
+      if (features == 1) {
+        // var = 0: the output is beta (up to the eps term).
+        for (size_t j = 0; j < y.size(); ++j) EXPECT_NEAR(y[j], beta[0], 1e-4);
+      } else {
+        EXPECT_LE(RelativeError(y, expected), kTolerance) << rows << " rows";
+      }
+    }
+  }
+}
+
+// Attention reading Q, K, V straight out of a fused [tokens][3 * hidden] buffer (the encoder
+// layers), and out of separate padded buffers (the last layer's few queries), for groups of
+// one to three images.
+TEST_P(KernelsTest, AttentionMatchesReference) {
+  for (int i = 0; i < 14; ++i) {
+    const int images = i < 2 ? 1 : Uniform(rng_, 1, 3);
+    const int heads = i == 0 ? 12 : Uniform(rng_, 1, 5);
+    const int d = i == 0 ? 64 : Uniform(rng_, 1, 40);
+    const int keys = i == 0 ? 197 : Uniform(rng_, 1, 80);
+    const bool fused = i % 2 == 0;
+    const int queries = fused ? keys : Uniform(rng_, 1, 3);
+    const int64_t hidden = int64_t{heads} * d;
+    AttentionSpec spec;
+    spec.num_images = images;
+    spec.num_heads = heads;
+    spec.head_dim = d;
+    spec.num_queries = queries;
+    spec.num_keys = keys;
+    spec.scale = 1.f / std::sqrt(static_cast<float>(d));
+    std::vector<float> q, kv;
+    const float *qp, *kp, *vp;
+    if (fused) {
+      spec.q_row_stride = spec.k_row_stride = spec.v_row_stride = 3 * hidden;
+      spec.out_row_stride = hidden;
+      spec.q_image_stride = spec.k_image_stride = spec.v_image_stride = keys * 3 * hidden;
+      spec.out_image_stride = queries * hidden;
+      kv = Random(rng_, size_t(images) * keys * 3 * hidden, -2.f, 2.f);
+      qp = kv.data();
+      kp = kv.data() + hidden;
+      vp = kv.data() + 2 * hidden;
+    } else {
+      spec.q_row_stride = hidden + 3;
+      spec.k_row_stride = spec.v_row_stride = 2 * hidden;
+      spec.out_row_stride = hidden + 5;
+      spec.q_image_stride = queries * spec.q_row_stride + 1;
+      spec.k_image_stride = spec.v_image_stride = keys * 2 * hidden;
+      spec.out_image_stride = queries * spec.out_row_stride + 2;
+      q = Random(rng_, size_t(images) * spec.q_image_stride, -2.f, 2.f);
+      kv = Random(rng_, size_t(images) * keys * 2 * hidden, -2.f, 2.f);
+      qp = q.data();
+      kp = kv.data();
+      vp = kv.data() + hidden;
+    }
+    SCOPED_TRACE(testing::Message()
+                 << images << " images, " << heads << " heads x " << d << ", " << queries
+                 << " queries, " << keys << " keys, " << (fused ? "fused QKV" : "separate"));
+    auto attention = Attention::Create(runtime_.get(), spec);
+    ASSERT_TRUE(attention.ok()) << attention.status();
+    const size_t out_size = size_t(images) * spec.out_image_stride;
+    std::vector<float> got(out_size, 7.f), expected(out_size, 7.f);
+    std::vector<float> scores((*attention)->scores_size());
+    ASSERT_TRUE((*attention)->Run(qp, kp, vp, got.data(), scores.data()).ok());
+    for (int b = 0; b < images; ++b) {
+      reference::Attention(spec, qp + b * spec.q_image_stride, kp + b * spec.k_image_stride,
+                           vp + b * spec.v_image_stride,
+                           expected.data() + b * spec.out_image_stride);
+    }
+    EXPECT_LE(RelativeError(got, expected), kTolerance);
+  }
+}
+
+TEST_P(KernelsTest, AttentionRejectsBadShapes) {
+  AttentionSpec spec{.num_heads = 2,
+                     .head_dim = 4,
+                     .num_queries = 3,
+                     .num_keys = 3,
+                     .q_row_stride = 7,
+                     .k_row_stride = 8,
+                     .v_row_stride = 8,
+                     .out_row_stride = 8,
+                     .scale = 1.f};
+  EXPECT_FALSE(Attention::Create(runtime_.get(), spec).ok());  // q stride < heads * dim
+  spec.q_row_stride = 8;
+  spec.num_heads = 0;
+  EXPECT_FALSE(Attention::Create(runtime_.get(), spec).ok());
+}
+
+// Patch unfolding + GEMM equals the strided convolution, including partial edge patches that
+// the convolution drops.
+TEST_P(KernelsTest, PatchEmbeddingMatchesConvolution) {
+  for (int i = 0; i < 10; ++i) {
+    PatchGeometry g;
+    g.channels = i == 0 ? 3 : Uniform(rng_, 1, 3);
+    g.patch_height = i == 0 ? 16 : Uniform(rng_, 1, 9);
+    g.patch_width = i == 0 ? 16 : Uniform(rng_, 1, 9);
+    g.image_height = i == 0 ? 224 : g.patch_height * Uniform(rng_, 1, 6) + Uniform(rng_, 0, 3);
+    g.image_width = i == 0 ? 224 : g.patch_width * Uniform(rng_, 1, 6) + Uniform(rng_, 0, 3);
+    const int hidden = i == 0 ? 96 : Uniform(rng_, 1, 64);
+    SCOPED_TRACE(testing::Message()
+                 << g.channels << "x" << g.image_height << "x" << g.image_width << " patch "
+                 << g.patch_height << "x" << g.patch_width << " -> " << hidden);
+    auto image = Random(rng_, size_t(g.channels) * g.image_height * g.image_width);
+    auto weight = Random(rng_, size_t(hidden) * g.patch_size());
+    auto bias = Random(rng_, hidden);
+    std::vector<float> unfolded(size_t(g.num_patches()) * g.patch_size(), NAN);
+    UnfoldPatches(g, image.data(), unfolded.data());
+    auto linear = Linear::Create(runtime_.get(), {g.patch_size(), hidden}, weight, bias);
+    ASSERT_TRUE(linear.ok()) << linear.status();
+    std::vector<float> got(size_t(g.num_patches()) * hidden), expected(got.size());
+    ASSERT_TRUE((*linear)->Run(g.num_patches(), unfolded.data(), got.data()).ok());
+    reference::PatchConvolution(g, hidden, image, weight, bias, expected);
+    EXPECT_LE(RelativeError(got, expected), kTolerance);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, KernelsTest, ::testing::Values(1, 2, 3));
+
+}  // namespace
+}  // namespace tessera::engine::kernels
