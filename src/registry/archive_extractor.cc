@@ -1,0 +1,173 @@
+#include "registry/archive_extractor.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "fmt/format.h"
+#include "registry/file_util.h"
+
+namespace tessera::registry {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ArchiveCloser {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+
+// A relative, normalized path with no ".." and no empty result, or an error.
+absl::StatusOr<fs::path> SafeEntryPath(const char* raw) {
+  if (raw == nullptr || *raw == '\0') {
+    return absl::InvalidArgumentError("the archive has an entry without a name");
+  }
+  std::string name(raw);
+  fs::path p(name);
+  if (p.is_absolute()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "the archive entry \"{}\" has an absolute path; only relative paths are allowed", name));
+  }
+  for (const auto& part : p) {
+    if (part == "..") {
+      return absl::InvalidArgumentError(fmt::format(
+          "the archive entry \"{}\" contains \"..\"; it could write outside the artifact", name));
+    }
+  }
+  fs::path normal = p.lexically_normal();
+  if (normal.empty() || normal == "." || normal == "./") return fs::path();
+  std::string s = normal.string();
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return fs::path(s);
+}
+
+}  // namespace
+
+bool LooksLikeTarArchive(const std::string& path) {
+  return std::string_view(path).ends_with(".tar") || std::string_view(path).ends_with(".tar.gz") ||
+         std::string_view(path).ends_with(".tgz");
+}
+
+absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& dest,
+                               const ExtractLimits& limits, const CancellationToken& cancel) {
+  std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_none(a.get());
+  if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
+    return absl::InvalidArgumentError(fmt::format(
+        "cannot read archive {}: {}", archive_path.string(), archive_error_string(a.get())));
+  }
+  int entries = 0;
+  int64_t total = 0;
+  std::set<std::string> seen;
+  std::vector<char> buf(1 << 16);
+  while (true) {
+    if (cancel.cancelled()) return absl::CancelledError("operation cancelled");
+    archive_entry* entry = nullptr;
+    int rc = archive_read_next_header(a.get(), &entry);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+      return absl::InvalidArgumentError(fmt::format(
+          "the archive {} is corrupt: {}", archive_path.string(), archive_error_string(a.get())));
+    }
+    if (++entries > limits.max_entries) {
+      return absl::InvalidArgumentError(
+          fmt::format("the archive has more than {} entries", limits.max_entries));
+    }
+    const char* raw_name = archive_entry_pathname(entry);
+    auto rel = SafeEntryPath(raw_name);
+    if (!rel.ok()) return rel.status();
+    std::string shown = raw_name ? raw_name : "";
+    if (archive_entry_hardlink(entry) != nullptr) {
+      return absl::InvalidArgumentError(fmt::format(
+          "the archive entry \"{}\" is a hard link; links are not allowed in model archives",
+          shown));
+    }
+    mode_t type = archive_entry_filetype(entry);
+    if (type == AE_IFDIR) {
+      if (rel->empty()) continue;
+      std::error_code ec;
+      fs::create_directories(dest / *rel, ec);
+      if (ec)
+        return absl::InternalError(
+            fmt::format("create {}: {}", (dest / *rel).string(), ec.message()));
+      continue;
+    }
+    if (type == AE_IFLNK) {
+      return absl::InvalidArgumentError(fmt::format(
+          "the archive entry \"{}\" is a symbolic link; links are not allowed in model archives",
+          shown));
+    }
+    if (type != AE_IFREG) {
+      return absl::InvalidArgumentError(fmt::format(
+          "the archive entry \"{}\" is not a regular file or folder (device, FIFO or socket)",
+          shown));
+    }
+    if (rel->empty()) return absl::InvalidArgumentError("the archive has a file entry named \".\"");
+    if (!seen.insert(rel->string()).second) {
+      return absl::InvalidArgumentError(
+          fmt::format("the archive lists \"{}\" twice", rel->string()));
+    }
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > limits.max_file_bytes) {
+      return absl::InvalidArgumentError(
+          fmt::format("the archive entry \"{}\" has {} bytes, more than the limit of {}", shown,
+                      archive_entry_size(entry), limits.max_file_bytes));
+    }
+    fs::path target = dest / *rel;
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec)
+      return absl::InternalError(
+          fmt::format("create {}: {}", target.parent_path().string(), ec.message()));
+    int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus(errno, "create " + target.string());
+    int64_t written = 0;
+    absl::Status status;
+    while (status.ok()) {
+      if (cancel.cancelled()) {
+        status = absl::CancelledError("operation cancelled");
+        break;
+      }
+      la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
+      if (n == 0) break;
+      if (n < 0) {
+        status = absl::InvalidArgumentError(fmt::format("the archive {} is corrupt at \"{}\": {}",
+                                                        archive_path.string(), shown,
+                                                        archive_error_string(a.get())));
+        break;
+      }
+      written += n;
+      total += n;
+      if (written > limits.max_file_bytes || total > limits.max_total_bytes) {
+        status = absl::InvalidArgumentError(fmt::format(
+            "the archive expands to more than its limit ({} bytes per file, {} in total)",
+            limits.max_file_bytes, limits.max_total_bytes));
+        break;
+      }
+      for (la_ssize_t off = 0; off < n;) {
+        ssize_t w = ::write(fd, buf.data() + off, static_cast<size_t>(n - off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          status = ErrnoStatus(errno, "write " + target.string());
+          break;
+        }
+        off += w;
+      }
+    }
+    ::close(fd);
+    if (!status.ok()) return status;
+  }
+  if (entries == 0)
+    return absl::InvalidArgumentError(
+        fmt::format("the archive {} is empty", archive_path.string()));
+  return absl::OkStatus();
+}
+
+}  // namespace tessera::registry
