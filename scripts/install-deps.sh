@@ -13,7 +13,7 @@ APT_PACKAGES=(
   libdnnl-dev
   libboost1.81-dev libssl-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libwebp-dev
-  libsqlite3-dev sqlite3
+  libsqlite3-dev sqlite3 libarchive-dev
   nlohmann-json3-dev libcli11-dev libabsl-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler

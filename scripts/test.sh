@@ -10,8 +10,8 @@ JOBS="${JOBS:-$(nproc)}"
 
 ./scripts/install-deps.sh
 
-echo "== build (RelWithDebInfo) =="
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+echo "== build (Release) =="
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$JOBS"
 
 echo "== fixtures =="
@@ -22,7 +22,7 @@ echo "== tests =="
 
 if [ -z "${SKIP_ASAN:-}" ]; then
   echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTESSERA_SANITIZE=ON \
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DTESSERA_SANITIZE=ON \
     -DTESSERA_BUILD_BENCH=OFF -DTESSERA_FIXTURES_DIR="$PWD/build/fixtures" >/dev/null
   cmake --build build-asan -j "$JOBS"
   # OpenMP's runtime keeps thread pools alive at exit, which LeakSanitizer misreports.

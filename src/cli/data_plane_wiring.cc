@@ -1,0 +1,172 @@
+// The data plane `tessera serve` runs: a Supervisor (replica processes, the DeploymentWaiter, the
+// routing table), an AutoscalerLoop, the PredictionService and its routes (Vertex :predict and
+// :rawPredict, the replica status view).
+//
+// Construction order (see data_plane_wiring.h): CreateDataPlane runs before EndpointService exists,
+// so waiter() is a forwarding waiter that reaches the Supervisor once Start() created it (a deploy
+// cannot run before Start: the server does not listen yet). AddRoutes runs after deps.endpoints is
+// set and creates the PredictionService.
+//
+// Tuning from the environment (operations knobs, documented in docs/data-plane.md):
+//   TESSERA_AUTOSCALER_INTERVAL_MS          autoscaler period (default 5000)
+//   TESSERA_AUTOSCALER_SCALE_DOWN_WINDOW_S  scale-down stabilization window (default 300)
+//   TESSERA_AUTOSCALER_TARGET_IN_FLIGHT     in-flight + queued requests per replica (default 8)
+//   TESSERA_REPLICA_DRAIN_TIMEOUT_S         SIGTERM grace of a draining replica (default 30)
+//   TESSERA_PREDICT_THREADS                 threads forwarding predicts to replicas (default 32)
+#include "cli/data_plane_wiring.h"
+
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "common/status_macros.h"
+#include "control/autoscaler_loop.h"
+#include "control/random_source.h"
+#include "control/routing_table.h"
+#include "control/supervisor.h"
+#include "serving/predict/prediction_service.h"
+#include "serving/predict/replica_status_routes.h"
+#include "serving/predict/vertex_predict_routes.h"
+#include "serving/rest/blocking_executor.h"
+#include "spdlog/spdlog.h"
+
+namespace tessera::cli {
+namespace {
+
+double EnvNumber(const char* name, double fallback) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return fallback;
+  char* end = nullptr;
+  const double parsed = std::strtod(value, &end);
+  if (end == value || *end != '\0' || parsed < 0) {
+    spdlog::warn("ignoring {}={}: not a non-negative number", name, value);
+    return fallback;
+  }
+  return parsed;
+}
+
+// Forwards to the Supervisor once it exists.
+class ForwardingWaiter final : public control::DeploymentWaiter {
+ public:
+  void Set(control::DeploymentWaiter* target) {
+    absl::MutexLock lock(&mu_);
+    target_ = target;
+  }
+  absl::Status WaitUntilReady(const registry::Endpoint& endpoint,
+                              const registry::DeployedModel& deployed_model,
+                              const registry::CancellationToken& cancel) override {
+    control::DeploymentWaiter* target = Get();
+    if (target == nullptr) return absl::UnavailableError("the data plane is not running");
+    return target->WaitUntilReady(endpoint, deployed_model, cancel);
+  }
+  absl::Status WaitUntilStopped(const registry::Endpoint& endpoint,
+                                const registry::DeployedModel& deployed_model,
+                                const registry::CancellationToken& cancel) override {
+    control::DeploymentWaiter* target = Get();
+    if (target == nullptr) return absl::OkStatus();  // nothing runs without a supervisor
+    return target->WaitUntilStopped(endpoint, deployed_model, cancel);
+  }
+
+ private:
+  control::DeploymentWaiter* Get() {
+    absl::MutexLock lock(&mu_);
+    return target_;
+  }
+  absl::Mutex mu_;
+  control::DeploymentWaiter* target_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+class SupervisedDataPlane final : public DataPlane {
+ public:
+  explicit SupervisedDataPlane(const DataPlaneDeps& deps)
+      : deps_(deps),
+        random_(SeededRandom::OsSeed()),
+        executor_(serving::rest::BlockingExecutor::Options{
+            .threads = static_cast<int>(EnvNumber("TESSERA_PREDICT_THREADS", 32)),
+            .max_queued = 4096}) {}
+
+  ~SupervisedDataPlane() override { Stop(); }
+
+  control::DeploymentWaiter* waiter() override { return &waiter_; }
+
+  absl::Status AddRoutes(http::Router& router) override {
+    if (predictions_ == nullptr) {
+      ASSIGN_OR_RETURN(predictions_,
+                       serving::PredictionService::Create({.routing = &routing_,
+                                                           .endpoints = deps_.endpoints,
+                                                           .random = &random_,
+                                                           .request_timeout = absl::Seconds(60)}));
+    }
+    RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), &executor_));
+    serving::ReplicaStatusSources sources;
+    sources.deployed_models = [this] {
+      return supervisor_ != nullptr ? supervisor_->Status()
+                                    : std::vector<control::DeployedModelStatus>{};
+    };
+    sources.autoscaling_events = [this](const std::string& id) {
+      return autoscaler_ != nullptr ? autoscaler_->Events(id)
+                                    : std::vector<control::AutoscalingEvent>{};
+    };
+    return serving::AddReplicaStatusRoutes(router, std::move(sources));
+  }
+
+  absl::Status Start() override {
+    if (deps_.endpoints == nullptr || deps_.models == nullptr) {
+      return absl::FailedPreconditionError("data plane: endpoints and models must be set");
+    }
+    if (supervisor_ != nullptr) return absl::FailedPreconditionError("data plane already started");
+    control::Supervisor::Options options;
+    options.endpoints = deps_.endpoints;
+    options.models = deps_.models;
+    options.routing = &routing_;
+    options.self_binary = deps_.self_binary;
+    options.data_dir = deps_.data_dir;
+    options.drain_timeout = absl::Seconds(EnvNumber("TESSERA_REPLICA_DRAIN_TIMEOUT_S", 30));
+    ASSIGN_OR_RETURN(supervisor_, control::Supervisor::Create(options));
+    RETURN_IF_ERROR(supervisor_->Start());
+    waiter_.Set(supervisor_.get());
+
+    control::AutoscalerLoop::Options autoscaler;
+    autoscaler.endpoints = deps_.endpoints;
+    autoscaler.replicas = [this] { return supervisor_->Status(); };
+    autoscaler.clock = &clock_;
+    autoscaler.interval = absl::Milliseconds(EnvNumber("TESSERA_AUTOSCALER_INTERVAL_MS", 5000));
+    autoscaler.scale_down_stabilization_window =
+        absl::Seconds(EnvNumber("TESSERA_AUTOSCALER_SCALE_DOWN_WINDOW_S", 300));
+    autoscaler.target_in_flight_per_replica = EnvNumber("TESSERA_AUTOSCALER_TARGET_IN_FLIGHT", 8);
+    ASSIGN_OR_RETURN(autoscaler_, control::AutoscalerLoop::Create(autoscaler));
+    autoscaler_->Start();
+    return absl::OkStatus();
+  }
+
+  void Stop() override {
+    if (autoscaler_ != nullptr) autoscaler_->Stop();
+    if (supervisor_ != nullptr) supervisor_->Stop();  // drains and stops every replica
+  }
+
+ private:
+  const DataPlaneDeps& deps_;  // serve fills deps.endpoints after CreateDataPlane
+  RealClock clock_;
+  SeededRandom random_;
+  RoutingTableHolder routing_;
+  ForwardingWaiter waiter_;
+  std::unique_ptr<serving::PredictionService> predictions_;
+  // After predictions_: destroyed first, so running predict tasks finish before it goes.
+  serving::rest::BlockingExecutor executor_;
+  std::unique_ptr<control::Supervisor> supervisor_;
+  std::unique_ptr<control::AutoscalerLoop> autoscaler_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DataPlane>> CreateDataPlane(const DataPlaneDeps& deps) {
+  if (deps.models == nullptr) return absl::InvalidArgumentError("data plane: models is required");
+  if (deps.self_binary.empty()) {
+    return absl::InvalidArgumentError("data plane: the tessera binary path is unknown");
+  }
+  return std::make_unique<SupervisedDataPlane>(deps);
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,48 @@
+// The seam between `tessera serve` (cli/serve_command.cc, the control plane) and the data plane
+// (replica supervisor, routing, predict frontends). serve_command builds the control plane, then
+// calls CreateDataPlane once and wires what it returns:
+//   - waiter(): given to EndpointService, so deploy/undeploy operations wait for replicas;
+//   - AddRoutes(): the predict and protocol routes, on the same Router as the control plane;
+//   - Start(): after EndpointService exists and before the server listens;
+//   - Stop(): on shutdown, after the HTTP server stopped taking requests (drains replicas).
+// Called from serve's main thread only.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/http/router.h"
+#include "control/deployment_waiter.h"
+#include "control/endpoint_service.h"
+#include "registry/model_service.h"
+
+namespace tessera::cli {
+
+struct DataPlaneDeps {
+  registry::ModelService* models;
+  // Null when CreateDataPlane runs: EndpointService needs the waiter at its own creation, so it
+  // is created after the data plane and filled in here before Start() is called.
+  control::EndpointService* endpoints;
+  std::filesystem::path data_dir;
+  std::string self_binary;  // argv[0] resolved: the `tessera` binary replicas are started from
+};
+
+class DataPlane {
+ public:
+  virtual ~DataPlane() = default;
+  virtual control::DeploymentWaiter* waiter() = 0;           // used by EndpointService
+  virtual absl::Status AddRoutes(http::Router& router) = 0;  // predict + protocol routes
+  virtual absl::Status Start() = 0;
+  virtual void Stop() = 0;
+};
+
+// `deps` itself (the struct, owned by serve) outlives the returned DataPlane, and so do the
+// objects it points to. deps.endpoints is null at this call: serve creates EndpointService with
+// waiter() and then sets deps.endpoints before calling Start(). So an implementation keeps a
+// reference to `deps` (not a copy) and reads `endpoints` no earlier than Start().
+absl::StatusOr<std::unique_ptr<DataPlane>> CreateDataPlane(const DataPlaneDeps& deps);
+
+}  // namespace tessera::cli

@@ -1,0 +1,35 @@
+#include "cli/engine_artifact_validator.h"
+
+#include <string>
+
+#include "engine/image_classifier.h"
+#include "fmt/format.h"
+
+namespace tessera::cli {
+namespace {
+
+// `message` with every "<dir>/" removed: the user uploaded files, not the store's directory.
+std::string RelativeToArtifact(std::string message, const std::filesystem::path& dir) {
+  std::string prefix = dir.string();
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (prefix.empty()) return message;
+  prefix += '/';
+  for (size_t at = message.find(prefix); at != std::string::npos; at = message.find(prefix, at)) {
+    message.erase(at, prefix.size());
+  }
+  return message;
+}
+
+}  // namespace
+
+absl::Status EngineArtifactValidator::Validate(const std::filesystem::path& dir) {
+  absl::Status status = engine::ImageClassifier::Validate(dir);
+  if (status.ok()) return status;
+  // Whatever the engine's code (a missing file is NOT_FOUND there), a bad upload is the upload's
+  // INVALID_ARGUMENT.
+  return absl::InvalidArgumentError(
+      fmt::format("the artifact is not a servable ViT checkpoint: {}",
+                  RelativeToArtifact(std::string(status.message()), dir)));
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,24 @@
+// The engine-backed registry::ArtifactValidator: what `tessera serve` gives ModelService to refuse,
+// at upload time, a checkpoint the `vit` runtime could not serve. It runs the engine's own checks
+// (engine::ImageClassifier::Validate: config.json, preprocessor_config.json, the safetensors
+// header against the config) without reading the weights, so it is cheap (milliseconds).
+//
+// Lives in cli (the only layer that may see both registry and engine). Stateless and thread-safe:
+// ModelService calls Validate from operation worker threads, concurrently for different uploads.
+#pragma once
+
+#include <filesystem>
+
+#include "absl/status/status.h"
+#include "registry/artifact_validator.h"
+
+namespace tessera::cli {
+
+class EngineArtifactValidator final : public registry::ArtifactValidator {
+ public:
+  // OK, or INVALID_ARGUMENT "the artifact is not a servable ViT checkpoint: <what is wrong>",
+  // with file names relative to the artifact ("model.safetensors: ...", not the store's path).
+  absl::Status Validate(const std::filesystem::path& dir) override;
+};
+
+}  // namespace tessera::cli

@@ -1,0 +1,250 @@
+#include "cli/serve_command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "cli/data_plane_wiring.h"
+#include "cli/engine_artifact_validator.h"
+#include "common/clock.h"
+#include "common/http/http_server.h"
+#include "common/http/router.h"
+#include "common/http/url.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "control/endpoint_service.h"
+#include "fmt/format.h"
+#include "registry/artifact_store.h"
+#include "registry/http_artifact_fetcher.h"
+#include "registry/model_service.h"
+#include "registry/operation_service.h"
+#include "registry/sqlite/sqlite_metadata_store.h"
+#include "serving/rest/control_plane_api.h"
+#include "spdlog/spdlog.h"
+
+namespace tessera::cli {
+namespace {
+
+// How long in-flight requests may take to finish at shutdown.
+constexpr absl::Duration kDrainTimeout = absl::Seconds(10);
+
+// Holds an advisory lock on DATA_DIR/serve.lock for the process lifetime, so two servers never
+// share one data dir (SQLite would cope; the artifact sweep and the replicas would not).
+class DataDirLock {
+ public:
+  static absl::StatusOr<std::unique_ptr<DataDirLock>> Acquire(const std::filesystem::path& dir) {
+    const std::filesystem::path path = dir / "serve.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return absl::PermissionDeniedError(
+          fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return absl::FailedPreconditionError(
+          fmt::format("another `tessera serve` is using the data dir {} (lock {} is held)",
+                      dir.string(), path.string()));
+    }
+    return std::unique_ptr<DataDirLock>(new DataDirLock(fd));
+  }
+  ~DataDirLock() { ::close(fd_); }
+
+ private:
+  explicit DataDirLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+std::string UrlHost(const std::string& host) {
+  return host.find(':') == std::string::npos ? host : "[" + host + "]";
+}
+
+// Everything one server owns, declared in construction order so destruction runs in reverse
+// (the server and API go first, the store last).
+struct Server {
+  RealClock clock;
+  std::unique_ptr<DataDirLock> lock;
+  std::unique_ptr<registry::sqlite::SqliteMetadataStore> store;
+  std::unique_ptr<registry::ArtifactStore> artifacts;
+  std::unique_ptr<registry::OperationService> operations;
+  std::unique_ptr<registry::HttpArtifactFetcher> fetcher;
+  EngineArtifactValidator validator;  // the engine's checks, without loading weights
+  std::unique_ptr<registry::ModelService> models;
+  DataPlaneDeps deps{};
+  std::unique_ptr<DataPlane> data_plane;
+  std::unique_ptr<control::EndpointService> endpoints;
+  std::unique_ptr<serving::rest::ControlPlaneApi> api;
+  std::unique_ptr<http::HttpServer> http;
+
+  ~Server() {
+    // Stop taking requests first, then the data plane (drains replicas), then the services.
+    if (api) api->BeginShutdown();
+    if (http) http->Shutdown(kDrainTimeout);
+    if (data_plane) data_plane->Stop();
+    http.reset();
+    api.reset();
+    endpoints.reset();
+    data_plane.reset();
+    models.reset();
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
+                                                    const std::filesystem::path& data_dir) {
+  ASSIGN_OR_RETURN(http::HostPort listen, http::ParseHostPort(options.listen));
+  auto s = std::make_unique<Server>();
+  ASSIGN_OR_RETURN(s->lock, DataDirLock::Acquire(data_dir));
+  ASSIGN_OR_RETURN(s->store,
+                   registry::sqlite::SqliteMetadataStore::Open({.path = data_dir / "tessera.db"}));
+  ASSIGN_OR_RETURN(s->artifacts, registry::ArtifactStore::Create({.data_dir = data_dir}));
+  // Fails the operations the previous run left unfinished.
+  ASSIGN_OR_RETURN(s->operations, registry::OperationService::Create(
+                                      {.store = s->store.get(), .clock = &s->clock}));
+  ASSIGN_OR_RETURN(s->fetcher, registry::HttpArtifactFetcher::Create({}));
+  registry::ModelService::Options model_options;
+  model_options.store = s->store.get();
+  model_options.artifacts = s->artifacts.get();
+  model_options.operations = s->operations.get();
+  model_options.validator = &s->validator;
+  model_options.clock = &s->clock;
+  model_options.source.allowed_roots = options.allowed_artifact_roots;
+  model_options.source.fetcher = s->fetcher.get();
+  // Sweeps the artifact store (files of interrupted uploads).
+  ASSIGN_OR_RETURN(s->models, registry::ModelService::Create(model_options));
+
+  s->deps.models = s->models.get();
+  s->deps.endpoints = nullptr;  // set below, before Start()
+  s->deps.data_dir = data_dir;
+  s->deps.self_binary = options.self_binary;
+  ASSIGN_OR_RETURN(s->data_plane, CreateDataPlane(s->deps));
+  // Rolls back deployments the previous run left half-way.
+  ASSIGN_OR_RETURN(s->endpoints,
+                   control::EndpointService::Create({.store = s->store.get(),
+                                                     .operations = s->operations.get(),
+                                                     .waiter = s->data_plane->waiter(),
+                                                     .clock = &s->clock}));
+  s->deps.endpoints = s->endpoints.get();
+
+  ASSIGN_OR_RETURN(
+      s->api, serving::rest::ControlPlaneApi::Create({.models = s->models.get(),
+                                                      .operations = s->operations.get(),
+                                                      .endpoints = s->endpoints.get(),
+                                                      .handler_threads = options.handler_threads}));
+  auto router = std::make_shared<http::Router>();
+  RETURN_IF_ERROR(s->api->AddRoutes(*router));
+  RETURN_IF_ERROR(s->data_plane->AddRoutes(*router));
+  RETURN_IF_ERROR(s->data_plane->Start());
+
+  http::HttpServer::Options server_options;
+  server_options.tcp_address = listen.host;
+  server_options.tcp_port = listen.port;
+  server_options.io_threads = options.io_threads;
+  server_options.max_body_bytes = options.max_request_bytes;
+  server_options.handler = http::Router::AsHandler(std::move(router));
+  ASSIGN_OR_RETURN(s->http, http::HttpServer::Create(server_options));
+  return s;
+}
+
+}  // namespace
+
+std::filesystem::path DefaultDataDir() {
+  if (const char* dir = std::getenv("TESSERA_DATA_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::filesystem::path(xdg) / "tessera";
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr && *home != '\0' ? home : ".") / ".local" / "share" /
+         "tessera";
+}
+
+absl::Status RunServe(const ServeOptions& options) {
+  // Block the shutdown signals before any thread starts: every thread inherits the mask, and
+  // this thread collects them with sigwait (no async-signal-safety concerns).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) {
+    return absl::InternalError("cannot block SIGINT/SIGTERM");
+  }
+  ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
+
+  std::filesystem::path data_dir = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        fmt::format("cannot create the data dir {}: {}", data_dir.string(), ec.message()));
+  }
+  data_dir = std::filesystem::absolute(data_dir).lexically_normal();
+  for (const auto& root : options.allowed_artifact_roots) {
+    if (!std::filesystem::is_directory(root)) {
+      return absl::InvalidArgumentError(
+          fmt::format("--allowed-artifact-root {} is not a folder", root.string()));
+    }
+  }
+
+  ASSIGN_OR_RETURN(std::unique_ptr<Server> server, StartServer(options, data_dir));
+  ASSIGN_OR_RETURN(http::HostPort listen, http::ParseHostPort(options.listen));
+  std::printf("tessera serving on http://%s:%d (data dir %s)\n", UrlHost(listen.host).c_str(),
+              server->http->port(), data_dir.c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  spdlog::info("received {}; shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  server.reset();
+  spdlog::info("stopped");
+  return absl::OkStatus();
+}
+
+void AddServeCommand(CLI::App& app) {
+  auto options = std::make_shared<ServeOptions>();
+  auto allowed_roots = std::make_shared<std::vector<std::string>>();
+  auto max_request_mib = std::make_shared<size_t>(64);
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Run the Tessera server: Vertex AI-compatible REST API for models and endpoints");
+  cmd->add_option("--data-dir", options->data_dir,
+                  "Metadata and artifacts (default $TESSERA_DATA_DIR or ~/.local/share/tessera)");
+  cmd->add_option("--listen", options->listen, "ADDR:PORT to listen on (port 0 picks one)")
+      ->capture_default_str();
+  cmd->add_option("--allowed-artifact-root", *allowed_roots,
+                  "Local artifactUri paths must be under one of these folders (repeatable; "
+                  "default: any path the server can read)");
+  cmd->add_option("--io-threads", options->io_threads, "HTTP io threads")->capture_default_str();
+  cmd->add_option("--handler-threads", options->handler_threads,
+                  "Threads for control-plane requests")
+      ->capture_default_str();
+  cmd->add_option("--max-request-mib", *max_request_mib, "Largest request body, in MiB")
+      ->capture_default_str();
+  cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
+      ->capture_default_str();
+  cmd->callback([options, allowed_roots, max_request_mib] {
+    if (absl::Status s = InitLogging("serve", options->log_level); !s.ok()) {
+      std::fprintf(stderr, "tessera serve: %s\n", std::string(s.message()).c_str());
+      std::exit(2);
+    }
+    for (const std::string& root : *allowed_roots) {
+      options->allowed_artifact_roots.push_back(std::filesystem::absolute(root));
+    }
+    options->max_request_bytes = *max_request_mib << 20;
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    options->self_binary = ec ? std::string() : self.string();
+    absl::Status status = RunServe(*options);
+    if (!status.ok()) {
+      std::fprintf(stderr, "tessera serve: %s\n", std::string(status.message()).c_str());
+      std::exit(1);
+    }
+  });
+}
+
+}  // namespace tessera::cli

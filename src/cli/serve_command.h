@@ -1,0 +1,45 @@
+// `tessera serve [--data-dir DIR] [--listen ADDR:PORT] [--allowed-artifact-root DIR]...`: the one
+// process a user starts. Wires the control plane (SQLite metadata, artifact store, operations,
+// models, endpoints, REST API), the data plane (cli/data_plane_wiring.h) and one HTTP server;
+// prints `tessera serving on http://HOST:PORT (data dir DIR)` once listening (with port 0, the
+// port chosen), then runs until SIGINT or SIGTERM and shuts down cleanly (exit status 0).
+//
+// Startup recovery happens in the services' Create(): unfinished operations of the previous run
+// end failed (UNAVAILABLE, "interrupted by a server restart"), DEPLOYING/UNDEPLOYING deployments
+// are rolled back, the artifact store is swept. A second `serve` on the same data dir is refused
+// (an advisory lock on DATA_DIR/serve.lock).
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+
+namespace tessera::cli {
+
+struct ServeOptions {
+  std::filesystem::path data_dir;  // empty: DefaultDataDir()
+  std::string listen = "127.0.0.1:8080";
+  // Local artifactUri paths must lie under one of these; empty allows any readable path.
+  std::vector<std::filesystem::path> allowed_artifact_roots;
+  int io_threads = 2;
+  int handler_threads = 8;
+  size_t max_request_bytes = size_t{64} << 20;
+  std::string log_level = "info";
+  std::string self_binary;  // the tessera binary (argv[0] resolved)
+};
+
+// $TESSERA_DATA_DIR, else $XDG_DATA_HOME/tessera, else ~/.local/share/tessera.
+std::filesystem::path DefaultDataDir();
+
+// Runs the server until SIGINT/SIGTERM. Must be called before the process starts any thread
+// (it blocks those signals so every thread inherits the mask and one thread waits for them).
+absl::Status RunServe(const ServeOptions& options);
+
+// Registers the subcommand on `app`.
+void AddServeCommand(CLI::App& app);
+
+}  // namespace tessera::cli

@@ -1,0 +1,128 @@
+#include "control/replica_client.h"
+
+#include "common/http/google_error.h"
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+namespace tessera::control {
+namespace {
+
+using nlohmann::json;
+
+int64_t IntField(const json& object, const char* name) {
+  const auto it = object.find(name);
+  return it != object.end() && it->is_number() ? it->get<int64_t>() : 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ReplicaClient>> ReplicaClient::Create(const Options& options) {
+  if (options.address.empty()) return absl::InvalidArgumentError("no replica address given");
+  std::string base_url = options.address;
+  if (base_url.front() == '/') base_url = "unix:" + base_url;
+  http::HttpClient::Options client_options;
+  client_options.base_url = base_url;
+  client_options.connect_timeout = options.connect_timeout;
+  client_options.user_agent = "tessera-serve";
+  ASSIGN_OR_RETURN(auto client, http::HttpClient::Create(client_options));
+  return std::unique_ptr<ReplicaClient>(new ReplicaClient(std::move(base_url), std::move(client)));
+}
+
+absl::StatusOr<std::unique_ptr<ReplicaClient>> ReplicaClient::Create(
+    const std::string& socket_path) {
+  return Create(Options{.address = socket_path});
+}
+
+absl::StatusOr<ReplicaHealth> ReplicaClient::Health(absl::Duration timeout) {
+  http::HttpRequest request;
+  request.method = "GET";
+  request.target = "/health";
+  ASSIGN_OR_RETURN(http::HttpResponse response, client_->Send(request, timeout));
+  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("state") ||
+      !body["state"].is_string()) {
+    absl::Status status = http::StatusFromHttpResponse(response);
+    if (!status.ok()) return status;
+    return absl::InternalError(fmt::format("replica {}: /health answered without a state: {}",
+                                           base_url_, response.body.substr(0, 200)));
+  }
+  ReplicaHealth health;
+  health.state = body["state"].get<std::string>();
+  health.ready = response.status == 200 && health.state == "READY";
+  return health;
+}
+
+absl::StatusOr<ReplicaStatusInfo> ParseReplicaStatus(const std::string& text) {
+  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("state") ||
+      !body["state"].is_string()) {
+    return absl::InvalidArgumentError(fmt::format("not a replica status: {}", text.substr(0, 200)));
+  }
+  ReplicaStatusInfo info;
+  info.state = body["state"].get<std::string>();
+  info.in_flight = IntField(body, "inFlight");
+  info.queue_depth = IntField(body, "queueDepth");
+  info.requests = IntField(body, "requests");
+  info.failed_requests = IntField(body, "failedRequests");
+  info.batches = IntField(body, "batches");
+  info.rss_bytes = IntField(body, "rssBytes");
+  info.pid = IntField(body, "pid");
+  if (const auto h = body.find("batchSizeHistogram"); h != body.end() && h->is_object()) {
+    for (const auto& [size, count] : h->items()) {
+      if (!count.is_number()) continue;
+      try {
+        info.batch_size_histogram[std::stoi(size)] = count.get<int64_t>();
+      } catch (const std::exception&) {
+        return absl::InvalidArgumentError(
+            fmt::format("replica status: bad batch size \"{}\" in batchSizeHistogram", size));
+      }
+    }
+  }
+  if (const auto m = body.find("model"); m != body.end() && m->is_object()) {
+    if (const auto a = m->find("architecture"); a != m->end() && a->is_string()) {
+      info.architecture = a->get<std::string>();
+    }
+    info.num_labels = static_cast<int>(IntField(*m, "numLabels"));
+    if (const auto s = m->find("imageSize"); s != m->end() && s->is_array() && s->size() == 2 &&
+                                             (*s)[0].is_number() && (*s)[1].is_number()) {
+      info.image_height = (*s)[0].get<int>();
+      info.image_width = (*s)[1].get<int>();
+    }
+  }
+  return info;
+}
+
+absl::StatusOr<ReplicaStatusInfo> ReplicaClient::Status(absl::Duration timeout) {
+  http::HttpRequest request;
+  request.method = "GET";
+  request.target = "/status";
+  ASSIGN_OR_RETURN(http::HttpResponse response, client_->Send(request, timeout));
+  RETURN_IF_ERROR(http::StatusFromHttpResponse(response));
+  return ParseReplicaStatus(response.body);
+}
+
+absl::StatusOr<std::string> ReplicaClient::Post(std::string target, std::string body,
+                                                const std::string& content_type,
+                                                absl::Duration timeout) {
+  http::HttpRequest request;
+  request.method = "POST";
+  request.target = std::move(target);
+  request.headers.Set("Content-Type", content_type);
+  request.body = std::move(body);
+  ASSIGN_OR_RETURN(http::HttpResponse response, client_->Send(request, timeout));
+  RETURN_IF_ERROR(http::StatusFromHttpResponse(response));
+  return std::move(response.body);
+}
+
+absl::StatusOr<std::string> ReplicaClient::Predict(std::string json_body, absl::Duration timeout) {
+  return Post("/predict", std::move(json_body), "application/json", timeout);
+}
+
+absl::StatusOr<std::string> ReplicaClient::PredictBytes(std::string image_bytes, int top_k,
+                                                        absl::Duration timeout) {
+  return Post(fmt::format("/predict_bytes?top_k={}", top_k), std::move(image_bytes),
+              "application/octet-stream", timeout);
+}
+
+}  // namespace tessera::control

@@ -1,0 +1,92 @@
+// The server's client of one replica process (`tessera replica`, runtime/replica_server.h): its
+// internal HTTP API over a unix socket ("unix:/path") or TCP ("http://host:port"), on a pool of
+// keep-alive connections (common/http/http_client.h).
+//
+// Used by the supervisor (readiness polls, status) and the predict path (forwarding bodies).
+// Thread-safe: every method may be called concurrently from any thread; calls run on the calling
+// thread and never block past their timeout (plus a few milliseconds).
+//
+// Errors: UNAVAILABLE when the replica cannot be reached or dies mid-request (a predict is safe to
+// retry on another replica: it is idempotent), DEADLINE_EXCEEDED on timeout; an HTTP error from
+// the replica comes back as the absl::Status its Google error body names, with the replica's
+// message verbatim (e.g. INVALID_ARGUMENT "instance 2: ...", RESOURCE_EXHAUSTED when its queue is
+// full, UNAVAILABLE while it drains).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/http/http_client.h"
+
+namespace tessera::control {
+
+// GET /health.
+struct ReplicaHealth {
+  std::string state;   // "LOADING", "READY", "DRAINING", "STOPPED"
+  bool ready = false;  // HTTP 200 and state READY
+};
+
+// GET /status (the fields the control plane uses; see replica_server.h for the body).
+struct ReplicaStatusInfo {
+  std::string state;
+  int64_t in_flight = 0;    // predict requests admitted and not yet answered
+  int64_t queue_depth = 0;  // instances waiting for a batch
+  int64_t requests = 0;     // predict requests received
+  int64_t failed_requests = 0;
+  int64_t batches = 0;
+  std::map<int, int64_t> batch_size_histogram;  // batch size -> batches
+  int64_t rss_bytes = 0;
+  int64_t pid = 0;
+  // The model, once loaded (empty architecture while LOADING).
+  std::string architecture;
+  int num_labels = 0;
+  int image_height = 0;
+  int image_width = 0;
+};
+
+class ReplicaClient {
+ public:
+  struct Options {
+    // The replica's unix socket path, or a full base URL ("http://10.0.0.5:8500" or "unix:/p").
+    std::string address;
+    absl::Duration connect_timeout = absl::Seconds(2);
+  };
+
+  // INVALID_ARGUMENT for an empty or malformed address. Connects lazily.
+  static absl::StatusOr<std::unique_ptr<ReplicaClient>> Create(const Options& options);
+  // Create({.address = socket_path}).
+  static absl::StatusOr<std::unique_ptr<ReplicaClient>> Create(const std::string& socket_path);
+
+  // The replica's state. A replica that answers 503 LOADING/DRAINING is OK with ready = false;
+  // not reachable -> UNAVAILABLE.
+  absl::StatusOr<ReplicaHealth> Health(absl::Duration timeout = absl::Seconds(2));
+  absl::StatusOr<ReplicaStatusInfo> Status(absl::Duration timeout = absl::Seconds(2));
+
+  // POST /predict with `json_body` (runtime/predict_codec.h); the 200 response body
+  // ({"predictions": [...]}) or the replica's error.
+  absl::StatusOr<std::string> Predict(std::string json_body, absl::Duration timeout);
+  // POST /predict_bytes?top_k=N with raw encoded image bytes.
+  absl::StatusOr<std::string> PredictBytes(std::string image_bytes, int top_k,
+                                           absl::Duration timeout);
+
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  ReplicaClient(std::string base_url, std::unique_ptr<http::HttpClient> client)
+      : base_url_(std::move(base_url)), client_(std::move(client)) {}
+  absl::StatusOr<std::string> Post(std::string target, std::string body,
+                                   const std::string& content_type, absl::Duration timeout);
+
+  const std::string base_url_;
+  const std::unique_ptr<http::HttpClient> client_;
+};
+
+// Parses a /status body (exposed for tests). INVALID_ARGUMENT when it is not the replica's shape.
+absl::StatusOr<ReplicaStatusInfo> ParseReplicaStatus(const std::string& body);
+
+}  // namespace tessera::control

@@ -1,0 +1,403 @@
+#include "runtime/replica_server.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <span>
+
+#include "common/http/google_error.h"
+#include "common/http/router.h"
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace tessera::runtime {
+namespace {
+
+using nlohmann::json;
+
+http::HttpResponse Json(int status, const json& body) {
+  http::HttpResponse response;
+  response.status = status;
+  response.content_type = std::string(http::kJsonContentType);
+  // Labels come from config.json and are valid UTF-8, but never let a dump throw on an io thread.
+  response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return response;
+}
+
+// The same status with "instance <i>: " in front of its message.
+absl::Status ForInstance(size_t index, const absl::Status& status) {
+  return absl::Status(status.code(),
+                      fmt::format("instance {}: {}", index, std::string(status.message())));
+}
+
+}  // namespace
+
+std::string_view ReplicaStateName(ReplicaState state) {
+  switch (state) {
+    case ReplicaState::kLoading:
+      return "LOADING";
+    case ReplicaState::kReady:
+      return "READY";
+    case ReplicaState::kDraining:
+      return "DRAINING";
+    case ReplicaState::kStopped:
+      return "STOPPED";
+  }
+  return "UNKNOWN";
+}
+
+int64_t CurrentRssBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long long size_pages = 0, resident_pages = 0;
+  const int n = std::fscanf(f, "%lld %lld", &size_pages, &resident_pages);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return static_cast<int64_t>(resident_pages) * ::sysconf(_SC_PAGESIZE);
+}
+
+absl::Status ValidateReplicaServerOptions(const ReplicaServerOptions& o) {
+  if (o.model_dir.empty()) return absl::InvalidArgumentError("no model directory given");
+  if (o.unix_socket_path.empty() && o.tcp_address.empty()) {
+    return absl::InvalidArgumentError("give a unix socket path or a TCP address to listen on");
+  }
+  if (o.num_threads < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("threads must not be negative, got {}", o.num_threads));
+  }
+  if (o.io_threads < 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("io threads must be at least 1, got {}", o.io_threads));
+  }
+  if (o.codec.max_instances < 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("max instances must be at least 1, got {}", o.codec.max_instances));
+  }
+  if (o.codec.max_instances > o.max_queue_size) {
+    return absl::InvalidArgumentError(
+        fmt::format("max instances per request ({}) must not exceed max_queue_size ({})",
+                    o.codec.max_instances, o.max_queue_size));
+  }
+  if (o.codec.input_key.empty()) return absl::InvalidArgumentError("the input key is empty");
+  if (o.max_image_pixels < 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("max image pixels must be at least 1, got {}", o.max_image_pixels));
+  }
+  return ValidateBatcherOptions({.max_batch_size = o.max_batch_size,
+                                 .max_queue_delay_us = o.max_queue_delay_us,
+                                 .max_queue_size = o.max_queue_size});
+}
+
+ReplicaServer::ReplicaServer(const ReplicaServerOptions& options) : options_(options) {}
+
+ReplicaServer::~ReplicaServer() { Drain(absl::Seconds(30)); }
+
+absl::StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Create(
+    const ReplicaServerOptions& options) {
+  RETURN_IF_ERROR(ValidateReplicaServerOptions(options));
+  std::unique_ptr<ReplicaServer> server(new ReplicaServer(options));
+  ReplicaServer* self = server.get();
+
+  auto router = std::make_shared<http::Router>();
+  RETURN_IF_ERROR(router->Add("GET", "/health", [self](http::HttpRequest&&, http::Responder r) {
+    const ReplicaState state = self->state();
+    r(Json(state == ReplicaState::kReady ? 200 : 503,
+           {{"state", std::string(ReplicaStateName(state))}}));
+  }));
+  RETURN_IF_ERROR(router->Add("GET", "/status", [self](http::HttpRequest&&, http::Responder r) {
+    r(Json(200, self->StatusJson()));
+  }));
+  RETURN_IF_ERROR(router->Add(
+      "POST", "/predict",
+      [self](http::HttpRequest&& req, http::Responder r) { self->HandlePredict(req, r); }));
+  RETURN_IF_ERROR(router->Add(
+      "POST", "/predict_bytes",
+      [self](http::HttpRequest&& req, http::Responder r) { self->HandlePredictBytes(req, r); }));
+
+  http::HttpServer::Options http_options;
+  http_options.unix_socket_path = options.unix_socket_path;
+  http_options.tcp_address = options.tcp_address;
+  http_options.tcp_port = options.tcp_port;
+  http_options.io_threads = options.io_threads;
+  http_options.max_body_bytes = options.max_body_bytes;
+  http_options.handler = http::Router::AsHandler(std::move(router));
+  ASSIGN_OR_RETURN(server->http_, http::HttpServer::Create(http_options));
+
+  absl::Status loaded = server->Load();
+  if (!loaded.ok()) {
+    server->Drain(absl::ZeroDuration());
+    return absl::Status(loaded.code(),
+                        fmt::format("cannot load the model: {}", std::string(loaded.message())));
+  }
+  {
+    absl::MutexLock lock(&server->mu_);
+    if (server->state_ == ReplicaState::kLoading) server->state_ = ReplicaState::kReady;
+  }
+  const engine::ModelInfo& info = server->classifier_->info();
+  spdlog::info("replica ready: {} ({} labels, {}x{}), max batch {}, {} engine threads, rss {} MiB",
+               info.architecture, info.num_labels, info.image_height, info.image_width,
+               info.max_batch_size, info.num_threads, CurrentRssBytes() >> 20);
+  return server;
+}
+
+absl::Status ReplicaServer::Load() {
+  const absl::Time start = absl::Now();
+  engine::EngineOptions engine_options;
+  engine_options.num_threads = options_.num_threads;
+  engine_options.max_batch_size = options_.max_batch_size;
+  engine_options.decode_limits.max_pixels = options_.max_image_pixels;
+  ASSIGN_OR_RETURN(classifier_, engine::ImageClassifier::Load(options_.model_dir, engine_options));
+  const size_t ppi = classifier_->pixels_per_image();
+  const int labels = classifier_->info().num_labels;
+  batch_pixels_.assign(size_t(options_.max_batch_size) * ppi, 0.f);
+  batch_logits_.assign(size_t(options_.max_batch_size) * labels, 0.f);
+  // Warm-up: one real Forward at batch 1 and at max_batch_size, so the first requests do not pay
+  // for kernel creation (and a model that cannot run fails here, not on a request).
+  for (int batch : {1, options_.max_batch_size}) {
+    RETURN_IF_ERROR(classifier_->WarmUp(batch));
+    RETURN_IF_ERROR(classifier_->Forward(std::span<const float>(batch_pixels_.data(), batch * ppi),
+                                         batch,
+                                         std::span<float>(batch_logits_.data(), batch * labels)));
+  }
+  ASSIGN_OR_RETURN(batcher_, Batcher::Create({.max_batch_size = options_.max_batch_size,
+                                              .max_queue_delay_us = options_.max_queue_delay_us,
+                                              .max_queue_size = options_.max_queue_size},
+                                             [this](std::span<const Tensor* const> batch) {
+                                               return ProcessBatch(batch);
+                                             }));
+  spdlog::info("model {} loaded and warmed up in {} ms", options_.model_dir.string(),
+               absl::ToInt64Milliseconds(absl::Now() - start));
+  return absl::OkStatus();
+}
+
+std::vector<absl::StatusOr<ReplicaServer::Logits>> ReplicaServer::ProcessBatch(
+    std::span<const Tensor* const> batch) {
+  const size_t ppi = classifier_->pixels_per_image();
+  const size_t labels = classifier_->info().num_labels;
+  const int n = static_cast<int>(batch.size());
+  for (int i = 0; i < n; ++i) {
+    std::copy(batch[i]->pixels.begin(), batch[i]->pixels.end(), batch_pixels_.begin() + i * ppi);
+  }
+  std::vector<absl::StatusOr<Logits>> results;
+  results.reserve(n);
+  absl::Status status = classifier_->Forward(std::span<const float>(batch_pixels_.data(), n * ppi),
+                                             n, std::span<float>(batch_logits_.data(), n * labels));
+  for (int i = 0; i < n; ++i) {
+    if (status.ok()) {
+      results.emplace_back(
+          Logits(batch_logits_.begin() + i * labels, batch_logits_.begin() + (i + 1) * labels));
+    } else {
+      results.emplace_back(status);
+    }
+  }
+  return results;
+}
+
+bool ReplicaServer::Admit() {
+  absl::MutexLock lock(&mu_);
+  ++requests_;
+  if (state_ != ReplicaState::kReady) {
+    ++failed_requests_;
+    return false;
+  }
+  ++in_flight_;
+  ++preprocessing_;
+  return true;
+}
+
+void ReplicaServer::Finish(const http::Responder& responder, http::HttpResponse&& response) {
+  {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    if (response.status >= 400) ++failed_requests_;
+  }
+  responder(std::move(response));
+}
+
+void ReplicaServer::HandlePredict(const http::HttpRequest& request,
+                                  const http::Responder& responder) {
+  if (!Admit()) {
+    responder(http::GoogleErrorResponse(absl::UnavailableError(fmt::format(
+        "the replica is {}: it accepts no predict requests", ReplicaStateName(state())))));
+    return;
+  }
+  auto parsed = ParsePredictRequest(request.body, options_.codec);
+  if (!parsed.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      --preprocessing_;
+    }
+    Finish(responder, http::GoogleErrorResponse(parsed.status()));
+    return;
+  }
+  std::vector<std::string_view> images(parsed->images.begin(), parsed->images.end());
+  PreprocessAndSubmit(images, parsed->parameters, responder);
+}
+
+void ReplicaServer::HandlePredictBytes(const http::HttpRequest& request,
+                                       const http::Responder& responder) {
+  if (!Admit()) {
+    responder(http::GoogleErrorResponse(absl::UnavailableError(fmt::format(
+        "the replica is {}: it accepts no predict requests", ReplicaStateName(state())))));
+    return;
+  }
+  auto parameters = ParsePredictQuery(request.QueryParam("top_k"), request.QueryParam("topK"),
+                                      request.QueryParam("confidence_threshold"),
+                                      request.QueryParam("confidenceThreshold"));
+  absl::Status error = parameters.status();
+  if (error.ok() && request.body.empty()) {
+    error = absl::InvalidArgumentError("the request body is empty: send the encoded image bytes");
+  }
+  if (!error.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      --preprocessing_;
+    }
+    Finish(responder, http::GoogleErrorResponse(error));
+    return;
+  }
+  PreprocessAndSubmit({std::string_view(request.body)}, *parameters, responder);
+}
+
+void ReplicaServer::PreprocessAndSubmit(const std::vector<std::string_view>& images,
+                                        const PredictParameters& parameters,
+                                        const http::Responder& responder) {
+  // Runs on an io thread while this request holds a `preprocessing_` slot: Drain waits for it
+  // before it stops the batcher, so an admitted request is never refused by the batcher.
+  absl::Status error;
+  std::vector<Tensor> tensors(images.size());
+  const size_t ppi = classifier_->pixels_per_image();
+  for (size_t i = 0; i < images.size() && error.ok(); ++i) {
+    tensors[i].pixels.resize(ppi);
+    const auto* data = reinterpret_cast<const uint8_t*>(images[i].data());
+    absl::Status status = classifier_->Preprocess(std::span<const uint8_t>(data, images[i].size()),
+                                                  tensors[i].pixels);
+    if (!status.ok()) error = ForInstance(i, status);
+  }
+  if (error.ok()) {
+    error = batcher_->Submit(
+        std::move(tensors), {},
+        [this, parameters, responder](absl::StatusOr<Batcher::Results> results) {
+          // On the batch thread: cheap (top-k of a few logits, a small JSON).
+          if (!results.ok()) {
+            Finish(responder, http::GoogleErrorResponse(results.status()));
+            return;
+          }
+          json predictions = json::array();
+          for (size_t i = 0; i < results->size(); ++i) {
+            const absl::StatusOr<Logits>& logits = (*results)[i];
+            if (!logits.ok()) {
+              Finish(responder, http::GoogleErrorResponse(ForInstance(i, logits.status())));
+              return;
+            }
+            predictions.push_back(
+                PredictionToJson(classifier_->TopK(*logits, parameters.top_k), parameters));
+          }
+          Finish(responder, Json(200, {{"predictions", std::move(predictions)}}));
+        });
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    --preprocessing_;
+  }
+  if (!error.ok()) Finish(responder, http::GoogleErrorResponse(error));
+}
+
+void ReplicaServer::BeginDrain() {
+  absl::MutexLock lock(&mu_);
+  if (state_ == ReplicaState::kLoading || state_ == ReplicaState::kReady) {
+    state_ = ReplicaState::kDraining;
+  }
+}
+
+void ReplicaServer::Drain(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  {
+    absl::MutexLock lock(&mu_);
+    if (drained_) return;
+    drained_ = true;
+    if (state_ == ReplicaState::kLoading || state_ == ReplicaState::kReady) {
+      state_ = ReplicaState::kDraining;
+    }
+    // Requests admitted before DRAINING finish preprocessing and reach the batcher (bounded).
+    auto none_preprocessing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return preprocessing_ == 0;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&none_preprocessing), deadline);
+  }
+  const int64_t in_flight_before = stats().in_flight;
+  // Processes everything queued at once and answers it (DoneFn runs for every request).
+  if (batcher_ != nullptr) batcher_->Stop();
+  // Lets the responses be written, then closes every connection and removes the socket file.
+  if (http_ != nullptr) http_->Shutdown(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+  absl::MutexLock lock(&mu_);
+  state_ = ReplicaState::kStopped;
+  if (classifier_ != nullptr) {
+    spdlog::info("replica drained: {} requests were in flight, {} served in total",
+                 in_flight_before, requests_);
+  }
+}
+
+ReplicaState ReplicaServer::state() const {
+  absl::MutexLock lock(&mu_);
+  return state_;
+}
+
+ReplicaStats ReplicaServer::stats() const {
+  ReplicaStats s;
+  {
+    absl::MutexLock lock(&mu_);
+    s.state = state_;
+    s.in_flight = in_flight_;
+    s.requests = requests_;
+    s.failed_requests = failed_requests_;
+    // batcher_ is set before the state leaves LOADING and never reset while `this` lives.
+    if (state_ == ReplicaState::kLoading) return s;
+  }
+  if (batcher_ != nullptr) s.batcher = batcher_->stats();
+  return s;
+}
+
+json ReplicaServer::StatusJson() const {
+  const ReplicaStats s = stats();
+  json histogram = json::object();
+  for (const auto& [size, count] : s.batcher.batch_sizes) {
+    if (count > 0) histogram[std::to_string(size)] = count;
+  }
+  json status = {
+      {"state", std::string(ReplicaStateName(s.state))},
+      {"inFlight", s.in_flight},
+      {"queueDepth", s.batcher.queued_instances},
+      {"requests", s.requests},
+      {"failedRequests", s.failed_requests},
+      {"batches", s.batcher.batches},
+      {"batchSizeHistogram", std::move(histogram)},
+      {"rssBytes", CurrentRssBytes()},
+      {"pid", static_cast<int64_t>(::getpid())},
+      {"maxBatchSize", options_.max_batch_size},
+      {"maxQueueDelayUs", options_.max_queue_delay_us},
+      {"maxQueueSize", options_.max_queue_size},
+      {"inputKey", options_.codec.input_key},
+      {"batcher", BatcherStatsToJson(s.batcher)},
+  };
+  if (s.state != ReplicaState::kLoading && classifier_ != nullptr) {
+    const engine::ModelInfo& info = classifier_->info();
+    status["model"] = {
+        {"architecture", info.architecture},
+        {"modelType", info.model_type},
+        {"numLabels", info.num_labels},
+        {"imageSize", {info.image_height, info.image_width}},
+        {"numParameters", info.num_parameters},
+        {"weightBytes", info.weight_bytes},
+        {"threads", info.num_threads},
+    };
+  } else {
+    status["model"] = nullptr;
+  }
+  return status;
+}
+
+}  // namespace tessera::runtime

@@ -1,0 +1,150 @@
+// The replica server: one `tessera replica` process's serving core. It owns the engine
+// (engine::ImageClassifier), a DynamicBatcher in front of it and an HttpServer on a unix socket
+// (and/or TCP), and answers the internal replica API that `tessera serve` calls:
+//   GET  /health         200 {"state":"READY"}; 503 {"state":"LOADING"|"DRAINING"|"STOPPED"}
+//   GET  /status         200 {"state","inFlight","queueDepth","requests","batches",
+//                        "batchSizeHistogram":{"1":n,...},"rssBytes","pid","model":{...},...}
+//   POST /predict        Vertex-shaped body (runtime/predict_codec.h) -> {"predictions":[...]}
+//   POST /predict_bytes  raw encoded image bytes, ?top_k=N&confidence_threshold=x -> same, 1 image
+// Errors are Google JSON errors: 400 INVALID_ARGUMENT for a bad request or image ("instance 2:
+// ..."), 429 RESOURCE_EXHAUSTED when the batch queue is full, 503 UNAVAILABLE when not READY.
+//
+// Request path: an HTTP io thread parses the body, base64-decodes, decodes and preprocesses every
+// image (engine Preprocess is thread-safe) and, only if all are valid, submits the tensors to the
+// batcher; so a bad image never enters a batch and never fails its batch-mates. The batch thread
+// runs Forward on up to max_batch_size tensors, and its DoneFn applies top-k and responds.
+//
+// Threads and ownership: Create, BeginDrain, Drain and the destructor are called by the owner
+// (the `tessera replica` main thread, or a test), never from a handler. state() and stats() may
+// be called from any thread. The server owns everything it creates.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/http/http_server.h"
+#include "common/http/http_types.h"
+#include "engine/image_classifier.h"
+#include "nlohmann/json_fwd.hpp"
+#include "runtime/batcher.h"
+#include "runtime/predict_codec.h"
+
+namespace tessera::runtime {
+
+enum class ReplicaState {
+  kLoading,   // the socket is up (health 503 LOADING); the model is loading and warming up
+  kReady,     // model loaded and warmed up: predict requests are accepted (health 200)
+  kDraining,  // drain started: new predicts get 503, admitted ones finish (health 503 DRAINING)
+  kStopped,   // the batcher and the HTTP server have stopped; nothing runs
+};
+std::string_view ReplicaStateName(ReplicaState state);
+
+struct ReplicaServerOptions {
+  std::filesystem::path model_dir;
+  // Where to listen: a unix socket path and/or a TCP "address" + port (empty address: no TCP).
+  std::string unix_socket_path;
+  std::string tcp_address;
+  int tcp_port = 0;
+  int num_threads = 0;  // engine threads per Forward; 0 = all CPUs
+  // HTTP io threads: they also decode and preprocess images.
+  int io_threads = 2;
+  int max_batch_size = 8;
+  int64_t max_queue_delay_us = 0;
+  int max_queue_size = 128;               // instances waiting for a batch; beyond it 429
+  PredictCodecOptions codec;              // input key, max instances per request
+  int64_t max_image_pixels = 25'000'000;  // decoded width * height, checked from the header
+  size_t max_body_bytes = 64 << 20;
+};
+
+// INVALID_ARGUMENT naming the bad option.
+absl::Status ValidateReplicaServerOptions(const ReplicaServerOptions& options);
+
+// Counters since Create (a consistent snapshot).
+struct ReplicaStats {
+  ReplicaState state = ReplicaState::kLoading;
+  int64_t in_flight = 0;        // predict requests admitted and not yet answered
+  int64_t requests = 0;         // predict requests received (any outcome)
+  int64_t failed_requests = 0;  // ...answered with an error
+  BatcherStats batcher;         // batches, histogram, queue depth
+};
+
+class ReplicaServer {
+ public:
+  // Starts the HTTP server (state LOADING), loads the model, warms it up (a Forward at batch
+  // sizes 1 and max_batch_size) and becomes READY. On failure everything is shut down (the socket
+  // file removed) and the error returned: the engine's load error as "cannot load the model:
+  // <file>: ..." (its code kept), or the HTTP server's ("cannot listen on ...", UNAVAILABLE).
+  static absl::StatusOr<std::unique_ptr<ReplicaServer>> Create(const ReplicaServerOptions& options);
+
+  // Drain(absl::Seconds(30)) if not drained.
+  ~ReplicaServer();
+  ReplicaServer(const ReplicaServer&) = delete;
+  ReplicaServer& operator=(const ReplicaServer&) = delete;
+
+  // READY -> DRAINING: health answers 503, new predicts 503 UNAVAILABLE. Returns at once.
+  void BeginDrain();
+  // BeginDrain, then waits for admitted requests to be preprocessed, processes everything queued
+  // (without the queue delay), answers it, and shuts the HTTP server down within `timeout`
+  // (connections still busy then are closed). STOPPED afterwards. Idempotent.
+  void Drain(absl::Duration timeout);
+
+  ReplicaState state() const;
+  ReplicaStats stats() const;
+  // The /status body.
+  nlohmann::json StatusJson() const;
+  const engine::ModelInfo& model_info() const { return classifier_->info(); }
+  const std::string& unix_socket_path() const { return options_.unix_socket_path; }
+  int tcp_port() const { return http_ != nullptr ? http_->port() : 0; }
+
+ private:
+  // One preprocessed image (pixels_per_image floats) as it enters the batcher.
+  struct Tensor {
+    std::vector<float> pixels;
+  };
+  using Logits = std::vector<float>;
+  using Batcher = DynamicBatcher<Tensor, Logits>;
+
+  explicit ReplicaServer(const ReplicaServerOptions& options);
+  absl::Status Load();
+  std::vector<absl::StatusOr<Logits>> ProcessBatch(std::span<const Tensor* const> batch);
+
+  void HandleRequest(http::HttpRequest&& request, http::Responder responder);
+  void HandlePredict(const http::HttpRequest& request, const http::Responder& responder);
+  void HandlePredictBytes(const http::HttpRequest& request, const http::Responder& responder);
+  // Preprocesses `images` and submits them; responds now on error, or later from the batch thread.
+  void PreprocessAndSubmit(const std::vector<std::string_view>& images,
+                           const PredictParameters& parameters, const http::Responder& responder);
+  // Takes one in-flight slot if READY (false: the caller answers 503).
+  bool Admit();
+  // Gives the slot back and counts the outcome; then sends `response`.
+  void Finish(const http::Responder& responder, http::HttpResponse&& response);
+
+  const ReplicaServerOptions options_;
+  std::unique_ptr<engine::ImageClassifier> classifier_;  // set before READY; then immutable
+  std::unique_ptr<Batcher> batcher_;                     // set before READY
+  std::unique_ptr<http::HttpServer> http_;
+  // Batch-thread-only workspaces for Forward.
+  std::vector<float> batch_pixels_;
+  std::vector<float> batch_logits_;
+
+  mutable absl::Mutex mu_;
+  ReplicaState state_ ABSL_GUARDED_BY(mu_) = ReplicaState::kLoading;
+  bool drained_ ABSL_GUARDED_BY(mu_) = false;  // Drain() ran (or is running)
+  int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t preprocessing_ ABSL_GUARDED_BY(mu_) = 0;  // admitted, not yet submitted or answered
+  int64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t failed_requests_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// The resident set size of this process (from /proc/self/statm), or 0 if unreadable.
+int64_t CurrentRssBytes();
+
+}  // namespace tessera::runtime

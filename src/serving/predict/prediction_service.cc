@@ -1,0 +1,132 @@
+#include "serving/predict/prediction_service.h"
+
+#include <utility>
+
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+namespace tessera::serving {
+namespace {
+
+// Worth another replica: this one could not take the request (gone, draining, queue full).
+bool Retryable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsResourceExhausted(status);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PredictionService>> PredictionService::Create(
+    const Options& options) {
+  if (options.routing == nullptr || options.random == nullptr) {
+    return absl::InvalidArgumentError("PredictionService: routing and random are required");
+  }
+  return std::unique_ptr<PredictionService>(new PredictionService(options));
+}
+
+absl::StatusOr<ReplicaReply> PredictionService::PredictEndpoint(
+    const std::string& endpoint, const std::string& pinned_deployed_model_id,
+    const ReplicaCall& call) {
+  return Run(endpoint, "", "", PickOptions{.pinned_deployed_model_id = pinned_deployed_model_id},
+             call);
+}
+
+absl::StatusOr<ReplicaReply> PredictionService::PredictModelVersion(
+    const std::string& model_id, const std::string& model_version_id, const ReplicaCall& call) {
+  return Run("", model_id, model_version_id, PickOptions{}, call);
+}
+
+absl::StatusOr<Route> PredictionService::Pick(const std::string& endpoint,
+                                              const std::string& model_id,
+                                              const std::string& model_version_id,
+                                              const PickOptions& pick) {
+  std::shared_ptr<const RoutingTable> table = options_.routing->Snapshot();
+  if (endpoint.empty()) {
+    return table->PickForModel(model_id, model_version_id, pick, *options_.random);
+  }
+  absl::StatusOr<Route> route = table->PickForEndpoint(endpoint, pick, *options_.random);
+  if (absl::IsNotFound(route.status()) && options_.endpoints != nullptr) {
+    // Created a moment ago and not routed yet: it has no deployed model either way.
+    absl::StatusOr<registry::Endpoint> found = options_.endpoints->GetEndpoint(endpoint);
+    if (found.ok()) {
+      return absl::FailedPreconditionError(
+          fmt::format("endpoint {} has no deployed model ready to serve", endpoint));
+    }
+    return absl::NotFoundError(fmt::format("Endpoint {} not found.", endpoint));
+  }
+  return route;
+}
+
+absl::StatusOr<std::shared_ptr<control::ReplicaClient>> PredictionService::ClientFor(
+    const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto it = clients_.find(address);
+  if (it != clients_.end()) return it->second;
+  ASSIGN_OR_RETURN(std::unique_ptr<control::ReplicaClient> client,
+                   control::ReplicaClient::Create(control::ReplicaClient::Options{
+                       .address = address, .connect_timeout = absl::Seconds(2)}));
+  std::shared_ptr<control::ReplicaClient> shared(std::move(client));
+  clients_.emplace(address, shared);
+  return shared;
+}
+
+absl::StatusOr<std::string> PredictionService::Call(const Route& route, const ReplicaCall& call) {
+  ASSIGN_OR_RETURN(std::shared_ptr<control::ReplicaClient> client,
+                   ClientFor(route.replica().address));
+  switch (call.kind) {
+    case ReplicaCall::Kind::kPredictJson:
+      return client->Predict(call.body, options_.request_timeout);
+    case ReplicaCall::Kind::kPredictBytes:
+      return client->PredictBytes(call.body, call.top_k, options_.request_timeout);
+  }
+  return absl::InternalError("unknown replica call");
+}
+
+absl::StatusOr<ReplicaReply> PredictionService::Run(const std::string& endpoint,
+                                                    const std::string& model_id,
+                                                    const std::string& model_version_id,
+                                                    PickOptions pick, const ReplicaCall& call) {
+  const bool pinned = !pick.pinned_deployed_model_id.empty();
+  absl::Status last_error;
+  std::string failed_replica;
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    absl::StatusOr<Route> route = Pick(endpoint, model_id, model_version_id, pick);
+    if (!route.ok() && attempt == 2 && !pinned && !endpoint.empty() &&
+        absl::IsInvalidArgument(route.status())) {
+      // The deployed model of the first attempt left the endpoint meanwhile: follow the split.
+      route = Pick(endpoint, model_id, model_version_id,
+                   PickOptions{.exclude_replica_id = failed_replica});
+    }
+    if (!route.ok()) {
+      if (attempt == 2) {
+        spdlog::warn("predict: retry after \"{}\" found no other replica: {}",
+                     last_error.ToString(), route.status().ToString());
+        return last_error;
+      }
+      return route.status();
+    }
+    absl::StatusOr<std::string> body = Call(*route, call);
+    if (body.ok()) {
+      ReplicaReply reply;
+      reply.body = std::move(*body);
+      const RoutedDeployedModel& dm = route->deployed_model();
+      reply.served_by = ServedBy{.endpoint = route->endpoint().name,
+                                 .deployed_model_id = dm.id,
+                                 .model = dm.model,
+                                 .model_display_name = dm.model_display_name,
+                                 .model_version_id = dm.model_version_id,
+                                 .replica_id = route->replica().replica_id,
+                                 .attempts = attempt};
+      return reply;
+    }
+    if (!Retryable(body.status())) return body.status();
+    last_error = body.status();
+    failed_replica = route->replica().replica_id;
+    spdlog::info("predict: replica {} failed ({}); attempt {} of 2", failed_replica,
+                 body.status().ToString(), attempt);
+    pick = route->RetryOptions();
+  }
+  return last_error;
+}
+
+}  // namespace tessera::serving

@@ -1,0 +1,117 @@
+#include "serving/predict/replica_status_routes.h"
+
+#include <memory>
+#include <utility>
+
+#include "common/http/google_error.h"
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+namespace tessera::serving {
+namespace {
+
+constexpr char kEndpointPattern[] =
+    "/v1/projects/{project}/locations/{location}/endpoints/{endpoint}";
+
+std::string TimeText(absl::Time t) {
+  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return "";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+nlohmann::ordered_json EventJson(const control::AutoscalingEvent& e) {
+  nlohmann::ordered_json j;
+  j["time"] = TimeText(e.time);
+  j["currentReplicaCount"] = e.current_replica_count;
+  j["desiredReplicaCount"] = e.desired_replica_count;
+  j["recommendation"] = e.recommendation;
+  j["limitedBy"] = e.limited_by;
+  j["reason"] = e.reason;
+  if (!e.error.empty()) j["error"] = e.error;
+  return j;
+}
+
+nlohmann::ordered_json StatusJson(const control::DeployedModelStatus& s,
+                                  const ReplicaStatusSources& sources) {
+  nlohmann::ordered_json j;
+  j["deployedModelId"] = s.deployed_model_id;
+  j["model"] = s.model;
+  j["modelVersionId"] = s.model_version_id;
+  j["modelDisplayName"] = s.model_display_name;
+  j["desiredReplicaCount"] = s.desired_replica_count;
+  j["readyReplicaCount"] = s.ready_replica_count;
+  j["startFailures"] = s.start_failures;
+  j["lastError"] = s.last_error;
+  nlohmann::ordered_json replicas = nlohmann::ordered_json::array();
+  for (const control::ReplicaStatus& r : s.replicas) {
+    nlohmann::ordered_json rj;
+    rj["id"] = r.id;
+    rj["state"] = std::string(control::ReplicaStateName(r.state));
+    rj["pid"] = r.pid;
+    rj["rssBytes"] = r.rss_bytes;
+    rj["inFlight"] = r.in_flight;
+    rj["restarts"] = r.restarts;
+    rj["startTime"] = TimeText(r.started);
+    rj["readyTime"] = TimeText(r.ready_since);
+    rj["lastError"] = r.last_error;
+    replicas.push_back(std::move(rj));
+  }
+  j["replicas"] = std::move(replicas);
+  nlohmann::ordered_json events = nlohmann::ordered_json::array();
+  if (sources.autoscaling_events) {
+    for (const control::AutoscalingEvent& e : sources.autoscaling_events(s.deployed_model_id)) {
+      events.push_back(EventJson(e));
+    }
+  }
+  j["autoscalingEvents"] = std::move(events);
+  return j;
+}
+
+http::HttpResponse JsonOk(const nlohmann::ordered_json& body) {
+  http::HttpResponse out;
+  out.status = 200;
+  out.content_type = std::string(http::kJsonContentType);
+  out.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return out;
+}
+
+std::string EndpointName(const http::HttpRequest& request) {
+  return fmt::format("projects/{}/locations/{}/endpoints/{}", request.PathParam("project"),
+                     request.PathParam("location"), request.PathParam("endpoint"));
+}
+
+}  // namespace
+
+absl::Status AddReplicaStatusRoutes(http::Router& router, ReplicaStatusSources sources) {
+  if (!sources.deployed_models) {
+    return absl::InvalidArgumentError("AddReplicaStatusRoutes: deployed_models is required");
+  }
+  auto shared = std::make_shared<const ReplicaStatusSources>(std::move(sources));
+  RETURN_IF_ERROR(router.AddSync(
+      "GET", std::string(kEndpointPattern) + "/replicas", [shared](http::HttpRequest&& request) {
+        const std::string endpoint = EndpointName(request);
+        nlohmann::ordered_json list = nlohmann::ordered_json::array();
+        for (const control::DeployedModelStatus& s : shared->deployed_models()) {
+          if (s.endpoint == endpoint) list.push_back(StatusJson(s, *shared));
+        }
+        nlohmann::ordered_json body;
+        body["deployedModels"] = std::move(list);
+        return JsonOk(body);
+      }));
+  RETURN_IF_ERROR(router.AddSync(
+      "GET", std::string(kEndpointPattern) + "/deployedModels/{deployed_model}/replicas",
+      [shared](http::HttpRequest&& request) {
+        const std::string endpoint = EndpointName(request);
+        const std::string& id = request.PathParam("deployed_model");
+        for (const control::DeployedModelStatus& s : shared->deployed_models()) {
+          if (s.endpoint == endpoint && s.deployed_model_id == id) {
+            return JsonOk(StatusJson(s, *shared));
+          }
+        }
+        return http::GoogleErrorResponse(absl::NotFoundError(
+            fmt::format("no replicas run for deployed model {} on {}", id, endpoint)));
+      }));
+  return absl::OkStatus();
+}
+
+}  // namespace tessera::serving

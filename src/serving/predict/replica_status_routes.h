@@ -1,0 +1,37 @@
+// The data plane's actual state over REST (Tessera extension; Vertex has no such view):
+//   GET /v1/projects/{project}/locations/{location}/endpoints/{endpoint}/replicas
+//     -> {"deployedModels": [<status>...]}  every deployed model of the endpoint that has replicas
+//   GET .../endpoints/{endpoint}/deployedModels/{deployed_model}/replicas
+//     -> <status>, or 404 when the supervisor runs nothing for it
+// where <status> is
+//   {"deployedModelId", "model", "modelVersionId", "modelDisplayName", "desiredReplicaCount",
+//    "readyReplicaCount", "startFailures", "lastError",
+//    "replicas": [{"id", "state": "STARTING|READY|FAILED|DRAINING", "pid", "rssBytes",
+//                  "inFlight", "restarts", "startTime", "readyTime", "lastError"}],
+//    "autoscalingEvents": [{"time", "currentReplicaCount", "desiredReplicaCount",
+//                           "recommendation", "limitedBy", "reason"}]}   (newest last)
+// Handlers are synchronous and cheap (in-memory state plus /proc reads).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/http/router.h"
+#include "control/autoscaler_loop.h"
+#include "control/supervisor.h"
+
+namespace tessera::serving {
+
+struct ReplicaStatusSources {
+  // Required: what the supervisor runs now.
+  std::function<std::vector<control::DeployedModelStatus>()> deployed_models;
+  // Optional: the autoscaler's recent decisions for one deployed model.
+  std::function<std::vector<control::AutoscalingEvent>(const std::string& deployed_model_id)>
+      autoscaling_events;
+};
+
+absl::Status AddReplicaStatusRoutes(http::Router& router, ReplicaStatusSources sources);
+
+}  // namespace tessera::serving

@@ -1,0 +1,139 @@
+#include "serving/predict/vertex_predict_routes.h"
+
+#include <string>
+#include <utility>
+
+#include "common/http/google_error.h"
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+namespace tessera::serving {
+namespace {
+
+constexpr char kEndpointPattern[] =
+    "/v1/projects/{project}/locations/{location}/endpoints/{endpoint}";
+
+std::string EndpointName(const http::HttpRequest& request) {
+  return fmt::format("projects/{}/locations/{}/endpoints/{}", request.PathParam("project"),
+                     request.PathParam("location"), request.PathParam("endpoint"));
+}
+
+// Runs `work` on the executor with the responder; 503 when the executor refuses it.
+void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
+             http::Responder responder,
+             std::function<http::HttpResponse(http::HttpRequest&)> work) {
+  auto shared = std::make_shared<http::HttpRequest>(std::move(request));
+  const bool queued = executor->Submit(
+      [shared, responder, work = std::move(work)] { responder.Respond(work(*shared)); });
+  if (!queued) {
+    responder.Respond(http::GoogleErrorResponse(
+        absl::UnavailableError("the server is overloaded (predict queue full); retry later")));
+  }
+}
+
+// Decodes the :predict body; returns the body to forward and the pinned deployed model id.
+absl::Status DecodePredictBody(const http::HttpRequest& request, std::string& forward,
+                               std::string& pinned) {
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    return absl::InvalidArgumentError("the request body must be a JSON object");
+  }
+  auto instances = body.find("instances");
+  if (instances == body.end()) {
+    return absl::InvalidArgumentError("\"instances\" is required");
+  }
+  if (!instances->is_array()) {
+    return absl::InvalidArgumentError("\"instances\" must be a list");
+  }
+  if (const std::string* header = request.headers.Find(kDeployedModelIdHeader)) {
+    pinned = *header;
+  }
+  bool changed = false;
+  auto parameters = body.find("parameters");
+  if (parameters != body.end() && !parameters->is_null() && !parameters->is_object()) {
+    return absl::InvalidArgumentError("\"parameters\" must be an object");
+  }
+  if (parameters != body.end() && parameters->is_object()) {
+    for (const char* key : {"deployedModelId", "deployed_model_id"}) {
+      auto it = parameters->find(key);
+      if (it == parameters->end()) continue;
+      if (!it->is_string()) {
+        return absl::InvalidArgumentError(fmt::format("parameters.{} must be a string", key));
+      }
+      if (pinned.empty()) pinned = it->get<std::string>();
+      parameters->erase(it);
+      changed = true;
+    }
+  }
+  forward = changed ? body.dump() : request.body;
+  return absl::OkStatus();
+}
+
+http::HttpResponse Predict(PredictionService* predictions, http::HttpRequest& request) {
+  std::string forward;
+  std::string pinned;
+  if (absl::Status status = DecodePredictBody(request, forward, pinned); !status.ok()) {
+    return http::GoogleErrorResponse(status);
+  }
+  absl::StatusOr<ReplicaReply> reply = predictions->PredictEndpoint(
+      EndpointName(request), pinned, ReplicaCall{.body = std::move(forward)});
+  if (!reply.ok()) return http::GoogleErrorResponse(reply.status());
+  nlohmann::json replica_body =
+      nlohmann::json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
+  if (replica_body.is_discarded() || !replica_body.is_object() ||
+      !replica_body.contains("predictions")) {
+    return http::GoogleErrorResponse(absl::InternalError(
+        fmt::format("replica {} answered without predictions", reply->served_by.replica_id)));
+  }
+  // Vertex's field order.
+  nlohmann::ordered_json response;
+  response["predictions"] = std::move(replica_body["predictions"]);
+  response["deployedModelId"] = reply->served_by.deployed_model_id;
+  response["model"] = reply->served_by.model;
+  response["modelDisplayName"] = reply->served_by.model_display_name;
+  response["modelVersionId"] = reply->served_by.model_version_id;
+  http::HttpResponse out;
+  out.status = 200;
+  out.content_type = std::string(http::kJsonContentType);
+  out.body = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return out;
+}
+
+http::HttpResponse RawPredict(PredictionService* predictions, http::HttpRequest& request) {
+  std::string pinned = request.headers.GetOr(kDeployedModelIdHeader, "");
+  absl::StatusOr<ReplicaReply> reply = predictions->PredictEndpoint(
+      EndpointName(request), pinned, ReplicaCall{.body = std::move(request.body)});
+  if (!reply.ok()) return http::GoogleErrorResponse(reply.status());
+  http::HttpResponse out;
+  out.status = 200;
+  out.content_type = std::string(http::kJsonContentType);
+  out.body = std::move(reply->body);
+  out.headers.Set(kEndpointIdHeader, request.PathParam("endpoint"));
+  out.headers.Set(kDeployedModelIdHeader, reply->served_by.deployed_model_id);
+  return out;
+}
+
+}  // namespace
+
+absl::Status AddVertexPredictRoutes(http::Router& router, PredictionService* predictions,
+                                    rest::BlockingExecutor* executor) {
+  if (predictions == nullptr || executor == nullptr) {
+    return absl::InvalidArgumentError("AddVertexPredictRoutes: predictions and executor required");
+  }
+  RETURN_IF_ERROR(
+      router.Add("POST", std::string(kEndpointPattern) + ":predict",
+                 [predictions, executor](http::HttpRequest&& request, http::Responder responder) {
+                   Offload(executor, std::move(request), std::move(responder),
+                           [predictions](http::HttpRequest& r) { return Predict(predictions, r); });
+                 }));
+  RETURN_IF_ERROR(router.Add(
+      "POST", std::string(kEndpointPattern) + ":rawPredict",
+      [predictions, executor](http::HttpRequest&& request, http::Responder responder) {
+        Offload(executor, std::move(request), std::move(responder),
+                [predictions](http::HttpRequest& r) { return RawPredict(predictions, r); });
+      }));
+  return absl::OkStatus();
+}
+
+}  // namespace tessera::serving

@@ -1,0 +1,242 @@
+// Vertex predict end to end on the real binary: the seed scenario (upload fashion-vit, endpoint,
+// deploy, predict; labels and confidences equal to `tessera classify`), :rawPredict, replica
+// status, bad inputs (400 while the replica keeps serving), a 90/10 traffic split and pinning.
+#include <algorithm>
+#include <cmath>
+
+#include "common/base64.h"
+#include "e2e/data_plane_fixture.h"
+#include "testing/test_paths.h"
+
+namespace tessera::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::vector<fs::path> AllImages() {
+  std::vector<fs::path> images;
+  for (const auto& entry : fs::directory_iterator(VendoredDataDir() / "images" / "fashion")) {
+    images.push_back(entry.path());
+  }
+  std::sort(images.begin(), images.end());
+  images.push_back(VendoredDataDir() / "images" / "photos" / "coco-000000039769-cats.png");
+  return images;
+}
+
+// A PNG whose header claims 100000 x 100000 pixels (the body is garbage): refused from the header.
+std::string HugePngHeader() {
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  png += std::string("\x00\x00\x00\x0d", 4) + "IHDR";
+  png += std::string("\x00\x01\x86\xa0\x00\x01\x86\xa0\x08\x02\x00\x00\x00", 13);
+  png += std::string("\x00\x00\x00\x00", 4);  // CRC (not checked before the size)
+  png += std::string(64, '\0');
+  return png;
+}
+
+class DataPlanePredictE2E : public DataPlaneTest {};
+
+TEST_F(DataPlanePredictE2E, SeedScenarioMatchesClassify) {
+  StartServer();
+  const std::string model = Upload("fashion");
+  const std::string endpoint = CreateEndpoint();
+  const std::string id = Deploy(endpoint, model, 1, 1);
+  ASSERT_FALSE(id.empty());
+
+  // Every vendored image in one request (order kept), as the seed sends it.
+  const std::vector<fs::path> images = AllImages();
+  PredictReply reply = Predict(endpoint, PredictBody(images));
+  ASSERT_EQ(reply.status, 200) << reply.raw;
+  EXPECT_EQ(reply.body["deployedModelId"], id);
+  EXPECT_EQ(reply.body["model"], model.substr(0, model.find('@')));
+  EXPECT_EQ(reply.body["modelDisplayName"], "fashion");
+  EXPECT_EQ(reply.body["modelVersionId"], "1");
+  // Vertex's field order.
+  EXPECT_EQ(reply.raw.rfind("{\"predictions\":", 0), 0u) << reply.raw;
+  ASSERT_EQ(reply.body["predictions"].size(), images.size()) << reply.raw;
+
+  std::vector<std::string> args = {"classify", "--model", FashionVitDir().string()};
+  for (const fs::path& image : images) args.push_back(image.string());
+  CliResult classify = RunCli(args);
+  ASSERT_EQ(classify.exit_status, 0) << classify.err;
+  json expected = json::parse(classify.out);
+  ASSERT_EQ(expected.size(), images.size());
+  for (size_t i = 0; i < images.size(); ++i) {
+    const json& got = reply.body["predictions"][i];
+    const json& want = expected[i]["predictions"][0];
+    EXPECT_EQ(got["label"], want["label"]) << images[i];
+    EXPECT_NEAR(got["confidence"].get<double>(), want["confidence"].get<double>(), 1e-5)
+        << images[i];
+  }
+  // The file names carry the true labels of the Fashion-MNIST images: the model is right on
+  // most of them (it is 87.5% accurate), so these are real predictions, not constants.
+  int right = 0;
+  for (size_t i = 0; i + 1 < images.size(); ++i) {
+    std::string label = reply.body["predictions"][i]["label"];
+    std::transform(label.begin(), label.end(), label.begin(),
+                   [](unsigned char c) { return c == ' ' ? '-' : std::tolower(c); });
+    if (images[i].filename().string().find(label) != std::string::npos) ++right;
+  }
+  EXPECT_GE(right, 6) << reply.raw;
+
+  // A bare {"b64": ...} instance, top_k 2.
+  const std::string boot = Base64Encode(ReadBytes(FashionImage("0000-ankle-boot.png")));
+  reply = Predict(endpoint, json{{"instances", {{{"b64", boot}}}}, {"parameters", {{"top_k", 2}}}});
+  ASSERT_EQ(reply.status, 200) << reply.raw;
+  EXPECT_EQ(reply.body["predictions"][0]["labels"].size(), 2u) << reply.raw;
+  EXPECT_EQ(reply.body["predictions"][0]["labels"][0], expected[0]["predictions"][0]["label"]);
+
+  // :rawPredict passes bodies through and names the deployed model in headers.
+  reply = Post("/v1/" + endpoint + ":rawPredict",
+               json{{"instances", {{{"string_input", {{"b64", boot}}}}}}}.dump());
+  ASSERT_EQ(reply.status, 200) << reply.raw;
+  EXPECT_FALSE(reply.body.contains("deployedModelId"));
+  EXPECT_EQ(reply.body["predictions"][0]["label"], expected[0]["predictions"][0]["label"]);
+  EXPECT_EQ(reply.headers.GetOr("X-Vertex-AI-Deployed-Model-Id", ""), id);
+  EXPECT_EQ(reply.headers.GetOr("X-Vertex-AI-Endpoint-Id", ""),
+            endpoint.substr(endpoint.rfind('/') + 1));
+
+  // Replica status: one READY process with its memory.
+  json status = Replicas(endpoint, id);
+  EXPECT_EQ(status["readyReplicaCount"], 1);
+  ASSERT_EQ(status["replicas"].size(), 1u);
+  EXPECT_EQ(status["replicas"][0]["state"], "READY");
+  EXPECT_GT(status["replicas"][0]["pid"].get<int>(), 0);
+  EXPECT_GT(status["replicas"][0]["rssBytes"].get<int64_t>(), 1 << 20);
+  auto all = server_->Call("GET", "/v1/" + endpoint + "/replicas");
+  ASSERT_EQ(all.status, 200);
+  EXPECT_EQ(all.body["deployedModels"].size(), 1u);
+}
+
+TEST_F(DataPlanePredictE2E, BadInputsAre400AndTheReplicaKeepsServing) {
+  StartServer();
+  const std::string model = Upload("fashion");
+  const std::string endpoint = CreateEndpoint();
+  const std::string empty_endpoint = CreateEndpoint("empty");
+
+  // No deployed model yet: FAILED_PRECONDITION, as Vertex.
+  PredictReply reply = Predict(endpoint, PredictBody({FashionImage("0001-pullover.png")}));
+  EXPECT_EQ(reply.status, 400) << reply.raw;
+  EXPECT_EQ(reply.body["error"]["status"], "FAILED_PRECONDITION") << reply.raw;
+  const std::string id = Deploy(endpoint, model, 1, 1);
+  ASSERT_FALSE(id.empty());
+  const int pid = Replicas(endpoint, id)["replicas"][0]["pid"];
+
+  const std::string good = Base64Encode(ReadBytes(FashionImage("0001-pullover.png")));
+  json many = json::array();
+  for (int i = 0; i < 65; ++i) many.push_back({{"string_input", {{"b64", good}}}});
+  struct Case {
+    std::string name;
+    std::string body;
+    std::string message_part;
+  };
+  const std::vector<Case> cases = {
+      {"not json", "{not json", "JSON"},
+      {"no instances", json{{"foo", 1}}.dump(), "instances"},
+      {"instances not a list", json{{"instances", 3}}.dump(), "instances"},
+      {"empty instances", json{{"instances", json::array()}}.dump(), "instances"},
+      {"not base64", json{{"instances", {{{"string_input", {{"b64", "!!not base64!!"}}}}}}}.dump(),
+       "base64"},
+      {"not an image",
+       json{{"instances", {{{"string_input", {{"b64", Base64Encode("hello, not an image")}}}}}}}
+           .dump(),
+       "instance 0"},
+      {"huge dimensions",
+       json{{"instances", {{{"string_input", {{"b64", Base64Encode(HugePngHeader())}}}}}}}.dump(),
+       "instance 0"},
+      {"wrong key", json{{"instances", {{{"image_bytes", {{"b64", good}}}}}}}.dump(), "instance 0"},
+      {"second instance bad",
+       json{{"instances",
+             {{{"string_input", {{"b64", good}}}}, {{"string_input", {{"b64", "%%%"}}}}}}}
+           .dump(),
+       "instance 1"},
+      {"too many instances", json{{"instances", many}}.dump(), "64"},
+  };
+  for (const Case& c : cases) {
+    reply = Post("/v1/" + endpoint + ":predict", c.body);
+    EXPECT_EQ(reply.status, 400) << c.name << ": " << reply.raw;
+    EXPECT_EQ(reply.body["error"]["status"], "INVALID_ARGUMENT") << c.name << ": " << reply.raw;
+    EXPECT_NE(reply.body["error"]["message"].get<std::string>().find(c.message_part),
+              std::string::npos)
+        << c.name << ": " << reply.raw;
+    // ...and the replica still serves, the same process.
+    PredictReply ok = Predict(endpoint, PredictBody({FashionImage("0001-pullover.png")}));
+    EXPECT_EQ(ok.status, 200) << c.name << ": " << ok.raw;
+  }
+  EXPECT_EQ(Replicas(endpoint, id)["replicas"][0]["pid"], pid);
+
+  // Routing errors.
+  reply = Predict(empty_endpoint, PredictBody({FashionImage("0001-pullover.png")}));
+  EXPECT_EQ(reply.status, 400) << reply.raw;
+  EXPECT_EQ(reply.body["error"]["status"], "FAILED_PRECONDITION");
+  reply = Predict(std::string(kDataPlaneLoc).substr(4) + "/endpoints/424242",
+                  PredictBody({FashionImage("0001-pullover.png")}));
+  EXPECT_EQ(reply.status, 404) << reply.raw;
+  reply = Predict(endpoint, PredictBody({FashionImage("0001-pullover.png")}),
+                  {{"X-Vertex-AI-Deployed-Model-Id", "999999"}});
+  EXPECT_EQ(reply.status, 400) << reply.raw;
+  EXPECT_NE(reply.raw.find("999999"), std::string::npos);
+}
+
+TEST_F(DataPlanePredictE2E, TrafficSplitNinetyTenAndPinning) {
+  StartServer();
+  const std::string v1 = Upload("fashion");
+  const std::string v2 = Upload("fashion", v1.substr(0, v1.find('@')));
+  ASSERT_NE(v1, v2);
+  const std::string endpoint = CreateEndpoint();
+  const std::string id1 = Deploy(endpoint, v1, 1, 1);
+  const std::string id2 = Deploy(endpoint, v2, 1, 1, json{{id1, 90}, {"0", 10}});
+  ASSERT_FALSE(id1.empty());
+  ASSERT_FALSE(id2.empty());
+  auto ep = server_->Call("GET", "/v1/" + endpoint);
+  EXPECT_EQ(ep.body["trafficSplit"][id1], 90) << ep.raw;
+  EXPECT_EQ(ep.body["trafficSplit"][id2], 10) << ep.raw;
+
+  // 1000 requests from 8 clients.
+  const json body = PredictBody({FashionImage("0002-trouser.png")});
+  constexpr int kRequests = 1000;
+  std::atomic<int> next{0};
+  std::mutex mu;
+  std::map<std::string, int> counts;
+  std::map<std::string, std::string> versions;
+  std::vector<std::string> failures;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      while (next.fetch_add(1) < kRequests) {
+        PredictReply r = Predict(endpoint, body);
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.status != 200) {
+          failures.push_back(r.raw + r.error);
+          continue;
+        }
+        ++counts[r.body["deployedModelId"]];
+        versions[r.body["deployedModelId"]] = r.body["modelVersionId"];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failed, first: " << failures[0];
+  EXPECT_EQ(counts[id1] + counts[id2], kRequests);
+  // Binomial(1000, 0.1): mean 100, sd 9.5; +-4 sd keeps a false alarm below 1e-4.
+  EXPECT_NEAR(counts[id2], 100, 38) << counts[id1] << " / " << counts[id2];
+  EXPECT_EQ(versions[id1], "1");
+  EXPECT_EQ(versions[id2], "2");
+
+  // Pinning: by header, and by parameters.deployedModelId (removed before the replica sees it).
+  for (int i = 0; i < 20; ++i) {
+    PredictReply r = Predict(endpoint, body, {{"X-Vertex-AI-Deployed-Model-Id", id2}});
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["deployedModelId"], id2);
+  }
+  json pinned = body;
+  pinned["parameters"] = {{"deployedModelId", id1}};
+  for (int i = 0; i < 20; ++i) {
+    PredictReply r = Predict(endpoint, pinned);
+    ASSERT_EQ(r.status, 200) << r.raw;
+    EXPECT_EQ(r.body["deployedModelId"], id1);
+  }
+}
+
+}  // namespace
+}  // namespace tessera::testing

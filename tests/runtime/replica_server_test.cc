@@ -1,0 +1,498 @@
+// The replica server in-process: a real HttpServer on a temp unix socket, the real engine on the
+// vendored fashion-vit checkpoint, and the real client (control/replica_client.h). Covers the
+// predict shapes, bad inputs (each a 400 while good batch-mates succeed), queue-full 429,
+// batches forming under concurrent clients, and drain.
+#include "runtime/replica_server.h"
+
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "common/base64.h"
+#include "control/replica_client.h"
+#include "engine/image/test_images.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "testing/test_paths.h"
+
+namespace tessera::runtime {
+namespace {
+
+using control::ReplicaClient;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr float kConfidenceTolerance = 1e-4f;
+
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string ToString(const std::vector<uint8_t>& bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// A JPEG whose SOF marker claims width x height (the pixels are a 16x16 image's).
+std::string JpegClaiming(uint16_t width, uint16_t height) {
+  std::vector<uint8_t> jpeg = engine::testing::EncodeJpeg(engine::testing::Pattern(16, 16, 3), 90);
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    if (jpeg[i] == 0xff && (jpeg[i + 1] == 0xc0 || jpeg[i + 1] == 0xc2)) {
+      jpeg[i + 5] = static_cast<uint8_t>(height >> 8);
+      jpeg[i + 6] = static_cast<uint8_t>(height);
+      jpeg[i + 7] = static_cast<uint8_t>(width >> 8);
+      jpeg[i + 8] = static_cast<uint8_t>(width);
+      break;
+    }
+  }
+  return ToString(jpeg);
+}
+
+json Instances(const std::vector<std::string>& images) {
+  json instances = json::array();
+  for (const std::string& image : images) {
+    instances.push_back({{"string_input", {{"b64", Base64Encode(image)}}}});
+  }
+  return instances;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/tessera-replica-XXXXXX";
+    path_ = ::mkdtemp(pattern);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct Expected {
+  std::string label;
+  float confidence;
+};
+
+class ReplicaServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_dir_ = testing::VendoredDataDir() / "models" / "fashion-vit";
+    for (const auto& entry :
+         std::filesystem::directory_iterator(testing::VendoredDataDir() / "images" / "fashion")) {
+      images_.push_back(ReadAll(entry.path()));
+    }
+    std::sort(images_.begin(), images_.end());
+    ASSERT_GE(images_.size(), 4u);
+    // What the engine alone says, one image at a time.
+    auto classifier =
+        engine::ImageClassifier::Load(model_dir_, {.num_threads = 1, .max_batch_size = 1});
+    ASSERT_TRUE(classifier.ok()) << classifier.status();
+    for (const std::string& image : images_) {
+      const auto* data = reinterpret_cast<const uint8_t*>(image.data());
+      auto result = (*classifier)->Classify({std::span<const uint8_t>(data, image.size())}, 1);
+      ASSERT_TRUE(result[0].ok()) << result[0].status();
+      expected_.push_back({(*result[0])[0].label, (*result[0])[0].confidence});
+    }
+  }
+
+  ReplicaServerOptions Options() const {
+    ReplicaServerOptions o;
+    o.model_dir = model_dir_;
+    o.unix_socket_path = (dir_.path() / "replica.sock").string();
+    o.num_threads = 1;
+    o.max_batch_size = 8;
+    return o;
+  }
+
+  void Start(const ReplicaServerOptions& options) {
+    auto server = ReplicaServer::Create(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    auto client = ReplicaClient::Create(options.unix_socket_path);
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+  }
+
+  // Checks a {"predictions": [...]} body against the engine's answers for `indices`.
+  void ExpectPredictions(const std::string& body, const std::vector<size_t>& indices) {
+    const json response = json::parse(body);
+    ASSERT_EQ(response["predictions"].size(), indices.size()) << body;
+    for (size_t i = 0; i < indices.size(); ++i) {
+      const json& p = response["predictions"][i];
+      EXPECT_EQ(p["label"], expected_[indices[i]].label) << body;
+      EXPECT_NEAR(p["confidence"].get<float>(), expected_[indices[i]].confidence,
+                  kConfidenceTolerance);
+    }
+  }
+
+  TempDir dir_;
+  std::filesystem::path model_dir_;
+  std::vector<std::string> images_;
+  std::vector<Expected> expected_;
+  std::unique_ptr<ReplicaServer> server_;
+  std::unique_ptr<ReplicaClient> client_;
+};
+
+TEST_F(ReplicaServerTest, HealthStatusAndPredictShapes) {
+  Start(Options());
+  auto health = client_->Health();
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_TRUE(health->ready);
+  EXPECT_EQ(health->state, "READY");
+
+  // Every instance shape, order kept.
+  const json body = {{"instances",
+                      {{{"string_input", {{"b64", Base64Encode(images_[0])}}}},
+                       {{"b64", Base64Encode(images_[1])}},
+                       Base64Encode(images_[2])}}};
+  auto response = client_->Predict(body.dump(), absl::Seconds(10));
+  ASSERT_TRUE(response.ok()) << response.status();
+  ExpectPredictions(*response, {0, 1, 2});
+
+  // top_k > 1: lists, most probable first, the first equal to top-1.
+  auto top3 = client_->Predict(
+      json({{"instances", Instances({images_[3]})}, {"parameters", {{"topK", 3}}}}).dump(),
+      absl::Seconds(10));
+  ASSERT_TRUE(top3.ok()) << top3.status();
+  const json p = json::parse(*top3)["predictions"][0];
+  ASSERT_EQ(p["labels"].size(), 3u) << *top3;
+  EXPECT_EQ(p["labels"][0], expected_[3].label);
+  EXPECT_GE(p["confidences"][0].get<float>(), p["confidences"][1].get<float>());
+  EXPECT_GE(p["confidences"][1].get<float>(), p["confidences"][2].get<float>());
+
+  // A threshold above the top-1 confidence leaves nothing.
+  auto thresholded =
+      client_->Predict(json({{"instances", Instances({images_[3]})},
+                             {"parameters", {{"top_k", 10}, {"confidence_threshold", 1.0}}}})
+                           .dump(),
+                       absl::Seconds(10));
+  ASSERT_TRUE(thresholded.ok()) << thresholded.status();
+  EXPECT_EQ(json::parse(*thresholded)["predictions"][0]["labels"].size(),
+            expected_[3].confidence >= 1.0f ? 1u : 0u);
+
+  // Raw bytes.
+  auto bytes = client_->PredictBytes(images_[1], 2, absl::Seconds(10));
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(json::parse(*bytes)["predictions"][0]["labels"][0], expected_[1].label);
+  auto bytes_top1 = client_->PredictBytes(images_[2], 1, absl::Seconds(10));
+  ASSERT_TRUE(bytes_top1.ok()) << bytes_top1.status();
+  ExpectPredictions(*bytes_top1, {2});
+
+  auto status = client_->Status();
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state, "READY");
+  EXPECT_EQ(status->architecture, "ViTForImageClassification");
+  EXPECT_EQ(status->num_labels, 10);
+  EXPECT_EQ(status->image_height, 32);
+  EXPECT_EQ(status->image_width, 32);
+  EXPECT_EQ(status->requests, 5);
+  EXPECT_EQ(status->in_flight, 0);
+  EXPECT_GT(status->rss_bytes, 1 << 20);
+  EXPECT_EQ(status->pid, ::getpid());
+  int64_t instances = 0;
+  for (const auto& [size, count] : status->batch_size_histogram) instances += size * count;
+  EXPECT_EQ(instances, 7);
+}
+
+// Each bad request is a 400 whose message names the problem, while good requests sent at the
+// same time (batch-mates) all succeed with the right answer.
+TEST_F(ReplicaServerTest, BadInputsAre400WhileBatchMatesSucceed) {
+  ReplicaServerOptions options = Options();
+  options.max_queue_delay_us = 2000;  // let batches form from concurrent requests
+  Start(options);
+  const std::string good = Base64Encode(images_[0]);
+  std::string truncated_jpeg =
+      ToString(engine::testing::EncodeJpeg(engine::testing::Pattern(64, 64, 7), 90));
+  truncated_jpeg.resize(truncated_jpeg.size() / 2);
+  json too_many = json::array();
+  for (int i = 0; i < 65; ++i) too_many.push_back({{"b64", good}});
+  const std::vector<std::pair<json, std::string>> bad = {
+      {{{"instances", {{{"b64", good}}, {{"b64", "not base64!"}}}}},
+       "instance 1: \"b64\" is not valid base64"},
+      {{{"instances", Instances({images_[1], "this is not an image"})}}, "instance 1: "},
+      {{{"instances", Instances({truncated_jpeg})}}, "instance 0: "},
+      {{{"instances", Instances({images_[2], JpegClaiming(60000, 60000)})}},
+       "instance 1: JPEG image is 60000x60000"},
+      {{{"instances", json::array()}}, "\"instances\" is empty"},
+      {{{"instances", {{{"image_bytes", {{"b64", good}}}}}}},
+       "instance 0: expected {\"string_input\""},
+      {{{"instances", too_many}}, "the request has 65 instances; at most 64"},
+      {{{"instances", {{{"b64", good}}}}, {"parameters", {{"top_k", 0}}}}, "top_k"},
+  };
+  std::atomic<bool> stop{false};
+  std::atomic<int> good_ok{0}, good_failed{0};
+  std::vector<std::thread> good_clients;
+  for (int t = 0; t < 3; ++t) {
+    good_clients.emplace_back([&, t] {
+      size_t i = t;
+      while (!stop.load()) {
+        const size_t image = i++ % images_.size();
+        auto response = client_->Predict(json({{"instances", Instances({images_[image]})}}).dump(),
+                                         absl::Seconds(30));
+        if (!response.ok()) {
+          ADD_FAILURE() << response.status();
+          ++good_failed;
+          continue;
+        }
+        const json p = json::parse(*response)["predictions"][0];
+        if (p["label"] == expected_[image].label) {
+          ++good_ok;
+        } else {
+          ++good_failed;
+        }
+      }
+    });
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& [body, message] : bad) {
+      SCOPED_TRACE(message);
+      auto response = client_->Predict(body.dump(), absl::Seconds(30));
+      ASSERT_FALSE(response.ok());
+      EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(std::string(response.status().message()), HasSubstr(message));
+    }
+    // Not JSON at all, and raw bytes that are not an image.
+    auto not_json = client_->Predict("{\"instances\": [", absl::Seconds(30));
+    EXPECT_EQ(not_json.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(not_json.status().message()), HasSubstr("not valid JSON"));
+    auto not_image = client_->PredictBytes("GIF89a...", 1, absl::Seconds(30));
+    EXPECT_EQ(not_image.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(not_image.status().message()), HasSubstr("instance 0: "));
+  }
+  // Good requests kept flowing.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (good_ok.load() < 20 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  stop = true;
+  for (auto& t : good_clients) t.join();
+  EXPECT_GE(good_ok.load(), 20);
+  EXPECT_EQ(good_failed.load(), 0);
+  auto health = client_->Health();
+  ASSERT_TRUE(health.ok());
+  EXPECT_TRUE(health->ready);
+  const ReplicaStats stats = server_->stats();
+  EXPECT_EQ(stats.batcher.failed_instances, 0);  // bad images never entered a batch
+  EXPECT_EQ(stats.failed_requests, 3 * (static_cast<int64_t>(bad.size()) + 2));
+}
+
+TEST_F(ReplicaServerTest, ImagesOverTheConfiguredPixelLimitAreRefused) {
+  ReplicaServerOptions options = Options();
+  options.max_image_pixels = 100 * 100;
+  Start(options);
+  const std::string big =
+      ToString(engine::testing::EncodePngRgb(engine::testing::Pattern(200, 100, 1)));
+  auto response = client_->Predict(json({{"instances", Instances({images_[0], big})}}).dump(),
+                                   absl::Seconds(10));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(response.status().message()), HasSubstr("instance 1: PNG image is"));
+  EXPECT_THAT(std::string(response.status().message()), HasSubstr("10000"));
+}
+
+// max_batch_size 2, queue 2, a long delay: a lone instance waits for a batch-mate, so a request of
+// 2 more instances overflows the queue (429); a third single instance completes the batch.
+TEST_F(ReplicaServerTest, FullQueueIsResourceExhausted) {
+  ReplicaServerOptions options = Options();
+  options.max_batch_size = 2;
+  options.max_queue_size = 2;
+  options.max_queue_delay_us = 60'000'000;
+  options.codec.max_instances = 2;
+  Start(options);
+  absl::StatusOr<std::string> first;
+  std::thread waiting([&] {
+    first =
+        client_->Predict(json({{"instances", Instances({images_[0]})}}).dump(), absl::Seconds(30));
+  });
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 2500; ++i) {
+      if (server_->stats().batcher.queued_instances == 1) return true;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return false;
+  }());
+  auto overflow = client_->Predict(
+      json({{"instances", Instances({images_[1], images_[2]})}}).dump(), absl::Seconds(10));
+  ASSERT_FALSE(overflow.ok());
+  EXPECT_EQ(overflow.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(overflow.status().message()), HasSubstr("queue is full"));
+  auto second =
+      client_->Predict(json({{"instances", Instances({images_[3]})}}).dump(), absl::Seconds(10));
+  ASSERT_TRUE(second.ok()) << second.status();
+  ExpectPredictions(*second, {3});
+  waiting.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ExpectPredictions(*first, {0});
+  EXPECT_EQ(server_->stats().batcher.batch_sizes.at(2), 1);
+}
+
+// Concurrent clients (several thread counts): batches of more than one instance form, and every
+// answer equals the engine's.
+TEST_F(ReplicaServerTest, BatchesFormUnderConcurrentClients) {
+  for (int clients : {2, 8}) {
+    SCOPED_TRACE(clients);
+    ReplicaServerOptions options = Options();
+    options.max_queue_delay_us = 5000;
+    options.io_threads = 4;
+    Start(options);
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 12; ++i) {
+          const size_t image = (t + i) % images_.size();
+          auto response = client_->Predict(
+              json({{"instances", Instances({images_[image]})}}).dump(), absl::Seconds(30));
+          if (!response.ok()) {
+            ADD_FAILURE() << response.status();
+            ++wrong;
+            continue;
+          }
+          const json p = json::parse(*response)["predictions"][0];
+          if (p["label"] != expected_[image].label ||
+              std::abs(p["confidence"].get<float>() - expected_[image].confidence) >
+                  kConfidenceTolerance) {
+            ++wrong;
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(wrong.load(), 0);
+    auto status = client_->Status();
+    ASSERT_TRUE(status.ok()) << status.status();
+    int64_t instances = 0, largest = 0;
+    for (const auto& [size, count] : status->batch_size_histogram) {
+      instances += size * count;
+      if (count > 0) largest = std::max<int64_t>(largest, size);
+    }
+    EXPECT_EQ(instances, clients * 12);
+    EXPECT_GT(largest, 1) << "no batch of more than one instance formed";
+    EXPECT_LT(status->batches, clients * 12);
+    server_->Drain(absl::Seconds(5));
+    server_.reset();
+    client_.reset();
+  }
+}
+
+// Requests queued when the drain starts are answered; new ones get 503; health says DRAINING;
+// then the server stops and removes its socket.
+TEST_F(ReplicaServerTest, DrainFinishesInFlightRequests) {
+  ReplicaServerOptions options = Options();
+  options.max_queue_delay_us = 60'000'000;  // queued requests would wait a minute undrained
+  Start(options);
+  std::vector<absl::StatusOr<std::string>> results(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = client_->Predict(json({{"instances", Instances({images_[i]})}}).dump(),
+                                    absl::Seconds(30));
+    });
+  }
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 2500; ++i) {
+      if (server_->stats().batcher.queued_instances == 3) return true;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return false;
+  }());
+  server_->BeginDrain();
+  auto health = client_->Health();
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_FALSE(health->ready);
+  EXPECT_EQ(health->state, "DRAINING");
+  auto refused =
+      client_->Predict(json({{"instances", Instances({images_[3]})}}).dump(), absl::Seconds(10));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("DRAINING"));
+  EXPECT_EQ(server_->stats().in_flight, 3);
+
+  const absl::Time start = absl::Now();
+  server_->Drain(absl::Seconds(10));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    ExpectPredictions(*results[i], {static_cast<size_t>(i)});
+  }
+  EXPECT_EQ(server_->state(), ReplicaState::kStopped);
+  EXPECT_FALSE(std::filesystem::exists(options.unix_socket_path));
+  auto gone = client_->Health(absl::Seconds(1));
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(ReplicaServerTest, LoadFailureIsReportedAndLeavesNoSocket) {
+  const std::filesystem::path broken = dir_.path() / "broken";
+  std::filesystem::copy(model_dir_, broken);
+  std::filesystem::remove(broken / "model.safetensors");
+  ReplicaServerOptions options = Options();
+  options.model_dir = broken;
+  auto server = ReplicaServer::Create(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("model.safetensors"));
+  EXPECT_FALSE(std::filesystem::exists(options.unix_socket_path));
+
+  std::ofstream(broken / "model.safetensors") << "garbage";
+  server = ReplicaServer::Create(options);
+  ASSERT_FALSE(server.ok());
+  EXPECT_THAT(std::string(server.status().message()), HasSubstr("model.safetensors"));
+}
+
+TEST(ReplicaServerOptionsTest, BadOptionsAreRefused) {
+  ReplicaServerOptions o;
+  o.model_dir = "/nonexistent";
+  o.unix_socket_path = "/tmp/x.sock";
+  EXPECT_TRUE(ValidateReplicaServerOptions(o).ok());
+  ReplicaServerOptions no_listener = o;
+  no_listener.unix_socket_path.clear();
+  EXPECT_FALSE(ValidateReplicaServerOptions(no_listener).ok());
+  ReplicaServerOptions too_many = o;
+  too_many.codec.max_instances = 500;
+  EXPECT_THAT(std::string(ValidateReplicaServerOptions(too_many).message()),
+              HasSubstr("must not exceed max_queue_size"));
+  ReplicaServerOptions zero_batch = o;
+  zero_batch.max_batch_size = 0;
+  EXPECT_THAT(std::string(ValidateReplicaServerOptions(zero_batch).message()),
+              HasSubstr("max_batch_size"));
+  EXPECT_EQ(ReplicaServer::Create(no_listener).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ReplicaClientTest, UnreachableReplicaIsUnavailable) {
+  auto client = ReplicaClient::Create("/tmp/tessera-no-such-replica.sock");
+  ASSERT_TRUE(client.ok());
+  EXPECT_EQ((*client)->Health(absl::Seconds(1)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ((*client)->Predict("{}", absl::Seconds(1)).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ReplicaClient::Create("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ReplicaClientTest, ParsesStatus) {
+  auto status = control::ParseReplicaStatus(
+      R"({"state":"READY","inFlight":2,"queueDepth":3,"requests":10,"failedRequests":1,
+          "batches":4,"batchSizeHistogram":{"1":2,"8":2},"rssBytes":12345,"pid":77,
+          "model":{"architecture":"ViTForImageClassification","numLabels":10,
+                   "imageSize":[32,32]}})");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->in_flight, 2);
+  EXPECT_EQ(status->queue_depth, 3);
+  EXPECT_EQ(status->failed_requests, 1);
+  EXPECT_EQ(status->batch_size_histogram.at(8), 2);
+  EXPECT_EQ(status->rss_bytes, 12345);
+  EXPECT_EQ(status->image_width, 32);
+  auto loading = control::ParseReplicaStatus(R"({"state":"LOADING","model":null})");
+  ASSERT_TRUE(loading.ok());
+  EXPECT_EQ(loading->architecture, "");
+  EXPECT_FALSE(control::ParseReplicaStatus("[]").ok());
+  EXPECT_FALSE(
+      control::ParseReplicaStatus(R"({"state":"READY","batchSizeHistogram":{"x":1}})").ok());
+}
+
+}  // namespace
+}  // namespace tessera::runtime
