@@ -3,7 +3,7 @@
 // model reaches. Prints figures, never pass/fail. See docs/performance.md and
 // bench/run_engine_bench.sh (which also runs ONNX Runtime on the same inputs).
 //
-//   engine_bench --model build/bench-models/vit-base-16 --inputs build/bench-models/inputs.bin \
+//   engine_bench --model build/bench-models/vit-base-16 --inputs build/bench-models/inputs.bin
 //       --threads 2 --batches 1,4,8 --seconds 5
 //
 // Output lines (stable, parsed by run_engine_bench.sh):

@@ -1,6 +1,7 @@
 // The data plane `tessera serve` runs: a Supervisor (replica processes, the DeploymentWaiter, the
 // routing table), an AutoscalerLoop, the PredictionService and its routes (Vertex :predict and
-// :rawPredict, the replica status view).
+// :rawPredict, TF Serving REST, KServe v2 REST, the replica status view) and the KServe v2 gRPC
+// server.
 //
 // Construction order (see data_plane_wiring.h): CreateDataPlane runs before EndpointService exists,
 // so waiter() is a forwarding waiter that reaches the Supervisor once Start() created it (a deploy
@@ -26,8 +27,12 @@
 #include "control/random_source.h"
 #include "control/routing_table.h"
 #include "control/supervisor.h"
+#include "serving/grpc/kserve_grpc_server.h"
+#include "serving/predict/kserve_v2_routes.h"
+#include "serving/predict/model_resolver.h"
 #include "serving/predict/prediction_service.h"
 #include "serving/predict/replica_status_routes.h"
+#include "serving/predict/tf_serving_routes.h"
 #include "serving/predict/vertex_predict_routes.h"
 #include "serving/rest/blocking_executor.h"
 #include "spdlog/spdlog.h"
@@ -83,6 +88,7 @@ class SupervisedDataPlane final : public DataPlane {
   explicit SupervisedDataPlane(const DataPlaneDeps& deps)
       : deps_(deps),
         random_(SeededRandom::OsSeed()),
+        resolver_(deps.models),
         executor_(serving::rest::BlockingExecutor::Options{
             .threads = static_cast<int>(EnvNumber("TESSERA_PREDICT_THREADS", 32)),
             .max_queued = 4096}) {}
@@ -100,6 +106,10 @@ class SupervisedDataPlane final : public DataPlane {
                                                            .request_timeout = absl::Seconds(60)}));
     }
     RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), &executor_));
+    RETURN_IF_ERROR(
+        serving::AddTfServingRoutes(router, predictions_.get(), &resolver_, &executor_));
+    RETURN_IF_ERROR(
+        serving::AddKserveV2Routes(router, predictions_.get(), &resolver_, &executor_));
     serving::ReplicaStatusSources sources;
     sources.deployed_models = [this] {
       return supervisor_ != nullptr ? supervisor_->Status()
@@ -138,10 +148,21 @@ class SupervisedDataPlane final : public DataPlane {
     autoscaler.target_in_flight_per_replica = EnvNumber("TESSERA_AUTOSCALER_TARGET_IN_FLIGHT", 8);
     ASSIGN_OR_RETURN(autoscaler_, control::AutoscalerLoop::Create(autoscaler));
     autoscaler_->Start();
+    if (!deps_.grpc_listen.empty()) {
+      if (predictions_ == nullptr) {
+        return absl::FailedPreconditionError("data plane: AddRoutes must run before Start");
+      }
+      ASSIGN_OR_RETURN(grpc_, serving::KserveGrpcServer::Start({.listen = deps_.grpc_listen,
+                                                                .predictions = predictions_.get(),
+                                                                .resolver = &resolver_}));
+    }
     return absl::OkStatus();
   }
 
+  int grpc_port() const override { return grpc_ != nullptr ? grpc_->port() : 0; }
+
   void Stop() override {
+    if (grpc_ != nullptr) grpc_->Shutdown();  // lets calls in flight finish on the replicas
     if (autoscaler_ != nullptr) autoscaler_->Stop();
     if (supervisor_ != nullptr) supervisor_->Stop();  // drains and stops every replica
   }
@@ -152,11 +173,13 @@ class SupervisedDataPlane final : public DataPlane {
   SeededRandom random_;
   RoutingTableHolder routing_;
   ForwardingWaiter waiter_;
+  serving::ModelResolver resolver_;
   std::unique_ptr<serving::PredictionService> predictions_;
   // After predictions_: destroyed first, so running predict tasks finish before it goes.
   serving::rest::BlockingExecutor executor_;
   std::unique_ptr<control::Supervisor> supervisor_;
   std::unique_ptr<control::AutoscalerLoop> autoscaler_;
+  std::unique_ptr<serving::KserveGrpcServer> grpc_;
 };
 
 }  // namespace

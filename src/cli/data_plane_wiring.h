@@ -28,6 +28,7 @@ struct DataPlaneDeps {
   control::EndpointService* endpoints;
   std::filesystem::path data_dir;
   std::string self_binary;  // argv[0] resolved: the `tessera` binary replicas are started from
+  std::string grpc_listen;  // KServe v2 gRPC "ADDR:PORT"; empty: no gRPC server
 };
 
 class DataPlane {
@@ -35,8 +36,9 @@ class DataPlane {
   virtual ~DataPlane() = default;
   virtual control::DeploymentWaiter* waiter() = 0;           // used by EndpointService
   virtual absl::Status AddRoutes(http::Router& router) = 0;  // predict + protocol routes
-  virtual absl::Status Start() = 0;
+  virtual absl::Status Start() = 0;  // also starts the gRPC server when deps.grpc_listen is set
   virtual void Stop() = 0;
+  virtual int grpc_port() const = 0;  // after Start(); 0 without a gRPC server
 };
 
 // `deps` itself (the struct, owned by serve) outlives the returned DataPlane, and so do the

@@ -122,6 +122,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   s->deps.endpoints = nullptr;  // set below, before Start()
   s->deps.data_dir = data_dir;
   s->deps.self_binary = options.self_binary;
+  s->deps.grpc_listen = options.grpc_listen;
   ASSIGN_OR_RETURN(s->data_plane, CreateDataPlane(s->deps));
   // Rolls back deployments the previous run left half-way.
   ASSIGN_OR_RETURN(s->endpoints,
@@ -196,6 +197,11 @@ absl::Status RunServe(const ServeOptions& options) {
   ASSIGN_OR_RETURN(http::HostPort listen, http::ParseHostPort(options.listen));
   std::printf("tessera serving on http://%s:%d (data dir %s)\n", UrlHost(listen.host).c_str(),
               server->http->port(), data_dir.c_str());
+  if (!options.grpc_listen.empty()) {
+    ASSIGN_OR_RETURN(http::HostPort grpc, http::ParseHostPort(options.grpc_listen));
+    std::printf("tessera KServe v2 gRPC on %s:%d\n", UrlHost(grpc.host).c_str(),
+                server->data_plane->grpc_port());
+  }
   std::fflush(stdout);
 
   int signal_number = 0;
@@ -216,6 +222,8 @@ void AddServeCommand(CLI::App& app) {
                   "Metadata and artifacts (default $TESSERA_DATA_DIR or ~/.local/share/tessera)");
   cmd->add_option("--listen", options->listen, "ADDR:PORT to listen on (port 0 picks one)")
       ->capture_default_str();
+  cmd->add_option("--grpc-listen", options->grpc_listen,
+                  "ADDR:PORT for the KServe v2 gRPC API (port 0 picks one; default: off)");
   cmd->add_option("--allowed-artifact-root", *allowed_roots,
                   "Local artifactUri paths must be under one of these folders (repeatable; "
                   "default: any path the server can read)");

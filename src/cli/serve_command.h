@@ -23,6 +23,7 @@ namespace tessera::cli {
 struct ServeOptions {
   std::filesystem::path data_dir;  // empty: DefaultDataDir()
   std::string listen = "127.0.0.1:8080";
+  std::string grpc_listen;  // KServe v2 gRPC ADDR:PORT; empty: off
   // Local artifactUri paths must lie under one of these; empty allows any readable path.
   std::vector<std::filesystem::path> allowed_artifact_roots;
   int io_threads = 2;

@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "serving/predict/offload.h"
 
 namespace tessera::serving {
 namespace {
@@ -17,19 +18,6 @@ constexpr char kEndpointPattern[] =
 std::string EndpointName(const http::HttpRequest& request) {
   return fmt::format("projects/{}/locations/{}/endpoints/{}", request.PathParam("project"),
                      request.PathParam("location"), request.PathParam("endpoint"));
-}
-
-// Runs `work` on the executor with the responder; 503 when the executor refuses it.
-void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
-             http::Responder responder,
-             std::function<http::HttpResponse(http::HttpRequest&)> work) {
-  auto shared = std::make_shared<http::HttpRequest>(std::move(request));
-  const bool queued = executor->Submit(
-      [shared, responder, work = std::move(work)] { responder.Respond(work(*shared)); });
-  if (!queued) {
-    responder.Respond(http::GoogleErrorResponse(
-        absl::UnavailableError("the server is overloaded (predict queue full); retry later")));
-  }
 }
 
 // Decodes the :predict body; returns the body to forward and the pinned deployed model id.
@@ -121,18 +109,16 @@ absl::Status AddVertexPredictRoutes(http::Router& router, PredictionService* pre
   if (predictions == nullptr || executor == nullptr) {
     return absl::InvalidArgumentError("AddVertexPredictRoutes: predictions and executor required");
   }
-  RETURN_IF_ERROR(
-      router.Add("POST", std::string(kEndpointPattern) + ":predict",
-                 [predictions, executor](http::HttpRequest&& request, http::Responder responder) {
-                   Offload(executor, std::move(request), std::move(responder),
-                           [predictions](http::HttpRequest& r) { return Predict(predictions, r); });
-                 }));
+  RETURN_IF_ERROR(router.Add(
+      "POST", std::string(kEndpointPattern) + ":predict",
+      OffloadedHandler(executor, [predictions](http::HttpRequest& r) {
+        return Predict(predictions, r);
+      })));
   RETURN_IF_ERROR(router.Add(
       "POST", std::string(kEndpointPattern) + ":rawPredict",
-      [predictions, executor](http::HttpRequest&& request, http::Responder responder) {
-        Offload(executor, std::move(request), std::move(responder),
-                [predictions](http::HttpRequest& r) { return RawPredict(predictions, r); });
-      }));
+      OffloadedHandler(executor, [predictions](http::HttpRequest& r) {
+        return RawPredict(predictions, r);
+      })));
   return absl::OkStatus();
 }
 

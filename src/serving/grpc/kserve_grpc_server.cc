@@ -1,0 +1,214 @@
+#include "serving/grpc/kserve_grpc_server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <utility>
+
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "serving/grpc/kserve_v2.grpc.pb.h"
+#include "serving/predict/classification.h"
+#include "serving/predict/kserve_v2.h"
+
+namespace tessera::serving {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+// An integer request parameter (int64, uint64 or an integral double), nullopt when absent.
+absl::StatusOr<std::optional<int64_t>> IntParameter(
+    const google::protobuf::Map<std::string, inference::InferParameter>& parameters,
+    const std::string& name) {
+  auto it = parameters.find(name);
+  if (it == parameters.end()) return std::nullopt;
+  const inference::InferParameter& p = it->second;
+  switch (p.parameter_choice_case()) {
+    case inference::InferParameter::kInt64Param:
+      return p.int64_param();
+    case inference::InferParameter::kUint64Param:
+      if (p.uint64_param() <= uint64_t{INT64_MAX}) return static_cast<int64_t>(p.uint64_param());
+      break;
+    default:
+      break;
+  }
+  return absl::InvalidArgumentError(fmt::format("parameter {} must be an integer", name));
+}
+
+absl::StatusOr<std::vector<std::string>> Images(const inference::ModelInferRequest& request,
+                                                size_t count) {
+  const auto& input = request.inputs(0);
+  if (request.raw_input_contents_size() > 0) {
+    if (request.raw_input_contents_size() != 1) {
+      return absl::InvalidArgumentError(fmt::format(
+          "raw_input_contents has {} entries for 1 input", request.raw_input_contents_size()));
+    }
+    return kserve::SplitBytesTensor(request.raw_input_contents(0), count);
+  }
+  const auto& bytes = input.contents().bytes_contents();
+  if (static_cast<size_t>(bytes.size()) != count) {
+    return absl::InvalidArgumentError(fmt::format(
+        "input \"{}\" holds {} elements in contents.bytes_contents; its shape says {}",
+        input.name(), bytes.size(), count));
+  }
+  return std::vector<std::string>(bytes.begin(), bytes.end());
+}
+
+class Service final : public inference::GRPCInferenceService::Service {
+ public:
+  Service(PredictionService* predictions, const ModelResolver* resolver)
+      : predictions_(predictions), resolver_(resolver) {}
+
+  grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
+                          inference::ServerLiveResponse* response) override {
+    response->set_live(true);
+    return grpc::Status::OK;
+  }
+  grpc::Status ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
+                           inference::ServerReadyResponse* response) override {
+    response->set_ready(true);
+    return grpc::Status::OK;
+  }
+  grpc::Status ServerMetadata(grpc::ServerContext*, const inference::ServerMetadataRequest*,
+                              inference::ServerMetadataResponse* response) override {
+    response->set_name("tessera");
+    response->set_version(TESSERA_VERSION);
+    return grpc::Status::OK;
+  }
+  grpc::Status ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* request,
+                          inference::ModelReadyResponse* response) override {
+    absl::StatusOr<ResolvedModel> model = Resolve(request->name(), request->version());
+    if (!model.ok()) return ToGrpc(model.status());
+    response->set_ready(model->version.ready_replicas > 0);
+    return grpc::Status::OK;
+  }
+  grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
+                             inference::ModelMetadataResponse* response) override {
+    absl::StatusOr<ResolvedModel> model = Resolve(request->name(), request->version());
+    if (!model.ok()) return ToGrpc(model.status());
+    response->set_name(request->name());
+    for (const DeployedVersion& v : model->versions) response->add_versions(v.version_id);
+    response->set_platform(kserve::kPlatform);
+    auto* input = response->add_inputs();
+    input->set_name(model->version.input_key);
+    input->set_datatype("BYTES");
+    input->add_shape(-1);
+    for (auto [name, datatype] : {std::pair{kserve::kLabelOutput, "BYTES"},
+                                  std::pair{kserve::kConfidenceOutput, "FP32"}}) {
+      auto* output = response->add_outputs();
+      output->set_name(name);
+      output->set_datatype(datatype);
+      output->add_shape(-1);
+      output->add_shape(-1);
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status ModelInfer(grpc::ServerContext*, const inference::ModelInferRequest* request,
+                          inference::ModelInferResponse* response) override {
+    return ToGrpc(Infer(*request, *response));
+  }
+
+ private:
+  absl::StatusOr<ResolvedModel> Resolve(const std::string& name, const std::string& version) {
+    return resolver_->Resolve(*predictions_->Snapshot(), name, version, /*label=*/"");
+  }
+
+  absl::Status Infer(const inference::ModelInferRequest& request,
+                     inference::ModelInferResponse& response) {
+    ASSIGN_OR_RETURN(ResolvedModel model, Resolve(request.model_name(), request.model_version()));
+    if (request.inputs_size() != 1) {
+      return absl::InvalidArgumentError(fmt::format(
+          "the request has {} inputs; the model has one, \"{}\" (BYTES)", request.inputs_size(),
+          model.version.input_key));
+    }
+    const auto& input = request.inputs(0);
+    kserve::InputSpec spec{.name = input.name(), .datatype = input.datatype(), .shape = {}};
+    spec.shape.assign(input.shape().begin(), input.shape().end());
+    ASSIGN_OR_RETURN(size_t count, kserve::CheckImageInput(spec, model.version.input_key));
+    ASSIGN_OR_RETURN(std::vector<std::string> images, Images(request, count));
+
+    ClassifyParameters parameters;
+    ASSIGN_OR_RETURN(std::optional<int64_t> top_k, IntParameter(request.parameters(), "top_k"));
+    if (top_k) {
+      ASSIGN_OR_RETURN(parameters.top_k, kserve::TopKFrom(*top_k));
+    }
+    if (request.parameters().contains("confidence_threshold")) {
+      return absl::InvalidArgumentError(
+          "parameter confidence_threshold is not supported by KServe v2 (rows would be ragged); "
+          "use top_k");
+    }
+    std::vector<std::string> names;
+    for (const auto& output : request.outputs()) {
+      RETURN_IF_ERROR(kserve::CheckOutputName(output.name()));
+      names.push_back(output.name());
+    }
+    if (names.empty()) names = {kserve::kLabelOutput, kserve::kConfidenceOutput};
+
+    ASSIGN_OR_RETURN(std::vector<Classification> rows,
+                     ClassifyImages(*predictions_, model.model_id, model.version.version_id,
+                                    images, parameters));
+    ASSIGN_OR_RETURN(kserve::Outputs outputs, kserve::OutputsFrom(rows));
+    response.set_model_name(request.model_name());
+    response.set_model_version(model.version.version_id);
+    response.set_id(request.id());
+    for (const std::string& name : names) {
+      const bool is_label = name == kserve::kLabelOutput;
+      auto* tensor = response.add_outputs();
+      tensor->set_name(name);
+      tensor->set_datatype(is_label ? "BYTES" : "FP32");
+      for (int64_t dim : outputs.shape) tensor->add_shape(dim);
+      response.add_raw_output_contents(is_label ? kserve::JoinBytesTensor(outputs.labels)
+                                                : kserve::Fp32Bytes(outputs.confidences));
+    }
+    return absl::OkStatus();
+  }
+
+  PredictionService* predictions_;
+  const ModelResolver* resolver_;
+};
+
+}  // namespace
+
+struct KserveGrpcServer::Impl {
+  explicit Impl(const Options& options) : service(options.predictions, options.resolver) {}
+  Service service;
+  std::unique_ptr<grpc::Server> server;
+  bool shut_down = false;
+};
+
+KserveGrpcServer::KserveGrpcServer(std::unique_ptr<Impl> impl, int port)
+    : impl_(std::move(impl)), port_(port) {}
+
+KserveGrpcServer::~KserveGrpcServer() { Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<KserveGrpcServer>> KserveGrpcServer::Start(const Options& options) {
+  if (options.predictions == nullptr || options.resolver == nullptr) {
+    return absl::InvalidArgumentError("KserveGrpcServer: predictions and resolver are required");
+  }
+  auto impl = std::make_unique<Impl>(options);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.RegisterService(&impl->service);
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || port == 0) {
+    return absl::UnavailableError(
+        fmt::format("cannot serve KServe v2 gRPC on {} (address in use or invalid)",
+                    options.listen));
+  }
+  return std::unique_ptr<KserveGrpcServer>(new KserveGrpcServer(std::move(impl), port));
+}
+
+void KserveGrpcServer::Shutdown(absl::Duration deadline) {
+  if (impl_ == nullptr || impl_->shut_down) return;
+  impl_->shut_down = true;
+  impl_->server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(deadline));
+  impl_->server->Wait();
+}
+
+}  // namespace tessera::serving

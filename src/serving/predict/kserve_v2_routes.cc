@@ -1,0 +1,151 @@
+#include "serving/predict/kserve_v2_routes.h"
+
+#include <charconv>
+#include <string>
+#include <utility>
+
+#include "serving/predict/plain_error.h"
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "serving/predict/classification.h"
+#include "serving/predict/kserve_v2.h"
+#include "serving/predict/kserve_v2_json.h"
+#include "serving/predict/offload.h"
+
+namespace tessera::serving {
+namespace {
+
+using nlohmann::ordered_json;
+
+constexpr const char* kModelPatterns[] = {
+    "/v2/models/{name}",
+    "/v2/models/{name}/versions/{version}",
+};
+
+absl::StatusOr<ResolvedModel> ResolveFor(const PredictionService& predictions,
+                                         const ModelResolver& resolver,
+                                         const http::HttpRequest& request) {
+  return resolver.Resolve(*predictions.Snapshot(), request.PathParam("name"),
+                          request.PathParam("version"), /*label=*/"");
+}
+
+http::HttpResponse Json(const ordered_json& body) {
+  http::HttpResponse out;
+  out.content_type = std::string(http::kJsonContentType);
+  out.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return out;
+}
+
+ordered_json ModelMetadata(const std::string& name, const ResolvedModel& model) {
+  ordered_json versions = ordered_json::array();
+  for (const DeployedVersion& v : model.versions) versions.push_back(v.version_id);
+  auto tensor = [](const std::string& tensor_name, const char* datatype, ordered_json shape) {
+    return ordered_json{{"name", tensor_name}, {"datatype", datatype}, {"shape", std::move(shape)}};
+  };
+  return ordered_json{
+      {"name", name},
+      {"versions", std::move(versions)},
+      {"platform", kserve::kPlatform},
+      {"inputs", {tensor(model.version.input_key, "BYTES", {-1})}},
+      {"outputs",
+       {tensor(kserve::kLabelOutput, "BYTES", {-1, -1}),
+        tensor(kserve::kConfidenceOutput, "FP32", {-1, -1})}}};
+}
+
+http::HttpResponse Metadata(const PredictionService& predictions, const ModelResolver& resolver,
+                            const http::HttpRequest& request) {
+  absl::StatusOr<ResolvedModel> model = ResolveFor(predictions, resolver, request);
+  if (!model.ok()) return PlainErrorResponse(model.status());
+  return Json(ModelMetadata(request.PathParam("name"), *model));
+}
+
+http::HttpResponse Ready(const PredictionService& predictions, const ModelResolver& resolver,
+                         const http::HttpRequest& request) {
+  absl::StatusOr<ResolvedModel> model = ResolveFor(predictions, resolver, request);
+  if (!model.ok()) return PlainErrorResponse(model.status());
+  if (model->version.ready_replicas == 0) {
+    return PlainErrorResponse(absl::FailedPreconditionError(
+        fmt::format("model \"{}\" version {} has no ready replica yet", request.PathParam("name"),
+                    model->version.version_id)));
+  }
+  return Json(ordered_json{{"name", request.PathParam("name")}, {"ready", true}});
+}
+
+absl::StatusOr<std::optional<size_t>> HeaderLength(const http::HttpRequest& request) {
+  const std::string* value = request.headers.Find(kserve::kHeaderLengthHeader);
+  if (value == nullptr) return std::nullopt;
+  size_t length = 0;
+  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), length);
+  if (ec != std::errc() || end != value->data() + value->size()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} must be a byte count, got \"{}\"", kserve::kHeaderLengthHeader, *value));
+  }
+  return length;
+}
+
+absl::StatusOr<http::HttpResponse> Infer(PredictionService& predictions,
+                                         const ModelResolver& resolver,
+                                         const http::HttpRequest& request) {
+  ASSIGN_OR_RETURN(ResolvedModel model, ResolveFor(predictions, resolver, request));
+  ASSIGN_OR_RETURN(std::optional<size_t> header_length, HeaderLength(request));
+  ASSIGN_OR_RETURN(kserve::RestInferRequest infer,
+                   kserve::ParseRestInferRequest(request.body, header_length,
+                                                 model.version.input_key));
+  ASSIGN_OR_RETURN(std::vector<Classification> rows,
+                   ClassifyImages(predictions, model.model_id, model.version.version_id,
+                                  infer.images, infer.parameters));
+  ASSIGN_OR_RETURN(kserve::Outputs outputs, kserve::OutputsFrom(rows));
+  kserve::RestInferResponse formatted = kserve::FormatRestInferResponse(
+      request.PathParam("name"), model.version.version_id, infer, outputs);
+  http::HttpResponse out;
+  out.body = std::move(formatted.body);
+  if (formatted.header_length) {
+    out.content_type = "application/octet-stream";
+    out.headers.Set(kserve::kHeaderLengthHeader, std::to_string(*formatted.header_length));
+  } else {
+    out.content_type = std::string(http::kJsonContentType);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status AddKserveV2Routes(http::Router& router, PredictionService* predictions,
+                               const ModelResolver* resolver, rest::BlockingExecutor* executor) {
+  if (predictions == nullptr || resolver == nullptr || executor == nullptr) {
+    return absl::InvalidArgumentError("AddKserveV2Routes: predictions, resolver, executor");
+  }
+  RETURN_IF_ERROR(router.AddSync("GET", "/v2/health/live", [](http::HttpRequest&&) {
+    return Json(ordered_json{{"live", true}});
+  }));
+  RETURN_IF_ERROR(router.AddSync("GET", "/v2/health/ready", [](http::HttpRequest&&) {
+    return Json(ordered_json{{"ready", true}});
+  }));
+  RETURN_IF_ERROR(router.AddSync("GET", "/v2", [](http::HttpRequest&&) {
+    return Json(ordered_json{{"name", "tessera"},
+                             {"version", TESSERA_VERSION},
+                             {"extensions", {"binary_tensor_data"}}});
+  }));
+  for (const char* pattern : kModelPatterns) {
+    const std::string base(pattern);
+    RETURN_IF_ERROR(router.Add(
+        "GET", base, OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {
+          return Metadata(*predictions, *resolver, r);
+        })));
+    RETURN_IF_ERROR(router.Add(
+        "GET", base + "/ready",
+        OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {
+          return Ready(*predictions, *resolver, r);
+        })));
+    RETURN_IF_ERROR(router.Add(
+        "POST", base + "/infer",
+        OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {
+          absl::StatusOr<http::HttpResponse> response = Infer(*predictions, *resolver, r);
+          return response.ok() ? std::move(*response) : PlainErrorResponse(response.status());
+        })));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tessera::serving
