@@ -51,8 +51,10 @@ absl::StatusOr<std::unique_ptr<ImageClassifier>> ImageClassifier::Load(
   ASSIGN_OR_RETURN(ViTConfig config, LoadViTConfig(model_dir / kConfigFile));
   RETURN_IF_ERROR(CheckPreprocessorMatchesModel(classifier->preprocess_, config, model_dir));
   ASSIGN_OR_RETURN(classifier->model_,
-                   VitModel::Load(model_dir, {.num_threads = options.num_threads,
-                                              .max_batch_size = options.max_batch_size}));
+                   VitModel::Load(model_dir,
+                                  {.num_threads = options.num_threads,
+                                   .max_batch_size = options.max_batch_size,
+                                   .packed_weights_path = options.packed_weights_path}));
   const VitModel& model = *classifier->model_;
   ModelInfo& info = classifier->info_;
   info.architecture = ArchitectureName(config.architecture);
@@ -70,6 +72,7 @@ absl::StatusOr<std::unique_ptr<ImageClassifier>> ImageClassifier::Load(
   info.labels = config.labels;
   info.num_parameters = model.num_parameters();
   info.weight_bytes = model.weight_bytes();
+  info.shared_weight_bytes = model.shared_weight_bytes();
   info.max_batch_size = model.max_batch_size();
   info.num_threads = model.num_threads();
   classifier->batch_pixels_.resize(size_t(options.max_batch_size) * classifier->pixels_per_image());

@@ -35,6 +35,9 @@ struct EngineOptions {
   int num_threads = 0;     // threads per Forward; 0 = every CPU this process may use
   int max_batch_size = 8;  // largest batch Forward accepts; Classify splits larger inputs
   DecodeLimits decode_limits;
+  // Non-empty: share the prepacked weights with other processes through this file
+  // (vit/vit_model.h, VitModelOptions::packed_weights_path).
+  std::filesystem::path packed_weights_path;
 };
 
 struct Prediction {
@@ -59,7 +62,8 @@ struct ModelInfo {
   int num_labels = 0;
   std::vector<std::string> labels;  // by class index
   int64_t num_parameters = 0;
-  size_t weight_bytes = 0;  // prepacked fp32 weights held in memory
+  size_t weight_bytes = 0;         // prepacked fp32 weights held in memory
+  size_t shared_weight_bytes = 0;  // of those, mapped from the shared packed weight file
   int max_batch_size = 0;
   int num_threads = 0;
 };

@@ -1,5 +1,7 @@
 #include "engine/kernels/linear.h"
 
+#include <algorithm>
+
 #include "common/status_macros.h"
 #include "fmt/format.h"
 
@@ -10,9 +12,13 @@ using dnnl::memory;
 using Tag = dnnl::memory::format_tag;
 using Dt = dnnl::memory::data_type;
 
-// Rows used to pick the prepacked weight layout (a typical token count; the jit kernels pick the
-// same layout for every row count, and Prepare checks it).
+// Rows used to pick the prepacked weight layout when the spec gives no typical row count.
 constexpr int kLayoutRows = 256;
+
+// oneDNN's reference kernels: correct, and two to three orders of magnitude slower.
+bool IsReference(const std::string& implementation) {
+  return implementation.rfind("ref", 0) == 0;
+}
 
 // The token dimension is the convolution's height: [1, features, rows, 1] in NHWC is exactly a
 // row-major [rows][features] matrix.
@@ -64,9 +70,9 @@ absl::StatusOr<dnnl::convolution_forward::primitive_desc> Linear::MakePrimitiveD
   }
 }
 
-absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(DnnlRuntime* runtime, const LinearSpec& spec,
-                                                       std::span<const float> weights,
-                                                       std::span<const float> bias) {
+absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(
+    DnnlRuntime* runtime, const LinearSpec& spec, std::span<const float> weights,
+    std::span<const float> bias, const PackedWeightFile::Tensor* shared) {
   if (spec.in_features <= 0 || spec.out_features <= 0) {
     return absl::InvalidArgumentError(fmt::format("linear layer {}x{}: sizes must be positive",
                                                   spec.in_features, spec.out_features));
@@ -86,7 +92,13 @@ absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(DnnlRuntime* runtime, con
       std::copy(bias.begin(), bias.end(), static_cast<float*>(linear->bias_.get_data_handle()));
     }
     memory::desc any_weights({spec.out_features, spec.in_features, 1, 1}, Dt::f32, Tag::any);
-    ASSIGN_OR_RETURN(auto pd, linear->MakePrimitiveDesc(kLayoutRows, any_weights));
+    ASSIGN_OR_RETURN(auto pd, linear->MakePrimitiveDesc(
+                                  spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows,
+                                  any_weights));
+    if (shared != nullptr && shared->desc == pd.weights_desc()) {
+      RETURN_IF_ERROR(linear->UseSharedWeights(*shared));
+      return linear;
+    }
     // Prepack: reorder the PyTorch layout (oihw) into the kernel's preferred layout.
     memory plain({{spec.out_features, spec.in_features, 1, 1}, Dt::f32, Tag::oihw}, engine,
                  const_cast<float*>(weights.data()));
@@ -118,14 +130,27 @@ absl::Status Linear::Prepare(int rows) {
   if (rows <= 0) return absl::InvalidArgumentError(fmt::format("linear layer: {} rows", rows));
   if (FindPlan(rows) != nullptr) return absl::OkStatus();
   ASSIGN_OR_RETURN(auto pd, MakePrimitiveDesc(rows, weights_.get_desc()));
+  Plan plan;
+  plan.rows = rows;
+  if (IsReference(pd.impl_info_str())) {
+    // The packed layout suits the typical row count, not necessarily every one: for some
+    // (e.g. brgconv_1x1 on AVX-512 at 197 rows with a layout picked at 256) oneDNN has no fast
+    // kernel for it and falls back to its reference one, 1000x slower. Then this row count gets
+    // the layout its fast kernel wants, in a copy of the weights (shared by plans that agree).
+    const memory::desc any({spec_.out_features, spec_.in_features, 1, 1}, Dt::f32, Tag::any);
+    ASSIGN_OR_RETURN(auto best, MakePrimitiveDesc(rows, any));
+    if (!IsReference(best.impl_info_str())) {
+      ASSIGN_OR_RETURN(plan.weights, WeightsIn(best.weights_desc()));
+      pd = best;
+    }
+  }
   try {
-    Plan plan;
-    plan.rows = rows;
     plan.primitive = dnnl::convolution_forward(pd);
     plan.src = memory(pd.src_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
     plan.dst = memory(pd.dst_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
     plan.scratchpad = memory(pd.scratchpad_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
     plan.implementation = pd.impl_info_str();
+    if (plan.weights) plan.implementation += " (own weight layout)";
     RETURN_IF_ERROR(runtime_->ReserveScratchpad(pd.scratchpad_desc().get_size()));
     plans_.push_back(std::move(plan));
   } catch (const dnnl::error& e) {
@@ -149,10 +174,11 @@ absl::Status Linear::Run(int rows, const float* x, float* y) {
   } catch (const dnnl::error& e) {
     return DnnlError(e, "bind linear layer buffers");
   }
+  const memory& weights = plan->weights ? plan->weights : weights_;
   if (bias_) {
     return Execute(plan->primitive, runtime_->stream(),
                    {{DNNL_ARG_SRC, plan->src.get()},
-                    {DNNL_ARG_WEIGHTS, weights_.get()},
+                    {DNNL_ARG_WEIGHTS, weights.get()},
                     {DNNL_ARG_BIAS, bias_.get()},
                     {DNNL_ARG_DST, plan->dst.get()},
                     {DNNL_ARG_SCRATCHPAD, plan->scratchpad.get()}},
@@ -160,14 +186,59 @@ absl::Status Linear::Run(int rows, const float* x, float* y) {
   }
   return Execute(plan->primitive, runtime_->stream(),
                  {{DNNL_ARG_SRC, plan->src.get()},
-                  {DNNL_ARG_WEIGHTS, weights_.get()},
+                  {DNNL_ARG_WEIGHTS, weights.get()},
                   {DNNL_ARG_DST, plan->dst.get()},
                   {DNNL_ARG_SCRATCHPAD, plan->scratchpad.get()}},
                  "linear layer");
 }
 
 size_t Linear::weight_bytes() const {
-  return weights_.get_desc().get_size() + (bias_ ? bias_.get_desc().get_size() : 0);
+  size_t bytes = weights_.get_desc().get_size() + (bias_ ? bias_.get_desc().get_size() : 0);
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    const memory& w = plans_[i].weights;
+    const bool first_of_its_kind =
+        w && std::none_of(plans_.begin(), plans_.begin() + i, [&](const Plan& p) {
+          return p.weights && p.weights.get_desc() == w.get_desc();
+        });
+    if (first_of_its_kind) bytes += w.get_desc().get_size();
+  }
+  return bytes;
+}
+
+absl::StatusOr<memory> Linear::WeightsIn(const memory::desc& desc) {
+  for (const Plan& plan : plans_) {
+    if (plan.weights && plan.weights.get_desc() == desc) return plan.weights;
+  }
+  try {
+    memory copy(desc, runtime_->engine());
+    dnnl::reorder(weights_, copy).execute(runtime_->stream(), weights_, copy);
+    runtime_->stream().wait();
+    return copy;
+  } catch (const dnnl::error& e) {
+    return DnnlError(e, fmt::format("repack a {}x{} linear layer", spec_.in_features,
+                                    spec_.out_features));
+  }
+}
+
+PackedWeightFile::Tensor Linear::packed_weights() const {
+  return PackedWeightFile::Tensor{.desc = weights_.get_desc(),
+                                  .data = weights_.get_data_handle()};
+}
+
+absl::Status Linear::UseSharedWeights(const PackedWeightFile::Tensor& shared) {
+  if (weights_ && shared.desc != weights_.get_desc()) {
+    return absl::FailedPreconditionError(
+        fmt::format("shared weights of a {}x{} linear layer are in another layout",
+                    spec_.in_features, spec_.out_features));
+  }
+  try {
+    // oneDNN never writes a primitive's weights: a view of read-only memory is safe.
+    weights_ = memory(shared.desc, runtime_->engine(), const_cast<void*>(shared.data));
+  } catch (const dnnl::error& e) {
+    return DnnlError(e, "bind shared linear weights");
+  }
+  shared_ = true;
+  return absl::OkStatus();
 }
 
 std::string Linear::ImplementationName(int rows) const {

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/kernels/dnnl_runtime.h"
+#include "engine/kernels/packed_weight_file.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace tessera::engine::kernels {
@@ -40,16 +41,21 @@ struct LinearSpec {
   int out_features = 0;
   Eltwise activation = Eltwise::kNone;  // applied before the epilogue
   LinearEpilogue epilogue = LinearEpilogue::kStore;
+  // The row count the layer mostly runs at (a ViT's token count): the weights are packed in the
+  // layout oneDNN's fastest kernel wants for it. 0: a generic 256.
+  int typical_rows = 0;
 };
 
 class Linear {
  public:
   // `weights` is row-major [out_features][in_features] (PyTorch's nn.Linear layout); `bias` has
   // out_features values, or is empty for no bias. Both are copied (prepacked).
-  static absl::StatusOr<std::unique_ptr<Linear>> Create(DnnlRuntime* runtime,
-                                                        const LinearSpec& spec,
-                                                        std::span<const float> weights,
-                                                        std::span<const float> bias);
+  // `shared`, when given and in the very layout this layer chooses, is used instead of packing
+  // `weights` (another process's packing of the same weights, in a mapped PackedWeightFile; it
+  // must outlive the Linear); otherwise it is ignored.
+  static absl::StatusOr<std::unique_ptr<Linear>> Create(
+      DnnlRuntime* runtime, const LinearSpec& spec, std::span<const float> weights,
+      std::span<const float> bias, const PackedWeightFile::Tensor* shared = nullptr);
 
   // Creates the primitive for `rows` rows (allocates, reserves scratchpad). Idempotent.
   absl::Status Prepare(int rows);
@@ -59,6 +65,13 @@ class Linear {
 
   const LinearSpec& spec() const { return spec_; }
   size_t weight_bytes() const;
+  // The packed weights, for PackedWeightFile::Write.
+  PackedWeightFile::Tensor packed_weights() const;
+  // True when the weights are `shared` ones (Create or UseSharedWeights), not a private copy.
+  bool uses_shared_weights() const { return shared_; }
+  // Switches to `shared` (same layout required, else FAILED_PRECONDITION) and frees the private
+  // copy. `shared.data` must outlive the Linear.
+  absl::Status UseSharedWeights(const PackedWeightFile::Tensor& shared);
   // The oneDNN implementation chosen for `rows` (after Prepare), e.g. "jit_1x1:avx2".
   std::string ImplementationName(int rows) const;
 
@@ -67,17 +80,22 @@ class Linear {
     int rows = 0;
     dnnl::primitive primitive;
     dnnl::memory src, dst, scratchpad;
+    // Empty: weights_. Else a copy in the layout the kernel for `rows` needs (see Prepare).
+    dnnl::memory weights;
     std::string implementation;
   };
   Linear(DnnlRuntime* runtime, const LinearSpec& spec) : runtime_(runtime), spec_(spec) {}
   absl::StatusOr<dnnl::convolution_forward::primitive_desc> MakePrimitiveDesc(
       int rows, const dnnl::memory::desc& weights_desc) const;
+  // The weights in `desc`'s layout: a plan's existing copy, or a new one reordered from weights_.
+  absl::StatusOr<dnnl::memory> WeightsIn(const dnnl::memory::desc& desc);
   Plan* FindPlan(int rows);
   const Plan* FindPlan(int rows) const;
 
   DnnlRuntime* runtime_;  // not owned; outlives this
   LinearSpec spec_;
-  dnnl::memory weights_;  // prepacked
+  dnnl::memory weights_;  // prepacked: owned, or a view of shared (read-only) memory
+  bool shared_ = false;
   dnnl::memory bias_;     // empty when there is no bias
   std::vector<Plan> plans_;
 };

@@ -1,11 +1,13 @@
 #include "engine/vit/vit_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
 #include <numeric>
 
 #include "common/status_macros.h"
+#include "spdlog/spdlog.h"
 #include "engine/vit/weights.h"
 #include "fmt/format.h"
 
@@ -39,6 +41,29 @@ void GatherRows(const float* src, int64_t src_stride, int rows, int64_t width, f
   for (int r = 0; r < rows; ++r) {
     std::memcpy(dst + r * width, src + r * src_stride, sizeof(float) * width);
   }
+}
+
+// Identifies the source weights of a packed file: the tensor table (names, shapes, sizes) and
+// about one byte per 64 KiB of each tensor's data (FNV-1a). Not a content hash -- callers key the
+// file by one -- but enough to refuse a file packed from other weights behind a wrong key.
+uint64_t WeightsFingerprint(const SafetensorsFile& file) {
+  uint64_t hash = 1469598103934665603ull;
+  auto mix = [&hash](const void* data, size_t size) {
+    for (size_t i = 0; i < size; ++i) {
+      hash = (hash ^ static_cast<const uint8_t*>(data)[i]) * 1099511628211ull;
+    }
+  };
+  for (const TensorInfo& t : file.header().tensors()) {
+    mix(t.name.data(), t.name.size());
+    const std::span<const uint8_t> bytes = file.Bytes(t);
+    const uint64_t size = bytes.size();
+    mix(&size, sizeof(size));
+    mix(t.shape.data(), t.shape.size() * sizeof(t.shape[0]));
+    // Samples in proportion to the tensor's size (at least one byte of each non-empty tensor).
+    const size_t samples = std::min<size_t>(bytes.size(), 1 + bytes.size() / 65536);
+    for (size_t i = 0; i < samples; ++i) mix(&bytes[i * (bytes.size() / samples)], 1);
+  }
+  return hash;
 }
 
 }  // namespace
@@ -97,6 +122,40 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
   const int64_t tokens = config_.num_tokens();
   kernels::DnnlRuntime* rt = runtime_.get();
 
+  // Linear layers in creation order; each takes the shared packed file's tensor of its rank when
+  // the file is there and holds the layout it would choose (Linear::Create checks).
+  const bool share = !options_.packed_weights_path.empty();
+  const uint64_t fingerprint = share ? WeightsFingerprint(file) : 0;
+  std::unique_ptr<kernels::PackedWeightFile::Lock> lock;  // held until the file is written
+  if (share) {
+    auto locked = kernels::PackedWeightFile::Acquire(options_.packed_weights_path);
+    if (locked.ok()) {
+      lock = std::move(*locked);
+    } else {
+      spdlog::warn("packing without the lock: {}", std::string(locked.status().message()));
+    }
+    auto opened = kernels::PackedWeightFile::Open(options_.packed_weights_path, fingerprint);
+    if (opened.ok()) {
+      shared_weights_ = std::move(*opened);
+    } else if (!absl::IsNotFound(opened.status())) {
+      spdlog::warn("ignoring packed weights: {}", std::string(opened.status().message()));
+    }
+  }
+  std::vector<Linear*> linears;
+  auto make_linear = [&](const LinearSpec& spec, std::span<const float> w,
+                         std::span<const float> b) -> absl::StatusOr<std::unique_ptr<Linear>> {
+    const kernels::PackedWeightFile::Tensor* shared = nullptr;
+    if (shared_weights_ != nullptr && linears.size() < shared_weights_->tensors().size()) {
+      shared = &shared_weights_->tensors()[linears.size()];
+    }
+    LinearSpec packed_for = spec;
+    if (packed_for.typical_rows == 0) packed_for.typical_rows = static_cast<int>(tokens);
+    ASSIGN_OR_RETURN(std::unique_ptr<Linear> linear,
+                     Linear::Create(rt, packed_for, w, b, shared));
+    linears.push_back(linear.get());
+    return linear;
+  };
+
   // Embeddings: fold the class / distillation tokens into their position embeddings.
   ASSIGN_OR_RETURN(auto position, reader.Read(p + "embeddings.position_embeddings"));
   token_embeddings_ = Copy(position);
@@ -112,7 +171,7 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     std::vector<float> weight = Copy(w);
     ASSIGN_OR_RETURN(auto bias, reader.Read(p + "embeddings.patch_embeddings.projection.bias"));
     ASSIGN_OR_RETURN(patch_embedding_,
-                     Linear::Create(rt, {patch_geometry_.patch_size(), h}, weight, bias));
+                     make_linear({patch_geometry_.patch_size(), h}, weight, bias));
   }
 
   auto read_copy = [&](const std::string& name) -> absl::StatusOr<std::vector<float>> {
@@ -136,13 +195,13 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
       }
     }
     if (!last) {
-      ASSIGN_OR_RETURN(l.qkv, Linear::Create(rt, {h, 3 * h}, qkv_weight, qkv_bias));
+      ASSIGN_OR_RETURN(l.qkv, make_linear({h, 3 * h}, qkv_weight, qkv_bias));
     } else {
       const size_t hh = size_t(h) * h;
       std::span<const float> all_w(qkv_weight), all_b(qkv_bias);
-      ASSIGN_OR_RETURN(l.query, Linear::Create(rt, {h, h}, all_w.first(hh),
+      ASSIGN_OR_RETURN(l.query, make_linear({h, h}, all_w.first(hh),
                                                qkv_bias.empty() ? all_b : all_b.first(h)));
-      ASSIGN_OR_RETURN(l.key_value, Linear::Create(rt, {h, 2 * h}, all_w.subspan(hh),
+      ASSIGN_OR_RETURN(l.key_value, make_linear({h, 2 * h}, all_w.subspan(hh),
                                                    qkv_bias.empty() ? all_b : all_b.subspan(h)));
     }
     const LinearSpec accumulate_h{
@@ -150,24 +209,23 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     {
       ASSIGN_OR_RETURN(auto w, read_copy(layer + "attention.output.dense.weight"));
       ASSIGN_OR_RETURN(auto b, reader.Read(layer + "attention.output.dense.bias"));
-      ASSIGN_OR_RETURN(l.attention_output, Linear::Create(rt, accumulate_h, w, b));
+      ASSIGN_OR_RETURN(l.attention_output, make_linear(accumulate_h, w, b));
     }
     {
       ASSIGN_OR_RETURN(auto w, read_copy(layer + "intermediate.dense.weight"));
       ASSIGN_OR_RETURN(auto b, reader.Read(layer + "intermediate.dense.bias"));
       ASSIGN_OR_RETURN(
           l.intermediate,
-          Linear::Create(rt, {.in_features = h, .out_features = inter, .activation = activation}, w,
+          make_linear({.in_features = h, .out_features = inter, .activation = activation}, w,
                          b));
     }
     {
       ASSIGN_OR_RETURN(auto w, read_copy(layer + "output.dense.weight"));
       ASSIGN_OR_RETURN(auto b, reader.Read(layer + "output.dense.bias"));
-      ASSIGN_OR_RETURN(l.output, Linear::Create(rt,
-                                                {.in_features = inter,
-                                                 .out_features = h,
-                                                 .epilogue = LinearEpilogue::kAccumulate},
-                                                w, b));
+      ASSIGN_OR_RETURN(l.output, make_linear({.in_features = inter,
+                                              .out_features = h,
+                                              .epilogue = LinearEpilogue::kAccumulate},
+                                             w, b));
     }
     for (auto [name, norm] : {std::pair{"layernorm_before", &l.norm_before},
                               std::pair{"layernorm_after", &l.norm_after}}) {
@@ -200,11 +258,11 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
       }
       bias[l] = 0.5f * bc[l] + 0.5f * bd[l];
     }
-    ASSIGN_OR_RETURN(classifier_, Linear::Create(rt, {2 * h, labels}, weight, bias));
+    ASSIGN_OR_RETURN(classifier_, make_linear({2 * h, labels}, weight, bias));
   } else {
     ASSIGN_OR_RETURN(auto w, read_copy("classifier.weight"));
     ASSIGN_OR_RETURN(auto b, reader.Read("classifier.bias"));
-    ASSIGN_OR_RETURN(classifier_, Linear::Create(rt, {h, labels}, w, b));
+    ASSIGN_OR_RETURN(classifier_, make_linear({h, labels}, w, b));
   }
 
   const int heads = config_.num_attention_heads, d = config_.head_dim();
@@ -253,6 +311,17 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
                                                      .scale = scale}));
   }
 
+  const bool all_shared =
+      shared_weights_ != nullptr && shared_weights_->tensors().size() == linears.size() &&
+      std::all_of(linears.begin(), linears.end(),
+                  [](const Linear* l) { return l->uses_shared_weights(); });
+  if (share && !all_shared) ShareWeights(linears, fingerprint);
+  for (const Linear* linear : linears) {
+    if (linear->uses_shared_weights()) {
+      shared_weight_bytes_ += linear->packed_weights().desc.get_size();
+    }
+  }
+
   weight_bytes_ += patch_embedding_->weight_bytes() + classifier_->weight_bytes();
   for (const EncoderLayer& l : layers_) {
     for (const auto* linear : {l.qkv.get(), l.query.get(), l.key_value.get(),
@@ -263,6 +332,28 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
   }
   weight_bytes_ += 2 * sizeof(float) * size_t(h);
   return absl::OkStatus();
+}
+
+void VitModel::ShareWeights(const std::vector<kernels::Linear*>& linears, uint64_t fingerprint) {
+  std::vector<kernels::PackedWeightFile::Tensor> tensors;
+  for (const Linear* linear : linears) tensors.push_back(linear->packed_weights());
+  const std::filesystem::path& path = options_.packed_weights_path;
+  absl::Status written = kernels::PackedWeightFile::Write(path, fingerprint, tensors);
+  auto opened = written.ok() ? kernels::PackedWeightFile::Open(path, fingerprint)
+                             : absl::StatusOr<std::unique_ptr<kernels::PackedWeightFile>>(written);
+  if (!opened.ok() || (*opened)->tensors().size() != linears.size()) {
+    spdlog::warn("weights stay private to this process: {}",
+                 opened.ok() ? "the packed weight file changed meanwhile"
+                             : std::string(opened.status().message()));
+    return;
+  }
+  // Same process, same layouts: every switch succeeds; a failure leaves that layer private.
+  for (size_t i = 0; i < linears.size(); ++i) {
+    if (absl::Status s = linears[i]->UseSharedWeights((*opened)->tensors()[i]); !s.ok()) {
+      spdlog::warn("layer {} keeps private weights: {}", i, std::string(s.message()));
+    }
+  }
+  shared_weights_ = std::move(*opened);
 }
 
 absl::Status VitModel::AllocateWorkspace() {

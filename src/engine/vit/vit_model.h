@@ -33,6 +33,7 @@
 #include "engine/kernels/dnnl_runtime.h"
 #include "engine/kernels/layer_norm.h"
 #include "engine/kernels/linear.h"
+#include "engine/kernels/packed_weight_file.h"
 #include "engine/kernels/patches.h"
 #include "engine/vit/config.h"
 #include "engine/vit/safetensors.h"
@@ -42,6 +43,13 @@ namespace tessera::engine {
 struct VitModelOptions {
   int num_threads = 0;     // OpenMP threads per Forward; 0 = every CPU this process may use
   int max_batch_size = 8;  // largest batch Forward accepts (sizes the workspace)
+  // Non-empty: share the prepacked weights through this file (kernels/packed_weight_file.h):
+  // map it when it holds this model's packing, else pack, write it, and map it. Every process
+  // given the same path for the same weights then holds one copy in the page cache. Callers key
+  // the path by the weights' content (the registry's artifact digest); a fingerprint of the
+  // safetensors file guards against a wrong key. Failing to write it is not an error (the model
+  // keeps private weights).
+  std::filesystem::path packed_weights_path;
 };
 
 class VitModel {
@@ -62,6 +70,8 @@ class VitModel {
   int64_t num_parameters() const { return num_parameters_; }
   // Bytes of prepacked weights and embeddings held in memory.
   size_t weight_bytes() const { return weight_bytes_; }
+  // Of those, the bytes mapped from the shared packed weight file (0 without one).
+  size_t shared_weight_bytes() const { return shared_weight_bytes_; }
 
   // Creates the oneDNN primitives for `batch` images ahead of the first Forward(batch).
   absl::Status WarmUp(int batch);
@@ -81,6 +91,9 @@ class VitModel {
 
   VitModel(const ViTConfig& config, const VitModelOptions& options);
   absl::Status LoadWeights(const SafetensorsFile& weights);
+  // Writes the packed weights of `linears` to options_.packed_weights_path and switches them to
+  // the mapped file (best effort: failures are logged and leave the private copies).
+  void ShareWeights(const std::vector<kernels::Linear*>& linears, uint64_t fingerprint);
   absl::Status AllocateWorkspace();
   absl::Status RunLayer(const EncoderLayer& layer, int batch);
   absl::Status RunLastLayer(const EncoderLayer& layer, int batch);
@@ -93,6 +106,10 @@ class VitModel {
   kernels::PatchGeometry patch_geometry_;
   int64_t num_parameters_ = 0;
   size_t weight_bytes_ = 0;
+  size_t shared_weight_bytes_ = 0;
+
+  // The mapped packed weights the Linear layers below may view (declared first: it outlives them).
+  std::unique_ptr<kernels::PackedWeightFile> shared_weights_;
 
   std::unique_ptr<kernels::DnnlRuntime> runtime_;
   std::unique_ptr<kernels::Linear> patch_embedding_;

@@ -107,6 +107,40 @@ TEST_P(KernelsTest, LinearMatchesReference) {
   }
 }
 
+// oneDNN falls back to its reference convolution (1000x slower) for row counts whose fast kernel
+// cannot use the packed layout (seen: brgconv_1x1 on AVX-512, ViT-B shapes at 197 rows with a
+// layout packed for 256). Prepare must then give that row count its own layout.
+TEST_P(KernelsTest, LinearNeverRunsTheReferenceKernelAtViTShapes) {
+  const struct {
+    int in, out;
+  } shapes[] = {{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}, {192, 576}};
+  for (const auto& shape : shapes) {
+    for (int typical_rows : {0, 197}) {
+      auto w = Random(rng_, size_t(shape.in) * shape.out);
+      auto linear = Linear::Create(
+          runtime_.get(), {.in_features = shape.in, .out_features = shape.out,
+                           .typical_rows = typical_rows},
+          w, {});
+      ASSERT_TRUE(linear.ok()) << linear.status();
+      for (int rows : {1, 2, 8, 196, 197, 256, 1576}) {
+        ASSERT_TRUE((*linear)->Prepare(rows).ok());
+        EXPECT_EQ((*linear)->ImplementationName(rows).rfind("ref", 0), std::string::npos)
+            << shape.in << "x" << shape.out << " packed for " << typical_rows << ", " << rows
+            << " rows: " << (*linear)->ImplementationName(rows);
+      }
+      // And it still computes the right thing on a row count that needed its own layout (one
+      // shape: the naive reference is slow).
+      if (shape.in != 768 || shape.out != 768 || typical_rows != 0) continue;
+      const int rows = 197;
+      auto x = Random(rng_, size_t(rows) * shape.in);
+      std::vector<float> y(size_t(rows) * shape.out), expected(y.size());
+      reference::Linear({shape.in, shape.out}, rows, x, w, {}, expected);
+      ASSERT_TRUE((*linear)->Run(rows, x.data(), y.data()).ok());
+      EXPECT_LE(RelativeError(y, expected), kTolerance);
+    }
+  }
+}
+
 TEST_P(KernelsTest, LinearRejectsBadArguments) {
   std::vector<float> w(6), b(2);
   EXPECT_FALSE(Linear::Create(runtime_.get(), {3, 2}, std::span<const float>(w).first(5), b).ok());
