@@ -118,6 +118,9 @@ void AddReplicaCommand(CLI::App& app) {
                   "Checkpoint folder (config.json, preprocessor_config.json, model.safetensors)")
       ->required();
   cmd->add_option("--socket", s.unix_socket_path, "Unix socket path to serve on");
+  cmd->add_option("--packed-weights", s.packed_weights_path,
+                  "Share prepacked weights with other replicas through this file (written if "
+                  "absent or stale)");
   cmd->add_option("--listen", flags->listen, "Also (or instead) serve on TCP HOST:PORT");
   cmd->add_option("--threads", s.num_threads, "Engine threads per forward pass (0 = all CPUs)")
       ->check(CLI::Range(0, 4096));

@@ -84,6 +84,8 @@ absl::StatusOr<ReplicaStatusInfo> ParseReplicaStatus(const std::string& text) {
       info.architecture = a->get<std::string>();
     }
     info.num_labels = static_cast<int>(IntField(*m, "numLabels"));
+    info.weight_bytes = IntField(*m, "weightBytes");
+    info.shared_weight_bytes = IntField(*m, "sharedWeightBytes");
     if (const auto s = m->find("imageSize"); s != m->end() && s->is_array() && s->size() == 2 &&
                                              (*s)[0].is_number() && (*s)[1].is_number()) {
       info.image_height = (*s)[0].get<int>();

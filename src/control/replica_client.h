@@ -44,6 +44,8 @@ struct ReplicaStatusInfo {
   int64_t pid = 0;
   // The model, once loaded (empty architecture while LOADING).
   std::string architecture;
+  int64_t weight_bytes = 0;         // prepacked weights held
+  int64_t shared_weight_bytes = 0;  // of those, mapped from the file shared with other replicas
   int num_labels = 0;
   int image_height = 0;
   int image_width = 0;

@@ -25,20 +25,29 @@ using registry::Endpoint;
 // Longest unix socket path (sockaddr_un.sun_path is 108 bytes with the NUL).
 constexpr size_t kMaxSocketPath = 107;
 
-int64_t ReadRssBytes(pid_t pid) {
+// A "<Field>:   12345 kB" line of a /proc/<pid> file, in bytes (0 when unknown).
+int64_t ReadProcKilobytes(pid_t pid, const char* file, std::string_view field) {
   if (pid <= 0) return 0;
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::ifstream in(fmt::format("/proc/{}/{}", pid, file));
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
+    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
+        line[field.size()] == ':') {
       try {
-        return std::stoll(line.substr(6)) * 1024;  // "VmRSS:   12345 kB"
+        return std::stoll(line.substr(field.size() + 1)) * 1024;
       } catch (...) {
         return 0;
       }
     }
   }
   return 0;
+}
+
+// Resident memory, and its proportional share: pages shared with other processes (the packed
+// weights every replica of a version maps) count 1/N in each of N, so PSS sums to real use.
+void ReadMemory(ReplicaStatus& replica) {
+  replica.rss_bytes = ReadProcKilobytes(replica.pid, "status", "VmRSS");
+  replica.pss_bytes = ReadProcKilobytes(replica.pid, "smaps_rollup", "Pss");
 }
 
 int ReplicaThreads(const DeployedModel& dm) {
@@ -95,6 +104,8 @@ class Supervisor::Reconciler {
     std::shared_ptr<ReplicaLoad> load;
     std::unique_ptr<ReplicaClient> client;
     int restarts = 0;
+    int64_t weight_bytes = 0;         // reported by the replica when it became ready
+    int64_t shared_weight_bytes = 0;
     int consecutive_failures = 0;
     int health_failures = 0;
     bool term_sent = false;
@@ -116,6 +127,9 @@ class Supervisor::Reconciler {
     absl::Time next_prepare = absl::InfinitePast();
     int prepare_failures = 0;
     std::string model_dir;
+    // The replicas' shared prepacked weights: DATA_DIR/packed/<artifact digest>-t<threads>.packed
+    // (threads: the packed layout may depend on them). Deleted with the group.
+    std::filesystem::path packed_weights;
     std::string model_display_name;
     int start_failures = 0;
     std::string last_error;
@@ -130,6 +144,8 @@ class Supervisor::Reconciler {
   void StepReady(Group& group, Replica& replica, absl::Time now);
   // Moves a running replica to kFailed (killing it if still alive) and schedules its restart.
   void Fail(Group& group, Replica& replica, std::string reason, absl::Time now);
+  // Deletes the group's packed weight file unless another group uses the same one.
+  void RemovePackedWeights(const Group& group);
   void StartDrain(Replica& replica, absl::Time now);
   // Returns true once the replica's process is gone.
   bool StepDraining(Replica& replica, absl::Time now);
@@ -190,6 +206,7 @@ std::map<std::string, DeployedModelStatus> Supervisor::Reconciler::Step(
   for (auto it = groups_.begin(); it != groups_.end();) {
     StepGroup(it->second, now);
     if (!it->second.present && it->second.replicas.empty()) {
+      RemovePackedWeights(it->second);
       it = groups_.erase(it);
       routing_dirty_ = true;
     } else {
@@ -198,6 +215,16 @@ std::map<std::string, DeployedModelStatus> Supervisor::Reconciler::Step(
   }
   if (routing_dirty_) PublishRoutingTable();
   return Summary();
+}
+
+void Supervisor::Reconciler::RemovePackedWeights(const Group& group) {
+  if (group.packed_weights.empty()) return;
+  for (const auto& [id, other] : groups_) {
+    if (&other != &group && other.packed_weights == group.packed_weights) return;
+  }
+  std::error_code ec;
+  std::filesystem::remove(group.packed_weights, ec);
+  std::filesystem::remove(group.packed_weights.string() + ".lock", ec);
 }
 
 bool Supervisor::Reconciler::Prepare(Group& group, absl::Time now) {
@@ -216,6 +243,9 @@ bool Supervisor::Reconciler::Prepare(Group& group, absl::Time now) {
     return false;
   }
   group.model_dir = dir->string();
+  group.packed_weights = options_.data_dir / "packed" /
+                         fmt::format("{}-t{}.packed", model->artifact_digest,
+                                     ReplicaThreads(group.dm));
   group.model_display_name = model->display_name;
   group.prepared = true;
   routing_dirty_ = true;  // the display name is now known
@@ -241,7 +271,8 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
   const DeployedModel& dm = group.dm;
   LaunchOptions launch;
   launch.binary = options_.self_binary;
-  launch.args = {"replica", "--model", group.model_dir, "--socket", replica.socket_path};
+  launch.args = {"replica", "--model", group.model_dir, "--socket", replica.socket_path,
+                 "--packed-weights", group.packed_weights.string()};
   const int threads = ReplicaThreads(dm);
   if (threads > 0) {
     launch.args.insert(launch.args.end(), {"--threads", std::to_string(threads)});
@@ -340,6 +371,12 @@ void Supervisor::Reconciler::StepStarting(Group& group, Replica& replica, absl::
     if (CheckHealth(replica)) {
       replica.state = ReplicaState::kReady;
       replica.ready_since = now;
+      if (absl::StatusOr<ReplicaStatusInfo> info =
+              replica.client->Status(options_.health_check_timeout);
+          info.ok()) {
+        replica.weight_bytes = info->weight_bytes;
+        replica.shared_weight_bytes = info->shared_weight_bytes;
+      }
       replica.next_health_check = now + options_.health_check_interval;
       routing_dirty_ = true;
       spdlog::info("supervisor: replica {} ready after {}", replica.id,
@@ -546,6 +583,8 @@ std::map<std::string, DeployedModelStatus> Supervisor::Reconciler::Summary() con
       r.address = "unix:" + replica->socket_path;
       r.in_flight = replica->load != nullptr ? replica->load->in_flight() : 0;
       r.restarts = replica->restarts;
+      r.weight_bytes = replica->weight_bytes;
+      r.shared_weight_bytes = replica->shared_weight_bytes;
       r.started = replica->started;
       r.ready_since = replica->ready_since;
       r.last_error = replica->last_error;
@@ -567,6 +606,9 @@ absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(const Options& op
     return absl::InvalidArgumentError("Supervisor: self_binary is required");
   }
   std::error_code ec;
+  // Packed weights of a previous run: replicas repack (and rewrite) what they need.
+  std::filesystem::remove_all(options.data_dir / "packed", ec);
+  ec.clear();
   std::filesystem::create_directories(options.data_dir / "run", ec);
   if (ec) {
     return absl::FailedPreconditionError(
@@ -663,7 +705,7 @@ std::vector<DeployedModelStatus> Supervisor::Status() const {
     for (const auto& [id, status] : summary_) result.push_back(status);
   }
   for (DeployedModelStatus& status : result) {
-    for (ReplicaStatus& replica : status.replicas) replica.rss_bytes = ReadRssBytes(replica.pid);
+    for (ReplicaStatus& replica : status.replicas) ReadMemory(replica);
   }
   return result;
 }
@@ -676,7 +718,7 @@ std::optional<DeployedModelStatus> Supervisor::StatusOf(std::string_view deploye
     if (it == summary_.end()) return std::nullopt;
     result = it->second;
   }
-  for (ReplicaStatus& replica : result->replicas) replica.rss_bytes = ReadRssBytes(replica.pid);
+  for (ReplicaStatus& replica : result->replicas) ReadMemory(replica);
   return result;
 }
 

@@ -78,6 +78,9 @@ struct ReplicaStatus {
   absl::Time ready_since = absl::InfinitePast();
   std::string last_error;                          // why it last failed, "" if never
   int64_t rss_bytes = 0;                           // from /proc/<pid>/status (0 when unknown)
+  int64_t pss_bytes = 0;  // proportional set size: shared pages split between their users
+  int64_t weight_bytes = 0;         // the replica's prepacked weights (its /status, once ready)
+  int64_t shared_weight_bytes = 0;  // of those, in the packed file every replica maps
   absl::Time next_restart = absl::InfinitePast();  // kFailed only
 };
 

@@ -1,5 +1,6 @@
 #include "runtime/replica_server.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,9 +138,12 @@ absl::StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Create(
     if (server->state_ == ReplicaState::kLoading) server->state_ = ReplicaState::kReady;
   }
   const engine::ModelInfo& info = server->classifier_->info();
-  spdlog::info("replica ready: {} ({} labels, {}x{}), max batch {}, {} engine threads, rss {} MiB",
-               info.architecture, info.num_labels, info.image_height, info.image_width,
-               info.max_batch_size, info.num_threads, CurrentRssBytes() >> 20);
+  spdlog::info(
+      "replica ready: {} ({} labels, {}x{}), max batch {}, {} engine threads, weights {} MiB "
+      "({} MiB shared), rss {} MiB",
+      info.architecture, info.num_labels, info.image_height, info.image_width,
+      info.max_batch_size, info.num_threads, info.weight_bytes >> 20,
+      info.shared_weight_bytes >> 20, CurrentRssBytes() >> 20);
   return server;
 }
 
@@ -149,6 +153,7 @@ absl::Status ReplicaServer::Load() {
   engine_options.num_threads = options_.num_threads;
   engine_options.max_batch_size = options_.max_batch_size;
   engine_options.decode_limits.max_pixels = options_.max_image_pixels;
+  engine_options.packed_weights_path = options_.packed_weights_path;
   ASSIGN_OR_RETURN(classifier_, engine::ImageClassifier::Load(options_.model_dir, engine_options));
   const size_t ppi = classifier_->pixels_per_image();
   const int labels = classifier_->info().num_labels;
@@ -168,6 +173,10 @@ absl::Status ReplicaServer::Load() {
                                              [this](std::span<const Tensor* const> batch) {
                                                return ProcessBatch(batch);
                                              }));
+  // Loading allocated and freed hundreds of MiB (unpacked weight copies, private packings that a
+  // shared file replaced); glibc keeps such memory in its heap. Give it back, so a replica's RSS
+  // is what it uses (measured: 716 -> 440 MiB for ViT-B/16 with shared weights).
+  ::malloc_trim(0);
   spdlog::info("model {} loaded and warmed up in {} ms", options_.model_dir.string(),
                absl::ToInt64Milliseconds(absl::Now() - start));
   return absl::OkStatus();
@@ -392,6 +401,7 @@ json ReplicaServer::StatusJson() const {
         {"imageSize", {info.image_height, info.image_width}},
         {"numParameters", info.num_parameters},
         {"weightBytes", info.weight_bytes},
+        {"sharedWeightBytes", info.shared_weight_bytes},
         {"threads", info.num_threads},
     };
   } else {

@@ -49,6 +49,9 @@ std::string_view ReplicaStateName(ReplicaState state);
 
 struct ReplicaServerOptions {
   std::filesystem::path model_dir;
+  // Non-empty: prepacked weights shared with the other replicas of this model version
+  // (engine::EngineOptions::packed_weights_path).
+  std::filesystem::path packed_weights_path;
   // Where to listen: a unix socket path and/or a TCP "address" + port (empty address: no TCP).
   std::string unix_socket_path;
   std::string tcp_address;

@@ -240,3 +240,51 @@ TEST_F(DataPlanePredictE2E, TrafficSplitNinetyTenAndPinning) {
 
 }  // namespace
 }  // namespace tessera::testing
+
+namespace tessera::testing {
+namespace {
+
+// Replicas of one model version share one copy of the prepacked weights: the first packs and
+// writes DATA_DIR/packed/<artifact digest>-t<threads>.packed, every replica maps it, and the file
+// goes with the last deployment that uses it.
+TEST_F(DataPlanePredictE2E, ReplicasShareThePackedWeights) {
+  StartServer();
+  const std::string model = Upload("fashion");
+  const std::string endpoint = CreateEndpoint();
+  const std::string id = Deploy(endpoint, model, 2, 2);
+  ASSERT_FALSE(id.empty());
+  const json status = Replicas(endpoint, id);
+  ASSERT_EQ(status["replicas"].size(), 2u) << status.dump();
+  for (const json& replica : status["replicas"]) {
+    EXPECT_EQ(replica["state"], "READY") << replica.dump();
+    EXPECT_GT(replica["sharedWeightBytes"].get<int64_t>(), 0) << replica.dump();
+    EXPECT_LE(replica["sharedWeightBytes"].get<int64_t>(), replica["weightBytes"].get<int64_t>());
+    EXPECT_GT(replica["pssBytes"].get<int64_t>(), 0) << replica.dump();
+    EXPECT_LE(replica["pssBytes"].get<int64_t>(), replica["rssBytes"].get<int64_t>());
+  }
+  EXPECT_EQ(status["replicas"][0]["sharedWeightBytes"], status["replicas"][1]["sharedWeightBytes"]);
+  const fs::path packed_dir = tmp_.path() / "data" / "packed";
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(packed_dir)) {
+    EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
+    if (entry.path().extension() == ".packed") files.push_back(entry.path());
+  }
+  ASSERT_EQ(files.size(), 1u) << "one file for both replicas";
+
+  // Both replicas answer, with the engine's answer.
+  for (int i = 0; i < 4; ++i) {
+    PredictReply reply = Predict(endpoint, PredictBody({FashionImage("0018-bag.png")}));
+    ASSERT_EQ(reply.status, 200) << reply.raw;
+    EXPECT_EQ(reply.body["predictions"][0]["label"], "Bag");
+  }
+
+  const ServeProcess::Reply undeployed = Undeploy(endpoint, id, json::object());
+  ASSERT_EQ(undeployed.status, 200) << undeployed.raw;
+  ASSERT_FALSE(undeployed.body.contains("error")) << undeployed.raw;
+  // The supervisor forgets the deployment on its next pass after the replicas are gone.
+  for (int i = 0; i < 100 && fs::exists(files[0]); ++i) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(fs::exists(files[0])) << "removed with the last deployment using it";
+}
+
+}  // namespace
+}  // namespace tessera::testing

@@ -49,6 +49,9 @@ nlohmann::ordered_json StatusJson(const control::DeployedModelStatus& s,
     rj["state"] = std::string(control::ReplicaStateName(r.state));
     rj["pid"] = r.pid;
     rj["rssBytes"] = r.rss_bytes;
+    rj["pssBytes"] = r.pss_bytes;
+    rj["weightBytes"] = r.weight_bytes;
+    rj["sharedWeightBytes"] = r.shared_weight_bytes;
     rj["inFlight"] = r.in_flight;
     rj["restarts"] = r.restarts;
     rj["startTime"] = TimeText(r.started);
