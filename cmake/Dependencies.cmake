@@ -36,3 +36,5 @@ endif()
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_program(GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+# simdjson: the hot JSON parses (predict request bodies, mostly base64 strings of images).
+find_package(simdjson CONFIG REQUIRED)

@@ -14,7 +14,7 @@ APT_PACKAGES=(
   libboost1.81-dev libssl-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libwebp-dev
   libsqlite3-dev sqlite3 libarchive-dev
-  nlohmann-json3-dev libcli11-dev libabsl-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libsimdjson-dev libcli11-dev libabsl-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   python3-venv python3-torch libopenblas0-pthread python3-pil

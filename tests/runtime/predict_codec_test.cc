@@ -109,7 +109,8 @@ TEST(PredictCodecTest, MalformedRequestsNameTheProblem) {
       {R"({"instances": [{"string_input": "eA=="}]})",
        "instance 0: \"string_input\" must be {\"b64\": \"...\"}"},
       {R"({"instances": [{"string_input": {"b64": "eA=="}, "b64": "eA=="}]})",
-       "got an object with keys [\"b64\", \"string_input\"]"},
+       "got an object with keys [\"string_input\", \"b64\"]"},  // in the order sent
+      {R"({"instances": [{"b64": "eA=="}], "instances": 3)", "not valid JSON"},
   };
   for (const auto& [body, message] : cases) {
     SCOPED_TRACE(body);
