@@ -1,30 +1,34 @@
 #!/usr/bin/env bash
 # Served throughput vs the engine alone (docs/performance.md): the same image file through
-#   1. the engine alone: bench/classify_bench (decode + preprocess + forward, batches of BATCH,
-#      THREADS engine threads), and
-#   2. the whole stack: wrk -> tessera serve (HTTP, JSON, routing) -> one replica (HTTP over a
-#      unix socket, base64, dynamic batcher with max_batch_size BATCH, same THREADS) -> engine,
-# and prints images/s of each, the ratio served / engine, and wrk's p50/p99 latency.
+#   1. the engine alone: bench/classify_bench (decode + preprocess on THREADS threads, forward
+#      on THREADS engine threads, batches of BATCH), and
+#   2. the whole stack: wrk (CONNECTIONS connections) -> tessera serve (HTTP, JSON, routing) ->
+#      one replica (HTTP over a unix socket, base64, dynamic batcher with max_batch_size BATCH,
+#      same THREADS) -> engine,
+# in ROUNDS alternating rounds (this machine is shared and noisy: both see the same background),
+# and prints the median images/s of each, the ratio served / engine, and wrk's p50/p99 latency.
 #
 #   bench/serve_bench.sh [BUILD_DIR]                 (default: build)
-#   MODELS="vit-base-16" SECONDS_PER_RUN=20 CONNECTIONS=16 bench/serve_bench.sh
+#   MODELS="vit-base-16" ROUNDS=3 SECONDS_PER_RUN=15 CONNECTIONS=16 bench/serve_bench.sh
 #
 # Models come from bench/make_bench_models.py (random-weight ViT-B/16 and ViT-Tiny/16) plus the
 # vendored fashion-vit; IMAGE defaults to the vendored COCO photo (640x480 PNG). The load
-# generator, the server and the replica share this machine's cores with nothing else: on a
-# 2-core host that is part of what the ratio measures.
+# generator, the server and the replica share the machine's cores: on a 2-core host that is part
+# of what the ratio measures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 models="${MODELS:-vit-base-16 vit-tiny-16 fashion-vit}"
-seconds="${SECONDS_PER_RUN:-20}"
+rounds="${ROUNDS:-3}"
+seconds="${SECONDS_PER_RUN:-15}"
 connections="${CONNECTIONS:-16}"
 threads="${THREADS:-2}"
 batch="${BATCH:-8}"
 image="${IMAGE:-data/images/photos/coco-000000039769-cats.png}"
+py=.venv/bin/python
 
 cmake --build "$build" --target tessera classify_bench >/dev/null
-OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/make_bench_models.py --out "$build/bench-models" >/dev/null
+OMP_WAIT_POLICY=PASSIVE "$py" bench/make_bench_models.py --out "$build/bench-models" >/dev/null
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)"; exit 1; }
 
 work="$(mktemp -d)"
@@ -46,60 +50,49 @@ for _ in $(seq 100); do
 done
 [ -n "$url" ] || { cat "$work/serve.err"; exit 1; }
 
-py() { .venv/bin/python -c "$@"; }
-call() {  # METHOD PATH [BODY] -> body
-  curl -sS --fail-with-body -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "$3"} \
-    "$url/v1/$2"
-}
-wait_op() {
-  local op="$1"
-  while [ "$(py 'import json,sys; print(json.load(sys.stdin).get("done", False))' <<<"$op")" != True ]; do
-    op="$(call POST "$(py 'import json,sys; print(json.load(sys.stdin)["name"])' <<<"$op"):wait?timeout=30s" '{}')"
-  done
-  py 'import json,sys; d=json.load(sys.stdin); assert "error" not in d, d; print(json.dumps(d["response"]))' <<<"$op"
+"$py" -c 'import base64,json,sys; print(json.dumps({"instances": [{"b64": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}]}))' \
+  "$image" >"$work/body.json"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+load() {  # DURATION URL -> wrk's report
+  BODY_FILE="$work/body.json" wrk -t1 -c"$connections" -d"$1" --timeout 60s --latency \
+    -s bench/predict.lua "$2"
 }
 
-parent="projects/bench/locations/local"
-py 'import base64,json,sys; print(json.dumps({"instances": [{"b64": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}]}))' \
-  "$image" >"$work/body.json"
 results=()
 for model in $models; do
   dir="$build/bench-models/$model"
   [ "$model" = fashion-vit ] && dir="data/models/fashion-vit"
   dir="$(cd "$dir" && pwd)"
-  engine_line="$("$build/bench/classify_bench" --model "$dir" --image "$image" --threads "$threads" \
-    --batch "$batch" --seconds "$seconds")"
-  engine_ips="$(sed -E 's/.*images_per_s=([0-9.]+).*/\1/' <<<"$engine_line")"
-
-  uploaded="$(wait_op "$(call POST "$parent/models:upload" "{\"model\": {\"displayName\": \"$model\",
-    \"artifactUri\": \"$dir\", \"containerSpec\": {\"imageUri\": \"tessera/vit\"}}}")")"
-  model_name="$(py 'import json,sys; print(json.load(sys.stdin)["model"])' <<<"$uploaded")"
-  endpoint="$(wait_op "$(call POST "$parent/endpoints" '{"displayName": "bench"}')" |
-    py 'import json,sys; print(json.load(sys.stdin)["name"])')"
-  deployed="$(wait_op "$(call POST "$endpoint:deployModel" "{\"deployedModel\": {\"model\": \"$model_name\",
-    \"dedicatedResources\": {\"machineSpec\": {\"machineType\": \"tessera-cpu-$threads\"},
-      \"minReplicaCount\": 1, \"maxReplicaCount\": 1},
-    \"batching\": {\"maxBatchSize\": $batch, \"maxQueueDelayUs\": 2000, \"maxQueueSize\": 256}},
-    \"trafficSplit\": {\"0\": 100}}")" |
-    py 'import json,sys; print(json.load(sys.stdin)["deployedModel"]["id"])')"
-  # Warm up, then the timed run.
-  BODY_FILE="$work/body.json" wrk -t1 -c"$connections" -d3s -s bench/predict.lua \
-    "$url/v1/$endpoint:predict" >/dev/null
-  BODY_FILE="$work/body.json" wrk -t1 -c"$connections" -d"${seconds}s" --latency \
-    -s bench/predict.lua "$url/v1/$endpoint:predict" >"$work/wrk.txt"
-  served_ips="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")"
-  p50="$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")"
-  p99="$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")"
-  errors="$(awk '/Non-2xx/ {print $NF}' "$work/wrk.txt")"
-  echo "$engine_line"
-  echo "served $model connections=$connections images_per_s=$served_ips p50=$p50 p99=$p99 non_2xx=${errors:-0}"
-  results+=("$(printf '%-12s %10.2f %10.2f %7.3f %9s %9s %7s' "$model" "$engine_ips" "$served_ips" \
-    "$(py "print($served_ips / $engine_ips)")" "$p50" "$p99" "${errors:-0}")")
+  read -r endpoint deployed < <("$py" bench/serve_bench_deploy.py --url "$url" --model-dir "$dir" \
+    --name "$model" --machine-type "tessera-cpu-$threads" --max-batch-size "$batch")
+  [ -n "$deployed" ] || exit 1
+  target="$url/v1/$endpoint:predict"
+  load 3s "$target" >/dev/null  # warm up
+  engine=() served=() p50=() p99=() errors=0
+  for round in $(seq "$rounds"); do
+    line="$("$build/bench/classify_bench" --model "$dir" --image "$image" --threads "$threads" \
+      --batch "$batch" --seconds "$seconds")"
+    engine+=("$(sed -E 's/.*images_per_s=([0-9.]+).*/\1/' <<<"$line")")
+    load "${seconds}s" "$target" >"$work/wrk.txt"
+    served+=("$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")")
+    p50+=("$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")")
+    p99+=("$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")")
+    # Non-2xx answers plus wrk's socket errors (connect, read, write, timeout).
+    errors=$((errors + $(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10}
+      END {print n + 0}' "$work/wrk.txt")))
+    echo "round $round $model engine_images_per_s=${engine[-1]} served_images_per_s=${served[-1]}" \
+      "p50=${p50[-1]} p99=${p99[-1]}"
+  done
+  e="$(echo "${engine[*]}" | median)"
+  s="$(echo "${served[*]}" | median)"
+  results+=("$(printf '%-12s %10.2f %10.2f %7.3f %10s %10s %7s' "$model" "$e" "$s" \
+    "$("$py" -c "print($s / $e)")" "${p50[$((rounds / 2))]}" "${p99[$((rounds / 2))]}" "$errors")")
   # Undeploy, so the next model has the cores to itself.
-  wait_op "$(call POST "$endpoint:undeployModel" "{\"deployedModelId\": \"$deployed\"}")" >/dev/null
+  "$py" bench/serve_bench_deploy.py --url "$url" --undeploy "$endpoint" "$deployed"
 done
 
 echo
-echo "image $image, $threads engine threads, batch $batch, $connections connections, ${seconds}s per run"
-printf '%-12s %10s %10s %7s %9s %9s %7s\n' model engine/s served/s ratio p50 p99 errors
+echo "image $image, $threads engine threads, batch $batch, $connections connections," \
+  "$rounds rounds of ${seconds}s; medians over rounds (latency: the middle round's)"
+printf '%-12s %10s %10s %7s %10s %10s %7s\n' model engine/s served/s ratio p50 p99 errors
 printf '%s\n' "${results[@]}"
