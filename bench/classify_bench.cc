@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "Engine threads")->check(CLI::Range(1, 4096));
   app.add_option("--batch", batch, "Images per Classify call")->check(CLI::Range(1, 1024));
   app.add_option("--seconds", seconds, "Minimum timed seconds");
+  std::string packed;
+  app.add_option("--packed-weights", packed, "Map the packed weights from this file, as replicas do");
   CLI11_PARSE(app, argc, argv);
 
   std::ifstream in(image_path, std::ios::binary);
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
   }
   tessera::engine::kernels::SetThreads(threads);
   auto classifier = tessera::engine::ImageClassifier::Load(
-      model_dir, {.num_threads = threads, .max_batch_size = batch});
+      model_dir, {.num_threads = threads, .max_batch_size = batch, .packed_weights_path = packed});
   if (!classifier.ok()) {
     std::fprintf(stderr, "%s\n", std::string(classifier.status().message()).c_str());
     return 1;

@@ -106,6 +106,7 @@ class Supervisor::Reconciler {
     int restarts = 0;
     int64_t weight_bytes = 0;         // reported by the replica when it became ready
     int64_t shared_weight_bytes = 0;
+    ReplicaStatusInfo counters;       // its /status, refreshed with every good health check
     int consecutive_failures = 0;
     int health_failures = 0;
     bool term_sent = false;
@@ -150,6 +151,8 @@ class Supervisor::Reconciler {
   // Returns true once the replica's process is gone.
   bool StepDraining(Replica& replica, absl::Time now);
   bool CheckHealth(Replica& replica);
+  // Replaces replica.counters with its /status (kept as they were when it does not answer).
+  void RefreshCounters(Replica& replica);
   absl::Duration Backoff(int failures) const;
   std::string SocketPath(const std::string& replica_id) const;
   void PublishRoutingTable();
@@ -327,6 +330,12 @@ bool Supervisor::Reconciler::CheckHealth(Replica& replica) {
   return health.ok() && health->ready;
 }
 
+void Supervisor::Reconciler::RefreshCounters(Replica& replica) {
+  if (replica.client == nullptr) return;
+  absl::StatusOr<ReplicaStatusInfo> info = replica.client->Status(options_.health_check_timeout);
+  if (info.ok()) replica.counters = std::move(*info);
+}
+
 absl::Duration Supervisor::Reconciler::Backoff(int failures) const {
   absl::Duration delay = options_.initial_backoff;
   for (int i = 1; i < failures && delay < options_.max_backoff; ++i) delay *= 2;
@@ -371,12 +380,9 @@ void Supervisor::Reconciler::StepStarting(Group& group, Replica& replica, absl::
     if (CheckHealth(replica)) {
       replica.state = ReplicaState::kReady;
       replica.ready_since = now;
-      if (absl::StatusOr<ReplicaStatusInfo> info =
-              replica.client->Status(options_.health_check_timeout);
-          info.ok()) {
-        replica.weight_bytes = info->weight_bytes;
-        replica.shared_weight_bytes = info->shared_weight_bytes;
-      }
+      RefreshCounters(replica);
+      replica.weight_bytes = replica.counters.weight_bytes;
+      replica.shared_weight_bytes = replica.counters.shared_weight_bytes;
       replica.next_health_check = now + options_.health_check_interval;
       routing_dirty_ = true;
       spdlog::info("supervisor: replica {} ready after {}", replica.id,
@@ -405,6 +411,7 @@ void Supervisor::Reconciler::StepReady(Group& group, Replica& replica, absl::Tim
   replica.next_health_check = now + options_.health_check_interval;
   if (CheckHealth(replica)) {
     replica.health_failures = 0;
+    RefreshCounters(replica);
     return;
   }
   if (++replica.health_failures >= options_.health_failures_to_kill) {
@@ -585,6 +592,11 @@ std::map<std::string, DeployedModelStatus> Supervisor::Reconciler::Summary() con
       r.restarts = replica->restarts;
       r.weight_bytes = replica->weight_bytes;
       r.shared_weight_bytes = replica->shared_weight_bytes;
+      r.requests = replica->counters.requests;
+      r.failed_requests = replica->counters.failed_requests;
+      r.batches = replica->counters.batches;
+      r.queue_depth = replica->counters.queue_depth;
+      r.batch_size_histogram = replica->counters.batch_size_histogram;
       r.started = replica->started;
       r.ready_since = replica->ready_since;
       r.last_error = replica->last_error;

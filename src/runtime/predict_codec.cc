@@ -253,19 +253,20 @@ absl::StatusOr<ParsedPredictRequest> ParsePredictRequest(std::string_view body,
   return out;
 }
 
-json PredictionToJson(const std::vector<engine::Prediction>& top,
-                      const PredictParameters& parameters) {
+nlohmann::ordered_json PredictionToJson(const std::vector<engine::Prediction>& top,
+                                        const PredictParameters& parameters) {
+  using ordered = nlohmann::ordered_json;
   if (parameters.top_k == 1 && !parameters.confidence_threshold.has_value() && !top.empty()) {
-    return json{{"label", top[0].label}, {"confidence", top[0].confidence}};
+    return ordered{{"label", top[0].label}, {"confidence", top[0].confidence}};
   }
-  json labels = json::array();
-  json confidences = json::array();
+  ordered labels = ordered::array();
+  ordered confidences = ordered::array();
   for (const engine::Prediction& p : top) {
     if (parameters.confidence_threshold && p.confidence < *parameters.confidence_threshold) break;
     labels.push_back(p.label);
     confidences.push_back(p.confidence);
   }
-  return json{{"labels", std::move(labels)}, {"confidences", std::move(confidences)}};
+  return ordered{{"labels", std::move(labels)}, {"confidences", std::move(confidences)}};
 }
 
 }  // namespace tessera::runtime

@@ -62,7 +62,8 @@ absl::StatusOr<PredictParameters> ParsePredictQuery(
     const std::optional<std::string>& threshold, const std::optional<std::string>& threshold_camel);
 
 // One prediction in the shape described above. `top` is the engine's top-k (most probable first).
-nlohmann::json PredictionToJson(const std::vector<engine::Prediction>& top,
+// Keys in the order above ("label" before "confidence", as Vertex shows them).
+nlohmann::ordered_json PredictionToJson(const std::vector<engine::Prediction>& top,
                                 const PredictParameters& parameters);
 
 }  // namespace tessera::runtime

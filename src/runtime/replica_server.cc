@@ -19,12 +19,13 @@ namespace {
 
 using nlohmann::json;
 
-http::HttpResponse Json(int status, const json& body) {
+template <typename JsonType = json>
+http::HttpResponse Json(int status, const JsonType& body) {
   http::HttpResponse response;
   response.status = status;
   response.content_type = std::string(http::kJsonContentType);
   // Labels come from config.json and are valid UTF-8, but never let a dump throw on an io thread.
-  response.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  response.body = body.dump(-1, ' ', false, JsonType::error_handler_t::replace);
   return response;
 }
 
@@ -295,7 +296,7 @@ void ReplicaServer::PreprocessAndSubmit(const std::vector<std::string_view>& ima
             Finish(responder, http::GoogleErrorResponse(results.status()));
             return;
           }
-          json predictions = json::array();
+          nlohmann::ordered_json predictions = nlohmann::ordered_json::array();
           for (size_t i = 0; i < results->size(); ++i) {
             const absl::StatusOr<Logits>& logits = (*results)[i];
             if (!logits.ok()) {
@@ -305,7 +306,8 @@ void ReplicaServer::PreprocessAndSubmit(const std::vector<std::string_view>& ima
             predictions.push_back(
                 PredictionToJson(classifier_->TopK(*logits, parameters.top_k), parameters));
           }
-          Finish(responder, Json(200, {{"predictions", std::move(predictions)}}));
+          Finish(responder,
+                 Json(200, nlohmann::ordered_json{{"predictions", std::move(predictions)}}));
         });
   }
   {

@@ -278,6 +278,21 @@ TEST_F(DataPlanePredictE2E, ReplicasShareThePackedWeights) {
     EXPECT_EQ(reply.body["predictions"][0]["label"], "Bag");
   }
 
+  // The replicas' own counters reach the API (refreshed with the health checks, ~1 s): the four
+  // requests, each a batch of one.
+  int64_t requests = 0, batches_of_one = 0;
+  for (int i = 0; i < 50 && requests < 4; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    requests = batches_of_one = 0;
+    const json now = Replicas(endpoint, id);
+    for (const json& replica : now["replicas"]) {
+      requests += replica["requests"].get<int64_t>();
+      batches_of_one += replica["batchSizeHistogram"].value("1", int64_t{0});
+    }
+  }
+  EXPECT_EQ(requests, 4);
+  EXPECT_EQ(batches_of_one, 4);  // sequential requests: batches of one (warm-up is not counted)
+
   const ServeProcess::Reply undeployed = Undeploy(endpoint, id, json::object());
   ASSERT_EQ(undeployed.status, 200) << undeployed.raw;
   ASSERT_FALSE(undeployed.body.contains("error")) << undeployed.raw;

@@ -52,6 +52,15 @@ nlohmann::ordered_json StatusJson(const control::DeployedModelStatus& s,
     rj["pssBytes"] = r.pss_bytes;
     rj["weightBytes"] = r.weight_bytes;
     rj["sharedWeightBytes"] = r.shared_weight_bytes;
+    rj["requests"] = r.requests;
+    rj["failedRequests"] = r.failed_requests;
+    rj["batches"] = r.batches;
+    rj["queueDepth"] = r.queue_depth;
+    nlohmann::ordered_json histogram = nlohmann::ordered_json::object();
+    for (const auto& [size, count] : r.batch_size_histogram) {
+      histogram[std::to_string(size)] = count;
+    }
+    rj["batchSizeHistogram"] = std::move(histogram);
     rj["inFlight"] = r.in_flight;
     rj["restarts"] = r.restarts;
     rj["startTime"] = TimeText(r.started);

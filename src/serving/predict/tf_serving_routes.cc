@@ -59,12 +59,12 @@ absl::StatusOr<json> InstancesFromInputs(json& inputs, const std::string& input_
 }
 
 // {"outputs": {"label": [..], "confidence": [..]}}: the row predictions, one list per field.
-ordered_json Columnar(const json& predictions) {
+ordered_json Columnar(const ordered_json& predictions) {
   ordered_json outputs = ordered_json::object();
   if (!predictions.empty() && predictions.front().is_object()) {
     for (const auto& [key, unused] : predictions.front().items()) {
       ordered_json column = ordered_json::array();
-      for (const json& p : predictions) column.push_back(ordered_json(p.value(key, json())));
+      for (const ordered_json& p : predictions) column.push_back(p.value(key, ordered_json()));
       outputs[key] = std::move(column);
     }
   }
@@ -107,7 +107,7 @@ absl::StatusOr<ordered_json> Predict(PredictionService& predictions, const Model
   ASSIGN_OR_RETURN(ReplicaReply reply,
                    predictions.PredictModelVersion(model.model_id, model.version.version_id,
                                                    ReplicaCall{.body = forward.dump()}));
-  json replica = json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
+  ordered_json replica = ordered_json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
   if (replica.is_discarded() || !replica.is_object() || !replica.contains("predictions") ||
       !replica["predictions"].is_array()) {
     return absl::InternalError(

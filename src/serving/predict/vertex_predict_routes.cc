@@ -103,8 +103,8 @@ http::HttpResponse Predict(PredictionService* predictions, http::HttpRequest& re
   absl::StatusOr<ReplicaReply> reply = predictions->PredictEndpoint(
       EndpointName(request), pinned, ReplicaCall{.body = std::move(forward)});
   if (!reply.ok()) return http::GoogleErrorResponse(reply.status());
-  nlohmann::json replica_body =
-      nlohmann::json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
+  nlohmann::ordered_json replica_body =  // ordered: keep the replica's "label", "confidence"
+      nlohmann::ordered_json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
   if (replica_body.is_discarded() || !replica_body.is_object() ||
       !replica_body.contains("predictions")) {
     return http::GoogleErrorResponse(absl::InternalError(
