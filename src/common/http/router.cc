@@ -72,6 +72,13 @@ Router::~Router() = default;
 Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
+std::vector<Router::RouteEntry> Router::Routes() const {
+  std::vector<RouteEntry> out;
+  out.reserve(routes_.size());
+  for (const auto& route : routes_) out.push_back({route->method, route->pattern});
+  return out;
+}
+
 absl::Status Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
   const auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(fmt::format("bad route pattern \"{}\": {}", pattern, why));

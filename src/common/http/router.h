@@ -69,6 +69,13 @@ class Router {
   // handler, or responds with the 404/405/400 Google error itself.
   void Dispatch(HttpRequest&& request, Responder responder) const;
 
+  struct RouteEntry {
+    std::string method;
+    std::string pattern;  // as registered
+  };
+  // Every registered route, in registration order (for documentation checks).
+  std::vector<RouteEntry> Routes() const;
+
   // A server Handler that dispatches through `router` (kept alive by the handler).
   static Handler AsHandler(std::shared_ptr<const Router> router);
 

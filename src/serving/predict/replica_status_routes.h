@@ -7,7 +7,9 @@
 //   {"deployedModelId", "model", "modelVersionId", "modelDisplayName", "desiredReplicaCount",
 //    "readyReplicaCount", "startFailures", "lastError",
 //    "replicas": [{"id", "state": "STARTING|READY|FAILED|DRAINING", "pid", "rssBytes",
-//                  "inFlight", "restarts", "startTime", "readyTime", "lastError"}],
+//                  "pssBytes", "weightBytes", "sharedWeightBytes", "requests", "failedRequests",
+//                  "batches", "queueDepth", "batchSizeHistogram", "inFlight", "restarts",
+//                  "startTime", "readyTime", "lastError"}],
 //    "autoscalingEvents": [{"time", "currentReplicaCount", "desiredReplicaCount",
 //                           "recommendation", "limitedBy", "reason"}]}   (newest last)
 // Handlers are synchronous and cheap (in-memory state plus /proc reads).

@@ -252,6 +252,13 @@ TEST(RouterTest, RejectsDuplicateRoutes) {
             absl::StatusCode::kAlreadyExists);
   EXPECT_TRUE(router.Add("POST", "/v1/models/{name}", Noop()).ok());
   EXPECT_TRUE(router.Add("GET", "/v1/models/{name}:listVersions", Noop()).ok());
+  // Routes() lists what was accepted, in order (refused duplicates are not there).
+  const std::vector<Router::RouteEntry> routes = router.Routes();
+  ASSERT_EQ(routes.size(), 3u);
+  EXPECT_EQ(routes[0].method, "GET");
+  EXPECT_EQ(routes[0].pattern, "/v1/models/{name}");
+  EXPECT_EQ(routes[1].method, "POST");
+  EXPECT_EQ(routes[2].pattern, "/v1/models/{name}:listVersions");
 }
 
 // Dispatch answers through the Responder; capture what it sends.
