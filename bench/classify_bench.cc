@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "Images per Classify call")->check(CLI::Range(1, 1024));
   app.add_option("--seconds", seconds, "Minimum timed seconds");
   std::string packed;
-  app.add_option("--packed-weights", packed, "Map the packed weights from this file, as replicas do");
+  app.add_option("--packed-weights", packed,
+                 "Map the packed weights from this file, as replicas do");
   CLI11_PARSE(app, argc, argv);
 
   std::ifstream in(image_path, std::ios::binary);

@@ -108,8 +108,7 @@ class SupervisedDataPlane final : public DataPlane {
     RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), &executor_));
     RETURN_IF_ERROR(
         serving::AddTfServingRoutes(router, predictions_.get(), &resolver_, &executor_));
-    RETURN_IF_ERROR(
-        serving::AddKserveV2Routes(router, predictions_.get(), &resolver_, &executor_));
+    RETURN_IF_ERROR(serving::AddKserveV2Routes(router, predictions_.get(), &resolver_, &executor_));
     serving::ReplicaStatusSources sources;
     sources.deployed_models = [this] {
       return supervisor_ != nullptr ? supervisor_->Status()

@@ -104,9 +104,9 @@ class Supervisor::Reconciler {
     std::shared_ptr<ReplicaLoad> load;
     std::unique_ptr<ReplicaClient> client;
     int restarts = 0;
-    int64_t weight_bytes = 0;         // reported by the replica when it became ready
+    int64_t weight_bytes = 0;  // reported by the replica when it became ready
     int64_t shared_weight_bytes = 0;
-    ReplicaStatusInfo counters;       // its /status, refreshed with every good health check
+    ReplicaStatusInfo counters;  // its /status, refreshed with every good health check
     int consecutive_failures = 0;
     int health_failures = 0;
     bool term_sent = false;
@@ -246,9 +246,9 @@ bool Supervisor::Reconciler::Prepare(Group& group, absl::Time now) {
     return false;
   }
   group.model_dir = dir->string();
-  group.packed_weights = options_.data_dir / "packed" /
-                         fmt::format("{}-t{}.packed", model->artifact_digest,
-                                     ReplicaThreads(group.dm));
+  group.packed_weights =
+      options_.data_dir / "packed" /
+      fmt::format("{}-t{}.packed", model->artifact_digest, ReplicaThreads(group.dm));
   group.model_display_name = model->display_name;
   group.prepared = true;
   routing_dirty_ = true;  // the display name is now known
@@ -274,8 +274,13 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
   const DeployedModel& dm = group.dm;
   LaunchOptions launch;
   launch.binary = options_.self_binary;
-  launch.args = {"replica", "--model", group.model_dir, "--socket", replica.socket_path,
-                 "--packed-weights", group.packed_weights.string()};
+  launch.args = {"replica",
+                 "--model",
+                 group.model_dir,
+                 "--socket",
+                 replica.socket_path,
+                 "--packed-weights",
+                 group.packed_weights.string()};
   const int threads = ReplicaThreads(dm);
   if (threads > 0) {
     launch.args.insert(launch.args.end(), {"--threads", std::to_string(threads)});

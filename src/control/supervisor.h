@@ -76,17 +76,17 @@ struct ReplicaStatus {
   int restarts = 0;       // times this slot was started again after a failure
   absl::Time started = absl::InfinitePast();
   absl::Time ready_since = absl::InfinitePast();
-  std::string last_error;                          // why it last failed, "" if never
-  int64_t rss_bytes = 0;                           // from /proc/<pid>/status (0 when unknown)
-  int64_t pss_bytes = 0;  // proportional set size: shared pages split between their users
+  std::string last_error;           // why it last failed, "" if never
+  int64_t rss_bytes = 0;            // from /proc/<pid>/status (0 when unknown)
+  int64_t pss_bytes = 0;            // proportional set size: shared pages split between their users
   int64_t weight_bytes = 0;         // the replica's prepacked weights (its /status, once ready)
   int64_t shared_weight_bytes = 0;  // of those, in the packed file every replica maps
   // The replica's own counters (its /status, refreshed about once a second while READY).
-  int64_t requests = 0;         // predict requests it received
-  int64_t failed_requests = 0;  // ...answered with an error
-  int64_t batches = 0;          // forward passes run
-  int64_t queue_depth = 0;      // images waiting for a batch
-  std::map<int, int64_t> batch_size_histogram;  // batch size -> forward passes of that size
+  int64_t requests = 0;                            // predict requests it received
+  int64_t failed_requests = 0;                     // ...answered with an error
+  int64_t batches = 0;                             // forward passes run
+  int64_t queue_depth = 0;                         // images waiting for a batch
+  std::map<int, int64_t> batch_size_histogram;     // batch size -> forward passes of that size
   absl::Time next_restart = absl::InfinitePast();  // kFailed only
 };
 

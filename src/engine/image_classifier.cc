@@ -51,10 +51,9 @@ absl::StatusOr<std::unique_ptr<ImageClassifier>> ImageClassifier::Load(
   ASSIGN_OR_RETURN(ViTConfig config, LoadViTConfig(model_dir / kConfigFile));
   RETURN_IF_ERROR(CheckPreprocessorMatchesModel(classifier->preprocess_, config, model_dir));
   ASSIGN_OR_RETURN(classifier->model_,
-                   VitModel::Load(model_dir,
-                                  {.num_threads = options.num_threads,
-                                   .max_batch_size = options.max_batch_size,
-                                   .packed_weights_path = options.packed_weights_path}));
+                   VitModel::Load(model_dir, {.num_threads = options.num_threads,
+                                              .max_batch_size = options.max_batch_size,
+                                              .packed_weights_path = options.packed_weights_path}));
   const VitModel& model = *classifier->model_;
   ModelInfo& info = classifier->info_;
   info.architecture = ArchitectureName(config.architecture);

@@ -64,6 +64,6 @@ absl::StatusOr<PredictParameters> ParsePredictQuery(
 // One prediction in the shape described above. `top` is the engine's top-k (most probable first).
 // Keys in the order above ("label" before "confidence", as Vertex shows them).
 nlohmann::ordered_json PredictionToJson(const std::vector<engine::Prediction>& top,
-                                const PredictParameters& parameters);
+                                        const PredictParameters& parameters);
 
 }  // namespace tessera::runtime

@@ -142,9 +142,9 @@ absl::StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Create(
   spdlog::info(
       "replica ready: {} ({} labels, {}x{}), max batch {}, {} engine threads, weights {} MiB "
       "({} MiB shared), rss {} MiB",
-      info.architecture, info.num_labels, info.image_height, info.image_width,
-      info.max_batch_size, info.num_threads, info.weight_bytes >> 20,
-      info.shared_weight_bytes >> 20, CurrentRssBytes() >> 20);
+      info.architecture, info.num_labels, info.image_height, info.image_width, info.max_batch_size,
+      info.num_threads, info.weight_bytes >> 20, info.shared_weight_bytes >> 20,
+      CurrentRssBytes() >> 20);
   return server;
 }
 

@@ -24,8 +24,8 @@ TEST(Base64Test, KnownVectors) {
   EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
   EXPECT_EQ(Base64Encode("fo"), "Zm8=");
   EXPECT_EQ(*Base64Decode("Zm8="), "fo");
-  EXPECT_EQ(*Base64Decode("Zm8"), "fo");           // padding optional
-  EXPECT_EQ(*Base64Decode("Zm9v\nYmFy\r\n"), "foobar");  // wrapped lines
+  EXPECT_EQ(*Base64Decode("Zm8"), "fo");                    // padding optional
+  EXPECT_EQ(*Base64Decode("Zm9v\nYmFy\r\n"), "foobar");     // wrapped lines
   EXPECT_EQ(*Base64Decode("-_-_"), *Base64Decode("+/+/"));  // URL-safe alphabet
 }
 

@@ -77,13 +77,12 @@ TEST(KserveRestCodecTest, JsonRequestWithBase64Data) {
 
 TEST(KserveRestCodecTest, BinaryRequestAsTritonclientSendsIt) {
   const std::string raw = JoinBytesTensor({"jpeg-bytes"});
-  const std::string header = Header(
-      {{"inputs",
-        {{{"name", "img"},
-          {"datatype", "BYTES"},
-          {"shape", {1}},
-          {"parameters", {{"binary_data_size", raw.size()}}}}}},
-       {"parameters", {{"binary_data_output", true}}}});
+  const std::string header = Header({{"inputs",
+                                      {{{"name", "img"},
+                                        {"datatype", "BYTES"},
+                                        {"shape", {1}},
+                                        {"parameters", {{"binary_data_size", raw.size()}}}}}},
+                                     {"parameters", {{"binary_data_output", true}}}});
   auto request = ParseRestInferRequest(header + raw, header.size(), "img");
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_THAT(request->images, ElementsAre("jpeg-bytes"));
@@ -129,15 +128,15 @@ TEST(KserveRestCodecTest, BadRequests) {
   // binary_data_size larger than what follows, and bytes nobody claims.
   const std::string claims_more =
       Header({{"inputs", {input({{"parameters", {{"binary_data_size", raw.size() + 1}}}})}}});
-  EXPECT_THAT(std::string(ParseRestInferRequest(claims_more + raw, claims_more.size(), "img")
-                              .status()
-                              .message()),
-              HasSubstr("binary_data_size"));
+  EXPECT_THAT(
+      std::string(
+          ParseRestInferRequest(claims_more + raw, claims_more.size(), "img").status().message()),
+      HasSubstr("binary_data_size"));
   const std::string json_data = Header({{"inputs", {input({{"data", {"eA=="}}})}}});
-  EXPECT_THAT(std::string(ParseRestInferRequest(json_data + raw, json_data.size(), "img")
-                              .status()
-                              .message()),
-              HasSubstr("follow the inputs"));
+  EXPECT_THAT(
+      std::string(
+          ParseRestInferRequest(json_data + raw, json_data.size(), "img").status().message()),
+      HasSubstr("follow the inputs"));
 }
 
 TEST(KserveRestCodecTest, ResponseJsonAndBinary) {
@@ -180,10 +179,9 @@ TEST(ClassificationTest, ReplicaBodiesBothWays) {
   EXPECT_EQ(body["parameters"]["top_k"], 3);
   EXPECT_FALSE(body["parameters"].contains("confidence_threshold"));
 
-  auto rows = ParseClassifications(
-      R"({"predictions":[{"label":"Bag","confidence":0.5},)"
-      R"({"labels":["Coat","Bag"],"confidences":[0.25,0.125]}]})",
-      2);
+  auto rows = ParseClassifications(R"({"predictions":[{"label":"Bag","confidence":0.5},)"
+                                   R"({"labels":["Coat","Bag"],"confidences":[0.25,0.125]}]})",
+                                   2);
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_THAT((*rows)[0].labels, ElementsAre("Bag"));
   EXPECT_THAT((*rows)[1].confidences, ElementsAre(0.25f, 0.125f));

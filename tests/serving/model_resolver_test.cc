@@ -34,11 +34,11 @@ constexpr char kTwin[] = "projects/q/locations/l/models/18";
 std::shared_ptr<const RoutingTable> Table() {
   RoutingTableBuilder builder;
   // fashion v2 and v10 on e1 (v10 loading), v2 again on e2; model 17 "shoes"; 18 also "shoes".
-  builder.AddEndpoint(RoutedEndpoint{
-      .id = "e1",
-      .deployed_models = {Deployed("1", kFashion, "2", "fashion-vit", 1),
-                          Deployed("2", kFashion, "10", "fashion-vit", 0)},
-      .traffic_split = {{"1", 100}}});
+  builder.AddEndpoint(
+      RoutedEndpoint{.id = "e1",
+                     .deployed_models = {Deployed("1", kFashion, "2", "fashion-vit", 1),
+                                         Deployed("2", kFashion, "10", "fashion-vit", 0)},
+                     .traffic_split = {{"1", 100}}});
   builder.AddEndpoint(RoutedEndpoint{.id = "e2",
                                      .deployed_models = {Deployed("3", kFashion, "2", "fv", 2),
                                                          Deployed("4", kOther, "1", "shoes", 1),

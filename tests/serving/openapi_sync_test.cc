@@ -5,10 +5,10 @@
 #include <set>
 #include <sstream>
 
-#include "gtest/gtest.h"
-#include "nlohmann/json.hpp"
 #include "control/random_source.h"
 #include "control/routing_table.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "serving/predict/kserve_v2_routes.h"
 #include "serving/predict/model_resolver.h"
 #include "serving/predict/prediction_service.h"
@@ -69,9 +69,10 @@ std::vector<http::Router::RouteEntry> DataPlaneRoutes() {
   EXPECT_TRUE(AddVertexPredictRoutes(router, predictions.get(), &executor).ok());
   EXPECT_TRUE(AddTfServingRoutes(router, predictions.get(), &resolver, &executor).ok());
   EXPECT_TRUE(AddKserveV2Routes(router, predictions.get(), &resolver, &executor).ok());
-  EXPECT_TRUE(AddReplicaStatusRoutes(router, {.deployed_models = [] {
-                                       return std::vector<control::DeployedModelStatus>{};
-                                     }}).ok());
+  EXPECT_TRUE(
+      AddReplicaStatusRoutes(
+          router, {.deployed_models = [] { return std::vector<control::DeployedModelStatus>{}; }})
+          .ok());
   return router.Routes();
 }
 

@@ -16,9 +16,7 @@ using Dt = dnnl::memory::data_type;
 constexpr int kLayoutRows = 256;
 
 // oneDNN's reference kernels: correct, and two to three orders of magnitude slower.
-bool IsReference(const std::string& implementation) {
-  return implementation.rfind("ref", 0) == 0;
-}
+bool IsReference(const std::string& implementation) { return implementation.rfind("ref", 0) == 0; }
 
 // The token dimension is the convolution's height: [1, features, rows, 1] in NHWC is exactly a
 // row-major [rows][features] matrix.
@@ -70,9 +68,10 @@ absl::StatusOr<dnnl::convolution_forward::primitive_desc> Linear::MakePrimitiveD
   }
 }
 
-absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(
-    DnnlRuntime* runtime, const LinearSpec& spec, std::span<const float> weights,
-    std::span<const float> bias, const PackedWeightFile::Tensor* shared) {
+absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(DnnlRuntime* runtime, const LinearSpec& spec,
+                                                       std::span<const float> weights,
+                                                       std::span<const float> bias,
+                                                       const PackedWeightFile::Tensor* shared) {
   if (spec.in_features <= 0 || spec.out_features <= 0) {
     return absl::InvalidArgumentError(fmt::format("linear layer {}x{}: sizes must be positive",
                                                   spec.in_features, spec.out_features));
@@ -92,9 +91,9 @@ absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(
       std::copy(bias.begin(), bias.end(), static_cast<float*>(linear->bias_.get_data_handle()));
     }
     memory::desc any_weights({spec.out_features, spec.in_features, 1, 1}, Dt::f32, Tag::any);
-    ASSIGN_OR_RETURN(auto pd, linear->MakePrimitiveDesc(
-                                  spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows,
-                                  any_weights));
+    ASSIGN_OR_RETURN(
+        auto pd, linear->MakePrimitiveDesc(spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows,
+                                           any_weights));
     if (shared != nullptr && shared->desc == pd.weights_desc()) {
       RETURN_IF_ERROR(linear->UseSharedWeights(*shared));
       return linear;
@@ -215,14 +214,13 @@ absl::StatusOr<memory> Linear::WeightsIn(const memory::desc& desc) {
     runtime_->stream().wait();
     return copy;
   } catch (const dnnl::error& e) {
-    return DnnlError(e, fmt::format("repack a {}x{} linear layer", spec_.in_features,
-                                    spec_.out_features));
+    return DnnlError(
+        e, fmt::format("repack a {}x{} linear layer", spec_.in_features, spec_.out_features));
   }
 }
 
 PackedWeightFile::Tensor Linear::packed_weights() const {
-  return PackedWeightFile::Tensor{.desc = weights_.get_desc(),
-                                  .data = weights_.get_data_handle()};
+  return PackedWeightFile::Tensor{.desc = weights_.get_desc(), .data = weights_.get_data_handle()};
 }
 
 absl::Status Linear::UseSharedWeights(const PackedWeightFile::Tensor& shared) {

@@ -96,7 +96,7 @@ class Linear {
   LinearSpec spec_;
   dnnl::memory weights_;  // prepacked: owned, or a view of shared (read-only) memory
   bool shared_ = false;
-  dnnl::memory bias_;     // empty when there is no bias
+  dnnl::memory bias_;  // empty when there is no bias
   std::vector<Plan> plans_;
 };
 

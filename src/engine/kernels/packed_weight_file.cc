@@ -94,7 +94,8 @@ absl::StatusOr<std::unique_ptr<PackedWeightFile>> PackedWeightFile::Open(
     const std::filesystem::path& path, uint64_t fingerprint) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return absl::NotFoundError(fmt::format("{} does not exist", path.string()));
+    if (errno == ENOENT)
+      return absl::NotFoundError(fmt::format("{} does not exist", path.string()));
     return Errno("cannot open", path);
   }
   struct stat st {};
@@ -130,8 +131,8 @@ absl::StatusOr<std::unique_ptr<PackedWeightFile>> PackedWeightFile::Open(
   }
   const uint64_t records_end = sizeof(FileHeader) + header.count * sizeof(TensorRecord);
   if (header.count > size / sizeof(TensorRecord) || records_end > size) {
-    return absl::DataLossError(fmt::format("{}: {} tensors do not fit", path.string(),
-                                           header.count));
+    return absl::DataLossError(
+        fmt::format("{}: {} tensors do not fit", path.string(), header.count));
   }
   const auto* bytes = static_cast<const char*>(base);
   for (uint64_t i = 0; i < header.count; ++i) {
@@ -152,8 +153,8 @@ absl::Status PackedWeightFile::Write(const std::filesystem::path& path, uint64_t
   static std::atomic<uint64_t> counter{0};
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
-  const std::filesystem::path tmp = path.string() + fmt::format(".tmp.{}.{}", ::getpid(),
-                                                                counter.fetch_add(1));
+  const std::filesystem::path tmp =
+      path.string() + fmt::format(".tmp.{}.{}", ::getpid(), counter.fetch_add(1));
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Errno("cannot create", tmp);
   const FileHeader header = CurrentHeader(fingerprint, tensors.size());

@@ -7,9 +7,9 @@
 #include <numeric>
 
 #include "common/status_macros.h"
-#include "spdlog/spdlog.h"
 #include "engine/vit/weights.h"
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 namespace tessera::engine {
 namespace {
@@ -150,8 +150,7 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     }
     LinearSpec packed_for = spec;
     if (packed_for.typical_rows == 0) packed_for.typical_rows = static_cast<int>(tokens);
-    ASSIGN_OR_RETURN(std::unique_ptr<Linear> linear,
-                     Linear::Create(rt, packed_for, w, b, shared));
+    ASSIGN_OR_RETURN(std::unique_ptr<Linear> linear, Linear::Create(rt, packed_for, w, b, shared));
     linears.push_back(linear.get());
     return linear;
   };
@@ -199,10 +198,10 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     } else {
       const size_t hh = size_t(h) * h;
       std::span<const float> all_w(qkv_weight), all_b(qkv_bias);
-      ASSIGN_OR_RETURN(l.query, make_linear({h, h}, all_w.first(hh),
-                                               qkv_bias.empty() ? all_b : all_b.first(h)));
+      ASSIGN_OR_RETURN(
+          l.query, make_linear({h, h}, all_w.first(hh), qkv_bias.empty() ? all_b : all_b.first(h)));
       ASSIGN_OR_RETURN(l.key_value, make_linear({h, 2 * h}, all_w.subspan(hh),
-                                                   qkv_bias.empty() ? all_b : all_b.subspan(h)));
+                                                qkv_bias.empty() ? all_b : all_b.subspan(h)));
     }
     const LinearSpec accumulate_h{
         .in_features = h, .out_features = h, .epilogue = LinearEpilogue::kAccumulate};
@@ -216,8 +215,7 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
       ASSIGN_OR_RETURN(auto b, reader.Read(layer + "intermediate.dense.bias"));
       ASSIGN_OR_RETURN(
           l.intermediate,
-          make_linear({.in_features = h, .out_features = inter, .activation = activation}, w,
-                         b));
+          make_linear({.in_features = h, .out_features = inter, .activation = activation}, w, b));
     }
     {
       ASSIGN_OR_RETURN(auto w, read_copy(layer + "output.dense.weight"));
@@ -311,10 +309,10 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
                                                      .scale = scale}));
   }
 
-  const bool all_shared =
-      shared_weights_ != nullptr && shared_weights_->tensors().size() == linears.size() &&
-      std::all_of(linears.begin(), linears.end(),
-                  [](const Linear* l) { return l->uses_shared_weights(); });
+  const bool all_shared = shared_weights_ != nullptr &&
+                          shared_weights_->tensors().size() == linears.size() &&
+                          std::all_of(linears.begin(), linears.end(),
+                                      [](const Linear* l) { return l->uses_shared_weights(); });
   if (share && !all_shared) ShareWeights(linears, fingerprint);
   for (const Linear* linear : linears) {
     if (linear->uses_shared_weights()) {
@@ -444,9 +442,8 @@ absl::Status VitModel::RunLayer(const EncoderLayer& l, int batch) {
   for (int b = 0; b < batch; b += attention_group_size_) {
     const int group = std::min(attention_group_size_, batch - b);
     const float* qkv = qkv_.data() + int64_t{b} * t * 3 * h;
-    RETURN_IF_ERROR(attention_[group - 1]->Run(qkv, qkv + h, qkv + 2 * h,
-                                               context_.data() + int64_t{b} * t * h,
-                                               scores_.data()));
+    RETURN_IF_ERROR(attention_[group - 1]->Run(
+        qkv, qkv + h, qkv + 2 * h, context_.data() + int64_t{b} * t * h, scores_.data()));
   }
   RETURN_IF_ERROR(l.attention_output->Run(rows, context_.data(), hidden_.data()));
   RETURN_IF_ERROR(l.norm_after->Run(rows, hidden_.data(), normed_.data()));

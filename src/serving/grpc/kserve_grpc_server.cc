@@ -43,16 +43,16 @@ absl::StatusOr<std::vector<std::string>> Images(const inference::ModelInferReque
   const auto& input = request.inputs(0);
   if (request.raw_input_contents_size() > 0) {
     if (request.raw_input_contents_size() != 1) {
-      return absl::InvalidArgumentError(fmt::format(
-          "raw_input_contents has {} entries for 1 input", request.raw_input_contents_size()));
+      return absl::InvalidArgumentError(fmt::format("raw_input_contents has {} entries for 1 input",
+                                                    request.raw_input_contents_size()));
     }
     return kserve::SplitBytesTensor(request.raw_input_contents(0), count);
   }
   const auto& bytes = input.contents().bytes_contents();
   if (static_cast<size_t>(bytes.size()) != count) {
-    return absl::InvalidArgumentError(fmt::format(
-        "input \"{}\" holds {} elements in contents.bytes_contents; its shape says {}",
-        input.name(), bytes.size(), count));
+    return absl::InvalidArgumentError(
+        fmt::format("input \"{}\" holds {} elements in contents.bytes_contents; its shape says {}",
+                    input.name(), bytes.size(), count));
   }
   return std::vector<std::string>(bytes.begin(), bytes.end());
 }
@@ -96,8 +96,8 @@ class Service final : public inference::GRPCInferenceService::Service {
     input->set_name(model->version.input_key);
     input->set_datatype("BYTES");
     input->add_shape(-1);
-    for (auto [name, datatype] : {std::pair{kserve::kLabelOutput, "BYTES"},
-                                  std::pair{kserve::kConfidenceOutput, "FP32"}}) {
+    for (auto [name, datatype] :
+         {std::pair{kserve::kLabelOutput, "BYTES"}, std::pair{kserve::kConfidenceOutput, "FP32"}}) {
       auto* output = response->add_outputs();
       output->set_name(name);
       output->set_datatype(datatype);
@@ -120,9 +120,9 @@ class Service final : public inference::GRPCInferenceService::Service {
                      inference::ModelInferResponse& response) {
     ASSIGN_OR_RETURN(ResolvedModel model, Resolve(request.model_name(), request.model_version()));
     if (request.inputs_size() != 1) {
-      return absl::InvalidArgumentError(fmt::format(
-          "the request has {} inputs; the model has one, \"{}\" (BYTES)", request.inputs_size(),
-          model.version.input_key));
+      return absl::InvalidArgumentError(
+          fmt::format("the request has {} inputs; the model has one, \"{}\" (BYTES)",
+                      request.inputs_size(), model.version.input_key));
     }
     const auto& input = request.inputs(0);
     kserve::InputSpec spec{.name = input.name(), .datatype = input.datatype(), .shape = {}};
@@ -148,8 +148,8 @@ class Service final : public inference::GRPCInferenceService::Service {
     if (names.empty()) names = {kserve::kLabelOutput, kserve::kConfidenceOutput};
 
     ASSIGN_OR_RETURN(std::vector<Classification> rows,
-                     ClassifyImages(*predictions_, model.model_id, model.version.version_id,
-                                    images, parameters));
+                     ClassifyImages(*predictions_, model.model_id, model.version.version_id, images,
+                                    parameters));
     ASSIGN_OR_RETURN(kserve::Outputs outputs, kserve::OutputsFrom(rows));
     response.set_model_name(request.model_name());
     response.set_model_version(model.version.version_id);
@@ -197,9 +197,8 @@ absl::StatusOr<std::unique_ptr<KserveGrpcServer>> KserveGrpcServer::Start(const 
   builder.RegisterService(&impl->service);
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || port == 0) {
-    return absl::UnavailableError(
-        fmt::format("cannot serve KServe v2 gRPC on {} (address in use or invalid)",
-                    options.listen));
+    return absl::UnavailableError(fmt::format(
+        "cannot serve KServe v2 gRPC on {} (address in use or invalid)", options.listen));
   }
   return std::unique_ptr<KserveGrpcServer>(new KserveGrpcServer(std::move(impl), port));
 }

@@ -10,21 +10,21 @@ namespace tessera::serving::kserve {
 
 absl::StatusOr<size_t> CheckImageInput(const InputSpec& spec, const std::string& input_key) {
   if (spec.name != input_key) {
-    return absl::InvalidArgumentError(fmt::format(
-        "unknown input \"{}\"; the model's input is \"{}\" (BYTES, encoded images)", spec.name,
-        input_key));
+    return absl::InvalidArgumentError(
+        fmt::format("unknown input \"{}\"; the model's input is \"{}\" (BYTES, encoded images)",
+                    spec.name, input_key));
   }
   if (spec.datatype != "BYTES") {
-    return absl::InvalidArgumentError(fmt::format(
-        "input \"{}\" has datatype {}; it must be BYTES (encoded images)", spec.name,
-        spec.datatype));
+    return absl::InvalidArgumentError(
+        fmt::format("input \"{}\" has datatype {}; it must be BYTES (encoded images)", spec.name,
+                    spec.datatype));
   }
   const bool vector = spec.shape.size() == 1;
   const bool column = spec.shape.size() == 2 && spec.shape[1] == 1;
   if ((!vector && !column) || spec.shape[0] < 0) {
-    return absl::InvalidArgumentError(fmt::format(
-        "input \"{}\" has shape [{}]; it must be [N] or [N, 1] (one image per element)",
-        spec.name, absl::StrJoin(spec.shape, ", ")));
+    return absl::InvalidArgumentError(
+        fmt::format("input \"{}\" has shape [{}]; it must be [N] or [N, 1] (one image per element)",
+                    spec.name, absl::StrJoin(spec.shape, ", ")));
   }
   if (spec.shape[0] == 0) {
     return absl::InvalidArgumentError(fmt::format("input \"{}\" holds no image", spec.name));
@@ -38,18 +38,18 @@ absl::StatusOr<std::vector<std::string>> SplitBytesTensor(std::string_view raw, 
   size_t offset = 0;
   while (offset < raw.size()) {
     if (raw.size() - offset < 4) {
-      return absl::InvalidArgumentError(fmt::format(
-          "BYTES tensor data is truncated: element {} has no complete 4-byte length",
-          elements.size()));
+      return absl::InvalidArgumentError(
+          fmt::format("BYTES tensor data is truncated: element {} has no complete 4-byte length",
+                      elements.size()));
     }
     const auto* p = reinterpret_cast<const unsigned char*>(raw.data() + offset);
-    const uint32_t length = uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) |
-                            (uint32_t{p[3]} << 24);
+    const uint32_t length =
+        uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
     offset += 4;
     if (length > raw.size() - offset) {
-      return absl::InvalidArgumentError(fmt::format(
-          "BYTES tensor data is truncated: element {} says {} bytes, {} remain", elements.size(),
-          length, raw.size() - offset));
+      return absl::InvalidArgumentError(
+          fmt::format("BYTES tensor data is truncated: element {} says {} bytes, {} remain",
+                      elements.size(), length, raw.size() - offset));
     }
     elements.emplace_back(raw.substr(offset, length));
     offset += length;
@@ -97,9 +97,9 @@ std::string Fp32Bytes(const std::vector<float>& values) {
 
 absl::Status CheckOutputName(std::string_view name) {
   if (name == kLabelOutput || name == kConfidenceOutput) return absl::OkStatus();
-  return absl::InvalidArgumentError(fmt::format(
-      "unknown output \"{}\"; the model's outputs are \"{}\" and \"{}\"", name, kLabelOutput,
-      kConfidenceOutput));
+  return absl::InvalidArgumentError(
+      fmt::format("unknown output \"{}\"; the model's outputs are \"{}\" and \"{}\"", name,
+                  kLabelOutput, kConfidenceOutput));
 }
 
 absl::StatusOr<int> TopKFrom(int64_t value) {

@@ -19,8 +19,8 @@ absl::StatusOr<std::optional<int64_t>> IntParameter(const json& parameters, cons
   auto it = parameters.find(name);
   if (it == parameters.end()) return std::nullopt;
   if (!it->is_number_integer() && !it->is_number_unsigned()) {
-    return Invalid(fmt::format("{}.parameters.{} must be an integer, got {}", where, name,
-                               it->dump()));
+    return Invalid(
+        fmt::format("{}.parameters.{} must be an integer, got {}", where, name, it->dump()));
   }
   return it->get<int64_t>();
 }
@@ -50,8 +50,8 @@ absl::Status FlattenStrings(const json& data, std::vector<const std::string*>& o
     return absl::OkStatus();
   }
   if (!data.is_array()) {
-    return Invalid(fmt::format("BYTES data must hold strings (base64 images), got {}",
-                               data.type_name()));
+    return Invalid(
+        fmt::format("BYTES data must hold strings (base64 images), got {}", data.type_name()));
   }
   for (const json& element : data) RETURN_IF_ERROR(FlattenStrings(element, out));
   return absl::OkStatus();
@@ -102,8 +102,8 @@ absl::StatusOr<std::vector<std::string>> ImagesOf(const json& input, size_t coun
   std::vector<const std::string*> strings;
   RETURN_IF_ERROR(FlattenStrings(*data, strings));
   if (strings.size() != count) {
-    return Invalid(fmt::format("inputs[0].data holds {} elements; its shape says {}",
-                               strings.size(), count));
+    return Invalid(
+        fmt::format("inputs[0].data holds {} elements; its shape says {}", strings.size(), count));
   }
   std::vector<std::string> images;
   images.reserve(count);
@@ -202,8 +202,8 @@ absl::StatusOr<RestInferRequest> ParseRestInferRequest(std::string_view body,
                    IntParameter(input_parameters, "binary_data_size", "inputs[0]"));
   ASSIGN_OR_RETURN(out.images, ImagesOf(input, count, binary_size, binary));
   if (!binary.empty()) {
-    return Invalid(fmt::format("{} bytes of binary data follow the inputs that claim any",
-                               binary.size()));
+    return Invalid(
+        fmt::format("{} bytes of binary data follow the inputs that claim any", binary.size()));
   }
   ASSIGN_OR_RETURN(out.outputs, OutputsOf(request, binary_output));
   return out;

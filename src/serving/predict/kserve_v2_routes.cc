@@ -4,7 +4,6 @@
 #include <string>
 #include <utility>
 
-#include "serving/predict/plain_error.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -12,6 +11,7 @@
 #include "serving/predict/kserve_v2.h"
 #include "serving/predict/kserve_v2_json.h"
 #include "serving/predict/offload.h"
+#include "serving/predict/plain_error.h"
 
 namespace tessera::serving {
 namespace {
@@ -43,14 +43,13 @@ ordered_json ModelMetadata(const std::string& name, const ResolvedModel& model) 
   auto tensor = [](const std::string& tensor_name, const char* datatype, ordered_json shape) {
     return ordered_json{{"name", tensor_name}, {"datatype", datatype}, {"shape", std::move(shape)}};
   };
-  return ordered_json{
-      {"name", name},
-      {"versions", std::move(versions)},
-      {"platform", kserve::kPlatform},
-      {"inputs", {tensor(model.version.input_key, "BYTES", {-1})}},
-      {"outputs",
-       {tensor(kserve::kLabelOutput, "BYTES", {-1, -1}),
-        tensor(kserve::kConfidenceOutput, "FP32", {-1, -1})}}};
+  return ordered_json{{"name", name},
+                      {"versions", std::move(versions)},
+                      {"platform", kserve::kPlatform},
+                      {"inputs", {tensor(model.version.input_key, "BYTES", {-1})}},
+                      {"outputs",
+                       {tensor(kserve::kLabelOutput, "BYTES", {-1, -1}),
+                        tensor(kserve::kConfidenceOutput, "FP32", {-1, -1})}}};
 }
 
 http::HttpResponse Metadata(const PredictionService& predictions, const ModelResolver& resolver,
@@ -89,9 +88,9 @@ absl::StatusOr<http::HttpResponse> Infer(PredictionService& predictions,
                                          const http::HttpRequest& request) {
   ASSIGN_OR_RETURN(ResolvedModel model, ResolveFor(predictions, resolver, request));
   ASSIGN_OR_RETURN(std::optional<size_t> header_length, HeaderLength(request));
-  ASSIGN_OR_RETURN(kserve::RestInferRequest infer,
-                   kserve::ParseRestInferRequest(request.body, header_length,
-                                                 model.version.input_key));
+  ASSIGN_OR_RETURN(
+      kserve::RestInferRequest infer,
+      kserve::ParseRestInferRequest(request.body, header_length, model.version.input_key));
   ASSIGN_OR_RETURN(std::vector<Classification> rows,
                    ClassifyImages(predictions, model.model_id, model.version.version_id,
                                   infer.images, infer.parameters));
@@ -123,9 +122,8 @@ absl::Status AddKserveV2Routes(http::Router& router, PredictionService* predicti
     return Json(ordered_json{{"ready", true}});
   }));
   RETURN_IF_ERROR(router.AddSync("GET", "/v2", [](http::HttpRequest&&) {
-    return Json(ordered_json{{"name", "tessera"},
-                             {"version", TESSERA_VERSION},
-                             {"extensions", {"binary_tensor_data"}}});
+    return Json(ordered_json{
+        {"name", "tessera"}, {"version", TESSERA_VERSION}, {"extensions", {"binary_tensor_data"}}});
   }));
   for (const char* pattern : kModelPatterns) {
     const std::string base(pattern);
@@ -133,11 +131,11 @@ absl::Status AddKserveV2Routes(http::Router& router, PredictionService* predicti
         "GET", base, OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {
           return Metadata(*predictions, *resolver, r);
         })));
-    RETURN_IF_ERROR(router.Add(
-        "GET", base + "/ready",
-        OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {
-          return Ready(*predictions, *resolver, r);
-        })));
+    RETURN_IF_ERROR(
+        router.Add("GET", base + "/ready",
+                   OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {
+                     return Ready(*predictions, *resolver, r);
+                   })));
     RETURN_IF_ERROR(router.Add(
         "POST", base + "/infer",
         OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {

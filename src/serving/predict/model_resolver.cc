@@ -56,9 +56,9 @@ absl::StatusOr<ResolvedModel> ModelResolver::Resolve(const RoutingTable& table,
         name));
   }
   if (models.size() > 1) {
-    return absl::FailedPreconditionError(fmt::format(
-        "model name \"{}\" is ambiguous: it names {}; use the model id", name,
-        absl::StrJoin(models, ", ")));
+    return absl::FailedPreconditionError(
+        fmt::format("model name \"{}\" is ambiguous: it names {}; use the model id", name,
+                    absl::StrJoin(models, ", ")));
   }
 
   ResolvedModel resolved;
@@ -100,8 +100,9 @@ absl::StatusOr<ResolvedModel> ModelResolver::Resolve(const RoutingTable& table,
   if (it == versions.end()) {
     return absl::NotFoundError(fmt::format(
         "version {} of model \"{}\" is not deployed (deployed versions: {})", wanted, name,
-        absl::StrJoin(resolved.versions, ", ",
-                      [](std::string* out, const DeployedVersion& v) { out->append(v.version_id); })));
+        absl::StrJoin(resolved.versions, ", ", [](std::string* out, const DeployedVersion& v) {
+          out->append(v.version_id);
+        })));
   }
   resolved.version = it->second;
   return resolved;

@@ -35,11 +35,11 @@ struct DeployedVersion {
 };
 
 struct ResolvedModel {
-  std::string model_id;            // registry model id
-  std::string model;               // resource name projects/p/locations/l/models/{id}
+  std::string model_id;  // registry model id
+  std::string model;     // resource name projects/p/locations/l/models/{id}
   std::string display_name;
-  DeployedVersion version;                  // the version the request addressed
-  std::vector<DeployedVersion> versions;    // every deployed version, ascending by number
+  DeployedVersion version;                // the version the request addressed
+  std::vector<DeployedVersion> versions;  // every deployed version, ascending by number
 };
 
 class ModelResolver {

@@ -20,10 +20,10 @@ void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
 }
 
 http::Handler OffloadedHandler(rest::BlockingExecutor* executor, BlockingWork work) {
-  return [executor, work = std::move(work)](http::HttpRequest&& request,
-                                            http::Responder responder) {
-    Offload(executor, std::move(request), std::move(responder), work);
-  };
+  return
+      [executor, work = std::move(work)](http::HttpRequest&& request, http::Responder responder) {
+        Offload(executor, std::move(request), std::move(responder), work);
+      };
 }
 
 }  // namespace tessera::serving

@@ -3,11 +3,11 @@
 #include <string>
 #include <utility>
 
-#include "serving/predict/plain_error.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "serving/predict/offload.h"
+#include "serving/predict/plain_error.h"
 
 namespace tessera::serving {
 namespace {
@@ -80,9 +80,9 @@ absl::StatusOr<ordered_json> Predict(PredictionService& predictions, const Model
   if (auto sig = body.find("signature_name"); sig != body.end()) {
     if (!sig->is_string() || (!sig->get_ref<const std::string&>().empty() &&
                               sig->get_ref<const std::string&>() != kSignature)) {
-      return absl::InvalidArgumentError(fmt::format(
-          "signature_name {} not found; the model's only signature is \"{}\"", sig->dump(),
-          kSignature));
+      return absl::InvalidArgumentError(
+          fmt::format("signature_name {} not found; the model's only signature is \"{}\"",
+                      sig->dump(), kSignature));
     }
   }
   const bool row = body.contains("instances");
@@ -149,12 +149,11 @@ absl::StatusOr<ordered_json> Metadata(const PredictionService& predictions,
                                       const http::HttpRequest& request) {
   ASSIGN_OR_RETURN(ResolvedModel model, ResolveFor(predictions, resolver, request));
   const std::string& input = model.version.input_key;
-  ordered_json signature{
-      {"inputs", {{input, TensorInfo("DT_STRING", input)}}},
-      {"outputs",
-       {{"label", TensorInfo("DT_STRING", "label")},
-        {"confidence", TensorInfo("DT_FLOAT", "confidence")}}},
-      {"method_name", "tensorflow/serving/predict"}};
+  ordered_json signature{{"inputs", {{input, TensorInfo("DT_STRING", input)}}},
+                         {"outputs",
+                          {{"label", TensorInfo("DT_STRING", "label")},
+                           {"confidence", TensorInfo("DT_FLOAT", "confidence")}}},
+                         {"method_name", "tensorflow/serving/predict"}};
   return ordered_json{
       {"model_spec",
        {{"name", request.PathParam("name")},

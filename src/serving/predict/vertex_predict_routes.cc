@@ -145,16 +145,14 @@ absl::Status AddVertexPredictRoutes(http::Router& router, PredictionService* pre
   if (predictions == nullptr || executor == nullptr) {
     return absl::InvalidArgumentError("AddVertexPredictRoutes: predictions and executor required");
   }
-  RETURN_IF_ERROR(router.Add(
-      "POST", std::string(kEndpointPattern) + ":predict",
-      OffloadedHandler(executor, [predictions](http::HttpRequest& r) {
-        return Predict(predictions, r);
-      })));
-  RETURN_IF_ERROR(router.Add(
-      "POST", std::string(kEndpointPattern) + ":rawPredict",
-      OffloadedHandler(executor, [predictions](http::HttpRequest& r) {
-        return RawPredict(predictions, r);
-      })));
+  RETURN_IF_ERROR(router.Add("POST", std::string(kEndpointPattern) + ":predict",
+                             OffloadedHandler(executor, [predictions](http::HttpRequest& r) {
+                               return Predict(predictions, r);
+                             })));
+  RETURN_IF_ERROR(router.Add("POST", std::string(kEndpointPattern) + ":rawPredict",
+                             OffloadedHandler(executor, [predictions](http::HttpRequest& r) {
+                               return RawPredict(predictions, r);
+                             })));
   return absl::OkStatus();
 }
 

@@ -118,9 +118,9 @@ TEST_P(KernelsTest, LinearNeverRunsTheReferenceKernelAtViTShapes) {
     for (int typical_rows : {0, 197}) {
       auto w = Random(rng_, size_t(shape.in) * shape.out);
       auto linear = Linear::Create(
-          runtime_.get(), {.in_features = shape.in, .out_features = shape.out,
-                           .typical_rows = typical_rows},
-          w, {});
+          runtime_.get(),
+          {.in_features = shape.in, .out_features = shape.out, .typical_rows = typical_rows}, w,
+          {});
       ASSERT_TRUE(linear.ok()) << linear.status();
       for (int rows : {1, 2, 8, 196, 197, 256, 1576}) {
         ASSERT_TRUE((*linear)->Prepare(rows).ok());

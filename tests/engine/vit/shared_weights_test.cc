@@ -13,9 +13,9 @@
 namespace tessera::engine {
 namespace {
 
+using ::testing::HasSubstr;
 using testing::MaxAbsDiff;
 using testing::ReadFloats;
-using ::testing::HasSubstr;
 
 class SharedWeightsTest : public ::testing::Test {
  protected:
@@ -31,9 +31,8 @@ class SharedWeightsTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<VitModel> Load(const std::filesystem::path& packed) {
-    auto model = VitModel::Load(fixture_.dir, {.num_threads = 2,
-                                               .max_batch_size = 4,
-                                               .packed_weights_path = packed});
+    auto model = VitModel::Load(
+        fixture_.dir, {.num_threads = 2, .max_batch_size = 4, .packed_weights_path = packed});
     EXPECT_TRUE(model.ok()) << model.status();
     return model.ok() ? std::move(*model) : nullptr;
   }
@@ -57,8 +56,7 @@ class SharedWeightsTest : public ::testing::Test {
     const size_t h = c.hidden_size, i = c.intermediate_size;
     const size_t patch = size_t(c.num_channels) * c.patch_height * c.patch_width * h;
     const size_t heads = c.architecture == VitArchitecture::kDeiTWithTeacher ? 2 : 1;
-    return 4 * (patch + c.num_hidden_layers * (4 * h * h + 2 * h * i) +
-                heads * h * c.num_labels());
+    return 4 * (patch + c.num_hidden_layers * (4 * h * h + 2 * h * i) + heads * h * c.num_labels());
   }
 
   testing::VitFixtureModel fixture_;
