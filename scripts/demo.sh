@@ -6,6 +6,8 @@
 #   scripts/demo.sh                      the vendored fashion-vit model and images in data/
 #   scripts/demo.sh MODEL_DIR IMAGE...   any Hugging Face ViT/DeiT checkpoint folder + images
 #   KEEP=1 scripts/demo.sh               leave the server running at the end (prints its URL)
+#   TESSERA_BINARY=path scripts/demo.sh  use that binary; no install, no build (the test of this
+#                                        script, tests/CMakeLists.txt, runs it so)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -19,11 +21,15 @@ else
 fi
 model_dir="$(cd "$model_dir" && pwd)"
 
-./scripts/install-deps.sh
-echo "== build =="
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build --target tessera -j "$(nproc)"
-tessera="$repo/build/src/cli/tessera"
+if [ -n "${TESSERA_BINARY:-}" ]; then
+  tessera="$TESSERA_BINARY"
+else
+  ./scripts/install-deps.sh
+  echo "== build =="
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build --target tessera -j "$(nproc)"
+  tessera="$repo/build/src/cli/tessera"
+fi
 
 data_dir="$(mktemp -d)"
 log="$data_dir/serve.log"
@@ -52,8 +58,9 @@ parent="projects/demo/locations/us-central1"
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 call() {  # METHOD PATH [BODY] -> response body; fails with the Google error on HTTP >= 400
   local body
-  body="$(curl -sS -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "$3"} \
-    -w '\n%{http_code}' "$url/v1/$2")"
+  # The body goes through stdin: an image's base64 is larger than a command line may be.
+  body="$(printf '%s' "${3:-}" | curl -sS -X "$1" -H 'Content-Type: application/json' \
+    ${3:+--data-binary @-} -w '\n%{http_code}' "$url/v1/$2")"
   local code="${body##*$'\n'}"
   body="${body%$'\n'*}"
   if [ "$code" -ge 400 ]; then echo "$1 $2 -> HTTP $code: $body" >&2; return 1; fi
