@@ -11,7 +11,7 @@
 #include "serving/predict/kserve_v2.h"
 #include "serving/predict/kserve_v2_json.h"
 #include "serving/predict/offload.h"
-#include "serving/predict/plain_error.h"
+#include "serving/predict/protocol_response.h"
 
 namespace tessera::serving {
 namespace {
@@ -28,13 +28,6 @@ absl::StatusOr<ResolvedModel> ResolveFor(const PredictionService& predictions,
                                          const http::HttpRequest& request) {
   return resolver.Resolve(*predictions.Snapshot(), request.PathParam("name"),
                           request.PathParam("version"), /*label=*/"");
-}
-
-http::HttpResponse Json(const ordered_json& body) {
-  http::HttpResponse out;
-  out.content_type = std::string(http::kJsonContentType);
-  out.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return out;
 }
 
 ordered_json ModelMetadata(const std::string& name, const ResolvedModel& model) {
@@ -56,7 +49,7 @@ http::HttpResponse Metadata(const PredictionService& predictions, const ModelRes
                             const http::HttpRequest& request) {
   absl::StatusOr<ResolvedModel> model = ResolveFor(predictions, resolver, request);
   if (!model.ok()) return PlainErrorResponse(model.status());
-  return Json(ModelMetadata(request.PathParam("name"), *model));
+  return OrderedJsonResponse(ModelMetadata(request.PathParam("name"), *model));
 }
 
 http::HttpResponse Ready(const PredictionService& predictions, const ModelResolver& resolver,
@@ -68,7 +61,7 @@ http::HttpResponse Ready(const PredictionService& predictions, const ModelResolv
         fmt::format("model \"{}\" version {} has no ready replica yet", request.PathParam("name"),
                     model->version.version_id)));
   }
-  return Json(ordered_json{{"name", request.PathParam("name")}, {"ready", true}});
+  return OrderedJsonResponse(ordered_json{{"name", request.PathParam("name")}, {"ready", true}});
 }
 
 absl::StatusOr<std::optional<size_t>> HeaderLength(const http::HttpRequest& request) {
@@ -116,13 +109,13 @@ absl::Status AddKserveV2Routes(http::Router& router, PredictionService* predicti
     return absl::InvalidArgumentError("AddKserveV2Routes: predictions, resolver, executor");
   }
   RETURN_IF_ERROR(router.AddSync("GET", "/v2/health/live", [](http::HttpRequest&&) {
-    return Json(ordered_json{{"live", true}});
+    return OrderedJsonResponse(ordered_json{{"live", true}});
   }));
   RETURN_IF_ERROR(router.AddSync("GET", "/v2/health/ready", [](http::HttpRequest&&) {
-    return Json(ordered_json{{"ready", true}});
+    return OrderedJsonResponse(ordered_json{{"ready", true}});
   }));
   RETURN_IF_ERROR(router.AddSync("GET", "/v2", [](http::HttpRequest&&) {
-    return Json(ordered_json{
+    return OrderedJsonResponse(ordered_json{
         {"name", "tessera"}, {"version", TESSERA_VERSION}, {"extensions", {"binary_tensor_data"}}});
   }));
   for (const char* pattern : kModelPatterns) {

@@ -7,7 +7,7 @@
 //                                                        replica is ready; 404 unknown model
 //   POST /v2/models/{name}[/versions/{version}]/infer    kserve_v2_json.h
 // Model names and versions: model_resolver.h. Errors are the protocol's {"error": "<message>"}
-// (plain_error.h).
+// (protocol_response.h).
 // Handlers that touch the routing table run on `executor`; the health probes answer on the io
 // thread. Pointers must outlive the router.
 #pragma once

@@ -7,7 +7,7 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "serving/predict/offload.h"
-#include "serving/predict/plain_error.h"
+#include "serving/predict/protocol_response.h"
 
 namespace tessera::serving {
 namespace {
@@ -29,13 +29,6 @@ absl::StatusOr<ResolvedModel> ResolveFor(const PredictionService& predictions,
                                          const http::HttpRequest& request) {
   return resolver.Resolve(*predictions.Snapshot(), request.PathParam("name"),
                           request.PathParam("version"), request.PathParam("label"));
-}
-
-http::HttpResponse Json(const ordered_json& body) {
-  http::HttpResponse out;
-  out.content_type = std::string(http::kJsonContentType);
-  out.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return out;
 }
 
 // Columnar "inputs" -> row "instances". The model has one input, `input_key`.
@@ -168,7 +161,7 @@ BlockingWork JsonWork(Fn fn) {
   return [fn](http::HttpRequest& request) {
     absl::StatusOr<ordered_json> body = fn(request);
     if (!body.ok()) return PlainErrorResponse(body.status());
-    return Json(*body);
+    return OrderedJsonResponse(*body);
   };
 }
 

@@ -13,7 +13,7 @@
 // Names and versions: serving/predict/model_resolver.h. The one signature is "serving_default":
 // input <the deployed model's input key> (DT_STRING, encoded images), outputs "label"
 // (DT_STRING) and "confidence" (DT_FLOAT). Errors are TF Serving's {"error": "<message>"} with
-// the HTTP status of the code (plain_error.h).
+// the HTTP status of the code (protocol_response.h).
 //
 // Handlers run on `executor`. `predictions` and `resolver` must outlive the router.
 #pragma once

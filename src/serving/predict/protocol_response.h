@@ -1,6 +1,7 @@
-// The error body of TF Serving's and KServe v2's REST APIs: {"error": "<message>"}, with the same
-// HTTP status as a Google error for that code (common/http/google_error.h).
+// Responses of the TF Serving and KServe v2 REST frontends.
 //
+// Errors: {"error": "<message>"}, with the same HTTP status as a Google error for that code
+// (common/http/google_error.h).
 // Why not Google's shape there: those protocols' clients read "error" as a string. tritonclient
 // concatenates it into its exception message and fails with a TypeError on an object, so a Google
 // error body would turn every clear 400 into a client crash. Vertex routes keep Google's shape.
@@ -8,9 +9,13 @@
 
 #include "absl/status/status.h"
 #include "common/http/http_types.h"
+#include "nlohmann/json.hpp"
 
 namespace tessera::serving {
 
 http::HttpResponse PlainErrorResponse(const absl::Status& status);
+
+// 200 with `body` as compact JSON, keys in the order built (invalid UTF-8 replaced, never thrown).
+http::HttpResponse OrderedJsonResponse(const nlohmann::ordered_json& body);
 
 }  // namespace tessera::serving

@@ -1,4 +1,4 @@
-#include "serving/predict/plain_error.h"
+#include "serving/predict/protocol_response.h"
 
 #include <string>
 
@@ -12,6 +12,13 @@ http::HttpResponse PlainErrorResponse(const absl::Status& status) {
       status.ok() ? absl::InternalError("OK status reported as an error") : status;
   return http::JsonResponse(http::HttpStatusFromCode(error.code()),
                             nlohmann::json{{"error", std::string(error.message())}});
+}
+
+http::HttpResponse OrderedJsonResponse(const nlohmann::ordered_json& body) {
+  http::HttpResponse out;
+  out.content_type = std::string(http::kJsonContentType);
+  out.body = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return out;
 }
 
 }  // namespace tessera::serving
