@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "common/base64.h"
+#include "common/json_parser.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -202,11 +203,9 @@ absl::StatusOr<PredictParameters> ParsePredictQuery(
 
 absl::StatusOr<ParsedPredictRequest> ParsePredictRequest(std::string_view body,
                                                          const PredictCodecOptions& options) {
-  // One parser per thread: it keeps its buffers between requests (no allocation per request once
-  // warm), and the elements below point into it.
-  thread_local simdjson::dom::parser parser;
+  JsonBodyParser parser;  // the elements below point into it
   Element request;
-  if (parser.parse(body.data(), body.size()).get(request) != simdjson::SUCCESS) {
+  if (parser.Parse(body, request) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("the request body is not valid JSON");
   }
   if (!request.is_object()) {

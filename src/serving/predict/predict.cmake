@@ -17,7 +17,6 @@ add_library(tessera_serving_predict
 target_compile_definitions(tessera_serving_predict PRIVATE TESSERA_VERSION="${PROJECT_VERSION}")
 target_link_libraries(tessera_serving_predict PUBLIC
   tessera_control_dataplane tessera_replica_client tessera_serving_rest tessera_control
-  tessera_http tessera_common
-  PRIVATE simdjson::simdjson)
+  tessera_http tessera_common)
 tessera_warnings(tessera_serving_predict)
 target_link_libraries(tessera_serving INTERFACE tessera_serving_predict)

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/http/google_error.h"
+#include "common/json_parser.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -66,10 +67,9 @@ absl::Status DecodePinnedPredictBody(const http::HttpRequest& request, std::stri
 // character at a time (JSON parsing was 40% of the CPU of a served fashion-vit prediction).
 absl::Status DecodePredictBody(const http::HttpRequest& request, std::string& forward,
                                std::string& pinned) {
-  thread_local simdjson::dom::parser parser;  // keeps its buffers; elements point into it
+  JsonBodyParser parser;  // the elements below point into it
   simdjson::dom::element body;
-  if (parser.parse(request.body.data(), request.body.size()).get(body) != simdjson::SUCCESS ||
-      !body.is_object()) {
+  if (parser.Parse(request.body, body) != simdjson::SUCCESS || !body.is_object()) {
     return absl::InvalidArgumentError("the request body must be a JSON object");
   }
   simdjson::dom::element instances;
