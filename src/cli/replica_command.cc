@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -125,9 +126,19 @@ void AddReplicaCommand(CLI::App& app) {
   cmd->add_option("--threads", s.num_threads, "Engine threads per forward pass (0 = all CPUs)")
       ->check(CLI::Range(0, 4096));
   cmd->add_option("--io-threads", s.io_threads,
-                  "HTTP threads (they also decode and preprocess images)")
+                  "HTTP threads (they decode and preprocess images with --preprocess io)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  cmd->add_option("--preprocess", s.preprocess,
+                  "Where images are decoded: io (HTTP threads, overlapping the forward pass), "
+                  "batch (the engine's threads, before it) or auto (batch when the engine threads "
+                  "take every CPU)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, runtime::PreprocessPlace>{
+              {"auto", runtime::PreprocessPlace::kAuto},
+              {"io", runtime::PreprocessPlace::kIoThreads},
+              {"batch", runtime::PreprocessPlace::kBatchThread}},
+          CLI::ignore_case));
   cmd->add_option("--max-batch-size", s.max_batch_size, "Most images per forward pass")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();

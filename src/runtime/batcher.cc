@@ -181,6 +181,7 @@ std::vector<Slice> BatchScheduler::FormBatchLocked(absl::Time now) {
 }
 
 void BatchScheduler::ThreadLoop() {
+  if (options_.thread_init) options_.thread_init();
   const absl::Duration delay = absl::Microseconds(options_.max_queue_delay_us);
   for (;;) {
     std::vector<Slice> batch;

@@ -1,12 +1,15 @@
 #include "runtime/replica_server.h"
 
 #include <malloc.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <span>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "common/http/google_error.h"
 #include "common/http/router.h"
 #include "common/status_macros.h"
@@ -93,7 +96,30 @@ absl::Status ValidateReplicaServerOptions(const ReplicaServerOptions& o) {
                                  .max_queue_size = o.max_queue_size});
 }
 
-ReplicaServer::ReplicaServer(const ReplicaServerOptions& options) : options_(options) {}
+namespace {
+
+// The CPUs this process may run on (its affinity mask, as a container or taskset limits it).
+int AvailableCpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+ReplicaServer::ReplicaServer(const ReplicaServerOptions& options) : options_(options) {
+  switch (options.preprocess) {
+    case PreprocessPlace::kIoThreads:
+      preprocess_in_batch_ = false;
+      break;
+    case PreprocessPlace::kBatchThread:
+      preprocess_in_batch_ = true;
+      break;
+    case PreprocessPlace::kAuto:
+      preprocess_in_batch_ = options.num_threads == 0 || options.num_threads >= AvailableCpus();
+      break;
+  }
+}
 
 ReplicaServer::~ReplicaServer() { Drain(absl::Seconds(30)); }
 
@@ -150,6 +176,39 @@ absl::StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Create(
 
 absl::Status ReplicaServer::Load() {
   const absl::Time start = absl::Now();
+  // The model is loaded and warmed up on the batch thread, the thread that runs every forward
+  // pass afterwards (BatcherOptions::thread_init says why). Load waits for it.
+  struct Loading {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto loading = std::make_shared<Loading>();
+  BatcherOptions options{.max_batch_size = options_.max_batch_size,
+                         .max_queue_delay_us = options_.max_queue_delay_us,
+                         .max_queue_size = options_.max_queue_size};
+  options.thread_init = [this, loading] {
+    loading->status = LoadEngine();
+    loading->done.Notify();
+  };
+  ASSIGN_OR_RETURN(batcher_, Batcher::Create(options, [this](std::span<const Tensor* const> batch) {
+                     return ProcessBatch(batch);
+                   }));
+  loading->done.WaitForNotification();
+  if (!loading->status.ok()) {
+    batcher_->Stop();
+    batcher_.reset();
+    return loading->status;
+  }
+  // Loading allocated and freed hundreds of MiB (unpacked weight copies, private packings that a
+  // shared file replaced); glibc keeps such memory in its heap. Give it back, so a replica's RSS
+  // is what it uses (measured: 716 -> 440 MiB for ViT-B/16 with shared weights).
+  ::malloc_trim(0);
+  spdlog::info("model {} loaded and warmed up in {} ms", options_.model_dir.string(),
+               absl::ToInt64Milliseconds(absl::Now() - start));
+  return absl::OkStatus();
+}
+
+absl::Status ReplicaServer::LoadEngine() {
   engine::EngineOptions engine_options;
   engine_options.num_threads = options_.num_threads;
   engine_options.max_batch_size = options_.max_batch_size;
@@ -168,18 +227,6 @@ absl::Status ReplicaServer::Load() {
                                          batch,
                                          std::span<float>(batch_logits_.data(), batch * labels)));
   }
-  ASSIGN_OR_RETURN(batcher_, Batcher::Create({.max_batch_size = options_.max_batch_size,
-                                              .max_queue_delay_us = options_.max_queue_delay_us,
-                                              .max_queue_size = options_.max_queue_size},
-                                             [this](std::span<const Tensor* const> batch) {
-                                               return ProcessBatch(batch);
-                                             }));
-  // Loading allocated and freed hundreds of MiB (unpacked weight copies, private packings that a
-  // shared file replaced); glibc keeps such memory in its heap. Give it back, so a replica's RSS
-  // is what it uses (measured: 716 -> 440 MiB for ViT-B/16 with shared weights).
-  ::malloc_trim(0);
-  spdlog::info("model {} loaded and warmed up in {} ms", options_.model_dir.string(),
-               absl::ToInt64Milliseconds(absl::Now() - start));
   return absl::OkStatus();
 }
 
@@ -188,15 +235,28 @@ std::vector<absl::StatusOr<ReplicaServer::Logits>> ReplicaServer::ProcessBatch(
   const size_t ppi = classifier_->pixels_per_image();
   const size_t labels = classifier_->info().num_labels;
   const int n = static_cast<int>(batch.size());
+  // Encoded images are preprocessed here, straight into the batch, on the engine's threads; one
+  // that fails gets its own error (its slot is zeros, computed and discarded).
+  std::vector<absl::Status> preprocessed(n);
+#pragma omp parallel for num_threads(classifier_->info().num_threads) schedule(dynamic, 1)
   for (int i = 0; i < n; ++i) {
-    std::copy(batch[i]->pixels.begin(), batch[i]->pixels.end(), batch_pixels_.begin() + i * ppi);
+    std::span<float> slot(batch_pixels_.data() + i * ppi, ppi);
+    if (batch[i]->encoded.empty()) {
+      std::copy(batch[i]->pixels.begin(), batch[i]->pixels.end(), slot.begin());
+      continue;
+    }
+    const auto* data = reinterpret_cast<const uint8_t*>(batch[i]->encoded.data());
+    preprocessed[i] = classifier_->Preprocess({data, batch[i]->encoded.size()}, slot);
+    if (!preprocessed[i].ok()) std::fill(slot.begin(), slot.end(), 0.f);
   }
   std::vector<absl::StatusOr<Logits>> results;
   results.reserve(n);
   absl::Status status = classifier_->Forward(std::span<const float>(batch_pixels_.data(), n * ppi),
                                              n, std::span<float>(batch_logits_.data(), n * labels));
   for (int i = 0; i < n; ++i) {
-    if (status.ok()) {
+    if (!preprocessed[i].ok()) {
+      results.emplace_back(preprocessed[i]);
+    } else if (status.ok()) {
       results.emplace_back(
           Logits(batch_logits_.begin() + i * labels, batch_logits_.begin() + (i + 1) * labels));
     } else {
@@ -243,8 +303,7 @@ void ReplicaServer::HandlePredict(const http::HttpRequest& request,
     Finish(responder, http::GoogleErrorResponse(parsed.status()));
     return;
   }
-  std::vector<std::string_view> images(parsed->images.begin(), parsed->images.end());
-  PreprocessAndSubmit(images, parsed->parameters, responder);
+  PreprocessAndSubmit(std::move(parsed->images), parsed->parameters, responder);
 }
 
 void ReplicaServer::HandlePredictBytes(const http::HttpRequest& request,
@@ -269,10 +328,10 @@ void ReplicaServer::HandlePredictBytes(const http::HttpRequest& request,
     Finish(responder, http::GoogleErrorResponse(error));
     return;
   }
-  PreprocessAndSubmit({std::string_view(request.body)}, *parameters, responder);
+  PreprocessAndSubmit({request.body}, *parameters, responder);
 }
 
-void ReplicaServer::PreprocessAndSubmit(const std::vector<std::string_view>& images,
+void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
                                         const PredictParameters& parameters,
                                         const http::Responder& responder) {
   // Runs on an io thread while this request holds a `preprocessing_` slot: Drain waits for it
@@ -281,6 +340,10 @@ void ReplicaServer::PreprocessAndSubmit(const std::vector<std::string_view>& ima
   std::vector<Tensor> tensors(images.size());
   const size_t ppi = classifier_->pixels_per_image();
   for (size_t i = 0; i < images.size() && error.ok(); ++i) {
+    if (preprocess_in_batch_) {
+      tensors[i].encoded = std::move(images[i]);
+      continue;
+    }
     tensors[i].pixels.resize(ppi);
     const auto* data = reinterpret_cast<const uint8_t*>(images[i].data());
     absl::Status status = classifier_->Preprocess(std::span<const uint8_t>(data, images[i].size()),
@@ -391,6 +454,7 @@ json ReplicaServer::StatusJson() const {
       {"maxBatchSize", options_.max_batch_size},
       {"maxQueueDelayUs", options_.max_queue_delay_us},
       {"maxQueueSize", options_.max_queue_size},
+      {"preprocess", preprocess_in_batch_ ? "batch" : "io"},
       {"inputKey", options_.codec.input_key},
       {"batcher", BatcherStatsToJson(s.batcher)},
   };

@@ -145,6 +145,28 @@ TEST(BatcherTest, ResultsComeBackInOrderWithPerInstanceErrors) {
   EXPECT_EQ(stats.completed_requests, 1);
 }
 
+// thread_init runs on the batch thread, once, before any batch (the replica loads its model
+// there so every forward pass runs on the thread that created the kernels).
+TEST(BatcherTest, ThreadInitRunsOnTheBatchThreadBeforeAnyBatch) {
+  std::thread::id init_thread, batch_thread;
+  std::atomic<int> inits{0};
+  BatcherOptions options{.max_batch_size = 4};
+  options.thread_init = [&] {
+    init_thread = std::this_thread::get_id();
+    ++inits;
+  };
+  auto batcher = IntBatcher::Create(options, [&](std::span<const int* const> batch) {
+    EXPECT_EQ(inits.load(), 1) << "a batch ran before thread_init";
+    batch_thread = std::this_thread::get_id();
+    return Results(batch.size(), 0);
+  });
+  ASSERT_TRUE(batcher.ok()) << batcher.status();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*batcher)->SubmitAndWait({i}).ok());
+  EXPECT_EQ(inits.load(), 1);
+  EXPECT_EQ(init_thread, batch_thread);
+  EXPECT_NE(init_thread, std::this_thread::get_id());
+}
+
 TEST(BatcherTest, FullBatchFormsWithoutWaitingForTheDelay) {
   Processor processor;
   auto batcher = MakeBatcher({.max_batch_size = 4, .max_queue_delay_us = kHourUs}, &processor);

@@ -82,7 +82,7 @@ struct Expected {
   float confidence;
 };
 
-class ReplicaServerTest : public ::testing::Test {
+class ReplicaServerTest : public ::testing::TestWithParam<PreprocessPlace> {
  protected:
   void SetUp() override {
     model_dir_ = testing::VendoredDataDir() / "models" / "fashion-vit";
@@ -110,6 +110,7 @@ class ReplicaServerTest : public ::testing::Test {
     o.unix_socket_path = (dir_.path() / "replica.sock").string();
     o.num_threads = 1;
     o.max_batch_size = 8;
+    o.preprocess = GetParam();
     return o;
   }
 
@@ -142,7 +143,7 @@ class ReplicaServerTest : public ::testing::Test {
   std::unique_ptr<ReplicaClient> client_;
 };
 
-TEST_F(ReplicaServerTest, HealthStatusAndPredictShapes) {
+TEST_P(ReplicaServerTest, HealthStatusAndPredictShapes) {
   Start(Options());
   auto health = client_->Health();
   ASSERT_TRUE(health.ok()) << health.status();
@@ -205,7 +206,7 @@ TEST_F(ReplicaServerTest, HealthStatusAndPredictShapes) {
 
 // Each bad request is a 400 whose message names the problem, while good requests sent at the
 // same time (batch-mates) all succeed with the right answer.
-TEST_F(ReplicaServerTest, BadInputsAre400WhileBatchMatesSucceed) {
+TEST_P(ReplicaServerTest, BadInputsAre400WhileBatchMatesSucceed) {
   ReplicaServerOptions options = Options();
   options.max_queue_delay_us = 2000;  // let batches form from concurrent requests
   Start(options);
@@ -279,11 +280,14 @@ TEST_F(ReplicaServerTest, BadInputsAre400WhileBatchMatesSucceed) {
   ASSERT_TRUE(health.ok());
   EXPECT_TRUE(health->ready);
   const ReplicaStats stats = server_->stats();
-  EXPECT_EQ(stats.batcher.failed_instances, 0);  // bad images never entered a batch
+  // Preprocessed on the io threads, a bad image never enters a batch; preprocessed on the batch
+  // thread, each undecodable one (not an image, truncated, 60000x60000, GIF: 4 a round) fails
+  // alone in its batch.
+  EXPECT_EQ(stats.batcher.failed_instances, GetParam() == PreprocessPlace::kIoThreads ? 0 : 3 * 4);
   EXPECT_EQ(stats.failed_requests, 3 * (static_cast<int64_t>(bad.size()) + 2));
 }
 
-TEST_F(ReplicaServerTest, ImagesOverTheConfiguredPixelLimitAreRefused) {
+TEST_P(ReplicaServerTest, ImagesOverTheConfiguredPixelLimitAreRefused) {
   ReplicaServerOptions options = Options();
   options.max_image_pixels = 100 * 100;
   Start(options);
@@ -299,7 +303,7 @@ TEST_F(ReplicaServerTest, ImagesOverTheConfiguredPixelLimitAreRefused) {
 
 // max_batch_size 2, queue 2, a long delay: a lone instance waits for a batch-mate, so a request of
 // 2 more instances overflows the queue (429); a third single instance completes the batch.
-TEST_F(ReplicaServerTest, FullQueueIsResourceExhausted) {
+TEST_P(ReplicaServerTest, FullQueueIsResourceExhausted) {
   ReplicaServerOptions options = Options();
   options.max_batch_size = 2;
   options.max_queue_size = 2;
@@ -335,7 +339,7 @@ TEST_F(ReplicaServerTest, FullQueueIsResourceExhausted) {
 
 // Concurrent clients (several thread counts): batches of more than one instance form, and every
 // answer equals the engine's.
-TEST_F(ReplicaServerTest, BatchesFormUnderConcurrentClients) {
+TEST_P(ReplicaServerTest, BatchesFormUnderConcurrentClients) {
   for (int clients : {2, 8}) {
     SCOPED_TRACE(clients);
     ReplicaServerOptions options = Options();
@@ -384,7 +388,7 @@ TEST_F(ReplicaServerTest, BatchesFormUnderConcurrentClients) {
 
 // Requests queued when the drain starts are answered; new ones get 503; health says DRAINING;
 // then the server stops and removes its socket.
-TEST_F(ReplicaServerTest, DrainFinishesInFlightRequests) {
+TEST_P(ReplicaServerTest, DrainFinishesInFlightRequests) {
   ReplicaServerOptions options = Options();
   options.max_queue_delay_us = 60'000'000;  // queued requests would wait a minute undrained
   Start(options);
@@ -428,7 +432,7 @@ TEST_F(ReplicaServerTest, DrainFinishesInFlightRequests) {
   EXPECT_EQ(gone.status().code(), absl::StatusCode::kUnavailable);
 }
 
-TEST_F(ReplicaServerTest, LoadFailureIsReportedAndLeavesNoSocket) {
+TEST_P(ReplicaServerTest, LoadFailureIsReportedAndLeavesNoSocket) {
   const std::filesystem::path broken = dir_.path() / "broken";
   std::filesystem::copy(model_dir_, broken);
   std::filesystem::remove(broken / "model.safetensors");
@@ -444,6 +448,15 @@ TEST_F(ReplicaServerTest, LoadFailureIsReportedAndLeavesNoSocket) {
   ASSERT_FALSE(server.ok());
   EXPECT_THAT(std::string(server.status().message()), HasSubstr("model.safetensors"));
 }
+
+// Every behaviour holds whether images are preprocessed on the io threads or on the batch thread.
+INSTANTIATE_TEST_SUITE_P(Preprocess, ReplicaServerTest,
+                         ::testing::Values(PreprocessPlace::kIoThreads,
+                                           PreprocessPlace::kBatchThread),
+                         [](const ::testing::TestParamInfo<PreprocessPlace>& info) {
+                           return info.param == PreprocessPlace::kIoThreads ? "IoThreads"
+                                                                            : "BatchThread";
+                         });
 
 TEST(ReplicaServerOptionsTest, BadOptionsAreRefused) {
   ReplicaServerOptions o;
