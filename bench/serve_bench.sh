@@ -9,7 +9,7 @@
 # and prints the median images/s of each, the ratio served / engine, and wrk's p50/p99 latency.
 #
 #   bench/serve_bench.sh [BUILD_DIR]                 (default: build)
-#   MODELS="vit-base-16" ROUNDS=3 SECONDS_PER_RUN=15 CONNECTIONS=16 bench/serve_bench.sh
+#   MODELS="vit-base-16" ROUNDS=3 SECONDS_PER_RUN=15 WARMUP_SECONDS=6 CONNECTIONS=16 bench/serve_bench.sh
 #
 # Models come from bench/make_bench_models.py (random-weight ViT-B/16 and ViT-Tiny/16) plus the
 # vendored fashion-vit; IMAGE defaults to the vendored COCO photo (640x480 PNG). The load
@@ -24,6 +24,7 @@ seconds="${SECONDS_PER_RUN:-15}"
 connections="${CONNECTIONS:-16}"
 threads="${THREADS:-2}"
 batch="${BATCH:-8}"
+warmup="${WARMUP_SECONDS:-6}"  # load before the counting window: the pipeline fills up
 image="${IMAGE:-data/images/photos/coco-000000039769-cats.png}"
 py=.venv/bin/python
 
@@ -53,9 +54,10 @@ done
 "$py" -c 'import base64,json,sys; print(json.dumps({"instances": [{"b64": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}]}))' \
   "$image" >"$work/body.json"
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-load() {  # DURATION URL -> wrk's report
-  BODY_FILE="$work/body.json" wrk -t1 -c"$connections" -d"$1" --timeout 60s --latency \
-    -s bench/predict.lua "$2"
+load() {  # SECONDS URL -> wrk's report; throughput counted in a window after WARMUP seconds
+  local duration=$((warmup + $1 + 1))
+  BODY_FILE="$work/body.json" WINDOW_START_S="$warmup" WINDOW_SECONDS="$1" \
+    wrk -t1 -c"$connections" -d"${duration}s" --timeout 60s --latency -s bench/predict.lua "$2"
 }
 
 results=()
@@ -67,14 +69,14 @@ for model in $models; do
     --name "$model" --machine-type "tessera-cpu-$threads" --max-batch-size "$batch")
   [ -n "$deployed" ] || exit 1
   target="$url/v1/$endpoint:predict"
-  load 3s "$target" >/dev/null  # warm up
+  load 3 "$target" >/dev/null  # first requests: the replica's first batches
   engine=() served=() p50=() p99=() errors=0
   for round in $(seq "$rounds"); do
     line="$("$build/bench/classify_bench" --model "$dir" --image "$image" --threads "$threads" \
       --batch "$batch" --seconds "$seconds")"
     engine+=("$(sed -E 's/.*images_per_s=([0-9.]+).*/\1/' <<<"$line")")
-    load "${seconds}s" "$target" >"$work/wrk.txt"
-    served+=("$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")")
+    load "$seconds" "$target" >"$work/wrk.txt"
+    served+=("$(awk '/^Window:/ {sub("/s", "", $NF); print $NF}' "$work/wrk.txt")")
     p50+=("$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")")
     p99+=("$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")")
     # Non-2xx answers plus wrk's socket errors (connect, read, write, timeout).
