@@ -49,6 +49,64 @@ TEST(Base64Test, WhitespaceAnywhereDecodesTheSame) {
   }
 }
 
+// A plain bit-at-a-time decoder of the standard alphabet (no padding, no whitespace): what the
+// vectorized block path must agree with.
+std::string ReferenceDecode(std::string_view encoded) {
+  const std::string_view alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t accum = 0;
+  int bits = 0;
+  for (char c : encoded) {
+    accum = (accum << 6) | static_cast<uint32_t>(alphabet.find(c));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((accum >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+// Long inputs go through whole 32-character blocks: every character of the alphabet in every
+// position of a block, and every length around the block and group boundaries.
+TEST(Base64Test, LongInputsDecodeLikeTheReference) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int shift = 0; shift < 64; ++shift) {
+    std::string encoded;
+    for (int i = 0; i < 64 * 5; ++i) encoded += alphabet[(i * 7 + shift) % 64];
+    auto decoded = Base64Decode(encoded);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(*decoded, ReferenceDecode(encoded)) << shift;
+  }
+  std::mt19937 rng(13);
+  for (int len = 0; len < 700; ++len) {
+    std::string bytes(len, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    auto decoded = Base64Decode(Base64Encode(bytes));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(*decoded, bytes) << len;
+  }
+}
+
+// Whatever the block path cannot take -- an invalid byte (high bytes included), a URL-safe
+// character -- hands over to the character loop at the right offset, in any lane of a block.
+TEST(Base64Test, AnyByteInsideABlockIsHandled) {
+  const std::string plain(128, 'B');
+  for (int pos = 0; pos < 96; ++pos) {
+    for (char bad : {'*', '\x80', '\xff', '\0', '@', '[', '`', '{', ':'}) {
+      std::string encoded = plain;
+      encoded[pos] = bad;
+      EXPECT_EQ(Base64Decode(encoded).status().message(),
+                "invalid base64: unexpected character at offset " + std::to_string(pos))
+          << pos << " " << int(static_cast<uint8_t>(bad));
+    }
+    std::string url_safe(128, '+');
+    url_safe[pos] = '-';
+    EXPECT_EQ(*Base64Decode(url_safe), *Base64Decode(std::string(128, '+'))) << pos;
+  }
+}
+
 TEST(Base64Test, RejectsGarbage) {
   // An invalid character inside a long run (where the fast path works) is still found.
   std::string long_run(1000, 'A');
