@@ -8,7 +8,7 @@
 #pragma once
 
 #include <memory>
-#include <string_view>
+#include <string>
 
 #include "simdjson.h"
 
@@ -19,8 +19,10 @@ class JsonBodyParser {
   static constexpr size_t kReusedBufferLimit = size_t{1} << 20;
 
   // Parses `text`. The element points into a parser: valid until this object is destroyed or the
-  // calling thread parses again with another JsonBodyParser of a small body.
-  simdjson::error_code Parse(std::string_view text, simdjson::dom::element& out);
+  // calling thread parses again with another JsonBodyParser of a small body. In place, without
+  // copying `text` first, when its capacity leaves simdjson::SIMDJSON_PADDING spare bytes (the
+  // HTTP server reads bodies that way).
+  simdjson::error_code Parse(const std::string& text, simdjson::dom::element& out);
 
  private:
   std::unique_ptr<simdjson::dom::parser> large_;

@@ -104,26 +104,26 @@ absl::StatusOr<ReplicaStatusInfo> ReplicaClient::Status(absl::Duration timeout) 
   return ParseReplicaStatus(response.body);
 }
 
-absl::StatusOr<std::string> ReplicaClient::Post(std::string target, std::string body,
+absl::StatusOr<std::string> ReplicaClient::Post(std::string target, std::string_view body,
                                                 const std::string& content_type,
                                                 absl::Duration timeout) {
   http::HttpRequest request;
   request.method = "POST";
   request.target = std::move(target);
   request.headers.Set("Content-Type", content_type);
-  request.body = std::move(body);
-  ASSIGN_OR_RETURN(http::HttpResponse response, client_->Send(request, timeout));
+  ASSIGN_OR_RETURN(http::HttpResponse response, client_->Send(request, body, timeout));
   RETURN_IF_ERROR(http::StatusFromHttpResponse(response));
   return std::move(response.body);
 }
 
-absl::StatusOr<std::string> ReplicaClient::Predict(std::string json_body, absl::Duration timeout) {
-  return Post("/predict", std::move(json_body), "application/json", timeout);
+absl::StatusOr<std::string> ReplicaClient::Predict(std::string_view json_body,
+                                                   absl::Duration timeout) {
+  return Post("/predict", json_body, "application/json", timeout);
 }
 
-absl::StatusOr<std::string> ReplicaClient::PredictBytes(std::string image_bytes, int top_k,
+absl::StatusOr<std::string> ReplicaClient::PredictBytes(std::string_view image_bytes, int top_k,
                                                         absl::Duration timeout) {
-  return Post(fmt::format("/predict_bytes?top_k={}", top_k), std::move(image_bytes),
+  return Post(fmt::format("/predict_bytes?top_k={}", top_k), image_bytes,
               "application/octet-stream", timeout);
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -70,10 +71,11 @@ class ReplicaClient {
   absl::StatusOr<ReplicaStatusInfo> Status(absl::Duration timeout = absl::Seconds(2));
 
   // POST /predict with `json_body` (runtime/predict_codec.h); the 200 response body
-  // ({"predictions": [...]}) or the replica's error.
-  absl::StatusOr<std::string> Predict(std::string json_body, absl::Duration timeout);
+  // ({"predictions": [...]}) or the replica's error. Bodies are sent from the caller's memory,
+  // not copied: they are hundreds of KiB of image, and a retry sends them again.
+  absl::StatusOr<std::string> Predict(std::string_view json_body, absl::Duration timeout);
   // POST /predict_bytes?top_k=N with raw encoded image bytes.
-  absl::StatusOr<std::string> PredictBytes(std::string image_bytes, int top_k,
+  absl::StatusOr<std::string> PredictBytes(std::string_view image_bytes, int top_k,
                                            absl::Duration timeout);
 
   const std::string& base_url() const { return base_url_; }
@@ -81,7 +83,7 @@ class ReplicaClient {
  private:
   ReplicaClient(std::string base_url, std::unique_ptr<http::HttpClient> client)
       : base_url_(std::move(base_url)), client_(std::move(client)) {}
-  absl::StatusOr<std::string> Post(std::string target, std::string body,
+  absl::StatusOr<std::string> Post(std::string target, std::string_view body,
                                    const std::string& content_type, absl::Duration timeout);
 
   const std::string base_url_;

@@ -201,7 +201,7 @@ absl::StatusOr<PredictParameters> ParsePredictQuery(
   return out;
 }
 
-absl::StatusOr<ParsedPredictRequest> ParsePredictRequest(std::string_view body,
+absl::StatusOr<ParsedPredictRequest> ParsePredictRequest(const std::string& body,
                                                          const PredictCodecOptions& options) {
   JsonBodyParser parser;  // the elements below point into it
   Element request;

@@ -49,7 +49,7 @@ struct ParsedPredictRequest {
 };
 
 // Parses a POST /predict body.
-absl::StatusOr<ParsedPredictRequest> ParsePredictRequest(std::string_view body,
+absl::StatusOr<ParsedPredictRequest> ParsePredictRequest(const std::string& body,
                                                          const PredictCodecOptions& options);
 
 // Parses the "parameters" object (null or absent means defaults).

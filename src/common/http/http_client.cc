@@ -101,7 +101,8 @@ class HttpClient::Impl {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Duration timeout) {
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request, std::string_view body,
+                                    absl::Duration timeout) {
     if (!base_) {
       return absl::FailedPreconditionError("HttpClient::Send needs Options::base_url");
     }
@@ -138,7 +139,7 @@ class HttpClient::Impl {
     if (!request.headers.Contains("User-Agent")) {
       message.set(bhttp::field::user_agent, options_.user_agent);
     }
-    message.body() = boost::span<const char>(request.body.data(), request.body.size());
+    message.body() = boost::span<const char>(body.data(), body.size());
     message.prepare_payload();
     const internal::ResponseLimits limits{options_.max_response_body_bytes,
                                           options_.max_response_header_bytes};
@@ -253,7 +254,12 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const Options& op
 }
 
 absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request, absl::Duration timeout) {
-  return impl_->Send(request, timeout);
+  return impl_->Send(request, request.body, timeout);
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request, std::string_view body,
+                                              absl::Duration timeout) {
+  return impl_->Send(request, body, timeout);
 }
 
 absl::Status HttpClient::DownloadToFile(std::string_view url, const std::filesystem::path& path,

@@ -76,6 +76,10 @@ class HttpClient {
   // the response, whatever its HTTP status. Host, Content-Length and User-Agent are set unless
   // the request has them. The body is sent from `request` without a copy.
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request, absl::Duration timeout);
+  // The same, sending `body` instead of request.body: for a large body the caller keeps (a
+  // predict body it may retry on another replica), without copying it into a request.
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request, std::string_view body,
+                                    absl::Duration timeout);
 
   // GETs `url` (http:// or https://; not limited to the base URL) into `path`, streaming the body
   // to disk (constant memory whatever the size). Follows up to 5 redirects (301, 302, 303, 307,

@@ -7,9 +7,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
-
 #include <atomic>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -17,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/http/google_error.h"
 #include "common/http/http_client.h"
+#include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "http_test_util.h"
 #include "nlohmann/json.hpp"
@@ -205,6 +205,71 @@ TEST(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
     EXPECT_EQ(response->body, want);
   }
   EXPECT_EQ(server->stats().connections_accepted, 1);
+}
+
+// Bodies of known length are read straight into the request's string: whatever part came with
+// the header, the rest in pieces, and never into the next pipelined request.
+TEST(HttpServerTest, BodiesArriveWholeInPiecesAndPipelined) {
+  auto server = StartServer(ServerOptions(WrapSync([](HttpRequest&& r) {
+    // The spare capacity lets simdjson parse the body in place (common/json_parser.h).
+    const bool padded = r.body.empty() || r.body.capacity() - r.body.size() >= 64;
+    return TextResponse(200,
+                        fmt::format("{} {} {}", r.body.size(), std::hash<std::string>{}(r.body),
+                                    padded ? "padded" : "unpadded"));
+  })));
+  auto expect = [](const std::string& body) {
+    return fmt::format("{} {} padded", body.size(), std::hash<std::string>{}(body));
+  };
+  std::string large(3 << 20, '\0');
+  for (size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>(i * 131 + (i >> 9));
+  RawSocket socket = RawSocket::ConnectTcp(server->port());
+  ASSERT_TRUE(socket.ok());
+  const std::string header =
+      fmt::format("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", large.size());
+  // The header with the body's first bytes, then the rest in uneven pieces with pauses.
+  ASSERT_TRUE(socket.Send(header + large.substr(0, 1000)));
+  for (size_t at = 1000; at < large.size(); at += 700000) {
+    absl::SleepFor(absl::Milliseconds(20));
+    ASSERT_TRUE(socket.Send(std::string_view(large).substr(at, 700000)));
+  }
+  auto response = socket.ReadResponse(absl::Seconds(10));
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->body, expect(large));
+  // Two small bodies and a request without one, in one write.
+  ASSERT_TRUE(
+      socket.Send("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                  "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+                  "POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nworld!"));
+  for (const std::string want : {"hello", "", "world!"}) {
+    response = socket.ReadResponse(absl::Seconds(5));
+    ASSERT_TRUE(response.has_value()) << want;
+    EXPECT_EQ(response->body, expect(want));
+  }
+  EXPECT_EQ(server->stats().connections_accepted, 1);
+}
+
+// A client that stops short of its Content-Length: hung up on when it leaves, cut off after the
+// read timeout when it stays; the server goes on serving.
+TEST(HttpServerTest, TruncatedOrStalledBodyClosesTheConnection) {
+  HttpServer::Options options = ServerOptions(WrapSync(Echo));
+  options.read_timeout = absl::Milliseconds(300);
+  auto server = StartServer(options);
+  {
+    RawSocket leaving = RawSocket::ConnectTcp(server->port());
+    ASSERT_TRUE(leaving.Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
+                             std::string(5000, 'x')));
+    leaving.Close();
+  }
+  RawSocket stalled = RawSocket::ConnectTcp(server->port());
+  ASSERT_TRUE(stalled.Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
+                           std::string(5000, 'x')));
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(stalled.WaitClosed(absl::Seconds(5)));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(250));
+  auto other = ClientFor(TcpUrl(server->port()))->Send(MakeRequest("GET", "/"), absl::Seconds(5));
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->status, 200);
+  EXPECT_TRUE(WaitFor([&] { return server->stats().connections_active == 0; }));
 }
 
 class HttpServerConcurrencyTest : public ::testing::TestWithParam<int> {};
