@@ -6,10 +6,12 @@
 #      one replica (HTTP over a unix socket, base64, dynamic batcher with max_batch_size BATCH,
 #      same THREADS) -> engine,
 # in ROUNDS alternating rounds (this machine is shared and noisy: both see the same background),
-# and prints the median images/s of each, the ratio served / engine, and wrk's p50/p99 latency.
+# and prints the median images/s of each, the median of the rounds' served / engine ratios, and
+# wrk's p50/p99 latency. Served images/s: the slope of the answers over a window that starts
+# WARMUP_SECONDS into the load (bench/predict.lua).
 #
 #   bench/serve_bench.sh [BUILD_DIR]                 (default: build)
-#   MODELS="vit-base-16" ROUNDS=3 SECONDS_PER_RUN=15 WARMUP_SECONDS=6 CONNECTIONS=16 bench/serve_bench.sh
+#   MODELS="vit-base-16" ROUNDS=5 SECONDS_PER_RUN=15 WARMUP_SECONDS=6 CONNECTIONS=16 bench/serve_bench.sh
 #
 # Models come from bench/make_bench_models.py (random-weight ViT-B/16 and ViT-Tiny/16) plus the
 # vendored fashion-vit; IMAGE defaults to the vendored COCO photo (640x480 PNG). The load
@@ -19,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
 models="${MODELS:-vit-base-16 vit-tiny-16 fashion-vit}"
-rounds="${ROUNDS:-3}"
+rounds="${ROUNDS:-5}"
 seconds="${SECONDS_PER_RUN:-15}"
 connections="${CONNECTIONS:-16}"
 threads="${THREADS:-2}"
@@ -70,7 +72,7 @@ for model in $models; do
   [ -n "$deployed" ] || exit 1
   target="$url/v1/$endpoint:predict"
   load 3 "$target" >/dev/null  # first requests: the replica's first batches
-  engine=() served=() p50=() p99=() errors=0
+  engine=() served=() ratios=() p50=() p99=() errors=0
   for round in $(seq "$rounds"); do
     line="$("$build/bench/classify_bench" --model "$dir" --image "$image" --threads "$threads" \
       --batch "$batch" --seconds "$seconds")"
@@ -82,19 +84,23 @@ for model in $models; do
     # Non-2xx answers plus wrk's socket errors (connect, read, write, timeout).
     errors=$((errors + $(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10}
       END {print n + 0}' "$work/wrk.txt")))
+    ratios+=("$("$py" -c "print(${served[-1]} / ${engine[-1]})")")
     echo "round $round $model engine_images_per_s=${engine[-1]} served_images_per_s=${served[-1]}" \
-      "p50=${p50[-1]} p99=${p99[-1]}"
+      "ratio=${ratios[-1]} p50=${p50[-1]} p99=${p99[-1]}"
   done
   e="$(echo "${engine[*]}" | median)"
   s="$(echo "${served[*]}" | median)"
-  results+=("$(printf '%-12s %10.2f %10.2f %7.3f %10s %10s %7s' "$model" "$e" "$s" \
-    "$("$py" -c "print($s / $e)")" "${p50[$((rounds / 2))]}" "${p99[$((rounds / 2))]}" "$errors")")
+  r="$(echo "${ratios[*]}" | median)"
+  results+=("$(printf '%-12s %10.2f %10.2f %7.3f %10s %10s %7s' "$model" "$e" "$s" "$r" \
+    "${p50[$((rounds / 2))]}" "${p99[$((rounds / 2))]}" "$errors")")
   # Undeploy, so the next model has the cores to itself.
   "$py" bench/serve_bench_deploy.py --url "$url" --undeploy "$endpoint" "$deployed"
 done
 
 echo
 echo "image $image, $threads engine threads, batch $batch, $connections connections," \
-  "$rounds rounds of ${seconds}s; medians over rounds (latency: the middle round's)"
+  "$rounds rounds of ${seconds}s; medians over rounds (latency: the middle round's)." \
+  "ratio: the median of each round's served / engine (a round's two runs are a minute apart and" \
+  "see the same background load; medians of each side alone drift apart on a noisy host)"
 printf '%-12s %10s %10s %7s %10s %10s %7s\n' model engine/s served/s ratio p50 p99 errors
 printf '%s\n' "${results[@]}"
