@@ -149,6 +149,7 @@ def test_tf_serving_status_and_metadata(server):
     ("/v1/models/fashion:predict", {"signature_name": "other", "instances": []}, 400,
      "signature_name"),
     ("/v1/models/fashion:predict", {"inputs": {"image_bytes": []}}, 400, "unknown input"),
+    ("/v1/models/fashion:predict", {"instances": {"b64": "aGk="}}, 400, "must be a list"),
     ("/v1/models/fashion:predict", {"instances": [{"b64": "!!!"}]}, 400, "base64"),
     ("/v1/models/fashion:predict", {"instances": [{"b64": "aGVsbG8="}]}, 400, "instance 0"),
     ("/v1/models/fashion:predict", "not json", 400, "JSON object"),
