@@ -14,7 +14,7 @@ namespace {
 // Predict bodies and decoded images are hundreds of KiB, allocated and freed per request, on many
 // threads. With glibc's defaults each such buffer came from a fresh mmap, or from heap top memory
 // that a free of its neighbour had just trimmed: every request paid page faults and zeroing of
-// new pages (perf: ~6% of all CPU in the router alone for fashion-vit). Keep buffers up to 32 MiB
+// new pages (perf: ~4% of all CPU of a served fashion-vit prediction). Keep buffers up to 32 MiB
 // in the heap and let a heap keep up to 64 MiB free before giving it back; a replica still
 // returns its load-time memory explicitly (malloc_trim after loading).
 void KeepRequestBuffersInTheHeap() {

@@ -149,11 +149,11 @@ class Connection final : public ConnectionBase {
     kClosed,     // socket closed; outstanding operations finish with an error and do nothing
   };
   static constexpr size_t kReadChunkBytes = 16 << 10;
-  // Beast reads as much as the buffer's free capacity (at least 512 bytes): a body is read in
-  // chunks of this size rather than of whatever the header left.
+  // Beast reads as much as the buffer's free capacity (at least 512 bytes): a chunked body is
+  // read in chunks of this size rather than of whatever the header left.
   static constexpr size_t kBodyReadBytes = 256 << 10;
   static constexpr size_t kMaxLingerBytes = 64 << 20;
-  static constexpr size_t kBodyPadding = 64;  // simdjson::SIMDJSON_PADDING
+  static constexpr size_t kBodyPadding = 64;  // simdjson::SIMDJSON_PADDING (see ReadBodyDirect)
 
   std::shared_ptr<Connection> Self() {
     return std::static_pointer_cast<Connection>(shared_from_this());
