@@ -37,8 +37,8 @@ __attribute__((target("avx2"), always_inline)) inline __m256i InRangeAvx2(__m256
 // Decodes whole 32-character blocks of the standard alphabet, 24 bytes each, and stops at the
 // first block holding anything else (padding, whitespace, URL-safe or invalid characters), which
 // the scalar loop then takes. Stores 32 bytes per block (24 of them output), so it also stops
-// when `out_room` is under 32. Returns the characters consumed. The scalar group loop ran at ~0.6 GB/s: 4% of a served fashion-vit
-// prediction's CPU (a 640x480 PNG is ~400 KB of base64).
+// when `out_room` is under 32. Returns the characters consumed. The scalar group loop ran at
+// ~0.6 GB/s: 4% of a served fashion-vit prediction's CPU (a 640x480 PNG is ~400 KB of base64).
 __attribute__((target("avx2"))) size_t DecodeBlocksAvx2(const uint8_t* in, size_t size, char* out,
                                                         size_t out_room) {
   const __m256i pack_pairs = _mm256_set1_epi32(0x01400140);  // a*64 + b per byte pair
