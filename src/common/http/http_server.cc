@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -33,6 +34,25 @@ bool ServerCore::Register(const std::shared_ptr<ConnectionBase>& connection) {
 void ServerCore::Unregister(const ConnectionBase* connection) {
   absl::MutexLock lock(&mu);
   connections.erase(connection);
+}
+
+void ServerCore::TrackLink(const std::shared_ptr<ResponseLink>& link) {
+  absl::MutexLock lock(&links_mu);
+  if (links.size() >= prune_links_at) {
+    std::erase_if(links, [](const std::weak_ptr<ResponseLink>& l) { return l.expired(); });
+    prune_links_at = std::max<size_t>(64, 2 * links.size());
+  }
+  links.push_back(link);
+}
+
+std::vector<std::shared_ptr<ResponseLink>> ServerCore::OutstandingLinks() {
+  absl::MutexLock lock(&links_mu);
+  std::vector<std::shared_ptr<ResponseLink>> out;
+  for (const std::weak_ptr<ResponseLink>& l : links) {
+    if (auto link = l.lock()) out.push_back(std::move(link));
+  }
+  links.clear();
+  return out;
 }
 
 void ResponseLink::Deliver(HttpResponse&& response) {
@@ -312,7 +332,7 @@ class HttpServer::Impl {
     }
     for (const auto& c : live) c->ForceClose();
     TearDown();
-    for (const auto& c : live) c->DisconnectLink();
+    for (const auto& link : core_.OutstandingLinks()) link->Disconnect();
     live.clear();
     ReleaseResources();
   }
