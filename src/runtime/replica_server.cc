@@ -306,7 +306,7 @@ void ReplicaServer::HandlePredict(const http::HttpRequest& request,
   PreprocessAndSubmit(std::move(parsed->images), parsed->parameters, responder);
 }
 
-void ReplicaServer::HandlePredictBytes(const http::HttpRequest& request,
+void ReplicaServer::HandlePredictBytes(http::HttpRequest& request,
                                        const http::Responder& responder) {
   if (!Admit()) {
     responder(http::GoogleErrorResponse(absl::UnavailableError(fmt::format(
@@ -328,7 +328,9 @@ void ReplicaServer::HandlePredictBytes(const http::HttpRequest& request,
     Finish(responder, http::GoogleErrorResponse(error));
     return;
   }
-  PreprocessAndSubmit({request.body}, *parameters, responder);
+  std::vector<std::string> images;  // the body moves in: a braced list would copy the image
+  images.push_back(std::move(request.body));
+  PreprocessAndSubmit(std::move(images), *parameters, responder);
 }
 
 void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,

@@ -74,7 +74,8 @@ struct ReplicaServerOptions {
   std::string tcp_address;
   int tcp_port = 0;
   int num_threads = 0;  // engine threads per Forward; 0 = all CPUs
-  // HTTP io threads: they also decode and preprocess images.
+  // HTTP io threads: they parse and base64-decode bodies, and decode and preprocess the images
+  // when `preprocess` puts that on them.
   int io_threads = 2;
   PreprocessPlace preprocess = PreprocessPlace::kAuto;
   int max_batch_size = 8;
@@ -143,7 +144,8 @@ class ReplicaServer {
 
   void HandleRequest(http::HttpRequest&& request, http::Responder responder);
   void HandlePredict(const http::HttpRequest& request, const http::Responder& responder);
-  void HandlePredictBytes(const http::HttpRequest& request, const http::Responder& responder);
+  // Takes the request's body (the encoded image).
+  void HandlePredictBytes(http::HttpRequest& request, const http::Responder& responder);
   // Preprocesses `images` and submits them; responds now on error, or later from the batch thread.
   void PreprocessAndSubmit(std::vector<std::string> images, const PredictParameters& parameters,
                            const http::Responder& responder);

@@ -1,7 +1,7 @@
 // TensorFlow Serving's REST API over Tessera's deployed models (docs/protocols.md):
 //   POST /v1/models/{name}[/versions/{version}|/labels/{label}]:predict
-//     row format      {"signature_name"?, "instances": [{"b64": ..} | {"<input>": {"b64": ..}},
-//     ..]}
+//     row format      {"signature_name"?,
+//                      "instances": [{"b64": ..} | {"<input>": {"b64": ..}}, ..]}
 //                     -> {"predictions": [{"label": .., "confidence": ..}, ..]}
 //     columnar format {"signature_name"?, "inputs": [..] | {"<input>": [..]} | {"b64": ..}}
 //                     -> {"outputs": {"label": [..], "confidence": [..]}}
