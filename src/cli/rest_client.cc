@@ -5,6 +5,7 @@
 
 #include "common/http/google_error.h"
 #include "common/status_macros.h"
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 
 namespace tessera::cli {
@@ -63,12 +64,13 @@ absl::StatusOr<nlohmann::json> RestClient::Call(std::string_view method,
     *stage = fmt::format("{}% {}", percent ? *percent : "?", name ? *name : "");
   }
   if (response->body.empty()) return nlohmann::json::object();
-  nlohmann::json parsed = nlohmann::json::parse(response->body, nullptr, false);
-  if (parsed.is_discarded()) {
-    return absl::InternalError(fmt::format("the server answered {} {} with a body that is not JSON",
-                                           method, path_and_query));
+  // The CLI prints what it gets (dump(), recursive): a hostile server must not crash it either.
+  absl::StatusOr<nlohmann::json> parsed = ParseUntrustedJson(response->body, kPeerJsonLimits);
+  if (!parsed.ok()) {
+    return absl::InternalError(fmt::format("the server answered {} {} with a body that is not JSON ({})",
+                                           method, path_and_query, parsed.status().message()));
   }
-  return parsed;
+  return std::move(*parsed);
 }
 
 absl::StatusOr<nlohmann::json> RestClient::WaitOperation(const std::string& operation_name,

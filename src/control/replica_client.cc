@@ -2,6 +2,7 @@
 
 #include "common/http/google_error.h"
 #include "common/status_macros.h"
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -39,8 +40,8 @@ absl::StatusOr<ReplicaHealth> ReplicaClient::Health(absl::Duration timeout) {
   request.method = "GET";
   request.target = "/health";
   ASSIGN_OR_RETURN(http::HttpResponse response, client_->Send(request, timeout));
-  json body = json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("state") ||
+  json body = ParseUntrustedJson(response.body, kPeerJsonLimits).value_or(json());
+  if (!body.is_object() || !body.contains("state") ||
       !body["state"].is_string()) {
     absl::Status status = http::StatusFromHttpResponse(response);
     if (!status.ok()) return status;
@@ -54,8 +55,8 @@ absl::StatusOr<ReplicaHealth> ReplicaClient::Health(absl::Duration timeout) {
 }
 
 absl::StatusOr<ReplicaStatusInfo> ParseReplicaStatus(const std::string& text) {
-  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("state") ||
+  json body = ParseUntrustedJson(text, kPeerJsonLimits).value_or(json());
+  if (!body.is_object() || !body.contains("state") ||
       !body["state"].is_string()) {
     return absl::InvalidArgumentError(fmt::format("not a replica status: {}", text.substr(0, 200)));
   }

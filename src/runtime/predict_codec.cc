@@ -5,8 +5,8 @@
 #include <cstdlib>
 
 #include "common/base64.h"
-#include "common/json_parser.h"
 #include "common/status_macros.h"
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "simdjson.h"
@@ -37,11 +37,11 @@ absl::StatusOr<int> TopKFromJson(const json& value, const char* name) {
     v = value.get<double>();
   } else {
     return absl::InvalidArgumentError(
-        fmt::format("parameters.{} must be a positive integer, got {}", name, value.dump()));
+        fmt::format("parameters.{} must be a positive integer, got {}", name, JsonPreview(value)));
   }
   if (v < 1 || v > 1'000'000) {
     return absl::InvalidArgumentError(
-        fmt::format("parameters.{} must be between 1 and 1000000, got {}", name, value.dump()));
+        fmt::format("parameters.{} must be between 1 and 1000000, got {}", name, JsonPreview(value)));
   }
   return static_cast<int>(v);
 }
@@ -161,11 +161,11 @@ absl::StatusOr<PredictParameters> ParsePredictParameters(const json& parameters)
     if (!threshold->is_number()) {
       return absl::InvalidArgumentError(
           fmt::format("parameters.confidence_threshold must be a number between 0 and 1, got {}",
-                      threshold->dump()));
+                      JsonPreview(*threshold)));
     }
     ASSIGN_OR_RETURN(
         out.confidence_threshold,
-        ThresholdFromNumber(threshold->get<double>(), threshold->dump(), "confidence_threshold"));
+        ThresholdFromNumber(threshold->get<double>(), JsonPreview(*threshold), "confidence_threshold"));
   }
   return out;
 }
@@ -203,11 +203,9 @@ absl::StatusOr<PredictParameters> ParsePredictQuery(
 
 absl::StatusOr<ParsedPredictRequest> ParsePredictRequest(const std::string& body,
                                                          const PredictCodecOptions& options) {
-  JsonBodyParser parser;  // the elements below point into it
+  JsonDomParser parser;  // the elements below point into it
   Element request;
-  if (parser.Parse(body, request) != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError("the request body is not valid JSON");
-  }
+  RETURN_IF_ERROR(parser.Parse(body, kPredictJsonLimits, request));
   if (!request.is_object()) {
     return absl::InvalidArgumentError(
         fmt::format("the request body must be a JSON object {{\"instances\": [...]}}, got {}",
@@ -240,8 +238,10 @@ absl::StatusOr<ParsedPredictRequest> ParsePredictRequest(const std::string& body
   ParsedPredictRequest out;
   Element parameters;
   if (object.at_key("parameters").get(parameters) == simdjson::SUCCESS) {
-    ASSIGN_OR_RETURN(out.parameters,
-                     ParsePredictParameters(json::parse(simdjson::to_string(parameters))));
+    // Re-read by nlohmann::json: text simdjson wrote from a document within kPredictJsonLimits.
+    ASSIGN_OR_RETURN(json parsed, ParseUntrustedJson(simdjson::to_string(parameters),
+                                                     kPredictJsonLimits));
+    ASSIGN_OR_RETURN(out.parameters, ParsePredictParameters(parsed));
   }
   out.images.reserve(instances.size());
   size_t index = 0;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/status_macros.h"
+#include "common/untrusted_json.h"
 #include "engine/image/preprocess.h"
 #include "fmt/format.h"
 
@@ -18,9 +19,7 @@ absl::Status KeyError(std::string_view key, std::string_view problem) {
 }
 
 std::string Describe(const json& v) {
-  std::string text = v.dump();
-  if (text.size() > 40) text = text.substr(0, 37) + "...";
-  return fmt::format("{} {}", v.type_name(), text);
+  return fmt::format("{} {}", v.type_name(), JsonPreview(v));
 }
 
 absl::Status ReadBool(const json& j, std::string_view key, bool* out) {
@@ -168,7 +167,7 @@ absl::StatusOr<PreprocessConfig> PreprocessConfig::FromJson(const json& j) {
         return KeyError("resample",
                         fmt::format("unsupported filter {}; expected a PIL value: 0 nearest, "
                                     "1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming",
-                                    it->dump()));
+                                    JsonPreview(*it)));
       }
       config.resample = static_cast<ResampleFilter>(value);
     }
@@ -200,6 +199,9 @@ absl::StatusOr<PreprocessConfig> PreprocessConfig::FromFile(const std::filesyste
   }
   std::stringstream text;
   text << file.rdbuf();
+  if (absl::Status limits = CheckJsonLimits(text.str(), kArtifactJsonLimits); !limits.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{}: {}", path.string(), limits.message()));
+  }
   json j = json::parse(text.str(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return absl::InvalidArgumentError(fmt::format("{}: not valid JSON", path.string()));

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "common/status_macros.h"
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -31,7 +32,7 @@ absl::StatusOr<int> PositiveInt(const nlohmann::json& json, const char* key, int
   auto it = json.find(key);
   if (it == json.end()) return Invalid(source, fmt::format("missing \"{}\"", key));
   if (!it->is_number_integer()) {
-    return Invalid(source, fmt::format("\"{}\" must be an integer, got {}", key, it->dump()));
+    return Invalid(source, fmt::format("\"{}\" must be an integer, got {}", key, JsonPreview(*it)));
   }
   int64_t value = it->get<int64_t>();
   if (value <= 0 || value > max_value) {
@@ -49,7 +50,7 @@ absl::Status HeightWidth(const nlohmann::json& json, const char* key, int max_va
   if (it->is_array()) {
     if (it->size() != 2 || !(*it)[0].is_number_integer() || !(*it)[1].is_number_integer()) {
       return Invalid(source, fmt::format("\"{}\" must be an integer or [height, width], got {}",
-                                         key, it->dump()));
+                                         key, JsonPreview(*it)));
     }
     nlohmann::json pair = {{"h", (*it)[0]}, {"w", (*it)[1]}};
     ASSIGN_OR_RETURN(*height, PositiveInt(pair, "h", max_value, source + " " + key));
@@ -82,7 +83,7 @@ absl::StatusOr<Activation> ParseActivation(const nlohmann::json& json, const std
   auto it = json.find("hidden_act");
   if (it == json.end()) return Activation::kGeluErf;  // transformers' default
   if (!it->is_string()) {
-    return Invalid(source, fmt::format("\"hidden_act\" must be a string, got {}", it->dump()));
+    return Invalid(source, fmt::format("\"hidden_act\" must be a string, got {}", JsonPreview(*it)));
   }
   const std::string name = it->get<std::string>();
   if (name == "gelu") return Activation::kGeluErf;
@@ -191,13 +192,13 @@ absl::StatusOr<ViTConfig> ParseViTConfig(const nlohmann::json& json, const std::
   if (auto it = json.find("layer_norm_eps"); it != json.end()) {
     if (!it->is_number() || it->get<double>() <= 0 || it->get<double>() > 1) {
       return Invalid(
-          source, fmt::format("\"layer_norm_eps\" must be a number in (0, 1], got {}", it->dump()));
+          source, fmt::format("\"layer_norm_eps\" must be a number in (0, 1], got {}", JsonPreview(*it)));
     }
     config.layer_norm_eps = static_cast<float>(it->get<double>());
   }
   if (auto it = json.find("qkv_bias"); it != json.end()) {
     if (!it->is_boolean()) {
-      return Invalid(source, fmt::format("\"qkv_bias\" must be true or false, got {}", it->dump()));
+      return Invalid(source, fmt::format("\"qkv_bias\" must be true or false, got {}", JsonPreview(*it)));
     }
     config.qkv_bias = it->get<bool>();
   }
@@ -227,6 +228,9 @@ absl::StatusOr<ViTConfig> LoadViTConfig(const std::filesystem::path& path) {
   if (!in) return absl::NotFoundError(fmt::format("{}: cannot open", path.string()));
   std::stringstream text;
   text << in.rdbuf();
+  if (absl::Status limits = CheckJsonLimits(text.str(), kArtifactJsonLimits); !limits.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{}: {}", path.string(), limits.message()));
+  }
   nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
     return absl::InvalidArgumentError(fmt::format("{}: not valid JSON", path.string()));

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "common/status_macros.h"
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -155,6 +156,9 @@ const TensorInfo* SafetensorsHeader::Find(const std::string& name) const {
 absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view header_json,
                                                          uint64_t data_size,
                                                          const std::string& source) {
+  if (absl::Status limits = CheckJsonLimits(header_json, kArtifactJsonLimits); !limits.ok()) {
+    return Corrupt(source, fmt::format("safetensors header: {}", limits.message()));
+  }
   nlohmann::json json = nlohmann::json::parse(header_json.begin(), header_json.end(), nullptr,
                                               /*allow_exceptions=*/false);
   if (json.is_discarded()) return Corrupt(source, "safetensors header is not valid JSON");
@@ -192,11 +196,11 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view header
     for (const auto& dim : *shape_it) {
       if (!dim.is_number_unsigned()) {
         return tensor_error(
-            fmt::format("shape {} has a non-integer or negative dimension", shape_it->dump()));
+            fmt::format("shape {} has a non-integer or negative dimension", JsonPreview(*shape_it)));
       }
       uint64_t d = dim.get<uint64_t>();
       if (d > kMaxElements || (d != 0 && elements > kMaxElements / d)) {
-        return tensor_error(fmt::format("shape {} is absurdly large", shape_it->dump()));
+        return tensor_error(fmt::format("shape {} is absurdly large", JsonPreview(*shape_it)));
       }
       elements *= d;
       info.shape.push_back(static_cast<int64_t>(d));

@@ -1,6 +1,7 @@
 #include "serving/predict/classification.h"
 
 #include "common/base64.h"
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -55,8 +56,10 @@ std::string ReplicaBodyForImages(const std::vector<std::string>& images,
 
 absl::StatusOr<std::vector<Classification>> ParseClassifications(std::string_view replica_body,
                                                                  size_t expected) {
-  json body = json::parse(replica_body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) return Malformed("not a JSON object");
+  absl::StatusOr<json> parsed = ParseUntrustedJson(replica_body, kPeerJsonLimits);
+  if (!parsed.ok()) return Malformed(parsed.status().message());
+  const json& body = *parsed;
+  if (!body.is_object()) return Malformed("not a JSON object");
   auto predictions = body.find("predictions");
   if (predictions == body.end() || !predictions->is_array()) {
     return Malformed("no \"predictions\" list");

@@ -2,11 +2,34 @@
 
 #include <bit>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
 
 namespace tessera::serving::kserve {
+namespace {
+
+constexpr size_t kBytesElementHeader = 4;  // the little-endian length before each element
+
+}  // namespace
+
+absl::StatusOr<int64_t> ElementCount(const std::vector<int64_t>& shape) {
+  int64_t count = 1;
+  for (const int64_t dim : shape) {
+    if (dim < 0) {
+      return absl::InvalidArgumentError(
+          fmt::format("shape [{}] has a negative dimension", absl::StrJoin(shape, ", ")));
+    }
+    if (dim != 0 && count > std::numeric_limits<int64_t>::max() / dim) {
+      return absl::InvalidArgumentError(
+          fmt::format("shape [{}] holds more elements than an int64 counts",
+                      absl::StrJoin(shape, ", ")));
+    }
+    count *= dim;
+  }
+  return count;
+}
 
 absl::StatusOr<size_t> CheckImageInput(const InputSpec& spec, const std::string& input_key) {
   if (spec.name != input_key) {
@@ -19,9 +42,13 @@ absl::StatusOr<size_t> CheckImageInput(const InputSpec& spec, const std::string&
         fmt::format("input \"{}\" has datatype {}; it must be BYTES (encoded images)", spec.name,
                     spec.datatype));
   }
+  if (absl::Status counted = ElementCount(spec.shape).status(); !counted.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("input \"{}\": {}", spec.name, counted.message()));
+  }
   const bool vector = spec.shape.size() == 1;
   const bool column = spec.shape.size() == 2 && spec.shape[1] == 1;
-  if ((!vector && !column) || spec.shape[0] < 0) {
+  if (!vector && !column) {
     return absl::InvalidArgumentError(
         fmt::format("input \"{}\" has shape [{}]; it must be [N] or [N, 1] (one image per element)",
                     spec.name, absl::StrJoin(spec.shape, ", ")));
@@ -33,6 +60,14 @@ absl::StatusOr<size_t> CheckImageInput(const InputSpec& spec, const std::string&
 }
 
 absl::StatusOr<std::vector<std::string>> SplitBytesTensor(std::string_view raw, size_t expected) {
+  // The count comes from the request's shape: check it against the bytes present before
+  // reserving for it (a shape of 10^18 elements over 0 bytes of data once threw length_error).
+  if (expected > raw.size() / kBytesElementHeader) {
+    return absl::InvalidArgumentError(fmt::format(
+        "the shape says {} BYTES elements, but {} bytes of tensor data hold at most {} (each "
+        "element is a 4-byte length and its bytes)",
+        expected, raw.size(), raw.size() / kBytesElementHeader));
+  }
   std::vector<std::string> elements;
   elements.reserve(expected);
   size_t offset = 0;

@@ -31,10 +31,16 @@ struct InputSpec {
   std::vector<int64_t> shape;
 };
 
+// The number of elements of a tensor of `shape` (1 for a scalar). INVALID_ARGUMENT for a
+// negative dimension or a product that overflows int64.
+absl::StatusOr<int64_t> ElementCount(const std::vector<int64_t>& shape);
+
 // INVALID_ARGUMENT unless `spec` is the model's image input; returns the element count N.
+// Only a count: callers check it against the data actually present before allocating for it.
 absl::StatusOr<size_t> CheckImageInput(const InputSpec& spec, const std::string& input_key);
 
 // The binary BYTES tensor format (4-byte little-endian length, then the bytes, per element).
+// SplitBytesTensor refuses an `expected` count that `raw` cannot hold before allocating.
 absl::StatusOr<std::vector<std::string>> SplitBytesTensor(std::string_view raw, size_t expected);
 std::string JoinBytesTensor(const std::vector<std::string>& elements);
 

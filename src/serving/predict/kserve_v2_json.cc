@@ -2,6 +2,7 @@
 
 #include "common/base64.h"
 #include "common/status_macros.h"
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -18,9 +19,10 @@ absl::StatusOr<std::optional<int64_t>> IntParameter(const json& parameters, cons
                                                     std::string_view where) {
   auto it = parameters.find(name);
   if (it == parameters.end()) return std::nullopt;
-  if (!it->is_number_integer() && !it->is_number_unsigned()) {
-    return Invalid(
-        fmt::format("{}.parameters.{} must be an integer, got {}", where, name, it->dump()));
+  if (!it->is_number_integer() ||
+      (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{INT64_MAX})) {
+    return Invalid(fmt::format("{}.parameters.{} must be an integer in int64 range, got {}", where,
+                               name, JsonPreview(*it)));
   }
   return it->get<int64_t>();
 }
@@ -43,18 +45,24 @@ const json& ParametersOf(const json& object, std::string_view where, absl::Statu
   return it->is_object() ? *it : kEmpty;
 }
 
-// Row-major flattening of a nested JSON list of strings.
+// Row-major flattening of a nested JSON list of strings; an explicit stack, no recursion, so
+// the walk is safe whatever the nesting (kPredictJsonLimits already bounds it).
 absl::Status FlattenStrings(const json& data, std::vector<const std::string*>& out) {
-  if (data.is_string()) {
-    out.push_back(&data.get_ref<const std::string&>());
-    return absl::OkStatus();
+  std::vector<std::pair<const json*, size_t>> stack;  // an array and its next element
+  const json* value = &data;
+  while (true) {
+    if (value->is_string()) {
+      out.push_back(&value->get_ref<const std::string&>());
+    } else if (value->is_array()) {
+      stack.emplace_back(value, 0);
+    } else {
+      return Invalid(fmt::format("BYTES data must hold strings (base64 images), got {}",
+                                 value->type_name()));
+    }
+    while (!stack.empty() && stack.back().second == stack.back().first->size()) stack.pop_back();
+    if (stack.empty()) return absl::OkStatus();
+    value = &(*stack.back().first)[stack.back().second++];
   }
-  if (!data.is_array()) {
-    return Invalid(
-        fmt::format("BYTES data must hold strings (base64 images), got {}", data.type_name()));
-  }
-  for (const json& element : data) RETURN_IF_ERROR(FlattenStrings(element, out));
-  return absl::OkStatus();
 }
 
 absl::StatusOr<InputSpec> SpecOf(const json& input) {
@@ -70,8 +78,10 @@ absl::StatusOr<InputSpec> SpecOf(const json& input) {
   spec.name = name->get<std::string>();
   spec.datatype = datatype->get<std::string>();
   for (const json& dim : *shape) {
-    if (!dim.is_number_integer() && !dim.is_number_unsigned()) {
-      return Invalid("inputs[0].shape must be a list of integers");
+    if (!dim.is_number_integer() ||
+        (dim.is_number_unsigned() && dim.get<uint64_t>() > uint64_t{INT64_MAX})) {
+      return Invalid(fmt::format("inputs[0].shape must be a list of integers in int64 range, got {}",
+                                 JsonPreview(dim)));
     }
     spec.shape.push_back(dim.get<int64_t>());
   }
@@ -163,10 +173,8 @@ absl::StatusOr<RestInferRequest> ParseRestInferRequest(std::string_view body,
     header = body.substr(0, *header_length);
     binary = body.substr(*header_length);
   }
-  json request = json::parse(header, nullptr, /*allow_exceptions=*/false);
-  if (request.is_discarded() || !request.is_object()) {
-    return Invalid("the inference request must be a JSON object");
-  }
+  ASSIGN_OR_RETURN(json request, ParseUntrustedJson(header, kPredictJsonLimits));
+  if (!request.is_object()) return Invalid("the inference request must be a JSON object");
   RestInferRequest out;
   if (auto id = request.find("id"); id != request.end()) {
     if (!id->is_string()) return Invalid("\"id\" must be a string");

@@ -4,8 +4,8 @@
 #include <string_view>
 #include <utility>
 
-#include "common/json_parser.h"
 #include "common/status_macros.h"
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "serving/predict/offload.h"
@@ -70,26 +70,28 @@ ordered_json Columnar(const ordered_json& predictions) {
 // The replica's {"predictions": [...]} as TF Serving answers: rows, or columns for a columnar
 // request.
 absl::StatusOr<ordered_json> PredictResponse(const ReplicaReply& reply, bool row) {
-  ordered_json replica = ordered_json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
-  if (replica.is_discarded() || !replica.is_object() || !replica.contains("predictions") ||
-      !replica["predictions"].is_array()) {
+  absl::StatusOr<ordered_json> replica = ParseUntrustedOrderedJson(reply.body, kPeerJsonLimits);
+  if (!replica.ok() || !replica->is_object() || !replica->contains("predictions") ||
+      !(*replica)["predictions"].is_array()) {
     return absl::InternalError(
         fmt::format("replica {} answered without predictions", reply.served_by.replica_id));
   }
-  if (!row) return Columnar(replica["predictions"]);
-  return ordered_json{{"predictions", std::move(replica["predictions"])}};
+  if (!row) return Columnar((*replica)["predictions"]);
+  return ordered_json{{"predictions", std::move((*replica)["predictions"])}};
 }
 
 // True for the common case: a row-format body ({"instances": [...]}, no "inputs", no other
 // signature), which the replica takes as it is ("signature_name" is ignored there). Checked
 // with simdjson, so the body, mostly base64, is forwarded without nlohmann::json lexing it a
 // character at a time (several times slower). Anything else takes the general path, which
-// also words the errors.
+// also words the errors (a body over kPredictJsonLimits among them).
 bool IsPlainRowRequest(const std::string& body) {
-  JsonBodyParser parser;
+  JsonDomParser parser;
   simdjson::dom::element doc;
   simdjson::dom::object object;
-  if (parser.Parse(body, doc) != simdjson::SUCCESS || doc.get_object().get(object)) return false;
+  if (!parser.Parse(body, kPredictJsonLimits, doc).ok() || doc.get_object().get(object)) {
+    return false;
+  }
   simdjson::dom::element unused;
   if (object.at_key("inputs").get(unused) == simdjson::SUCCESS) return false;
   simdjson::dom::array instances;
@@ -112,16 +114,14 @@ absl::StatusOr<ordered_json> Predict(PredictionService& predictions, const Model
                                                      ReplicaCall{.body = std::move(request.body)}));
     return PredictResponse(reply, /*row=*/true);
   }
-  json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
-    return absl::InvalidArgumentError("the request body must be a JSON object");
-  }
+  ASSIGN_OR_RETURN(json body, ParseUntrustedJson(request.body, kPredictJsonLimits));
+  if (!body.is_object()) return absl::InvalidArgumentError("the request body must be a JSON object");
   if (auto sig = body.find("signature_name"); sig != body.end()) {
     if (!sig->is_string() || (!sig->get_ref<const std::string&>().empty() &&
                               sig->get_ref<const std::string&>() != kSignature)) {
       return absl::InvalidArgumentError(
           fmt::format("signature_name {} not found; the model's only signature is \"{}\"",
-                      sig->dump(), kSignature));
+                      JsonPreview(*sig), kSignature));
     }
   }
   const bool row = body.contains("instances");

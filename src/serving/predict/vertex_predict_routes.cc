@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "common/http/google_error.h"
-#include "common/json_parser.h"
 #include "common/status_macros.h"
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "serving/predict/offload.h"
@@ -26,10 +26,8 @@ std::string EndpointName(const http::HttpRequest& request) {
 // before forwarding, so the body is rebuilt (nlohmann::json; rare, debugging only).
 absl::Status DecodePinnedPredictBody(http::HttpRequest& request, std::string& forward,
                                      std::string& pinned) {
-  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
-    return absl::InvalidArgumentError("the request body must be a JSON object");
-  }
+  ASSIGN_OR_RETURN(nlohmann::json body, ParseUntrustedJson(request.body, kPredictJsonLimits));
+  if (!body.is_object()) return absl::InvalidArgumentError("the request body must be a JSON object");
   auto instances = body.find("instances");
   if (instances == body.end()) {
     return absl::InvalidArgumentError("\"instances\" is required");
@@ -69,11 +67,10 @@ absl::Status DecodePinnedPredictBody(http::HttpRequest& request, std::string& fo
 // character at a time (JSON parsing was 40% of the CPU of a served fashion-vit prediction).
 absl::Status DecodePredictBody(http::HttpRequest& request, std::string& forward,
                                std::string& pinned) {
-  JsonBodyParser parser;  // the elements below point into it
+  JsonDomParser parser;  // the elements below point into it
   simdjson::dom::element body;
-  if (parser.Parse(request.body, body) != simdjson::SUCCESS || !body.is_object()) {
-    return absl::InvalidArgumentError("the request body must be a JSON object");
-  }
+  RETURN_IF_ERROR(parser.Parse(request.body, kPredictJsonLimits, body));
+  if (!body.is_object()) return absl::InvalidArgumentError("the request body must be a JSON object");
   simdjson::dom::element instances;
   if (body.at_key("instances").get(instances) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("\"instances\" is required");
@@ -105,16 +102,16 @@ http::HttpResponse Predict(PredictionService* predictions, http::HttpRequest& re
   absl::StatusOr<ReplicaReply> reply = predictions->PredictEndpoint(
       EndpointName(request), pinned, ReplicaCall{.body = std::move(forward)});
   if (!reply.ok()) return http::GoogleErrorResponse(reply.status());
-  nlohmann::ordered_json replica_body =  // ordered: keep the replica's "label", "confidence"
-      nlohmann::ordered_json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
-  if (replica_body.is_discarded() || !replica_body.is_object() ||
-      !replica_body.contains("predictions")) {
+  // Ordered: keep the replica's "label", "confidence".
+  absl::StatusOr<nlohmann::ordered_json> replica_body =
+      ParseUntrustedOrderedJson(reply->body, kPeerJsonLimits);
+  if (!replica_body.ok() || !replica_body->is_object() || !replica_body->contains("predictions")) {
     return http::GoogleErrorResponse(absl::InternalError(
         fmt::format("replica {} answered without predictions", reply->served_by.replica_id)));
   }
   // Vertex's field order.
   nlohmann::ordered_json response;
-  response["predictions"] = std::move(replica_body["predictions"]);
+  response["predictions"] = std::move((*replica_body)["predictions"]);
   response["deployedModelId"] = reply->served_by.deployed_model_id;
   response["model"] = reply->served_by.model;
   response["modelDisplayName"] = reply->served_by.model_display_name;

@@ -2,19 +2,13 @@
 
 #include <limits>
 
+#include "common/untrusted_json.h"
 #include "fmt/format.h"
 
 namespace tessera::serving::rest {
 namespace {
 
 using nlohmann::json;
-
-// A value shown in an error message: short, so a huge body is not echoed back.
-std::string Shown(const json& value) {
-  std::string text = value.dump();
-  if (text.size() > 80) text = text.substr(0, 77) + "...";
-  return text;
-}
 
 absl::StatusOr<int64_t> ParseInteger(const json& value) {
   if (value.is_number_integer()) {
@@ -63,20 +57,9 @@ absl::StatusOr<json> ParseJsonObjectBody(std::string_view body) {
     }
   }
   if (blank) return json::object();
-  json parsed = json::parse(body, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    // nlohmann cannot report the position without exceptions; parse again to get it.
-    std::string detail;
-    try {
-      const json unused = json::parse(body);
-      (void)unused;
-    } catch (const json::parse_error& e) {
-      detail = e.what();
-    }
-    return absl::InvalidArgumentError(fmt::format("Invalid JSON payload received. {}",
-                                                  detail.empty() ? "Malformed JSON" : detail));
-  }
-  if (!parsed.is_object()) {
+  absl::StatusOr<json> parsed = ParseUntrustedJson(body, kControlPlaneJsonLimits);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_object()) {
     return absl::InvalidArgumentError(
         "Invalid JSON payload received. The request body must be a JSON object");
   }
@@ -137,7 +120,7 @@ bool JsonObjectReader::Has(std::string_view name) const {
 absl::Status JsonObjectReader::TypeError(std::string_view name, std::string_view expected,
                                          const json& value) const {
   return absl::InvalidArgumentError(
-      fmt::format("Invalid value at '{}' ({}), {}", FieldPath(name), expected, Shown(value)));
+      fmt::format("Invalid value at '{}' ({}), {}", FieldPath(name), expected, JsonPreview(value)));
 }
 
 absl::Status JsonObjectReader::String(std::string_view name, std::string& out) {

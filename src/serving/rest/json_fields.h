@@ -22,8 +22,10 @@
 
 namespace tessera::serving::rest {
 
-// Parses a request body that must be a JSON object. An empty body is an empty object (POST
-// :cancel and :wait send none). INVALID_ARGUMENT for malformed JSON or a non-object.
+// Parses a request body that must be a JSON object, through the untrusted-JSON entry point with
+// kControlPlaneJsonLimits (common/untrusted_json.h). An empty body is an empty object (POST
+// :cancel and :wait send none). INVALID_ARGUMENT for malformed JSON, a non-object, or a body
+// over the limits ("JSON nesting deeper than 64").
 absl::StatusOr<nlohmann::json> ParseJsonObjectBody(std::string_view body);
 
 // "snake_case_name" -> "snakeCaseName"; camelCase is returned unchanged.
