@@ -68,7 +68,7 @@ absl::StatusOr<nlohmann::json> RestClient::Call(std::string_view method,
   absl::StatusOr<nlohmann::json> parsed = ParseUntrustedJson(response->body, kPeerJsonLimits);
   if (!parsed.ok()) {
     return absl::InternalError(fmt::format("the server answered {} {} with a body that is not JSON ({})",
-                                           method, path_and_query, parsed.status().message()));
+                                           method, path_and_query, std::string(parsed.status().message())));
   }
   return std::move(*parsed);
 }

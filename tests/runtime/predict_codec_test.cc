@@ -111,6 +111,10 @@ TEST(PredictCodecTest, MalformedRequestsNameTheProblem) {
       {R"({"instances": [{"string_input": {"b64": "eA=="}, "b64": "eA=="}]})",
        "got an object with keys [\"string_input\", \"b64\"]"},  // in the order sent
       {R"({"instances": [{"b64": "eA=="}], "instances": 3)", "not valid JSON"},
+      {"{\"instances\": " + std::string(100'000, '[') + std::string(100'000, ']') + "}",
+       "JSON nesting deeper than 32"},
+      {R"({"instances": ["eA=="], "parameters": {"top_k": [[[[1]]]]}})",
+       "parameters.top_k must be a positive integer, got an array of 1 elements"},
   };
   for (const auto& [body, message] : cases) {
     SCOPED_TRACE(body);

@@ -1,6 +1,8 @@
 // The KServe v2 REST codec (JSON and Triton's binary tensor extension) and tensor helpers, as
 // tables of good and bad bodies. tests/python/test_protocols.py drives the same code with the real
 // tritonclient.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,7 +49,8 @@ TEST(KserveInputTest, ShapesAndTypes) {
       {{"string_input", "FP32", {1}}, "must be BYTES"},
       {{"string_input", "BYTES", {1, 2}}, "[N] or [N, 1]"},
       {{"string_input", "BYTES", {}}, "[N] or [N, 1]"},
-      {{"string_input", "BYTES", {-1}}, "[N] or [N, 1]"},
+      {{"string_input", "BYTES", {-1}}, "negative dimension"},
+      {{"string_input", "BYTES", {INT64_MAX, 2}}, "more elements than an int64 counts"},
       {{"string_input", "BYTES", {0}}, "no image"},
   };
   for (const auto& b : bad) {
@@ -102,7 +105,7 @@ TEST(KserveRestCodecTest, BadRequests) {
     std::optional<size_t> header_length;
     std::string needle;
   } cases[] = {
-      {"not json", std::nullopt, "JSON object"},
+      {"not json", std::nullopt, "not valid JSON"},
       {Header({{"inputs", json::array()}}), std::nullopt, "list of one tensor"},
       {Header({{"inputs", {input({{"data", {"!!"}}})}}}), std::nullopt, "not base64"},
       {Header({{"inputs", {input({{"data", {1}}})}}}), std::nullopt, "must hold strings"},
@@ -118,7 +121,7 @@ TEST(KserveRestCodecTest, BadRequests) {
        std::nullopt, "unknown output \"logits\""},
       {"{}", 10, "the body has only 2 bytes"},
       {Header({{"inputs", {input({{"parameters", {{"binary_data_size", 100}}}})}}}) + raw, 0,
-       "JSON object"},  // header length 0: the JSON part is empty
+       "not valid JSON"},  // header length 0: the JSON part is empty
   };
   for (const auto& c : cases) {
     auto request = ParseRestInferRequest(c.body, c.header_length, "img");
@@ -137,6 +140,71 @@ TEST(KserveRestCodecTest, BadRequests) {
       std::string(
           ParseRestInferRequest(json_data + raw, json_data.size(), "img").status().message()),
       HasSubstr("follow the inputs"));
+}
+
+TEST(KserveSizesTest, ElementCountRefusesNegativeAndOverflowingShapes) {
+  EXPECT_EQ(*ElementCount({}), 1);
+  EXPECT_EQ(*ElementCount({3, 0, 5}), 0);
+  EXPECT_EQ(*ElementCount({INT64_MAX}), INT64_MAX);
+  EXPECT_EQ(*ElementCount({int64_t{1} << 31, int64_t{1} << 31}), int64_t{1} << 62);
+  EXPECT_TRUE(absl::IsInvalidArgument(ElementCount({int64_t{1} << 32, int64_t{1} << 31}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(ElementCount({INT64_MAX, 2}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(ElementCount({0, -1}).status()));
+}
+
+TEST(KserveSizesTest, DeclaredCountsAreCheckedAgainstTheBytesBeforeAllocating) {
+  // Each element needs a 4-byte length: 10^18 over 0 bytes (the reported crash) or 9 bytes.
+  EXPECT_THAT(std::string(SplitBytesTensor("", 1'000'000'000'000'000'000ULL).status().message()),
+              HasSubstr("hold at most 0"));
+  EXPECT_THAT(std::string(SplitBytesTensor(std::string(9, '\0'), 3).status().message()),
+              HasSubstr("hold at most 2"));
+  EXPECT_TRUE(SplitBytesTensor(std::string(8, '\0'), 2).ok());  // two empty elements
+}
+
+TEST(KserveSizesTest, TheReportedBinaryCrashIsA400) {
+  const std::string header =
+      R"({"inputs":[{"name":"string_input","shape":[1000000000000000000],"datatype":"BYTES",)"
+      R"("parameters":{"binary_data_size":0}}]})";
+  auto request = ParseRestInferRequest(header, header.size(), "string_input");
+  EXPECT_TRUE(absl::IsInvalidArgument(request.status())) << request.status();
+  EXPECT_THAT(std::string(request.status().message()),
+              HasSubstr("the shape says 1000000000000000000 BYTES elements"));
+  // The same count in JSON data: compared with the strings present, never reserved for.
+  const std::string json_form =
+      R"({"inputs":[{"name":"string_input","shape":[1000000000000000000],"datatype":"BYTES",)"
+      R"("data":["eA=="]}]})";
+  EXPECT_THAT(std::string(ParseRestInferRequest(json_form, std::nullopt, "string_input")
+                              .status()
+                              .message()),
+              HasSubstr("its shape says 1000000000000000000"));
+}
+
+TEST(KserveSizesTest, IntegersBeyondInt64AreRefusedNotWrapped) {
+  for (const std::string& body :
+       {std::string(R"({"inputs":[{"name":"s","shape":[18446744073709551615],"datatype":"BYTES",)"
+                    R"("data":["eA=="]}]})"),
+        std::string(R"({"inputs":[{"name":"s","shape":[1],"datatype":"BYTES",)"
+                    R"("parameters":{"binary_data_size":18446744073709551615}}]})")}) {
+    auto request = ParseRestInferRequest(body, body.size(), "s");
+    EXPECT_TRUE(absl::IsInvalidArgument(request.status())) << body;
+    EXPECT_THAT(std::string(request.status().message()), HasSubstr("int64 range")) << body;
+  }
+}
+
+TEST(KserveSizesTest, DeepJsonIsRefusedBeforeAnyWalk) {
+  const std::string deep(100'000, '[');
+  const std::string body = R"({"inputs":[{"name":"s","shape":[1],"datatype":"BYTES","data":)" +
+                           deep + std::string(100'000, ']') + "}]}";
+  for (const std::optional<size_t> header_length : {std::optional<size_t>(), std::optional(body.size())}) {
+    auto request = ParseRestInferRequest(body, header_length, "s");
+    EXPECT_THAT(std::string(request.status().message()), HasSubstr("JSON nesting deeper than 32"));
+  }
+  // Within the limit, nested data is flattened (iteratively) and counted against the shape.
+  const std::string nested = R"({"inputs":[{"name":"s","shape":[2, 1],"datatype":"BYTES",)"
+                             R"("data":[[[[["eA=="]]]], [[["eA=="]]]]}]})";
+  auto request = ParseRestInferRequest(nested, std::nullopt, "s");
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->images.size(), 2u);
 }
 
 TEST(KserveRestCodecTest, ResponseJsonAndBinary) {

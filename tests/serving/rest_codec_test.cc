@@ -1,5 +1,6 @@
 // JSON codecs of the control-plane REST API: field names, strictness (unknown fields, wrong
 // types), snake_case input, enum integers, strict output for operation responses.
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "serving/rest/endpoint_codec.h"
 #include "serving/rest/json_fields.h"
@@ -36,6 +37,18 @@ TEST(JsonFieldsTest, BodyParsing) {
   EXPECT_NE(bad.status().message().find("Invalid JSON payload"), std::string::npos);
   EXPECT_EQ(ParseJsonObjectBody("[1,2]").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseJsonObjectBody("\"x\"").status().code(), absl::StatusCode::kInvalidArgument);
+  // The reported crash: a field nested 100,000 deep is refused before anything walks it.
+  const std::string deep = "{\"displayName\": " + std::string(100'000, '[') +
+                           std::string(100'000, ']') + "}";
+  EXPECT_EQ(ParseJsonObjectBody(deep).status().message(), "JSON nesting deeper than 64");
+  const std::string at_limit = "{\"a\": " + std::string(63, '[') + std::string(63, ']') + "}";
+  absl::StatusOr<json> parsed = ParseJsonObjectBody(at_limit);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  // A type error shows the value bounded (type and size), never dump()ed.
+  JsonObjectReader reader(*parsed, "");
+  std::string out;
+  EXPECT_THAT(std::string(reader.String("a", out).message()),
+              ::testing::HasSubstr("(TYPE_STRING), an array of 1 elements"));
 }
 
 TEST(JsonFieldsTest, ReaderTypesAndUnknownFields) {

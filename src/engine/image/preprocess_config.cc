@@ -200,7 +200,7 @@ absl::StatusOr<PreprocessConfig> PreprocessConfig::FromFile(const std::filesyste
   std::stringstream text;
   text << file.rdbuf();
   if (absl::Status limits = CheckJsonLimits(text.str(), kArtifactJsonLimits); !limits.ok()) {
-    return absl::InvalidArgumentError(fmt::format("{}: {}", path.string(), limits.message()));
+    return absl::InvalidArgumentError(fmt::format("{}: {}", path.string(), std::string(limits.message())));
   }
   json j = json::parse(text.str(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {

@@ -229,7 +229,7 @@ absl::StatusOr<ViTConfig> LoadViTConfig(const std::filesystem::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   if (absl::Status limits = CheckJsonLimits(text.str(), kArtifactJsonLimits); !limits.ok()) {
-    return absl::InvalidArgumentError(fmt::format("{}: {}", path.string(), limits.message()));
+    return absl::InvalidArgumentError(fmt::format("{}: {}", path.string(), std::string(limits.message())));
   }
   nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {

@@ -157,7 +157,7 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view header
                                                          uint64_t data_size,
                                                          const std::string& source) {
   if (absl::Status limits = CheckJsonLimits(header_json, kArtifactJsonLimits); !limits.ok()) {
-    return Corrupt(source, fmt::format("safetensors header: {}", limits.message()));
+    return Corrupt(source, fmt::format("safetensors header: {}", std::string(limits.message())));
   }
   nlohmann::json json = nlohmann::json::parse(header_json.begin(), header_json.end(), nullptr,
                                               /*allow_exceptions=*/false);

@@ -57,7 +57,7 @@ std::string ReplicaBodyForImages(const std::vector<std::string>& images,
 absl::StatusOr<std::vector<Classification>> ParseClassifications(std::string_view replica_body,
                                                                  size_t expected) {
   absl::StatusOr<json> parsed = ParseUntrustedJson(replica_body, kPeerJsonLimits);
-  if (!parsed.ok()) return Malformed(parsed.status().message());
+  if (!parsed.ok()) return Malformed(std::string(parsed.status().message()));
   const json& body = *parsed;
   if (!body.is_object()) return Malformed("not a JSON object");
   auto predictions = body.find("predictions");

@@ -44,7 +44,7 @@ absl::StatusOr<size_t> CheckImageInput(const InputSpec& spec, const std::string&
   }
   if (absl::Status counted = ElementCount(spec.shape).status(); !counted.ok()) {
     return absl::InvalidArgumentError(
-        fmt::format("input \"{}\": {}", spec.name, counted.message()));
+        fmt::format("input \"{}\": {}", spec.name, std::string(counted.message())));
   }
   const bool vector = spec.shape.size() == 1;
   const bool column = spec.shape.size() == 2 && spec.shape[1] == 1;
