@@ -5,6 +5,9 @@
 // up to kReusedBufferLimit use a parser owned by the calling thread (no allocation per request
 // once warm); larger ones get a parser owned by this object, freed with it, so a thread that once
 // saw a 64 MiB body does not keep 64 MiB forever. Not thread-safe: one per request, on one thread.
+//
+// The mechanism only: text from outside the process goes through JsonDomParser
+// (common/untrusted_json.h), which checks nesting and size limits before this parser sees it.
 #pragma once
 
 #include <memory>
