@@ -67,8 +67,9 @@ absl::StatusOr<nlohmann::json> RestClient::Call(std::string_view method,
   // The CLI prints what it gets (dump(), recursive): a hostile server must not crash it either.
   absl::StatusOr<nlohmann::json> parsed = ParseUntrustedJson(response->body, kPeerJsonLimits);
   if (!parsed.ok()) {
-    return absl::InternalError(fmt::format("the server answered {} {} with a body that is not JSON ({})",
-                                           method, path_and_query, std::string(parsed.status().message())));
+    return absl::InternalError(
+        fmt::format("the server answered {} {} with a body that is not JSON ({})", method,
+                    path_and_query, std::string(parsed.status().message())));
   }
   return std::move(*parsed);
 }

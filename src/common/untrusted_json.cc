@@ -48,8 +48,7 @@ absl::StatusOr<Json> Parse(std::string_view text, const JsonLimits& limits) {
   Json parsed = Json::parse(text, /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     // nlohmann reports the position only by exception; parse again (rare) to get it.
-    return absl::InvalidArgumentError(
-        fmt::format("{}{}", kNotJson, ParseErrorDetail(text)));
+    return absl::InvalidArgumentError(fmt::format("{}{}", kNotJson, ParseErrorDetail(text)));
   }
   return parsed;
 }
@@ -114,8 +113,7 @@ absl::Status CheckJsonLimits(std::string_view text, const JsonLimits& limits) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<nlohmann::json> ParseUntrustedJson(std::string_view text,
-                                                  const JsonLimits& limits) {
+absl::StatusOr<nlohmann::json> ParseUntrustedJson(std::string_view text, const JsonLimits& limits) {
   return Parse<nlohmann::json>(text, limits);
 }
 

@@ -41,8 +41,7 @@ absl::StatusOr<ReplicaHealth> ReplicaClient::Health(absl::Duration timeout) {
   request.target = "/health";
   ASSIGN_OR_RETURN(http::HttpResponse response, client_->Send(request, timeout));
   json body = ParseUntrustedJson(response.body, kPeerJsonLimits).value_or(json());
-  if (!body.is_object() || !body.contains("state") ||
-      !body["state"].is_string()) {
+  if (!body.is_object() || !body.contains("state") || !body["state"].is_string()) {
     absl::Status status = http::StatusFromHttpResponse(response);
     if (!status.ok()) return status;
     return absl::InternalError(fmt::format("replica {}: /health answered without a state: {}",
@@ -56,8 +55,7 @@ absl::StatusOr<ReplicaHealth> ReplicaClient::Health(absl::Duration timeout) {
 
 absl::StatusOr<ReplicaStatusInfo> ParseReplicaStatus(const std::string& text) {
   json body = ParseUntrustedJson(text, kPeerJsonLimits).value_or(json());
-  if (!body.is_object() || !body.contains("state") ||
-      !body["state"].is_string()) {
+  if (!body.is_object() || !body.contains("state") || !body["state"].is_string()) {
     return absl::InvalidArgumentError(fmt::format("not a replica status: {}", text.substr(0, 200)));
   }
   ReplicaStatusInfo info;

@@ -40,8 +40,8 @@ absl::StatusOr<int> TopKFromJson(const json& value, const char* name) {
         fmt::format("parameters.{} must be a positive integer, got {}", name, JsonPreview(value)));
   }
   if (v < 1 || v > 1'000'000) {
-    return absl::InvalidArgumentError(
-        fmt::format("parameters.{} must be between 1 and 1000000, got {}", name, JsonPreview(value)));
+    return absl::InvalidArgumentError(fmt::format(
+        "parameters.{} must be between 1 and 1000000, got {}", name, JsonPreview(value)));
   }
   return static_cast<int>(v);
 }
@@ -163,9 +163,9 @@ absl::StatusOr<PredictParameters> ParsePredictParameters(const json& parameters)
           fmt::format("parameters.confidence_threshold must be a number between 0 and 1, got {}",
                       JsonPreview(*threshold)));
     }
-    ASSIGN_OR_RETURN(
-        out.confidence_threshold,
-        ThresholdFromNumber(threshold->get<double>(), JsonPreview(*threshold), "confidence_threshold"));
+    ASSIGN_OR_RETURN(out.confidence_threshold,
+                     ThresholdFromNumber(threshold->get<double>(), JsonPreview(*threshold),
+                                         "confidence_threshold"));
   }
   return out;
 }
@@ -239,8 +239,8 @@ absl::StatusOr<ParsedPredictRequest> ParsePredictRequest(const std::string& body
   Element parameters;
   if (object.at_key("parameters").get(parameters) == simdjson::SUCCESS) {
     // Re-read by nlohmann::json: text simdjson wrote from a document within kPredictJsonLimits.
-    ASSIGN_OR_RETURN(json parsed, ParseUntrustedJson(simdjson::to_string(parameters),
-                                                     kPredictJsonLimits));
+    ASSIGN_OR_RETURN(json parsed,
+                     ParseUntrustedJson(simdjson::to_string(parameters), kPredictJsonLimits));
     ASSIGN_OR_RETURN(out.parameters, ParsePredictParameters(parsed));
   }
   out.images.reserve(instances.size());

@@ -17,7 +17,8 @@ using nlohmann::json;
 
 // "[[[...]]]" nested `depth` deep: 2 bytes per level, 200 KB for the crash body.
 std::string Deep(int depth) {
-  return std::string(static_cast<size_t>(depth), '[') + std::string(static_cast<size_t>(depth), ']');
+  return std::string(static_cast<size_t>(depth), '[') +
+         std::string(static_cast<size_t>(depth), ']');
 }
 
 constexpr int kCrashDepth = 100'000;
@@ -30,8 +31,8 @@ class DataPlaneHostileJsonE2E : public DataPlaneTest {
     PredictReply vertex = Predict(endpoint, PredictBody({FashionImage("0001-pullover.png")}));
     EXPECT_EQ(vertex.status, 200) << vertex.raw;
     const std::string b64 = Base64Encode(ReadBytes(FashionImage("0001-pullover.png")));
-    PredictReply tf = Post("/v1/models/fashion:predict",
-                           json{{"instances", {{{"b64", b64}}}}}.dump());
+    PredictReply tf =
+        Post("/v1/models/fashion:predict", json{{"instances", {{{"b64", b64}}}}}.dump());
     EXPECT_EQ(tf.status, 200) << tf.raw;
     PredictReply kserve = Post(
         "/v2/models/fashion/infer",
@@ -111,34 +112,35 @@ TEST_F(DataPlaneHostileJsonE2E, DeepNestingOnEveryJsonRouteIs400AndServeKeepsSer
   }
   // Just at the control-plane limit: parsed, then refused for its type (not a crash, not the
   // depth message).
-  ServeProcess::Reply at_limit = server_->Call(
-      "POST", loc + "/endpoints", "{\"displayName\": " + Deep(63) + "}");
+  ServeProcess::Reply at_limit =
+      server_->Call("POST", loc + "/endpoints", "{\"displayName\": " + Deep(63) + "}");
   EXPECT_EQ(at_limit.status, 400) << at_limit.raw;
   EXPECT_EQ(at_limit.raw.find("nesting"), std::string::npos) << at_limit.raw;
 
   // Vertex.
-  ExpectGoogle400(AsServeReply(Post("/v1/" + endpoint + ":predict",
-                                    "{\"instances\": " + deep + "}")),
-                  "JSON nesting deeper than 32", ":predict");
   ExpectGoogle400(
-      AsServeReply(Post("/v1/" + endpoint + ":predict",
-                        "{\"instances\": [], \"parameters\": {\"deployedModelId\": " + deep + "}}")),
-      "JSON nesting deeper than 32", ":predict (pinned)");
-  ExpectGoogle400(AsServeReply(Post("/v1/" + endpoint + ":rawPredict",
-                                    "{\"instances\": " + deep + "}")),
-                  "JSON nesting deeper than 32", ":rawPredict (the replica's parser)");
+      AsServeReply(Post("/v1/" + endpoint + ":predict", "{\"instances\": " + deep + "}")),
+      "JSON nesting deeper than 32", ":predict");
+  ExpectGoogle400(AsServeReply(Post(
+                      "/v1/" + endpoint + ":predict",
+                      "{\"instances\": [], \"parameters\": {\"deployedModelId\": " + deep + "}}")),
+                  "JSON nesting deeper than 32", ":predict (pinned)");
+  ExpectGoogle400(
+      AsServeReply(Post("/v1/" + endpoint + ":rawPredict", "{\"instances\": " + deep + "}")),
+      "JSON nesting deeper than 32", ":rawPredict (the replica's parser)");
   // TF Serving, row and columnar.
   ExpectPlain400(Post("/v1/models/fashion:predict", "{\"instances\": " + deep + "}"),
                  "JSON nesting deeper than 32", "TF Serving row");
   ExpectPlain400(Post("/v1/models/fashion:predict", "{\"inputs\": " + deep + "}"),
                  "JSON nesting deeper than 32", "TF Serving columnar");
-  ExpectPlain400(Post("/v1/models/fashion:predict",
-                      "{\"signature_name\": " + deep + ", \"instances\": []}"),
-                 "JSON nesting deeper than 32", "TF Serving signature_name");
+  ExpectPlain400(
+      Post("/v1/models/fashion:predict", "{\"signature_name\": " + deep + ", \"instances\": []}"),
+      "JSON nesting deeper than 32", "TF Serving signature_name");
   // KServe v2, JSON and the binary extension's header.
   ExpectPlain400(Post("/v2/models/fashion/infer",
                       "{\"inputs\": [{\"name\": \"string_input\", \"shape\": [1], \"datatype\": "
-                      "\"BYTES\", \"data\": " + deep + "}]}"),
+                      "\"BYTES\", \"data\": " +
+                          deep + "}]}"),
                  "JSON nesting deeper than 32", "KServe JSON");
   const std::string deep_header = "{\"inputs\": " + deep + "}";
   ExpectPlain400(Post("/v2/models/fashion/infer", deep_header,
@@ -184,23 +186,21 @@ TEST_F(DataPlaneHostileJsonE2E, DeclaredSizesBeyondTheBytesAre400AndServeKeepsSe
   // A product of dimensions overflowing int64, a dimension beyond int64, a negative one.
   ExpectPlain400(KServeBinary(input({INT64_MAX, 2}, {{"binary_data_size", 0}}), ""),
                  "more elements than an int64 counts", "overflowing product");
-  ExpectPlain400(
-      Post("/v2/models/fashion/infer",
-           R"({"inputs": [{"name": "string_input", "shape": [18446744073709551615],)"
-           R"( "datatype": "BYTES", "data": ["eA=="]}]})"),
-      "int64 range", "dimension beyond int64");
+  ExpectPlain400(Post("/v2/models/fashion/infer",
+                      R"({"inputs": [{"name": "string_input", "shape": [18446744073709551615],)"
+                      R"( "datatype": "BYTES", "data": ["eA=="]}]})"),
+                 "int64 range", "dimension beyond int64");
   ExpectPlain400(KServeBinary(input({-5}, {{"binary_data_size", 0}}), ""), "negative dimension",
                  "negative dimension");
   ExpectPlain400(KServeBinary(input({1}, {{"binary_data_size", 18446744073709551615ULL}}), ""),
                  "int64 range", "binary_data_size beyond int64");
   // The JSON form: a shape of 10^18 with one string of data.
-  ExpectPlain400(Post("/v2/models/fashion/infer",
-                      json{{"inputs",
-                            {{{"name", "string_input"},
-                              {"shape", {1'000'000'000'000'000'000LL}},
-                              {"datatype", "BYTES"},
-                              {"data", {"eA=="}}}}}}
-                          .dump()),
+  ExpectPlain400(Post("/v2/models/fashion/infer", json{{"inputs",
+                                                        {{{"name", "string_input"},
+                                                          {"shape", {1'000'000'000'000'000'000LL}},
+                                                          {"datatype", "BYTES"},
+                                                          {"data", {"eA=="}}}}}}
+                                                      .dump()),
                  "its shape says 1000000000000000000", "KServe JSON shape 1e18");
 
   ExpectServing(endpoint, "after");

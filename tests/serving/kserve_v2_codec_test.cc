@@ -173,10 +173,10 @@ TEST(KserveSizesTest, TheReportedBinaryCrashIsA400) {
   const std::string json_form =
       R"({"inputs":[{"name":"string_input","shape":[1000000000000000000],"datatype":"BYTES",)"
       R"("data":["eA=="]}]})";
-  EXPECT_THAT(std::string(ParseRestInferRequest(json_form, std::nullopt, "string_input")
-                              .status()
-                              .message()),
-              HasSubstr("its shape says 1000000000000000000"));
+  EXPECT_THAT(
+      std::string(
+          ParseRestInferRequest(json_form, std::nullopt, "string_input").status().message()),
+      HasSubstr("its shape says 1000000000000000000"));
 }
 
 TEST(KserveSizesTest, IntegersBeyondInt64AreRefusedNotWrapped) {
@@ -195,7 +195,8 @@ TEST(KserveSizesTest, DeepJsonIsRefusedBeforeAnyWalk) {
   const std::string deep(100'000, '[');
   const std::string body = R"({"inputs":[{"name":"s","shape":[1],"datatype":"BYTES","data":)" +
                            deep + std::string(100'000, ']') + "}]}";
-  for (const std::optional<size_t> header_length : {std::optional<size_t>(), std::optional(body.size())}) {
+  for (const std::optional<size_t> header_length :
+       {std::optional<size_t>(), std::optional(body.size())}) {
     auto request = ParseRestInferRequest(body, header_length, "s");
     EXPECT_THAT(std::string(request.status().message()), HasSubstr("JSON nesting deeper than 32"));
   }

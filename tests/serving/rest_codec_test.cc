@@ -38,8 +38,8 @@ TEST(JsonFieldsTest, BodyParsing) {
   EXPECT_EQ(ParseJsonObjectBody("[1,2]").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseJsonObjectBody("\"x\"").status().code(), absl::StatusCode::kInvalidArgument);
   // The reported crash: a field nested 100,000 deep is refused before anything walks it.
-  const std::string deep = "{\"displayName\": " + std::string(100'000, '[') +
-                           std::string(100'000, ']') + "}";
+  const std::string deep =
+      "{\"displayName\": " + std::string(100'000, '[') + std::string(100'000, ']') + "}";
   EXPECT_EQ(ParseJsonObjectBody(deep).status().message(), "JSON nesting deeper than 64");
   const std::string at_limit = "{\"a\": " + std::string(63, '[') + std::string(63, ']') + "}";
   absl::StatusOr<json> parsed = ParseJsonObjectBody(at_limit);

@@ -152,7 +152,8 @@ absl::Status StatusFromHttpResponse(int http_status, std::string_view body) {
   const absl::StatusCode from_http = CodeFromHttpStatus(http_status);
   if (from_http == absl::StatusCode::kOk) return absl::OkStatus();
   // A Google error body wins over the HTTP status: it carries the precise code.
-  const nlohmann::json parsed = ParseUntrustedJson(body, kPeerJsonLimits).value_or(nlohmann::json());
+  const nlohmann::json parsed =
+      ParseUntrustedJson(body, kPeerJsonLimits).value_or(nlohmann::json());
   if (parsed.is_object()) {
     const auto error = parsed.find("error");
     if (error != parsed.end() && error->is_object()) {

@@ -18,9 +18,7 @@ absl::Status KeyError(std::string_view key, std::string_view problem) {
   return absl::InvalidArgumentError(fmt::format("\"{}\": {}", key, problem));
 }
 
-std::string Describe(const json& v) {
-  return fmt::format("{} {}", v.type_name(), JsonPreview(v));
-}
+std::string Describe(const json& v) { return fmt::format("{} {}", v.type_name(), JsonPreview(v)); }
 
 absl::Status ReadBool(const json& j, std::string_view key, bool* out) {
   const auto it = j.find(std::string(key));
@@ -200,7 +198,8 @@ absl::StatusOr<PreprocessConfig> PreprocessConfig::FromFile(const std::filesyste
   std::stringstream text;
   text << file.rdbuf();
   if (absl::Status limits = CheckJsonLimits(text.str(), kArtifactJsonLimits); !limits.ok()) {
-    return absl::InvalidArgumentError(fmt::format("{}: {}", path.string(), std::string(limits.message())));
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}", path.string(), std::string(limits.message())));
   }
   json j = json::parse(text.str(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {

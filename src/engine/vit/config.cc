@@ -83,7 +83,8 @@ absl::StatusOr<Activation> ParseActivation(const nlohmann::json& json, const std
   auto it = json.find("hidden_act");
   if (it == json.end()) return Activation::kGeluErf;  // transformers' default
   if (!it->is_string()) {
-    return Invalid(source, fmt::format("\"hidden_act\" must be a string, got {}", JsonPreview(*it)));
+    return Invalid(source,
+                   fmt::format("\"hidden_act\" must be a string, got {}", JsonPreview(*it)));
   }
   const std::string name = it->get<std::string>();
   if (name == "gelu") return Activation::kGeluErf;
@@ -191,14 +192,15 @@ absl::StatusOr<ViTConfig> ParseViTConfig(const nlohmann::json& json, const std::
   }
   if (auto it = json.find("layer_norm_eps"); it != json.end()) {
     if (!it->is_number() || it->get<double>() <= 0 || it->get<double>() > 1) {
-      return Invalid(
-          source, fmt::format("\"layer_norm_eps\" must be a number in (0, 1], got {}", JsonPreview(*it)));
+      return Invalid(source, fmt::format("\"layer_norm_eps\" must be a number in (0, 1], got {}",
+                                         JsonPreview(*it)));
     }
     config.layer_norm_eps = static_cast<float>(it->get<double>());
   }
   if (auto it = json.find("qkv_bias"); it != json.end()) {
     if (!it->is_boolean()) {
-      return Invalid(source, fmt::format("\"qkv_bias\" must be true or false, got {}", JsonPreview(*it)));
+      return Invalid(source,
+                     fmt::format("\"qkv_bias\" must be true or false, got {}", JsonPreview(*it)));
     }
     config.qkv_bias = it->get<bool>();
   }
@@ -229,7 +231,8 @@ absl::StatusOr<ViTConfig> LoadViTConfig(const std::filesystem::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   if (absl::Status limits = CheckJsonLimits(text.str(), kArtifactJsonLimits); !limits.ok()) {
-    return absl::InvalidArgumentError(fmt::format("{}: {}", path.string(), std::string(limits.message())));
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}", path.string(), std::string(limits.message())));
   }
   nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {

@@ -195,8 +195,8 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view header
     uint64_t elements = 1;
     for (const auto& dim : *shape_it) {
       if (!dim.is_number_unsigned()) {
-        return tensor_error(
-            fmt::format("shape {} has a non-integer or negative dimension", JsonPreview(*shape_it)));
+        return tensor_error(fmt::format("shape {} has a non-integer or negative dimension",
+                                        JsonPreview(*shape_it)));
       }
       uint64_t d = dim.get<uint64_t>();
       if (d > kMaxElements || (d != 0 && elements > kMaxElements / d)) {

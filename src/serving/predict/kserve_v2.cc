@@ -22,9 +22,8 @@ absl::StatusOr<int64_t> ElementCount(const std::vector<int64_t>& shape) {
           fmt::format("shape [{}] has a negative dimension", absl::StrJoin(shape, ", ")));
     }
     if (dim != 0 && count > std::numeric_limits<int64_t>::max() / dim) {
-      return absl::InvalidArgumentError(
-          fmt::format("shape [{}] holds more elements than an int64 counts",
-                      absl::StrJoin(shape, ", ")));
+      return absl::InvalidArgumentError(fmt::format(
+          "shape [{}] holds more elements than an int64 counts", absl::StrJoin(shape, ", ")));
     }
     count *= dim;
   }

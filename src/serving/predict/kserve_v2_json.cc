@@ -56,8 +56,8 @@ absl::Status FlattenStrings(const json& data, std::vector<const std::string*>& o
     } else if (value->is_array()) {
       stack.emplace_back(value, 0);
     } else {
-      return Invalid(fmt::format("BYTES data must hold strings (base64 images), got {}",
-                                 value->type_name()));
+      return Invalid(
+          fmt::format("BYTES data must hold strings (base64 images), got {}", value->type_name()));
     }
     while (!stack.empty() && stack.back().second == stack.back().first->size()) stack.pop_back();
     if (stack.empty()) return absl::OkStatus();
@@ -80,8 +80,8 @@ absl::StatusOr<InputSpec> SpecOf(const json& input) {
   for (const json& dim : *shape) {
     if (!dim.is_number_integer() ||
         (dim.is_number_unsigned() && dim.get<uint64_t>() > uint64_t{INT64_MAX})) {
-      return Invalid(fmt::format("inputs[0].shape must be a list of integers in int64 range, got {}",
-                                 JsonPreview(dim)));
+      return Invalid(fmt::format(
+          "inputs[0].shape must be a list of integers in int64 range, got {}", JsonPreview(dim)));
     }
     spec.shape.push_back(dim.get<int64_t>());
   }

@@ -115,7 +115,8 @@ absl::StatusOr<ordered_json> Predict(PredictionService& predictions, const Model
     return PredictResponse(reply, /*row=*/true);
   }
   ASSIGN_OR_RETURN(json body, ParseUntrustedJson(request.body, kPredictJsonLimits));
-  if (!body.is_object()) return absl::InvalidArgumentError("the request body must be a JSON object");
+  if (!body.is_object())
+    return absl::InvalidArgumentError("the request body must be a JSON object");
   if (auto sig = body.find("signature_name"); sig != body.end()) {
     if (!sig->is_string() || (!sig->get_ref<const std::string&>().empty() &&
                               sig->get_ref<const std::string&>() != kSignature)) {

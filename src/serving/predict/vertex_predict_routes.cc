@@ -27,7 +27,8 @@ std::string EndpointName(const http::HttpRequest& request) {
 absl::Status DecodePinnedPredictBody(http::HttpRequest& request, std::string& forward,
                                      std::string& pinned) {
   ASSIGN_OR_RETURN(nlohmann::json body, ParseUntrustedJson(request.body, kPredictJsonLimits));
-  if (!body.is_object()) return absl::InvalidArgumentError("the request body must be a JSON object");
+  if (!body.is_object())
+    return absl::InvalidArgumentError("the request body must be a JSON object");
   auto instances = body.find("instances");
   if (instances == body.end()) {
     return absl::InvalidArgumentError("\"instances\" is required");
@@ -70,7 +71,8 @@ absl::Status DecodePredictBody(http::HttpRequest& request, std::string& forward,
   JsonDomParser parser;  // the elements below point into it
   simdjson::dom::element body;
   RETURN_IF_ERROR(parser.Parse(request.body, kPredictJsonLimits, body));
-  if (!body.is_object()) return absl::InvalidArgumentError("the request body must be a JSON object");
+  if (!body.is_object())
+    return absl::InvalidArgumentError("the request body must be a JSON object");
   simdjson::dom::element instances;
   if (body.at_key("instances").get(instances) != simdjson::SUCCESS) {
     return absl::InvalidArgumentError("\"instances\" is required");
