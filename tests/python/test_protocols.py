@@ -152,7 +152,9 @@ def test_tf_serving_status_and_metadata(server):
     ("/v1/models/fashion:predict", {"instances": {"b64": "aGk="}}, 400, "must be a list"),
     ("/v1/models/fashion:predict", {"instances": [{"b64": "!!!"}]}, 400, "base64"),
     ("/v1/models/fashion:predict", {"instances": [{"b64": "aGVsbG8="}]}, 400, "instance 0"),
-    ("/v1/models/fashion:predict", "not json", 400, "JSON object"),
+    ("/v1/models/fashion:predict", "not json", 400, "not valid JSON"),
+    ("/v1/models/fashion:predict", "{\"instances\": " + "[" * 1000 + "]" * 1000 + "}", 400,
+     "JSON nesting deeper than 32"),
 ])
 def test_tf_serving_bad_requests(server, path, body, status, needle):
     kwargs = {"data": body} if isinstance(body, str) else {"json": body}
