@@ -21,8 +21,10 @@ import time
 import numpy as np
 import pytest
 import requests
+import grpc
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
 SOURCE = pathlib.Path(os.environ["TESSERA_SOURCE_DIR"])
@@ -281,4 +283,20 @@ def test_kserve_grpc_with_tritonclient(server):
         not_image = grpcclient.InferInput("string_input", [1], "BYTES")
         not_image.set_data_from_numpy(np.array([b"hello"], dtype=np.object_))
         client.infer("fashion", [not_image])
+    assert client.is_model_ready("fashion")
+
+    # Declared sizes the bytes cannot back (issue 14), sent as raw protobuf: tritonclient itself
+    # refuses to build them. 400-class errors, and the server keeps serving.
+    stub = service_pb2_grpc.GRPCInferenceServiceStub(grpc.insecure_channel(server["grpc"]))
+    for shape, needle in [([10**18], "hold at most 0"),
+                          ([2**62, 4], "more elements than an int64 counts"),
+                          ([-3], "negative dimension")]:
+        request = service_pb2.ModelInferRequest(model_name="fashion")
+        tensor = request.inputs.add(name="string_input", datatype="BYTES")
+        tensor.shape.extend(shape)
+        request.raw_input_contents.append(b"")
+        with pytest.raises(grpc.RpcError) as error:
+            stub.ModelInfer(request, timeout=60)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value
+        assert needle in error.value.details(), error.value.details()
     assert client.is_model_ready("fashion")
