@@ -1,6 +1,7 @@
 #include "common/untrusted_json.h"
 
 #include <cstring>
+#include <optional>
 
 #include "fmt/format.h"
 
@@ -11,6 +12,7 @@ namespace {
 // multi-megabyte string.
 constexpr size_t kMaxDetailBytes = 200;
 constexpr size_t kPreviewStringBytes = 60;
+constexpr size_t kPreviewArrayElements = 8;
 // Vertex's words for a body it cannot parse, then the parser's.
 constexpr char kNotJson[] = "Invalid JSON payload received. The body is not valid JSON: ";
 
@@ -54,9 +56,27 @@ absl::StatusOr<Json> Parse(std::string_view text, const JsonLimits& limits) {
 }
 
 template <typename Json>
+std::string Preview(const Json& value);
+
+// A short array of scalars as JSON ("[1, 2, 3]": a tensor shape reads better so); one level
+// only, each element itself bounded.
+template <typename Json>
+std::optional<std::string> ShortScalarArray(const Json& value) {
+  if (value.size() > kPreviewArrayElements) return std::nullopt;
+  std::string out = "[";
+  for (const Json& element : value) {
+    if (element.is_structured()) return std::nullopt;
+    if (out.size() > 1) out += ", ";
+    out += Preview(element);
+  }
+  return out + "]";
+}
+
+template <typename Json>
 std::string Preview(const Json& value) {
   if (value.is_array()) {
-    return value.empty() ? "[]" : fmt::format("an array of {} elements", value.size());
+    if (std::optional<std::string> shown = ShortScalarArray(value)) return *shown;
+    return fmt::format("an array of {} elements", value.size());
   }
   if (value.is_object()) {
     return value.empty() ? "{}" : fmt::format("an object with {} fields", value.size());

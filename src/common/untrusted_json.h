@@ -72,7 +72,8 @@ class JsonDomParser {
 };
 
 // A value for an error message, bounded whatever the value: scalars as JSON (strings truncated
-// to about 60 characters), arrays and objects by type and size ("an array of 3 elements").
+// to about 60 characters), arrays of up to 8 scalars as JSON ("[1, 2, 3]"), other arrays and
+// objects by type and size ("an array of 9 elements", "an object with 2 fields").
 std::string JsonPreview(const nlohmann::json& value);
 std::string JsonPreview(const nlohmann::ordered_json& value);
 

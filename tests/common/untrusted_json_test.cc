@@ -107,7 +107,12 @@ TEST(JsonPreviewTest, BoundedWhateverTheValue) {
   EXPECT_EQ(JsonPreview(nlohmann::json(5)), "5");
   EXPECT_EQ(JsonPreview(nlohmann::json(true)), "true");
   EXPECT_EQ(JsonPreview(nlohmann::json("abc")), "\"abc\"");
-  EXPECT_EQ(JsonPreview(nlohmann::json::array({1, 2, 3})), "an array of 3 elements");
+  EXPECT_EQ(JsonPreview(nlohmann::json::array({1, "a", nullptr})), "[1, \"a\", null]");
+  EXPECT_EQ(JsonPreview(nlohmann::json::array({1, 2, 3, 4, 5, 6, 7, 8, 9})),
+            "an array of 9 elements");
+  EXPECT_EQ(JsonPreview(nlohmann::json::array({1, nlohmann::json::array()})),
+            "an array of 2 elements");
+  EXPECT_EQ(JsonPreview(nlohmann::json::array()), "[]");
   EXPECT_EQ(JsonPreview(nlohmann::json::object()), "{}");
   EXPECT_EQ(JsonPreview(nlohmann::ordered_json{{"a", 1}}), "an object with 1 fields");
   const std::string shown = JsonPreview(nlohmann::json(std::string(10'000, 'y')));
