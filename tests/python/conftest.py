@@ -10,3 +10,12 @@ def pytest_runtest_makereport(item, call):
     if report.skipped:
         report.outcome = "failed"
         report.longrepr = f"skipped, which this suite does not allow: {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """The same for a whole module skipped at import (pytest.importorskip, a module-level skip)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.outcome == "skipped":
+        report.outcome = "failed"
