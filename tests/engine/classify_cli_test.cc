@@ -81,10 +81,9 @@ TEST(ClassifyCliTest, ModelThatFailsToLoad) {
 }
 
 TEST(ClassifyCliTest, FashionSamples) {
-  auto shared = testing::SharedDataDir();
-  if (!shared) GTEST_SKIP() << "../shared/data is absent";
-  Result r = RunTessera("classify --model " + Quote(*shared / "models" / "fashion-vit") + " " +
-                        Quote(*shared / "images" / "fashion" / "0001-pullover.png"));
+  const auto data = testing::VendoredDataDir();
+  Result r = RunTessera("classify --model " + Quote(data / "models" / "fashion-vit") + " " +
+                        Quote(data / "images" / "fashion" / "0001-pullover.png"));
   ASSERT_EQ(r.exit_status, 0) << r.out;
   auto json = nlohmann::json::parse(r.out);
   EXPECT_EQ(json[0]["predictions"][0]["label"], "Pullover");

@@ -7,9 +7,14 @@ its operations client polls `GET /v1/{name=projects/*/locations/*/operations/*}`
 Operation with unknown fields refused, so this also checks that our JSON is strictly valid proto
 JSON (the "@type"d metadata and responses included).
 
+The seed's predict call goes through PredictionServiceClient (REST) and must give the labels and
+confidences `tessera classify` gives on the same images.
+
 Environment: TESSERA_BINARY (the tessera binary) and TESSERA_SOURCE_DIR (the checkout), set by
 CTest (tests/python/CMakeLists.txt).
 """
+import base64
+import json
 import os
 import pathlib
 import subprocess
@@ -20,6 +25,7 @@ from google.api_core import exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1
+from google.protobuf import json_format, struct_pb2
 
 PROJECT = "my-project"
 LOCATION = "us-central1"
@@ -44,15 +50,35 @@ def server():
         log.close()
 
 
+def client_kwargs(url):
+    return dict(client_options=ClientOptions(api_endpoint=url),
+                credentials=AnonymousCredentials(), transport="rest")
+
+
 def clients(url):
-    options = ClientOptions(api_endpoint=url)
-    kwargs = dict(client_options=options, credentials=AnonymousCredentials(), transport="rest")
+    kwargs = client_kwargs(url)
     return (aiplatform_v1.ModelServiceClient(**kwargs),
             aiplatform_v1.EndpointServiceClient(**kwargs))
 
 
 def fashion_vit():
     return str(pathlib.Path(os.environ["TESSERA_SOURCE_DIR"]) / "data" / "models" / "fashion-vit")
+
+
+def seed_images():
+    """Every vendored image the seed scenario sends: the Fashion-MNIST samples and the photos."""
+    data = pathlib.Path(os.environ["TESSERA_SOURCE_DIR"]) / "data" / "images"
+    images = sorted((data / "fashion").glob("*.png")) + sorted((data / "photos").iterdir())
+    assert len(images) >= 9, images
+    return images
+
+
+def classify(images):
+    """`tessera classify`'s top-1 (label, confidence) per image: the engine alone."""
+    out = subprocess.run([os.environ["TESSERA_BINARY"], "classify", "--model", fashion_vit(),
+                          *map(str, images)], check=True, capture_output=True, text=True).stdout
+    return [(r["predictions"][0]["label"], r["predictions"][0]["confidence"])
+            for r in json.loads(out)]
 
 
 def test_seed_steps_with_the_official_sdk(server):
@@ -121,6 +147,29 @@ def test_seed_steps_with_the_official_sdk(server):
     assert deployed.id
     assert deployed.model == uploaded.model
     assert deployed.model_version_id == "1"
+
+    # 4. Predict, as the seed does: PredictionServiceClient.predict with every image as a
+    # {"string_input": {"b64": ...}} instance, answered with what `tessera classify` says.
+    predictions = aiplatform_v1.PredictionServiceClient(**client_kwargs(server))
+    images = seed_images()
+    instances = [json_format.ParseDict(
+        {"string_input": {"b64": base64.b64encode(p.read_bytes()).decode()}},
+        struct_pb2.Value()) for p in images]
+    response = predictions.predict(endpoint=endpoint.name, instances=instances)
+    assert response.deployed_model_id == deployed.id
+    assert response.model == uploaded.model
+    assert response.model_display_name == "fashion-vit"
+    assert response.model_version_id == "1"
+    got = [json_format.MessageToDict(v) for v in response._pb.predictions]
+    expected = classify(images)
+    assert len(got) == len(expected) == len(images)
+    for image, prediction, (label, confidence) in zip(images, got, expected):
+        assert prediction["label"] == label, image
+        assert prediction["confidence"] == pytest.approx(confidence, abs=1e-5), image
+    # Fashion-MNIST file names carry the true label: real predictions, not constants.
+    right = sum(p["label"].lower().replace(" ", "-").replace("/", "-") in i.name
+                for i, p in zip(images, got) if i.parent.name == "fashion")
+    assert right >= 7, got
 
     got = endpoints.get_endpoint(name=endpoint.name)
     assert dict(got.traffic_split) == {deployed.id: 100}

@@ -470,9 +470,7 @@ TEST(ModelServiceCancelTest, ShutdownInterruptsRunningUploadsRetryably) {
 }
 
 TEST_F(ModelServiceTest, UploadsTheRealFashionVit) {
-  auto shared = testing::SharedDataDir();
-  if (!shared) GTEST_SKIP() << "../shared/data is absent";
-  fs::path vit = *shared / "models" / "fashion-vit";
+  fs::path vit = testing::VendoredDataDir() / "models" / "fashion-vit";
   auto m = h_.UploadFolder(vit);
   ASSERT_TRUE(m.ok()) << m.status();
   std::vector<std::string> paths;
