@@ -9,9 +9,11 @@
 #include <utility>
 
 #include "common/status_macros.h"
+#include "control/deployment_rules.h"
 #include "control/machine_types.h"
 #include "control/process_launcher.h"
 #include "control/replica_client.h"
+#include "control/socket_dir.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -21,9 +23,6 @@ namespace {
 using registry::DeployedModel;
 using registry::DeployedModelState;
 using registry::Endpoint;
-
-// Longest unix socket path (sockaddr_un.sun_path is 108 bytes with the NUL).
-constexpr size_t kMaxSocketPath = 107;
 
 // A "<Field>:   12345 kB" line of a /proc/<pid> file, in bytes (0 when unknown).
 int64_t ReadProcKilobytes(pid_t pid, const char* file, std::string_view field) {
@@ -50,15 +49,18 @@ void ReadMemory(ReplicaStatus& replica) {
   replica.pss_bytes = ReadProcKilobytes(replica.pid, "smaps_rollup", "Pss");
 }
 
-int ReplicaThreads(const DeployedModel& dm) {
+MachineType MachineOf(const DeployedModel& dm) {
   std::string machine_type(kDefaultMachineType);
   if (dm.dedicated_resources.has_value() &&
       !dm.dedicated_resources->machine_spec.machine_type.empty()) {
     machine_type = dm.dedicated_resources->machine_spec.machine_type;
   }
   absl::StatusOr<MachineType> type = LookupMachineType(machine_type);
-  return type.ok() ? type->cpu_threads : 0;
+  // Validated at deploy; 0 threads (every CPU) only if the table lost the name since.
+  return type.ok() ? *type : MachineType{.name = machine_type};
 }
+
+int ReplicaThreads(const DeployedModel& dm) { return MachineOf(dm).cpu_threads; }
 
 }  // namespace
 
@@ -147,14 +149,18 @@ class Supervisor::Reconciler {
   void Fail(Group& group, Replica& replica, std::string reason, absl::Time now);
   // Deletes the group's packed weight file unless another group uses the same one.
   void RemovePackedWeights(const Group& group);
+  // kDraining now; the router's leases are refused only once a routing table without the
+  // replica is published (StartPendingDrains), so no pick ever finds it draining in the table
+  // it reads.
   void StartDrain(Replica& replica, absl::Time now);
+  // After PublishRoutingTable: refuses new leases on the replicas StartDrain took out.
+  void StartPendingDrains();
   // Returns true once the replica's process is gone.
   bool StepDraining(Replica& replica, absl::Time now);
   bool CheckHealth(Replica& replica);
   // Replaces replica.counters with its /status (kept as they were when it does not answer).
   void RefreshCounters(Replica& replica);
   absl::Duration Backoff(int failures) const;
-  std::string SocketPath(const std::string& replica_id) const;
   void PublishRoutingTable();
   std::map<std::string, DeployedModelStatus> Summary() const;
 
@@ -163,6 +169,8 @@ class Supervisor::Reconciler {
   std::map<std::string, Group> groups_;  // by deployed model id
   bool routing_dirty_ = true;
   uint64_t routing_generation_ = 0;
+  // Loads of replicas that left the routing table in this step, to drain once it is published.
+  std::vector<std::shared_ptr<ReplicaLoad>> pending_drains_;
 };
 
 void Supervisor::Reconciler::ApplyDesired(const std::vector<Endpoint>& endpoints, bool stopping) {
@@ -217,6 +225,7 @@ std::map<std::string, DeployedModelStatus> Supervisor::Reconciler::Step(
     }
   }
   if (routing_dirty_) PublishRoutingTable();
+  StartPendingDrains();
   return Summary();
 }
 
@@ -255,21 +264,22 @@ bool Supervisor::Reconciler::Prepare(Group& group, absl::Time now) {
   return true;
 }
 
-std::string Supervisor::Reconciler::SocketPath(const std::string& replica_id) const {
-  std::filesystem::path path = options_.data_dir / "run" / (replica_id + ".sock");
-  if (path.string().size() <= kMaxSocketPath) return path.string();
-  // A data dir too deep for a unix socket path: fall back to a per-user folder under /tmp.
-  std::filesystem::path fallback = std::filesystem::temp_directory_path() /
-                                   fmt::format("tessera-{}", ::getuid()) /
-                                   fmt::format("{}-{}.sock", ::getpid(), replica_id);
-  return fallback.string();
-}
-
 void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time now) {
   replica.id = fmt::format("{}-{}", group.dm.id, replica.slot);
-  replica.socket_path = SocketPath(replica.id);
+  absl::StatusOr<std::string> socket_path = ReplicaSocketPath(options_.data_dir, replica.id);
+  if (!socket_path.ok()) {
+    replica.started = now;
+    replica.state = ReplicaState::kFailed;
+    replica.last_error = fmt::format("replica {} could not start: {}", replica.id,
+                                     std::string(socket_path.status().message()));
+    group.last_error = replica.last_error;
+    ++group.start_failures;
+    replica.next_restart = now + Backoff(++replica.consecutive_failures);
+    spdlog::error("supervisor: {}", replica.last_error);
+    return;
+  }
+  replica.socket_path = std::move(*socket_path);
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(replica.socket_path).parent_path(), ec);
   std::filesystem::remove(replica.socket_path, ec);
   const DeployedModel& dm = group.dm;
   LaunchOptions launch;
@@ -281,23 +291,10 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
                  replica.socket_path,
                  "--packed-weights",
                  group.packed_weights.string()};
-  const int threads = ReplicaThreads(dm);
-  if (threads > 0) {
-    launch.args.insert(launch.args.end(), {"--threads", std::to_string(threads)});
-  }
-  if (dm.batching.max_batch_size > 0) {
-    launch.args.insert(launch.args.end(),
-                       {"--max-batch-size", std::to_string(dm.batching.max_batch_size)});
-  }
-  if (dm.batching.max_queue_delay_us >= 0) {
-    launch.args.insert(launch.args.end(),
-                       {"--max-queue-delay-us", std::to_string(dm.batching.max_queue_delay_us)});
-  }
-  if (dm.batching.max_queue_size > 0) {
-    launch.args.insert(launch.args.end(),
-                       {"--max-queue-size", std::to_string(dm.batching.max_queue_size)});
-  }
-  if (!dm.input_key.empty()) launch.args.insert(launch.args.end(), {"--input-key", dm.input_key});
+  // The spec deploy validated, with the validator the replica applies again.
+  const ReplicaSpec spec = ReplicaSpecFor(dm, MachineOf(dm));
+  const std::vector<std::string> spec_flags = ReplicaSpecFlags(spec);
+  launch.args.insert(launch.args.end(), spec_flags.begin(), spec_flags.end());
   launch.args.insert(
       launch.args.end(),
       {"--drain-timeout-s", fmt::format("{:g}", absl::ToDoubleSeconds(options_.drain_timeout))});
@@ -326,7 +323,7 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
   replica.state = ReplicaState::kStarting;
   replica.next_health_check = now;
   spdlog::info("supervisor: replica {} started (pid {}, {} threads)", replica.id,
-               replica.process->pid(), threads);
+               replica.process->pid(), spec.threads);
 }
 
 bool Supervisor::Reconciler::CheckHealth(Replica& replica) {
@@ -432,7 +429,15 @@ void Supervisor::Reconciler::StartDrain(Replica& replica, absl::Time now) {
   spdlog::info("supervisor: draining replica {} ({})", replica.id, ReplicaStateName(replica.state));
   replica.state = ReplicaState::kDraining;
   replica.drain_started = now;
-  if (replica.load != nullptr) replica.load->StartDrain();
+  if (replica.load != nullptr) pending_drains_.push_back(replica.load);
+}
+
+void Supervisor::Reconciler::StartPendingDrains() {
+  // Requests that took the previous snapshot may still lease these replicas until now; the drain
+  // waits for those leases (StepDraining). A pick that loses the race to StartDrain finds a newer
+  // table published and picks again from it (PredictionService).
+  for (const auto& load : pending_drains_) load->StartDrain();
+  pending_drains_.clear();
 }
 
 bool Supervisor::Reconciler::StepDraining(Replica& replica, absl::Time now) {
@@ -625,12 +630,7 @@ absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(const Options& op
   std::error_code ec;
   // Packed weights of a previous run: replicas repack (and rewrite) what they need.
   std::filesystem::remove_all(options.data_dir / "packed", ec);
-  ec.clear();
-  std::filesystem::create_directories(options.data_dir / "run", ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        fmt::format("cannot create {}: {}", (options.data_dir / "run").string(), ec.message()));
-  }
+  RETURN_IF_ERROR(EnsurePrivateDirectory(options.data_dir / "run"));
   return std::unique_ptr<Supervisor>(new Supervisor(options));
 }
 
