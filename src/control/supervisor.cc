@@ -13,6 +13,7 @@
 #include "control/machine_types.h"
 #include "control/process_launcher.h"
 #include "control/replica_client.h"
+#include "control/replica_prober.h"
 #include "control/socket_dir.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -23,6 +24,9 @@ namespace {
 using registry::DeployedModel;
 using registry::DeployedModelState;
 using registry::Endpoint;
+
+// Probe workers: one hung replica holds one for a health timeout at a time.
+constexpr int kProbeThreads = 4;
 
 // A "<Field>:   12345 kB" line of a /proc/<pid> file, in bytes (0 when unknown).
 int64_t ReadProcKilobytes(pid_t pid, const char* file, std::string_view field) {
@@ -104,13 +108,17 @@ class Supervisor::Reconciler {
     ReplicaState state = ReplicaState::kFailed;
     std::unique_ptr<ChildProcess> process;
     std::shared_ptr<ReplicaLoad> load;
-    std::unique_ptr<ReplicaClient> client;
+    std::shared_ptr<ReplicaClient> client;
+    // Health and status probes run off this thread (a hung replica must not hold it): a new
+    // slot per process, so a late answer from the previous one is never taken for this one's.
+    std::shared_ptr<ProbeSlot> probe;
     int restarts = 0;
     int64_t weight_bytes = 0;  // reported by the replica when it became ready
     int64_t shared_weight_bytes = 0;
     ReplicaStatusInfo counters;  // its /status, refreshed with every good health check
     int consecutive_failures = 0;
     int health_failures = 0;
+    std::string probe_error;  // why the last health check failed
     bool term_sent = false;
     bool kill_sent = false;
     absl::Time started = absl::InfinitePast();
@@ -157,14 +165,19 @@ class Supervisor::Reconciler {
   void StartPendingDrains();
   // Returns true once the replica's process is gone.
   bool StepDraining(Replica& replica, absl::Time now);
-  bool CheckHealth(Replica& replica);
-  // Replaces replica.counters with its /status (kept as they were when it does not answer).
-  void RefreshCounters(Replica& replica);
+  // Starts a probe (health, then status) when none runs and one is due.
+  void StartProbe(Replica& replica, absl::Time now);
+  // A probe running longer than this counts as a failed check (it ends by itself later).
+  absl::Duration ProbeDeadline() const {
+    return 2 * options_.health_check_timeout + options_.health_check_interval;
+  }
   absl::Duration Backoff(int failures) const;
   void PublishRoutingTable();
   std::map<std::string, DeployedModelStatus> Summary() const;
 
   const Options options_;
+  // Declared before the replicas, destroyed after them: its workers may still run their probes.
+  ProbePool probes_{kProbeThreads};
   std::vector<Endpoint> endpoints_;      // the latest desired state
   std::map<std::string, Group> groups_;  // by deployed model id
   bool routing_dirty_ = true;
@@ -319,23 +332,20 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
   replica.load = std::make_shared<ReplicaLoad>();
   auto client = ReplicaClient::Create(
       ReplicaClient::Options{.address = replica.socket_path, .connect_timeout = absl::Seconds(1)});
-  replica.client = client.ok() ? std::move(*client) : nullptr;
+  replica.client = client.ok() ? std::shared_ptr<ReplicaClient>(std::move(*client)) : nullptr;
+  replica.probe = std::make_shared<ProbeSlot>();
   replica.state = ReplicaState::kStarting;
   replica.next_health_check = now;
   spdlog::info("supervisor: replica {} started (pid {}, {} threads)", replica.id,
                replica.process->pid(), spec.threads);
 }
 
-bool Supervisor::Reconciler::CheckHealth(Replica& replica) {
-  if (replica.client == nullptr) return false;
-  absl::StatusOr<ReplicaHealth> health = replica.client->Health(options_.health_check_timeout);
-  return health.ok() && health->ready;
-}
-
-void Supervisor::Reconciler::RefreshCounters(Replica& replica) {
-  if (replica.client == nullptr) return;
-  absl::StatusOr<ReplicaStatusInfo> info = replica.client->Status(options_.health_check_timeout);
-  if (info.ok()) replica.counters = std::move(*info);
+void Supervisor::Reconciler::StartProbe(Replica& replica, absl::Time now) {
+  if (replica.client == nullptr || replica.probe == nullptr || now < replica.next_health_check) {
+    return;
+  }
+  replica.probe->Start(probes_, replica.client, options_.health_check_timeout,
+                       /*with_status=*/true, now);
 }
 
 absl::Duration Supervisor::Reconciler::Backoff(int failures) const {
@@ -378,11 +388,11 @@ void Supervisor::Reconciler::StepStarting(Group& group, Replica& replica, absl::
          now);
     return;
   }
-  if (now >= replica.next_health_check) {
-    if (CheckHealth(replica)) {
+  if (std::optional<ProbeResult> probe = replica.probe->Take()) {
+    if (probe->ready) {
       replica.state = ReplicaState::kReady;
       replica.ready_since = now;
-      RefreshCounters(replica);
+      if (probe->status.has_value()) replica.counters = std::move(*probe->status);
       replica.weight_bytes = replica.counters.weight_bytes;
       replica.shared_weight_bytes = replica.counters.shared_weight_bytes;
       replica.next_health_check = now + options_.health_check_interval;
@@ -391,8 +401,9 @@ void Supervisor::Reconciler::StepStarting(Group& group, Replica& replica, absl::
                    absl::FormatDuration(now - replica.started));
       return;
     }
-    replica.next_health_check = absl::Now() + options_.tick;
+    replica.next_health_check = now + options_.tick;  // loading: ask again soon
   }
+  if (!replica.probe->running()) StartProbe(replica, now);
   if (now - replica.started > options_.readiness_timeout) {
     Fail(group, replica,
          fmt::format("replica {} not ready after {}", replica.id,
@@ -409,18 +420,31 @@ void Supervisor::Reconciler::StepReady(Group& group, Replica& replica, absl::Tim
         now);
     return;
   }
-  if (now < replica.next_health_check) return;
-  replica.next_health_check = now + options_.health_check_interval;
-  if (CheckHealth(replica)) {
-    replica.health_failures = 0;
-    RefreshCounters(replica);
+  if (std::optional<ProbeResult> probe = replica.probe->Take()) {
+    if (probe->ready) {
+      replica.health_failures = 0;
+      if (probe->status.has_value()) replica.counters = std::move(*probe->status);
+    } else {
+      ++replica.health_failures;
+      replica.probe_error = probe->error;
+    }
+  } else if (replica.probe->running() && now - replica.probe->running_since() > ProbeDeadline() &&
+             now >= replica.next_health_check) {
+    // Not even a timeout came back (every prober busy with hung replicas): that is a failure too.
+    ++replica.health_failures;
+    replica.probe_error = "health probe overdue";
+    replica.next_health_check = now + options_.health_check_interval;
+  }
+  if (replica.health_failures >= options_.health_failures_to_kill) {
+    Fail(group, replica,
+         fmt::format("replica {} failed {} health checks in a row ({})", replica.id,
+                     replica.health_failures, replica.probe_error),
+         now);
     return;
   }
-  if (++replica.health_failures >= options_.health_failures_to_kill) {
-    Fail(group, replica,
-         fmt::format("replica {} failed {} health checks in a row", replica.id,
-                     replica.health_failures),
-         now);
+  if (!replica.probe->running() && now >= replica.next_health_check) {
+    StartProbe(replica, now);
+    replica.next_health_check = now + options_.health_check_interval;
   }
 }
 
