@@ -61,7 +61,7 @@ AutoscalerOptions AutoscalerPolicyOptions(const registry::DeployedModel& dm,
       // deployment predates it; the metric is skipped, loudly.
       absl::Status applied = ApplyAutoscalingMetric(spec.metric_name, spec.target, options);
       if (!applied.ok()) {
-        spdlog::warn("autoscaler: deployed model {}: {}", dm.id, applied.message());
+        spdlog::warn("autoscaler: deployed model {}: {}", dm.id, std::string(applied.message()));
       }
     }
   }
