@@ -70,8 +70,8 @@ absl::Status ValidateReplicaSpec(const ReplicaSpec& s, const ReplicaSpecFieldNam
           fmt::format("{} \"{}\" is not implemented: replicas compute in fp32", names.precision,
                       s.precision));
     }
-    return absl::InvalidArgumentError(
-        fmt::format("{} must be \"fp32\", got \"{}\"", names.precision, s.precision));
+    return absl::InvalidArgumentError(fmt::format("{} must be \"fp32\", got \"{}\"",
+                                                  names.precision, s.precision.substr(0, 32)));
   }
   return absl::OkStatus();
 }

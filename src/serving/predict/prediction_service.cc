@@ -9,10 +9,10 @@
 namespace tessera::serving {
 namespace {
 
-// Worth another replica: this one could not take the request (gone, draining, queue full).
 // Picks again from a newer routing table at most this many times per attempt.
 constexpr int kMaxFreshSnapshots = 3;
 
+// Worth another replica: this one could not take the request (gone, draining, queue full).
 bool Retryable(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsResourceExhausted(status);
 }
