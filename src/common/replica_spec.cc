@@ -29,8 +29,8 @@ namespace {
 
 absl::Status OutOfRange(std::string_view field, int64_t value, int64_t low, int64_t high,
                         std::string_view why = "") {
-  return absl::InvalidArgumentError(fmt::format("{} must be in [{}, {}], got {}{}", field, low,
-                                                high, value, why));
+  return absl::InvalidArgumentError(
+      fmt::format("{} must be in [{}, {}], got {}{}", field, low, high, value, why));
 }
 
 }  // namespace
@@ -66,12 +66,11 @@ absl::Status ValidateReplicaSpec(const ReplicaSpec& s, const ReplicaSpecFieldNam
   }
   if (s.precision != "fp32") {
     if (s.precision == "bf16" || s.precision == "int8") {
-      return absl::InvalidArgumentError(
-          fmt::format("{} \"{}\" is not implemented: replicas compute in fp32", names.precision,
-                      s.precision));
+      return absl::InvalidArgumentError(fmt::format(
+          "{} \"{}\" is not implemented: replicas compute in fp32", names.precision, s.precision));
     }
-    return absl::InvalidArgumentError(fmt::format("{} must be \"fp32\", got \"{}\"",
-                                                  names.precision, s.precision.substr(0, 32)));
+    return absl::InvalidArgumentError(
+        fmt::format("{} must be \"fp32\", got \"{}\"", names.precision, s.precision.substr(0, 32)));
   }
   return absl::OkStatus();
 }

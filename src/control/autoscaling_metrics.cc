@@ -41,10 +41,10 @@ absl::Status ValidateAutoscalingMetric(std::string_view name, int target) {
   if (metric == nullptr) {
     const bool accelerator = name.find("/accelerator/") != std::string_view::npos;
     // The name may be anything a client sent: bounded in the message.
-    return absl::InvalidArgumentError(fmt::format(
-        "autoscalingMetricSpecs: unsupported metricName \"{}\"{}; supported: {}",
-        name.substr(0, 200), accelerator ? " (this server has no accelerators)" : "",
-        SupportedList()));
+    return absl::InvalidArgumentError(
+        fmt::format("autoscalingMetricSpecs: unsupported metricName \"{}\"{}; supported: {}",
+                    name.substr(0, 200), accelerator ? " (this server has no accelerators)" : "",
+                    SupportedList()));
   }
   if (target < 0 || target > metric->max_target) {
     return absl::InvalidArgumentError(
@@ -54,8 +54,7 @@ absl::Status ValidateAutoscalingMetric(std::string_view name, int target) {
   return absl::OkStatus();
 }
 
-absl::Status ApplyAutoscalingMetric(std::string_view name, int target,
-                                    AutoscalerOptions& options) {
+absl::Status ApplyAutoscalingMetric(std::string_view name, int target, AutoscalerOptions& options) {
   absl::Status valid = ValidateAutoscalingMetric(name, target);
   if (!valid.ok()) return valid;
   if (target == 0) return absl::OkStatus();

@@ -42,7 +42,6 @@ absl::Status ValidateAutoscalingMetric(std::string_view name, int target);
 
 // Sets the target of the metric's signal in `options` (a target of 0 leaves the default).
 // INVALID_ARGUMENT as ValidateAutoscalingMetric.
-absl::Status ApplyAutoscalingMetric(std::string_view name, int target,
-                                    AutoscalerOptions& options);
+absl::Status ApplyAutoscalingMetric(std::string_view name, int target, AutoscalerOptions& options);
 
 }  // namespace tessera

@@ -308,9 +308,10 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
   ReplicaSpec spec = ReplicaSpecFor(dm, MachineOf(dm));
   if (spec.precision != "fp32") {
     // Only a deployment stored before deploy refused other precisions: it always ran in fp32.
-    spdlog::warn("supervisor: deployed model {} asks for precision {}; replicas run fp32 (the only "
-                 "one implemented)",
-                 dm.id, spec.precision);
+    spdlog::warn(
+        "supervisor: deployed model {} asks for precision {}; replicas run fp32 (the only "
+        "one implemented)",
+        dm.id, spec.precision);
     spec.precision = "fp32";
   }
   const std::vector<std::string> spec_flags = ReplicaSpecFlags(spec);

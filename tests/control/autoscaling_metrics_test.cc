@@ -14,8 +14,8 @@
 namespace tessera::control {
 namespace {
 
-using ::testing::HasSubstr;
 using registry::DeployedModel;
+using ::testing::HasSubstr;
 
 const HostResources kHost{.cpu_count = 2, .memory_bytes = int64_t{16} << 30};
 
@@ -48,8 +48,7 @@ TEST(AutoscalingMetricsTest, EveryAcceptedMetricIsApplied) {
         break;
       case AutoscalingSignal::kInFlightPerReplica:
         EXPECT_EQ(applied.target_in_flight_per_replica, target);
-        EXPECT_EQ(applied.target_cpu_utilization_percent,
-                  defaults.target_cpu_utilization_percent);
+        EXPECT_EQ(applied.target_cpu_utilization_percent, defaults.target_cpu_utilization_percent);
         break;
     }
     // Target 0 is Vertex's "not set": the default stays.

@@ -11,12 +11,12 @@
 namespace tessera::control {
 namespace {
 
-using ::testing::HasSubstr;
 using registry::DedicatedResources;
 using registry::DeployedModel;
 using registry::DeployedModelState;
 using registry::Endpoint;
 using registry::TrafficSplit;
+using ::testing::HasSubstr;
 
 constexpr int64_t kGiB = int64_t{1} << 30;
 const HostResources kHost{.cpu_count = 2, .memory_bytes = 16 * kGiB};

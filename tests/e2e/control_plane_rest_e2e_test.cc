@@ -74,8 +74,8 @@ TEST(ControlPlaneRestE2E, SeedStepsSurviveRestart) {
     EXPECT_EQ(r.status, 400) << r.raw;
     EXPECT_NE(r.body["error"].value("message", "").find(field), std::string::npos) << r.raw;
   };
-  refused({{"deployedModel", {{"tessera", {{"batching", {{"maxBatchSize", 8},
-                                                         {"maxQueueSize", 4}}}}}}}},
+  refused({{"deployedModel",
+            {{"tessera", {{"batching", {{"maxBatchSize", 8}, {"maxQueueSize", 4}}}}}}}},
           "deployedModel.tessera.batching.maxQueueSize (4) must be at least");
   refused({{"deployedModel",
             {{"dedicatedResources",
@@ -83,7 +83,8 @@ TEST(ControlPlaneRestE2E, SeedStepsSurviveRestart) {
                 {{{"metricName", "tessera.dev/replica/in_flight"}, {"target", 4}}}}}}}}},
           "unsupported metricName \"tessera.dev/replica/in_flight\"");
   refused({{"deployedModel", {{"id", "42x"}}}}, "deployedModel.id");
-  EXPECT_EQ(s.Call("GET", "/v1/" + endpoint).body.value("deployedModels", json::array()).size(), 0u);
+  EXPECT_EQ(s.Call("GET", "/v1/" + endpoint).body.value("deployedModels", json::array()).size(),
+            0u);
   auto dep = s.Call("POST", "/v1/" + endpoint + ":deployModel", deploy);
   ASSERT_EQ(dep.status, 200) << dep.raw;
   auto dep_done = s.PollOperation(dep.body["name"]);

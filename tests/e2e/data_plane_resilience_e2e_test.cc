@@ -132,8 +132,7 @@ TEST_F(DataPlaneResilienceE2E, HungReplicaDelaysNoOtherDeploymentAndIsReplaced) 
   ASSERT_EQ(::kill(victim, SIGSTOP), 0);
 
   // Routing and deployments proceed meanwhile: a second model joins the busy endpoint and serves.
-  const std::string joined =
-      Deploy(busy_endpoint, model, 1, 1, json{{busy_id, 50}, {"0", 50}});
+  const std::string joined = Deploy(busy_endpoint, model, 1, 1, json{{busy_id, 50}, {"0", 50}});
   ASSERT_FALSE(joined.empty());
   EXPECT_TRUE(Eventually(
       [&] {

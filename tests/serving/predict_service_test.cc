@@ -195,8 +195,8 @@ TEST_F(PredictionServiceTest, PickFromAStaleSnapshotFollowsTheNewerTable) {
   auto draining = std::make_shared<ReplicaLoad>();
   auto table_with = [&](const std::string& id, const std::string& socket,
                         std::shared_ptr<ReplicaLoad> load, uint64_t generation) {
-    RoutedDeployedModel dm{.id = id, .model = "projects/p/locations/l/models/3",
-                           .model_version_id = "2"};
+    RoutedDeployedModel dm{
+        .id = id, .model = "projects/p/locations/l/models/3", .model_version_id = "2"};
     dm.ready_replicas.push_back(RoutedReplica{
         .replica_id = id + "-0", .address = "unix:" + socket, .load = std::move(load)});
     auto table = RoutingTableBuilder(generation)

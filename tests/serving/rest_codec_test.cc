@@ -135,7 +135,8 @@ TEST(ModelCodecTest, OutputOnlyFieldsAreAcceptedBack) {
 TEST(EndpointCodecTest, DeployRequestFromJson) {
   const json body = json::parse(R"({
     "deployedModel": {"id": "4242", "model": "projects/p/locations/l/models/7@2",
-      "displayName": "d", "dedicatedResources": {"machineSpec": {"machineType": "n1-standard-4", "acceleratorType": 0},
+      "displayName": "d",
+      "dedicatedResources": {"machineSpec": {"machineType": "n1-standard-4", "acceleratorType": 0},
                              "minReplicaCount": "1", "maxReplicaCount": 3,
                              "autoscalingMetricSpecs": [{"metricName": "m", "target": 60}]},
       "tessera": {"precision": "bf16", "batching": {"maxBatchSize": 16}}},

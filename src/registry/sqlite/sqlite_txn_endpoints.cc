@@ -292,7 +292,8 @@ absl::StatusOr<std::string> SqliteTxn::AddDeployedModel(const EndpointName& endp
     RETURN_IF_ERROR(ValidateDeployedModelId(dm.id));
     int64_t id = 0;
     if (!ParseId(dm.id, id)) return absl::InvalidArgumentError("deployedModel.id is not a number");
-    ASSIGN_OR_RETURN(auto taken, db_.Prepare("SELECT endpoint_pk FROM deployed_models WHERE pk = ?"));
+    ASSIGN_OR_RETURN(auto taken,
+                     db_.Prepare("SELECT endpoint_pk FROM deployed_models WHERE pk = ?"));
     taken.Bind(1, id);
     ASSIGN_OR_RETURN(bool row, taken.Step());
     if (row) {
