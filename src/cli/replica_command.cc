@@ -14,6 +14,7 @@
 
 #include "common/http/url.h"
 #include "common/logging.h"
+#include "common/replica_spec.h"
 #include "fmt/format.h"
 #include "runtime/replica_server.h"
 #include "spdlog/spdlog.h"
@@ -31,6 +32,7 @@ struct ReplicaFlags {
   double drain_timeout_s = 30;
   long parent_pid = 0;  // 0: do not watch
   std::string log_level = "info";
+  std::string precision = "fp32";
 };
 
 int Fail(const std::string& what, const absl::Status& status) {
@@ -73,6 +75,11 @@ int RunReplica(ReplicaFlags flags) {
     flags.server.tcp_port = host_port->port;
   }
   absl::Status options = runtime::ValidateReplicaServerOptions(flags.server);
+  if (options.ok()) {
+    ReplicaSpec spec = runtime::SpecOf(flags.server);
+    spec.precision = flags.precision;
+    options = ValidateReplicaSpec(spec, kReplicaFlagNames);
+  }
   if (!options.ok()) return Fail("bad options", options);
   std::error_code ec;
   if (!std::filesystem::is_directory(flags.server.model_dir, ec)) {
@@ -123,8 +130,9 @@ void AddReplicaCommand(CLI::App& app) {
                   "Share prepacked weights with other replicas through this file (written if "
                   "absent or stale)");
   cmd->add_option("--listen", flags->listen, "Also (or instead) serve on TCP HOST:PORT");
-  cmd->add_option("--threads", s.num_threads, "Engine threads per forward pass (0 = all CPUs)")
-      ->check(CLI::Range(0, 4096));
+  // The serving settings (common/replica_spec.h) are checked by ValidateReplicaSpec, the
+  // validator deploy applies, not by CLI ranges that could drift from it.
+  cmd->add_option("--threads", s.num_threads, "Engine threads per forward pass (0 = all CPUs)");
   cmd->add_option("--io-threads", s.io_threads,
                   "HTTP threads (they decode and preprocess images with --preprocess io)")
       ->check(CLI::Range(1, 256))
@@ -139,22 +147,23 @@ void AddReplicaCommand(CLI::App& app) {
               {"io", runtime::PreprocessPlace::kIoThreads},
               {"batch", runtime::PreprocessPlace::kBatchThread}},
           CLI::ignore_case));
-  cmd->add_option("--max-batch-size", s.max_batch_size, "Most images per forward pass")
-      ->check(CLI::Range(1, 4096))
+  cmd->add_option("--max-batch-size", s.max_batch_size, "Most images per forward pass (1-1024)")
       ->capture_default_str();
   cmd->add_option("--max-queue-delay-us", s.max_queue_delay_us,
-                  "How long an image may wait for batch-mates (0: never wait)")
-      ->check(CLI::Range(int64_t{0}, int64_t{60'000'000}))
+                  "How long an image may wait for batch-mates (0: never wait; at most 60 s)")
       ->capture_default_str();
   cmd->add_option("--max-queue-size", s.max_queue_size,
-                  "Most images waiting for a batch; beyond it requests get 429")
-      ->check(CLI::Range(1, 1 << 20))
+                  "Most images waiting for a batch (at least --max-batch-size); beyond it "
+                  "requests get 429")
       ->capture_default_str();
-  cmd->add_option("--max-instances", s.codec.max_instances, "Most instances in one request")
-      ->check(CLI::Range(1, 1 << 20))
+  cmd->add_option("--max-instances", s.codec.max_instances,
+                  "Most instances in one request (at most --max-queue-size)")
       ->capture_default_str();
   cmd->add_option("--input-key", s.codec.input_key,
                   "Instance key holding {\"b64\": ...} (requests may override with inputKey)")
+      ->capture_default_str();
+  cmd->add_option("--precision", flags->precision,
+                  "Compute precision; only fp32 is implemented (others are refused by name)")
       ->capture_default_str();
   cmd->add_option("--max-image-pixels", s.max_image_pixels,
                   "Largest decoded image (width * height); larger ones get 400")

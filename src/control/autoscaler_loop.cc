@@ -8,17 +8,13 @@
 #include <sstream>
 #include <utility>
 
+#include "control/autoscaling_metrics.h"
 #include "control/replica_client.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
 namespace tessera::control {
 namespace {
-
-constexpr std::string_view kCpuMetric =
-    "aiplatform.googleapis.com/prediction/online/cpu/utilization";
-constexpr std::string_view kLoadMetrics[] = {
-    "tessera.dev/replica/in_flight", "aiplatform.googleapis.com/prediction/online/request_count"};
 
 // utime + stime of `pid` in seconds, from /proc/<pid>/stat; negative when unreadable.
 double ProcessCpuSeconds(pid_t pid) {
@@ -49,8 +45,10 @@ MachineType MachineOf(const registry::DeployedModel& dm) {
   return type.ok() ? *type : MachineType{.name = name, .cpu_threads = 1, .memory_bytes = 0};
 }
 
-AutoscalerOptions PolicyOptions(const registry::DeployedModel& dm,
-                                const AutoscalerLoop::Options& loop) {
+}  // namespace
+
+AutoscalerOptions AutoscalerPolicyOptions(const registry::DeployedModel& dm,
+                                          const AutoscalerLoop::Options& loop) {
   AutoscalerOptions options;
   options.min_replica_count = std::max(1, dm.MinReplicaCount());
   options.max_replica_count = std::max(options.min_replica_count, dm.MaxReplicaCount());
@@ -59,17 +57,16 @@ AutoscalerOptions PolicyOptions(const registry::DeployedModel& dm,
   options.scale_down_stabilization_window = loop.scale_down_stabilization_window;
   if (dm.dedicated_resources.has_value()) {
     for (const auto& spec : dm.dedicated_resources->autoscaling_metric_specs) {
-      if (spec.target <= 0) continue;
-      if (spec.metric_name == kCpuMetric) options.target_cpu_utilization_percent = spec.target;
-      for (std::string_view load : kLoadMetrics) {
-        if (spec.metric_name == load) options.target_in_flight_per_replica = spec.target;
+      // Deploy validated the specs against the same table: an error here means the stored
+      // deployment predates it; the metric is skipped, loudly.
+      absl::Status applied = ApplyAutoscalingMetric(spec.metric_name, spec.target, options);
+      if (!applied.ok()) {
+        spdlog::warn("autoscaler: deployed model {}: {}", dm.id, std::string(applied.message()));
       }
     }
   }
   return options;
 }
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<AutoscalerLoop>> AutoscalerLoop::Create(const Options& options) {
   if (options.endpoints == nullptr || !options.replicas || options.clock == nullptr) {
@@ -153,7 +150,7 @@ void AutoscalerLoop::RunOnce() {
 
 void AutoscalerLoop::Evaluate(const DeployedModelStatus& status, const registry::DeployedModel& dm,
                               ModelState& state) {
-  const AutoscalerOptions policy_options = PolicyOptions(dm, options_);
+  const AutoscalerOptions policy_options = AutoscalerPolicyOptions(dm, options_);
   if (state.policy == nullptr) {
     absl::StatusOr<std::unique_ptr<AutoscalerPolicy>> policy =
         AutoscalerPolicy::Create(policy_options, options_.clock);

@@ -9,7 +9,8 @@
 // Policy options per deployed model: bounds from its min/max replica count; the CPU target from
 // its autoscalingMetricSpecs (metricName ".../cpu/utilization", default 60); the load target
 // (in-flight + queued per replica) from Options (a metric ".../request_count" or Tessera's
-// "tessera.dev/replica/in_flight" overrides it); stabilization windows from Options.
+// "tessera.dev/prediction/online/in_flight_per_replica" overrides it: the table is
+// control/autoscaling_metrics.h); stabilization windows from Options.
 // Host capacity: replicas whose machine type's memory no longer fits the host are refused
 // (control/machine_types.h), with the reason in the event.
 //
@@ -102,5 +103,11 @@ class AutoscalerLoop {
   mutable absl::Mutex mu_;
   std::map<std::string, std::deque<AutoscalingEvent>> events_ ABSL_GUARDED_BY(mu_);
 };
+
+// The policy options for `deployed_model`: bounds from its replica counts, the loop's defaults,
+// and its autoscalingMetricSpecs applied through control/autoscaling_metrics.h (the table deploy
+// validates against).
+AutoscalerOptions AutoscalerPolicyOptions(const registry::DeployedModel& deployed_model,
+                                          const AutoscalerLoop::Options& loop);
 
 }  // namespace tessera::control

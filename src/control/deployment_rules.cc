@@ -1,6 +1,9 @@
 #include "control/deployment_rules.h"
 
+#include <algorithm>
+
 #include "common/status_macros.h"
+#include "control/autoscaling_metrics.h"
 #include "control/traffic_split.h"
 #include "fmt/format.h"
 #include "registry/validation.h"
@@ -12,10 +15,6 @@ using registry::DeployedModel;
 using registry::DeployedModelState;
 using registry::Endpoint;
 using registry::TrafficSplit;
-
-constexpr std::string_view kCpuMetric =
-    "aiplatform.googleapis.com/prediction/online/cpu/utilization";
-constexpr std::string_view kInFlightMetric = "tessera.dev/prediction/online/in_flight_per_replica";
 
 absl::Status ValidateReplicaCounts(std::string_view field, int32_t& min, int32_t& max,
                                    bool min_required) {
@@ -72,17 +71,7 @@ absl::StatusOr<MachineType> NormalizeResources(DeployedModel& dm, const HostReso
     RETURN_IF_ERROR(ValidateReplicaCounts("dedicatedResources", r.min_replica_count,
                                           r.max_replica_count, /*min_required=*/true));
     for (const auto& m : r.autoscaling_metric_specs) {
-      if (m.metric_name == kCpuMetric || m.metric_name == kInFlightMetric) {
-        if (m.target < 0 || (m.metric_name == kCpuMetric && m.target > 100)) {
-          return absl::InvalidArgumentError(fmt::format(
-              "autoscalingMetricSpecs: target {} for {} is out of range", m.target, m.metric_name));
-        }
-        continue;
-      }
-      return absl::InvalidArgumentError(fmt::format(
-          "autoscalingMetricSpecs: unsupported metric \"{}\"; supported: {} (target percent, "
-          "default 60) and {} (target requests)",
-          m.metric_name, kCpuMetric, kInFlightMetric));
+      RETURN_IF_ERROR(ValidateAutoscalingMetric(m.metric_name, m.target));
     }
     min = r.min_replica_count;
   } else {
@@ -97,29 +86,21 @@ absl::StatusOr<MachineType> NormalizeResources(DeployedModel& dm, const HostReso
   return type;
 }
 
-absl::Status ValidateServingOptions(const DeployedModel& dm) {
+ReplicaSpec ReplicaSpecFor(const DeployedModel& dm, const MachineType& machine) {
+  ReplicaSpec spec;
+  spec.threads = machine.cpu_threads;
+  spec.max_batch_size = dm.batching.max_batch_size;
+  spec.max_queue_delay_us = dm.batching.max_queue_delay_us;
+  spec.max_queue_size = dm.batching.max_queue_size;
+  spec.max_instances = std::min(kDefaultMaxInstancesPerRequest, dm.batching.max_queue_size);
+  spec.input_key = dm.input_key;
+  spec.precision = dm.precision;
+  return spec;
+}
+
+absl::Status ValidateServingOptions(const DeployedModel& dm, const MachineType& machine) {
   RETURN_IF_ERROR(registry::ValidateDisplayName(dm.display_name, "deployedModel.displayName"));
-  const registry::BatchingOptions& b = dm.batching;
-  if (b.max_batch_size < 1 || b.max_batch_size > 1024) {
-    return absl::InvalidArgumentError(
-        fmt::format("maxBatchSize must be in [1, 1024], got {}", b.max_batch_size));
-  }
-  if (b.max_queue_delay_us < 0 || b.max_queue_delay_us > 10'000'000) {
-    return absl::InvalidArgumentError(fmt::format(
-        "maxQueueDelayUs must be in [0, 10000000] (10 s), got {}", b.max_queue_delay_us));
-  }
-  if (b.max_queue_size < 1 || b.max_queue_size > 1'000'000) {
-    return absl::InvalidArgumentError(
-        fmt::format("maxQueueSize must be in [1, 1000000], got {}", b.max_queue_size));
-  }
-  if (dm.input_key.empty() || dm.input_key.size() > 64) {
-    return absl::InvalidArgumentError("inputKey must be 1-64 characters");
-  }
-  if (dm.precision != "fp32" && dm.precision != "bf16" && dm.precision != "int8") {
-    return absl::InvalidArgumentError(
-        fmt::format("precision must be fp32, bf16 or int8, got \"{}\"", dm.precision));
-  }
-  return absl::OkStatus();
+  return ValidateReplicaSpec(ReplicaSpecFor(dm, machine), kDeployFieldNames);
 }
 
 std::set<std::string> ServingIds(const Endpoint& endpoint) {

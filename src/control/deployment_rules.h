@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "common/replica_spec.h"
 #include "control/machine_types.h"
 #include "registry/endpoint.h"
 
@@ -37,8 +38,15 @@ namespace tessera::control {
 absl::StatusOr<MachineType> NormalizeResources(registry::DeployedModel& deployed_model,
                                                const HostResources& host);
 
-// Batching options, input key, precision, display name.
-absl::Status ValidateServingOptions(const registry::DeployedModel& deployed_model);
+// What the replicas of `deployed_model` run with on `machine` (the supervisor passes it as flags).
+// max_instances is kDefaultMaxInstancesPerRequest, or the queue size when that is smaller.
+ReplicaSpec ReplicaSpecFor(const registry::DeployedModel& deployed_model,
+                           const MachineType& machine);
+
+// The display name, and the replica spec with the validator `tessera replica` applies at start
+// (common/replica_spec.h), so what is accepted here starts.
+absl::Status ValidateServingOptions(const registry::DeployedModel& deployed_model,
+                                    const MachineType& machine);
 
 // Ids of the endpoint's models in state DEPLOYED (the only ones a split may name).
 std::set<std::string> ServingIds(const registry::Endpoint& endpoint);

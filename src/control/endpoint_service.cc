@@ -209,6 +209,8 @@ absl::StatusOr<Operation> EndpointService::DeployModel(const DeployModelRequest&
   ASSIGN_OR_RETURN(EndpointName endpoint_name, EndpointName::Parse(request.endpoint));
   DeployedModel dm = request.deployed_model;
   if (dm.model.empty()) return absl::InvalidArgumentError("deployedModel.model is required");
+  // Vertex lets the caller choose the id (else one is allocated); the store checks it is free.
+  if (!dm.id.empty()) RETURN_IF_ERROR(registry::ValidateDeployedModelId(dm.id));
   ASSIGN_OR_RETURN(registry::ModelName model_name, registry::ModelName::Parse(dm.model));
   if (!(model_name.parent == endpoint_name.parent)) {
     return absl::InvalidArgumentError(
@@ -231,7 +233,7 @@ absl::StatusOr<Operation> EndpointService::DeployModel(const DeployModelRequest&
         dm.model = model.name;
         dm.model_version_id = model.version_id;
         if (dm.display_name.empty()) dm.display_name = model.display_name;
-        RETURN_IF_ERROR(ValidateServingOptions(dm));
+        RETURN_IF_ERROR(ValidateServingOptions(dm, machine));
         // Validated now; applied (and, when omitted, defaulted) against the endpoint as it is
         // when the deploy completes.
         RETURN_IF_ERROR(DeploySplit(endpoint, request.traffic_split).status());

@@ -3,6 +3,7 @@
 # tessera_control later. Depends on common only.
 add_library(tessera_control_policy
   ${CMAKE_CURRENT_LIST_DIR}/autoscaler_policy.cc
+  ${CMAKE_CURRENT_LIST_DIR}/autoscaling_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/replica_selection.cc
   ${CMAKE_CURRENT_LIST_DIR}/routing_table.cc
   ${CMAKE_CURRENT_LIST_DIR}/traffic_split.cc

@@ -9,9 +9,12 @@
 #include <utility>
 
 #include "common/status_macros.h"
+#include "control/deployment_rules.h"
 #include "control/machine_types.h"
 #include "control/process_launcher.h"
 #include "control/replica_client.h"
+#include "control/replica_prober.h"
+#include "control/socket_dir.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -22,8 +25,8 @@ using registry::DeployedModel;
 using registry::DeployedModelState;
 using registry::Endpoint;
 
-// Longest unix socket path (sockaddr_un.sun_path is 108 bytes with the NUL).
-constexpr size_t kMaxSocketPath = 107;
+// Probe workers: one hung replica holds one for a health timeout at a time.
+constexpr int kProbeThreads = 4;
 
 // A "<Field>:   12345 kB" line of a /proc/<pid> file, in bytes (0 when unknown).
 int64_t ReadProcKilobytes(pid_t pid, const char* file, std::string_view field) {
@@ -50,15 +53,18 @@ void ReadMemory(ReplicaStatus& replica) {
   replica.pss_bytes = ReadProcKilobytes(replica.pid, "smaps_rollup", "Pss");
 }
 
-int ReplicaThreads(const DeployedModel& dm) {
+MachineType MachineOf(const DeployedModel& dm) {
   std::string machine_type(kDefaultMachineType);
   if (dm.dedicated_resources.has_value() &&
       !dm.dedicated_resources->machine_spec.machine_type.empty()) {
     machine_type = dm.dedicated_resources->machine_spec.machine_type;
   }
   absl::StatusOr<MachineType> type = LookupMachineType(machine_type);
-  return type.ok() ? type->cpu_threads : 0;
+  // Validated at deploy; 0 threads (every CPU) only if the table lost the name since.
+  return type.ok() ? *type : MachineType{.name = machine_type};
 }
+
+int ReplicaThreads(const DeployedModel& dm) { return MachineOf(dm).cpu_threads; }
 
 }  // namespace
 
@@ -102,13 +108,17 @@ class Supervisor::Reconciler {
     ReplicaState state = ReplicaState::kFailed;
     std::unique_ptr<ChildProcess> process;
     std::shared_ptr<ReplicaLoad> load;
-    std::unique_ptr<ReplicaClient> client;
+    std::shared_ptr<ReplicaClient> client;
+    // Health and status probes run off this thread (a hung replica must not hold it): a new
+    // slot per process, so a late answer from the previous one is never taken for this one's.
+    std::shared_ptr<ProbeSlot> probe;
     int restarts = 0;
     int64_t weight_bytes = 0;  // reported by the replica when it became ready
     int64_t shared_weight_bytes = 0;
     ReplicaStatusInfo counters;  // its /status, refreshed with every good health check
     int consecutive_failures = 0;
     int health_failures = 0;
+    std::string probe_error;  // why the last health check failed
     bool term_sent = false;
     bool kill_sent = false;
     absl::Time started = absl::InfinitePast();
@@ -147,22 +157,33 @@ class Supervisor::Reconciler {
   void Fail(Group& group, Replica& replica, std::string reason, absl::Time now);
   // Deletes the group's packed weight file unless another group uses the same one.
   void RemovePackedWeights(const Group& group);
+  // kDraining now; the router's leases are refused only once a routing table without the
+  // replica is published (StartPendingDrains), so no pick ever finds it draining in the table
+  // it reads.
   void StartDrain(Replica& replica, absl::Time now);
+  // After PublishRoutingTable: refuses new leases on the replicas StartDrain took out.
+  void StartPendingDrains();
   // Returns true once the replica's process is gone.
   bool StepDraining(Replica& replica, absl::Time now);
-  bool CheckHealth(Replica& replica);
-  // Replaces replica.counters with its /status (kept as they were when it does not answer).
-  void RefreshCounters(Replica& replica);
+  // Starts a probe (health, then status) when none runs and one is due.
+  void StartProbe(Replica& replica, absl::Time now);
+  // A probe running longer than this counts as a failed check (it ends by itself later).
+  absl::Duration ProbeDeadline() const {
+    return 2 * options_.health_check_timeout + options_.health_check_interval;
+  }
   absl::Duration Backoff(int failures) const;
-  std::string SocketPath(const std::string& replica_id) const;
   void PublishRoutingTable();
   std::map<std::string, DeployedModelStatus> Summary() const;
 
   const Options options_;
+  // Declared before the replicas, destroyed after them: its workers may still run their probes.
+  ProbePool probes_{kProbeThreads};
   std::vector<Endpoint> endpoints_;      // the latest desired state
   std::map<std::string, Group> groups_;  // by deployed model id
   bool routing_dirty_ = true;
   uint64_t routing_generation_ = 0;
+  // Loads of replicas that left the routing table in this step, to drain once it is published.
+  std::vector<std::shared_ptr<ReplicaLoad>> pending_drains_;
 };
 
 void Supervisor::Reconciler::ApplyDesired(const std::vector<Endpoint>& endpoints, bool stopping) {
@@ -217,6 +238,7 @@ std::map<std::string, DeployedModelStatus> Supervisor::Reconciler::Step(
     }
   }
   if (routing_dirty_) PublishRoutingTable();
+  StartPendingDrains();
   return Summary();
 }
 
@@ -255,21 +277,22 @@ bool Supervisor::Reconciler::Prepare(Group& group, absl::Time now) {
   return true;
 }
 
-std::string Supervisor::Reconciler::SocketPath(const std::string& replica_id) const {
-  std::filesystem::path path = options_.data_dir / "run" / (replica_id + ".sock");
-  if (path.string().size() <= kMaxSocketPath) return path.string();
-  // A data dir too deep for a unix socket path: fall back to a per-user folder under /tmp.
-  std::filesystem::path fallback = std::filesystem::temp_directory_path() /
-                                   fmt::format("tessera-{}", ::getuid()) /
-                                   fmt::format("{}-{}.sock", ::getpid(), replica_id);
-  return fallback.string();
-}
-
 void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time now) {
   replica.id = fmt::format("{}-{}", group.dm.id, replica.slot);
-  replica.socket_path = SocketPath(replica.id);
+  absl::StatusOr<std::string> socket_path = ReplicaSocketPath(options_.data_dir, replica.id);
+  if (!socket_path.ok()) {
+    replica.started = now;
+    replica.state = ReplicaState::kFailed;
+    replica.last_error = fmt::format("replica {} could not start: {}", replica.id,
+                                     std::string(socket_path.status().message()));
+    group.last_error = replica.last_error;
+    ++group.start_failures;
+    replica.next_restart = now + Backoff(++replica.consecutive_failures);
+    spdlog::error("supervisor: {}", replica.last_error);
+    return;
+  }
+  replica.socket_path = std::move(*socket_path);
   std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(replica.socket_path).parent_path(), ec);
   std::filesystem::remove(replica.socket_path, ec);
   const DeployedModel& dm = group.dm;
   LaunchOptions launch;
@@ -281,23 +304,18 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
                  replica.socket_path,
                  "--packed-weights",
                  group.packed_weights.string()};
-  const int threads = ReplicaThreads(dm);
-  if (threads > 0) {
-    launch.args.insert(launch.args.end(), {"--threads", std::to_string(threads)});
+  // The spec deploy validated, with the validator the replica applies again.
+  ReplicaSpec spec = ReplicaSpecFor(dm, MachineOf(dm));
+  if (spec.precision != "fp32") {
+    // Only a deployment stored before deploy refused other precisions: it always ran in fp32.
+    spdlog::warn(
+        "supervisor: deployed model {} asks for precision {}; replicas run fp32 (the only "
+        "one implemented)",
+        dm.id, spec.precision);
+    spec.precision = "fp32";
   }
-  if (dm.batching.max_batch_size > 0) {
-    launch.args.insert(launch.args.end(),
-                       {"--max-batch-size", std::to_string(dm.batching.max_batch_size)});
-  }
-  if (dm.batching.max_queue_delay_us >= 0) {
-    launch.args.insert(launch.args.end(),
-                       {"--max-queue-delay-us", std::to_string(dm.batching.max_queue_delay_us)});
-  }
-  if (dm.batching.max_queue_size > 0) {
-    launch.args.insert(launch.args.end(),
-                       {"--max-queue-size", std::to_string(dm.batching.max_queue_size)});
-  }
-  if (!dm.input_key.empty()) launch.args.insert(launch.args.end(), {"--input-key", dm.input_key});
+  const std::vector<std::string> spec_flags = ReplicaSpecFlags(spec);
+  launch.args.insert(launch.args.end(), spec_flags.begin(), spec_flags.end());
   launch.args.insert(
       launch.args.end(),
       {"--drain-timeout-s", fmt::format("{:g}", absl::ToDoubleSeconds(options_.drain_timeout))});
@@ -322,23 +340,20 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
   replica.load = std::make_shared<ReplicaLoad>();
   auto client = ReplicaClient::Create(
       ReplicaClient::Options{.address = replica.socket_path, .connect_timeout = absl::Seconds(1)});
-  replica.client = client.ok() ? std::move(*client) : nullptr;
+  replica.client = client.ok() ? std::shared_ptr<ReplicaClient>(std::move(*client)) : nullptr;
+  replica.probe = std::make_shared<ProbeSlot>();
   replica.state = ReplicaState::kStarting;
   replica.next_health_check = now;
   spdlog::info("supervisor: replica {} started (pid {}, {} threads)", replica.id,
-               replica.process->pid(), threads);
+               replica.process->pid(), spec.threads);
 }
 
-bool Supervisor::Reconciler::CheckHealth(Replica& replica) {
-  if (replica.client == nullptr) return false;
-  absl::StatusOr<ReplicaHealth> health = replica.client->Health(options_.health_check_timeout);
-  return health.ok() && health->ready;
-}
-
-void Supervisor::Reconciler::RefreshCounters(Replica& replica) {
-  if (replica.client == nullptr) return;
-  absl::StatusOr<ReplicaStatusInfo> info = replica.client->Status(options_.health_check_timeout);
-  if (info.ok()) replica.counters = std::move(*info);
+void Supervisor::Reconciler::StartProbe(Replica& replica, absl::Time now) {
+  if (replica.client == nullptr || replica.probe == nullptr || now < replica.next_health_check) {
+    return;
+  }
+  replica.probe->Start(probes_, replica.client, options_.health_check_timeout,
+                       /*with_status=*/true, now);
 }
 
 absl::Duration Supervisor::Reconciler::Backoff(int failures) const {
@@ -381,11 +396,11 @@ void Supervisor::Reconciler::StepStarting(Group& group, Replica& replica, absl::
          now);
     return;
   }
-  if (now >= replica.next_health_check) {
-    if (CheckHealth(replica)) {
+  if (std::optional<ProbeResult> probe = replica.probe->Take()) {
+    if (probe->ready) {
       replica.state = ReplicaState::kReady;
       replica.ready_since = now;
-      RefreshCounters(replica);
+      if (probe->status.has_value()) replica.counters = std::move(*probe->status);
       replica.weight_bytes = replica.counters.weight_bytes;
       replica.shared_weight_bytes = replica.counters.shared_weight_bytes;
       replica.next_health_check = now + options_.health_check_interval;
@@ -394,8 +409,9 @@ void Supervisor::Reconciler::StepStarting(Group& group, Replica& replica, absl::
                    absl::FormatDuration(now - replica.started));
       return;
     }
-    replica.next_health_check = absl::Now() + options_.tick;
+    replica.next_health_check = now + options_.tick;  // loading: ask again soon
   }
+  if (!replica.probe->running()) StartProbe(replica, now);
   if (now - replica.started > options_.readiness_timeout) {
     Fail(group, replica,
          fmt::format("replica {} not ready after {}", replica.id,
@@ -412,18 +428,31 @@ void Supervisor::Reconciler::StepReady(Group& group, Replica& replica, absl::Tim
         now);
     return;
   }
-  if (now < replica.next_health_check) return;
-  replica.next_health_check = now + options_.health_check_interval;
-  if (CheckHealth(replica)) {
-    replica.health_failures = 0;
-    RefreshCounters(replica);
+  if (std::optional<ProbeResult> probe = replica.probe->Take()) {
+    if (probe->ready) {
+      replica.health_failures = 0;
+      if (probe->status.has_value()) replica.counters = std::move(*probe->status);
+    } else {
+      ++replica.health_failures;
+      replica.probe_error = probe->error;
+    }
+  } else if (replica.probe->running() && now - replica.probe->running_since() > ProbeDeadline() &&
+             now >= replica.next_health_check) {
+    // Not even a timeout came back (every prober busy with hung replicas): that is a failure too.
+    ++replica.health_failures;
+    replica.probe_error = "health probe overdue";
+    replica.next_health_check = now + options_.health_check_interval;
+  }
+  if (replica.health_failures >= options_.health_failures_to_kill) {
+    Fail(group, replica,
+         fmt::format("replica {} failed {} health checks in a row ({})", replica.id,
+                     replica.health_failures, replica.probe_error),
+         now);
     return;
   }
-  if (++replica.health_failures >= options_.health_failures_to_kill) {
-    Fail(group, replica,
-         fmt::format("replica {} failed {} health checks in a row", replica.id,
-                     replica.health_failures),
-         now);
+  if (!replica.probe->running() && now >= replica.next_health_check) {
+    StartProbe(replica, now);
+    replica.next_health_check = now + options_.health_check_interval;
   }
 }
 
@@ -432,7 +461,15 @@ void Supervisor::Reconciler::StartDrain(Replica& replica, absl::Time now) {
   spdlog::info("supervisor: draining replica {} ({})", replica.id, ReplicaStateName(replica.state));
   replica.state = ReplicaState::kDraining;
   replica.drain_started = now;
-  if (replica.load != nullptr) replica.load->StartDrain();
+  if (replica.load != nullptr) pending_drains_.push_back(replica.load);
+}
+
+void Supervisor::Reconciler::StartPendingDrains() {
+  // Requests that took the previous snapshot may still lease these replicas until now; the drain
+  // waits for those leases (StepDraining). A pick that loses the race to StartDrain finds a newer
+  // table published and picks again from it (PredictionService).
+  for (const auto& load : pending_drains_) load->StartDrain();
+  pending_drains_.clear();
 }
 
 bool Supervisor::Reconciler::StepDraining(Replica& replica, absl::Time now) {
@@ -625,12 +662,7 @@ absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(const Options& op
   std::error_code ec;
   // Packed weights of a previous run: replicas repack (and rewrite) what they need.
   std::filesystem::remove_all(options.data_dir / "packed", ec);
-  ec.clear();
-  std::filesystem::create_directories(options.data_dir / "run", ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        fmt::format("cannot create {}: {}", (options.data_dir / "run").string(), ec.message()));
-  }
+  RETURN_IF_ERROR(EnsurePrivateDirectory(options.data_dir / "run"));
   return std::unique_ptr<Supervisor>(new Supervisor(options));
 }
 

@@ -5,8 +5,9 @@
 // (at least minReplicaCount, at least 1) while DEPLOYING or DEPLOYED; none while UNDEPLOYING or
 // once the deployed model is gone. Each replica is a child process
 //   <self_binary> replica --model <ModelService::ArtifactDir> --socket <run_dir>/<dmid>-<n>.sock
-//       --threads <machine type threads> --max-batch-size .. --max-queue-delay-us ..
-//       --max-queue-size .. --input-key ..
+//       <ReplicaSpecFlags(ReplicaSpecFor(deployed model, machine type))>
+// (common/replica_spec.h: the spec deploy validated, which the replica validates again). The
+// socket folder is private to the server's user (control/socket_dir.h).
 //
 // Replica lifecycle (ReplicaState), driven by one reconcile thread:
 //   kStarting -> kReady       /health answered 200 (model loaded and warmed up); the replica
@@ -27,6 +28,16 @@
 // The routing table (RoutingTableHolder) is rebuilt and published whenever the endpoints change
 // or a replica enters/leaves the ready set; every endpoint appears, with all its deployed models
 // (whatever their state) and their ready replicas.
+//
+// Health and status probes never run on the reconcile thread: it starts them on a small probe
+// pool (control/replica_prober.h) and collects the answers on later steps, so a hung replica
+// (SIGSTOP) costs it nothing; its probes time out (health_check_timeout), it fails
+// health_failures_to_kill of them, and it is killed and replaced while every other replica and
+// the routing table carry on.
+//
+// Undeploy and scale-down never fail a request: the replica leaves the published routing table
+// first, and only then refuses new leases (ReplicaLoad::StartDrain); a request that read the
+// older table and finds the replica draining picks again from the newer one (PredictionService).
 //
 // Threads: Start() starts the reconcile thread (replicas are forked from it: PR_SET_PDEATHSIG is
 // tied to it). The EndpointService listener only sets a flag. Status(), WaitUntilReady and

@@ -129,8 +129,10 @@ class MetadataTxn {
   // fields (state, desired_replica_count) of its deployed models, which must exist already.
   // Advances etag and update_time. Split keys must be ids of this endpoint's deployed models.
   virtual absl::StatusOr<Endpoint> UpdateEndpoint(const Endpoint& endpoint, absl::Time now) = 0;
-  // Inserts `deployed_model` (its id is ignored) and returns the allocated id. The model
-  // version (deployed_model.model + model_version_id) must exist: NOT_FOUND otherwise.
+  // Inserts `deployed_model` and returns its id: deployed_model.id when set (a canonical decimal
+  // number, see ValidateDeployedModelId; ALREADY_EXISTS when a deployed model of any endpoint has
+  // it: the data plane names replicas by it), else a newly allocated one. The model version
+  // (deployed_model.model + model_version_id) must exist: NOT_FOUND otherwise.
   virtual absl::StatusOr<std::string> AddDeployedModel(const EndpointName& endpoint,
                                                        const DeployedModel& deployed_model,
                                                        absl::Time now) = 0;

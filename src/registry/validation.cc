@@ -84,4 +84,16 @@ absl::Status ValidateDescription(std::string_view description, std::string_view 
   return absl::OkStatus();
 }
 
+absl::Status ValidateDeployedModelId(std::string_view id) {
+  const bool digits = !id.empty() && id.size() <= 10 &&
+                      id.find_first_not_of("0123456789") == std::string_view::npos;
+  if (!digits || id.front() == '0') {
+    // The value may be anything a client sent: quoted only when short.
+    return absl::InvalidArgumentError(fmt::format(
+        "deployedModel.id must be 1-10 digits not starting with 0 (e.g. \"4242\"), got {}",
+        id.size() <= 40 ? fmt::format("\"{}\"", id) : fmt::format("{} characters", id.size())));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace tessera::registry

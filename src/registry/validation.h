@@ -25,4 +25,8 @@ absl::Status ValidateLabels(const std::map<std::string, std::string>& labels);
 // Description fields: at most 2048 bytes here (a server-side bound, not a Vertex rule).
 absl::Status ValidateDescription(std::string_view description, std::string_view field_name);
 
+// A user-chosen deployedModel.id: Vertex allows 1-10 characters of [0-9]; Tessera also refuses a
+// leading 0, because ids are stored as numbers and "042" would come back as "42".
+absl::Status ValidateDeployedModelId(std::string_view id);
+
 }  // namespace tessera::registry

@@ -64,36 +64,32 @@ int64_t CurrentRssBytes() {
   return static_cast<int64_t>(resident_pages) * ::sysconf(_SC_PAGESIZE);
 }
 
+ReplicaSpec SpecOf(const ReplicaServerOptions& o) {
+  ReplicaSpec spec;
+  spec.threads = o.num_threads;
+  spec.max_batch_size = o.max_batch_size;
+  spec.max_queue_delay_us = o.max_queue_delay_us;
+  spec.max_queue_size = o.max_queue_size;
+  spec.max_instances = o.codec.max_instances;
+  spec.input_key = o.codec.input_key;
+  return spec;  // precision: the engine's only one, fp32
+}
+
 absl::Status ValidateReplicaServerOptions(const ReplicaServerOptions& o) {
   if (o.model_dir.empty()) return absl::InvalidArgumentError("no model directory given");
   if (o.unix_socket_path.empty() && o.tcp_address.empty()) {
     return absl::InvalidArgumentError("give a unix socket path or a TCP address to listen on");
   }
-  if (o.num_threads < 0) {
-    return absl::InvalidArgumentError(
-        fmt::format("threads must not be negative, got {}", o.num_threads));
-  }
   if (o.io_threads < 1) {
     return absl::InvalidArgumentError(
         fmt::format("io threads must be at least 1, got {}", o.io_threads));
   }
-  if (o.codec.max_instances < 1) {
-    return absl::InvalidArgumentError(
-        fmt::format("max instances must be at least 1, got {}", o.codec.max_instances));
-  }
-  if (o.codec.max_instances > o.max_queue_size) {
-    return absl::InvalidArgumentError(
-        fmt::format("max instances per request ({}) must not exceed max_queue_size ({})",
-                    o.codec.max_instances, o.max_queue_size));
-  }
-  if (o.codec.input_key.empty()) return absl::InvalidArgumentError("the input key is empty");
   if (o.max_image_pixels < 1) {
     return absl::InvalidArgumentError(
         fmt::format("max image pixels must be at least 1, got {}", o.max_image_pixels));
   }
-  return ValidateBatcherOptions({.max_batch_size = o.max_batch_size,
-                                 .max_queue_delay_us = o.max_queue_delay_us,
-                                 .max_queue_size = o.max_queue_size});
+  // The deploy-time validator (control/deployment_rules.h uses the same one).
+  return ValidateReplicaSpec(SpecOf(o), kReplicaFlagNames);
 }
 
 namespace {

@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "common/http/http_server.h"
 #include "common/http/http_types.h"
+#include "common/replica_spec.h"
 #include "engine/image_classifier.h"
 #include "nlohmann/json_fwd.hpp"
 #include "runtime/batcher.h"
@@ -86,7 +87,9 @@ struct ReplicaServerOptions {
   size_t max_body_bytes = 64 << 20;
 };
 
-// INVALID_ARGUMENT naming the bad option.
+// The serving settings of `options` as the spec deploy validates (common/replica_spec.h).
+ReplicaSpec SpecOf(const ReplicaServerOptions& options);
+// INVALID_ARGUMENT naming the bad option (by its `tessera replica` flag for the spec's fields).
 absl::Status ValidateReplicaServerOptions(const ReplicaServerOptions& options);
 
 // Counters since Create (a consistent snapshot).

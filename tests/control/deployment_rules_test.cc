@@ -5,6 +5,7 @@
 #include <string>
 
 #include "control/machine_types.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace tessera::control {
@@ -15,6 +16,7 @@ using registry::DeployedModel;
 using registry::DeployedModelState;
 using registry::Endpoint;
 using registry::TrafficSplit;
+using ::testing::HasSubstr;
 
 constexpr int64_t kGiB = int64_t{1} << 30;
 const HostResources kHost{.cpu_count = 2, .memory_bytes = 16 * kGiB};
@@ -138,7 +140,7 @@ TEST(ResourcesTest, RejectsBadResources) {
   metric.dedicated_resources->autoscaling_metric_specs = {
       {"aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle", 60}};
   cases.push_back(
-      {"unknown metric", metric, absl::StatusCode::kInvalidArgument, "unsupported metric"});
+      {"unknown metric", metric, absl::StatusCode::kInvalidArgument, "unsupported metricName"});
   DeployedModel target = Dedicated("n1-standard-2", 1, 2);
   target.dedicated_resources->autoscaling_metric_specs = {
       {"aiplatform.googleapis.com/prediction/online/cpu/utilization", 150}};
@@ -156,21 +158,58 @@ TEST(ResourcesTest, RejectsBadResources) {
 }
 
 TEST(ServingOptionsTest, Bounds) {
+  const MachineType machine{.name = "n1-standard-2", .cpu_threads = 2};
   DeployedModel dm;
   dm.display_name = "x";
-  EXPECT_TRUE(ValidateServingOptions(dm).ok());
-  auto bad = [&](auto edit) {
+  EXPECT_TRUE(ValidateServingOptions(dm, machine).ok());
+  // The message names the request field.
+  auto refused = [&](auto edit) -> std::string {
     DeployedModel copy = dm;
     edit(copy);
-    return absl::IsInvalidArgument(ValidateServingOptions(copy));
+    absl::Status s = ValidateServingOptions(copy, machine);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    return std::string(s.message());
   };
-  EXPECT_TRUE(bad([](DeployedModel& d) { d.display_name = ""; }));
-  EXPECT_TRUE(bad([](DeployedModel& d) { d.batching.max_batch_size = 0; }));
-  EXPECT_TRUE(bad([](DeployedModel& d) { d.batching.max_batch_size = 2000; }));
-  EXPECT_TRUE(bad([](DeployedModel& d) { d.batching.max_queue_delay_us = -1; }));
-  EXPECT_TRUE(bad([](DeployedModel& d) { d.batching.max_queue_size = 0; }));
-  EXPECT_TRUE(bad([](DeployedModel& d) { d.input_key = ""; }));
-  EXPECT_TRUE(bad([](DeployedModel& d) { d.precision = "fp8"; }));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.display_name = ""; }), HasSubstr("displayName"));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.batching.max_batch_size = 0; }),
+              HasSubstr("deployedModel.tessera.batching.maxBatchSize"));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.batching.max_batch_size = 2000; }),
+              HasSubstr("maxBatchSize"));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.batching.max_queue_delay_us = -1; }),
+              HasSubstr("maxQueueDelayUs"));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.batching.max_queue_size = 0; }),
+              HasSubstr("maxQueueSize"));
+  // What the replica refuses at start is refused here too: a queue smaller than a batch.
+  EXPECT_THAT(refused([](DeployedModel& d) {
+                d.batching.max_batch_size = 16;
+                d.batching.max_queue_size = 8;
+              }),
+              HasSubstr("deployedModel.tessera.batching.maxQueueSize (8) must be at least "
+                        "deployedModel.tessera.batching.maxBatchSize (16)"));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.input_key = ""; }), HasSubstr("inputKey"));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.input_key = std::string(65, 'k'); }),
+              HasSubstr("inputKey"));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "fp8"; }), HasSubstr("precision"));
+  // Accepted before and ignored: the engine computes in fp32 only.
+  EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "bf16"; }),
+              HasSubstr("\"bf16\" is not implemented"));
+}
+
+// A small queue is fine: requests are capped at the queue size instead of 64 instances (the
+// replica refuses a per-request cap above its queue).
+TEST(ServingOptionsTest, SmallQueueCapsInstancesPerRequest) {
+  const MachineType machine{.name = "n1-standard-4", .cpu_threads = 4};
+  DeployedModel dm;
+  dm.display_name = "x";
+  dm.batching.max_batch_size = 4;
+  dm.batching.max_queue_size = 16;
+  ASSERT_TRUE(ValidateServingOptions(dm, machine).ok());
+  ReplicaSpec spec = ReplicaSpecFor(dm, machine);
+  EXPECT_EQ(spec.max_instances, 16);
+  EXPECT_EQ(spec.threads, 4);
+  EXPECT_TRUE(ValidateReplicaSpec(spec, kReplicaFlagNames).ok());
+  dm.batching.max_queue_size = 1000;
+  EXPECT_EQ(ReplicaSpecFor(dm, machine).max_instances, kDefaultMaxInstancesPerRequest);
 }
 
 Endpoint WithModels(const std::vector<std::pair<std::string, DeployedModelState>>& models,

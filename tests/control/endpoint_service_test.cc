@@ -251,7 +251,7 @@ TEST_F(EndpointServiceTest, CanaryByAliasThenShiftThenUndeploy) {
   DeployedModel canary = Dm(model_.name + "@canary");
   canary.display_name = "canary";
   canary.batching.max_batch_size = 16;
-  canary.precision = "bf16";
+  canary.batching.max_queue_size = 64;
   std::string v2 = MustDeploy(e, canary, {{"0", 10}, {v1, 90}});
   Endpoint got = *endpoints_->GetEndpoint(e.name);
   EXPECT_EQ(got.traffic_split, (TrafficSplit{{v1, 90}, {v2, 10}}));
@@ -259,7 +259,7 @@ TEST_F(EndpointServiceTest, CanaryByAliasThenShiftThenUndeploy) {
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->model_version_id, "2");
   EXPECT_EQ(c->batching.max_batch_size, 16);
-  EXPECT_EQ(c->precision, "bf16");
+  EXPECT_EQ(c->batching.max_queue_size, 64);
 
   // Shift all traffic with PATCH, then undeploy v1 without a split (it has 0% now).
   Endpoint patch = got;
@@ -278,6 +278,40 @@ TEST_F(EndpointServiceTest, CanaryByAliasThenShiftThenUndeploy) {
   EXPECT_TRUE(got.traffic_split.empty());
   EXPECT_TRUE(endpoints_->DeleteEndpoint(e.name).ok());
   EXPECT_TRUE(h_.models().DeleteModel(model_.name).ok());
+}
+
+TEST_F(EndpointServiceTest, UserChosenDeployedModelIdIsHonoured) {
+  Endpoint e = CreateEndpoint();
+  DeployedModel chosen = Dm(model_.name);
+  chosen.id = "4242";
+  EXPECT_EQ(MustDeploy(e, chosen), "4242");
+  Endpoint got = *endpoints_->GetEndpoint(e.name);
+  ASSERT_EQ(got.deployed_models.size(), 1u);
+  EXPECT_EQ(got.deployed_models[0].id, "4242");
+  EXPECT_EQ(got.traffic_split, (TrafficSplit{{"4242", 100}}));
+  // Taken, on this endpoint or another: refused before anything starts.
+  auto again = endpoints_->DeployModel({e.name, chosen, {}});
+  EXPECT_TRUE(absl::IsAlreadyExists(again.status())) << again.status();
+  EXPECT_NE(again.status().message().find("4242"), std::string_view::npos);
+  Endpoint other = CreateEndpoint("other");
+  again = endpoints_->DeployModel({other.name, chosen, {}});
+  EXPECT_TRUE(absl::IsAlreadyExists(again.status())) << again.status();
+  // Bad forms, by name.
+  for (const char* bad : {"abc", "0", "042", "12345678901", "-1", "4 2"}) {
+    DeployedModel dm = Dm(model_.name);
+    dm.id = bad;
+    auto op = endpoints_->DeployModel({e.name, dm, {}});
+    EXPECT_TRUE(absl::IsInvalidArgument(op.status())) << bad << ": " << op.status();
+    EXPECT_NE(op.status().message().find("deployedModel.id"), std::string_view::npos) << bad;
+  }
+  // Without an id one is still allocated, and it does not collide with the chosen one.
+  const std::string allocated = MustDeploy(e, Dm(model_.name + "@2"), {{"0", 0}, {"4242", 100}});
+  EXPECT_FALSE(allocated.empty());
+  EXPECT_NE(allocated, "4242");
+  // Undeployed, the id is free again.
+  ASSERT_TRUE(Undeploy(e, allocated)->error.ok());
+  ASSERT_TRUE(Undeploy(e, "4242")->error.ok());
+  EXPECT_EQ(MustDeploy(other, chosen), "4242");
 }
 
 TEST_F(EndpointServiceTest, DeployBadRequests) {

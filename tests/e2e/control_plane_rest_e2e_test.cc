@@ -56,19 +56,44 @@ TEST(ControlPlaneRestE2E, SeedStepsSurviveRestart) {
   ASSERT_TRUE(ep.body.value("done", false));
   const std::string endpoint = ep.body["response"]["name"];
 
-  // 3. Deploy with {"0": 100}.
+  // 3. Deploy with {"0": 100} and a chosen id (Vertex lets the caller pick it).
   json deploy = {{"deployedModel",
-                  {{"model", model},
+                  {{"id", "4242"},
+                   {"model", model},
                    {"dedicatedResources",
                     {{"machineSpec", {{"machineType", "n1-standard-2"}}},
                      {"minReplicaCount", 1},
                      {"maxReplicaCount", 1}}}}},
                  {"trafficSplit", {{"0", 100}}}};
+  // What a replica would refuse at start is refused now, naming the field; so are an autoscaling
+  // metric the autoscaler does not apply and a malformed id.
+  const auto refused = [&](json edit, const std::string& field) {
+    json bad = deploy;
+    bad.merge_patch(edit);
+    auto r = s.Call("POST", "/v1/" + endpoint + ":deployModel", bad);
+    EXPECT_EQ(r.status, 400) << r.raw;
+    EXPECT_NE(r.body["error"].value("message", "").find(field), std::string::npos) << r.raw;
+  };
+  refused({{"deployedModel",
+            {{"tessera", {{"batching", {{"maxBatchSize", 8}, {"maxQueueSize", 4}}}}}}}},
+          "deployedModel.tessera.batching.maxQueueSize (4) must be at least");
+  refused({{"deployedModel",
+            {{"dedicatedResources",
+              {{"autoscalingMetricSpecs",
+                {{{"metricName", "tessera.dev/replica/in_flight"}, {"target", 4}}}}}}}}},
+          "unsupported metricName \"tessera.dev/replica/in_flight\"");
+  refused({{"deployedModel", {{"id", "42x"}}}}, "deployedModel.id");
+  EXPECT_EQ(s.Call("GET", "/v1/" + endpoint).body.value("deployedModels", json::array()).size(),
+            0u);
   auto dep = s.Call("POST", "/v1/" + endpoint + ":deployModel", deploy);
   ASSERT_EQ(dep.status, 200) << dep.raw;
   auto dep_done = s.PollOperation(dep.body["name"]);
   ASSERT_TRUE(dep_done.body.contains("response")) << dep_done.raw << "\n" << s.Log();
   const std::string dm_id = dep_done.body["response"]["deployedModel"]["id"];
+  EXPECT_EQ(dm_id, "4242");
+  // Taken: 409, nothing deployed twice.
+  auto twice = s.Call("POST", "/v1/" + endpoint + ":deployModel", deploy);
+  EXPECT_EQ(twice.status, 409) << twice.raw;
 
   auto listed = s.Call("GET", std::string(kLoc) + "/endpoints");
   ASSERT_EQ(listed.status, 200);

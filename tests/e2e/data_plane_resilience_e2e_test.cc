@@ -1,5 +1,6 @@
 // The data plane under load on the real binary: kill -9 a replica (no request lost or hung, the
-// replica comes back), undeploy a model (no failed request), autoscaling (load grows the replica
+// replica comes back), undeploy a model (no failed request), a hung (SIGSTOP) replica (nothing
+// else waits for it; it is replaced), autoscaling (load grows the replica
 // count, quiet shrinks it back to min, every decision visible in the API).
 #include <signal.h>
 #include <stdlib.h>
@@ -100,6 +101,71 @@ TEST_F(DataPlaneResilienceE2E, UndeployUnderLoadFailsNoRequest) {
     ASSERT_EQ(r.status, 200) << r.raw;
     EXPECT_EQ(r.body["deployedModelId"], id1);
   }
+}
+
+// A hung replica (SIGSTOP: its socket accepts, nothing answers) must not hold the supervisor: the
+// other deployment keeps serving under load and a deploy next to it completes and serves, while
+// the hung replica fails its health probes, leaves routing, is killed and replaced.
+TEST_F(DataPlaneResilienceE2E, HungReplicaDelaysNoOtherDeploymentAndIsReplaced) {
+  StartServer();
+  const std::string model = Upload("fashion");
+  const std::string hung_endpoint = CreateEndpoint("hung");
+  const std::string busy_endpoint = CreateEndpoint("busy");
+  const std::string hung_id = Deploy(hung_endpoint, model, 1, 1);
+  const std::string busy_id = Deploy(busy_endpoint, model, 1, 1);
+  ASSERT_FALSE(hung_id.empty());
+  ASSERT_FALSE(busy_id.empty());
+  const int victim = Replicas(hung_endpoint, hung_id)["replicas"][0]["pid"];
+  // Whatever happens below, no stopped process outlives the test.
+  struct Resume {
+    int pid;
+    ~Resume() {
+      if (::kill(pid, 0) == 0) {
+        ::kill(pid, SIGKILL);
+        ::kill(pid, SIGCONT);
+      }
+    }
+  } resume{victim};
+
+  StartLoad(busy_endpoint, PredictBody({FashionImage("0008-sandal.png")}), 4);
+  ASSERT_TRUE(Eventually([&] { return LoadCompleted() >= 20; }, absl::Seconds(30)));
+  ASSERT_EQ(::kill(victim, SIGSTOP), 0);
+
+  // Routing and deployments proceed meanwhile: a second model joins the busy endpoint and serves.
+  const std::string joined = Deploy(busy_endpoint, model, 1, 1, json{{busy_id, 50}, {"0", 50}});
+  ASSERT_FALSE(joined.empty());
+  EXPECT_TRUE(Eventually(
+      [&] {
+        PredictReply r = Predict(busy_endpoint, PredictBody({FashionImage("0008-sandal.png")}),
+                                 {{"X-Vertex-AI-Deployed-Model-Id", joined}});
+        return r.status == 200 && r.body.value("deployedModelId", "") == joined;
+      },
+      absl::Seconds(30)));
+
+  // The hung replica: failed its probes, killed (SIGKILL reaches a stopped process), replaced.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        json s = Replicas(hung_endpoint, hung_id);
+        return s["readyReplicaCount"] == 1 && s["replicas"][0]["pid"] != victim;
+      },
+      absl::Seconds(90)))
+      << Replicas(hung_endpoint, hung_id).dump();
+  EXPECT_TRUE(Eventually([&] { return ::kill(victim, 0) != 0; }, absl::Seconds(10)));
+  json hung = Replicas(hung_endpoint, hung_id);
+  EXPECT_EQ(hung["replicas"][0]["restarts"], 1) << hung.dump();
+  EXPECT_NE(hung["replicas"][0]["lastError"].get<std::string>().find("health checks in a row"),
+            std::string::npos)
+      << hung.dump();
+  // And it serves again.
+  PredictReply after = Predict(hung_endpoint, PredictBody({FashionImage("0008-sandal.png")}));
+  EXPECT_EQ(after.status, 200) << after.raw;
+
+  const int at_end = LoadCompleted();
+  ASSERT_TRUE(Eventually([&] { return LoadCompleted() >= at_end + 10; }, absl::Seconds(30)));
+  LoadResult result = StopLoad();
+  // Not one request to the other deployment failed while the replica hung.
+  EXPECT_TRUE(result.failures.empty()) << Summary(result);
+  EXPECT_GT(result.by_deployed_model[busy_id], 0);
 }
 
 TEST_F(DataPlaneResilienceE2E, LoadScalesUpAndQuietScalesBackToMin) {

@@ -469,11 +469,16 @@ TEST(ReplicaServerOptionsTest, BadOptionsAreRefused) {
   ReplicaServerOptions too_many = o;
   too_many.codec.max_instances = 500;
   EXPECT_THAT(std::string(ValidateReplicaServerOptions(too_many).message()),
-              HasSubstr("must not exceed max_queue_size"));
+              HasSubstr("--max-instances must be in [1, 128]"));
   ReplicaServerOptions zero_batch = o;
   zero_batch.max_batch_size = 0;
   EXPECT_THAT(std::string(ValidateReplicaServerOptions(zero_batch).message()),
-              HasSubstr("max_batch_size"));
+              HasSubstr("--max-batch-size"));
+  ReplicaServerOptions small_queue = o;
+  small_queue.max_queue_size = 4;
+  small_queue.codec.max_instances = 4;
+  EXPECT_THAT(std::string(ValidateReplicaServerOptions(small_queue).message()),
+              HasSubstr("--max-queue-size (4) must be at least --max-batch-size (8)"));
   EXPECT_EQ(ReplicaServer::Create(no_listener).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

@@ -2,6 +2,8 @@
 // (answering like `tessera replica`), a dead replica is a socket path nobody listens on. Covers the
 // routing errors, retry-once on another replica, pass-through of replica errors, timeouts.
 #include <atomic>
+#include <functional>
+#include <utility>
 
 #include "absl/synchronization/mutex.h"
 #include "common/http/google_error.h"
@@ -183,6 +185,57 @@ TEST_F(PredictionServiceTest, SlowReplicaTimesOut) {
   auto reply = Service(absl::Milliseconds(200))->PredictEndpoint(kEndpoint, "", {.body = "{}"});
   EXPECT_TRUE(absl::IsDeadlineExceeded(reply.status())) << reply.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+// The supervisor publishes a table without a replica, then drains it. A request that took the
+// older snapshot just before may pick that replica after the drain started: it must pick again
+// from the newer table, never fail.
+TEST_F(PredictionServiceTest, PickFromAStaleSnapshotFollowsTheNewerTable) {
+  StandInReplica next(Socket("b.sock"), 200, kGood);
+  auto draining = std::make_shared<ReplicaLoad>();
+  auto table_with = [&](const std::string& id, const std::string& socket,
+                        std::shared_ptr<ReplicaLoad> load, uint64_t generation) {
+    RoutedDeployedModel dm{
+        .id = id, .model = "projects/p/locations/l/models/3", .model_version_id = "2"};
+    dm.ready_replicas.push_back(RoutedReplica{
+        .replica_id = id + "-0", .address = "unix:" + socket, .load = std::move(load)});
+    auto table = RoutingTableBuilder(generation)
+                     .AddEndpoint(RoutedEndpoint{.id = kEndpoint,
+                                                 .name = kEndpoint,
+                                                 .deployed_models = {dm},
+                                                 .traffic_split = {{id, 100}}})
+                     .Build();
+    EXPECT_TRUE(table.ok()) << table.status();
+    return *table;
+  };
+  routing_.Publish(table_with("7", Socket("gone.sock"), draining, 1));
+  const std::shared_ptr<const RoutingTable> newer =
+      table_with("8", Socket("b.sock"), std::make_shared<ReplicaLoad>(), 2);
+
+  // The supervisor acts between the request's snapshot and its lease: the split draw is the
+  // moment in between.
+  class SupervisorActsDuringPick final : public RandomSource {
+   public:
+    explicit SupervisorActsDuringPick(std::function<void()> act) : act_(std::move(act)) {}
+    double Uniform() override {
+      if (act_) std::exchange(act_, nullptr)();
+      return 0.0;
+    }
+
+   private:
+    std::function<void()> act_;
+  } random([&] {
+    routing_.Publish(newer);
+    draining->StartDrain();
+  });
+  auto service = PredictionService::Create(
+      {.routing = &routing_, .random = &random, .request_timeout = absl::Seconds(10)});
+  ASSERT_TRUE(service.ok());
+  auto reply = (*service)->PredictEndpoint(kEndpoint, "", {.body = "{}"});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->served_by.deployed_model_id, "8");
+  EXPECT_EQ(reply->served_by.attempts, 1);
+  EXPECT_EQ(next.requests(), 1);
 }
 
 }  // namespace

@@ -147,7 +147,8 @@ TEST(ModelCodecTest, OutputOnlyFieldsAreAcceptedBack) {
 
 TEST(EndpointCodecTest, DeployRequestFromJson) {
   const json body = json::parse(R"({
-    "deployedModel": {"model": "projects/p/locations/l/models/7@2", "displayName": "d",
+    "deployedModel": {"id": "4242", "model": "projects/p/locations/l/models/7@2",
+      "displayName": "d",
       "dedicatedResources": {"machineSpec": {"machineType": "n1-standard-4", "acceleratorType": 0},
                              "minReplicaCount": "1", "maxReplicaCount": 3,
                              "autoscalingMetricSpecs": [{"metricName": "m", "target": 60}]},
@@ -158,6 +159,7 @@ TEST(EndpointCodecTest, DeployRequestFromJson) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->endpoint, "projects/p/locations/l/endpoints/1");
   const registry::DeployedModel& dm = r->deployed_model;
+  EXPECT_EQ(dm.id, "4242");  // a user-chosen id reaches the service (which validates it)
   EXPECT_EQ(dm.model, "projects/p/locations/l/models/7@2");
   ASSERT_TRUE(dm.dedicated_resources.has_value());
   EXPECT_EQ(dm.dedicated_resources->machine_spec.machine_type, "n1-standard-4");

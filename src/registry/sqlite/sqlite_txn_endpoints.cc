@@ -1,10 +1,12 @@
 // SqliteTxn: endpoints, deployed models and traffic splits.
 #include <charconv>
+#include <optional>
 
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "registry/sqlite/record_codec.h"
 #include "registry/sqlite/sqlite_txn.h"
+#include "registry/validation.h"
 
 namespace tessera::registry::sqlite {
 namespace {
@@ -284,16 +286,42 @@ absl::StatusOr<std::string> SqliteTxn::AddDeployedModel(const EndpointName& endp
   model.version = dm.model_version_id;
   ASSIGN_OR_RETURN(int64_t model_pk, ModelPk(model));
   ASSIGN_OR_RETURN(int64_t version, ResolveVersion(model_pk, model));
+  // A user-chosen id is the row's key: unique across endpoints, as the supervisor needs.
+  std::optional<int64_t> chosen;
+  if (!dm.id.empty()) {
+    RETURN_IF_ERROR(ValidateDeployedModelId(dm.id));
+    int64_t id = 0;
+    if (!ParseId(dm.id, id)) return absl::InvalidArgumentError("deployedModel.id is not a number");
+    ASSIGN_OR_RETURN(auto taken,
+                     db_.Prepare("SELECT endpoint_pk FROM deployed_models WHERE pk = ?"));
+    taken.Bind(1, id);
+    ASSIGN_OR_RETURN(bool row, taken.Step());
+    if (row) {
+      return absl::AlreadyExistsError(
+          taken.Int(0) == pk
+              ? fmt::format("deployed model id {} is already used on endpoint {}", dm.id,
+                            endpoint.ToString())
+              : fmt::format("deployed model id {} is already used on another endpoint (ids are "
+                            "unique across this server's endpoints)",
+                            dm.id));
+    }
+    chosen = id;
+  }
   ASSIGN_OR_RETURN(
       auto stmt,
       db_.Prepare(
           "INSERT INTO deployed_models (endpoint_pk, model_pk, version, display_name, resources, "
-          "serving, desired_replica_count, state, create_time_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-          "?)"));
+          "serving, desired_replica_count, state, create_time_us, pk) VALUES (?, ?, ?, ?, ?, ?, ?, "
+          "?, ?, ?)"));
   stmt.Bind(1, pk).Bind(2, model_pk).Bind(3, version).Bind(4, dm.display_name);
   stmt.Bind(5, EncodeResources(dm)).Bind(6, EncodeServing(dm));
   stmt.Bind(7, int64_t{dm.desired_replica_count}).Bind(8, DeployedModelStateName(dm.state));
   stmt.Bind(9, ToMicros(now));
+  if (chosen.has_value()) {
+    stmt.Bind(10, *chosen);
+  } else {
+    stmt.BindNull(10);  // allocated by AUTOINCREMENT
+  }
   RETURN_IF_ERROR(stmt.Run());
   int64_t id = db_.LastInsertRowId();
   RETURN_IF_ERROR(TouchEndpoint(pk, now));

@@ -9,6 +9,9 @@
 namespace tessera::serving {
 namespace {
 
+// Picks again from a newer routing table at most this many times per attempt.
+constexpr int kMaxFreshSnapshots = 3;
+
 // Worth another replica: this one could not take the request (gone, draining, queue full).
 bool Retryable(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsResourceExhausted(status);
@@ -36,15 +39,33 @@ absl::StatusOr<ReplicaReply> PredictionService::PredictModelVersion(
   return Run("", model_id, model_version_id, PickOptions{}, call);
 }
 
+absl::StatusOr<Route> PredictionService::PickFrom(const RoutingTable& table,
+                                                  const std::string& endpoint,
+                                                  const std::string& model_id,
+                                                  const std::string& model_version_id,
+                                                  const PickOptions& pick) {
+  if (endpoint.empty()) {
+    return table.PickForModel(model_id, model_version_id, pick, *options_.random);
+  }
+  return table.PickForEndpoint(endpoint, pick, *options_.random);
+}
+
 absl::StatusOr<Route> PredictionService::Pick(const std::string& endpoint,
                                               const std::string& model_id,
                                               const std::string& model_version_id,
                                               const PickOptions& pick) {
   std::shared_ptr<const RoutingTable> table = options_.routing->Snapshot();
-  if (endpoint.empty()) {
-    return table->PickForModel(model_id, model_version_id, pick, *options_.random);
+  absl::StatusOr<Route> route = PickFrom(*table, endpoint, model_id, model_version_id, pick);
+  // The supervisor publishes a table without a replica before it drains it, so a pick that found
+  // nothing to lease read a table that has since been replaced: the newer one decides. Bounded:
+  // each retry needs a publish in between.
+  for (int fresh = 0; !route.ok() && fresh < kMaxFreshSnapshots; ++fresh) {
+    std::shared_ptr<const RoutingTable> newer = options_.routing->Snapshot();
+    if (newer == table) break;
+    table = std::move(newer);
+    route = PickFrom(*table, endpoint, model_id, model_version_id, pick);
   }
-  absl::StatusOr<Route> route = table->PickForEndpoint(endpoint, pick, *options_.random);
+  if (endpoint.empty()) return route;
   if (absl::IsNotFound(route.status()) && options_.endpoints != nullptr) {
     // Created a moment ago and not routed yet: it has no deployed model either way.
     absl::StatusOr<registry::Endpoint> found = options_.endpoints->GetEndpoint(endpoint);

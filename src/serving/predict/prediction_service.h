@@ -90,8 +90,12 @@ class PredictionService {
   absl::StatusOr<ReplicaReply> Run(const std::string& endpoint, const std::string& model_id,
                                    const std::string& model_version_id, PickOptions pick,
                                    const ReplicaCall& call);
+  // From the current snapshot, and again from a newer one when that failed (see the .cc).
   absl::StatusOr<Route> Pick(const std::string& endpoint, const std::string& model_id,
                              const std::string& model_version_id, const PickOptions& pick);
+  absl::StatusOr<Route> PickFrom(const RoutingTable& table, const std::string& endpoint,
+                                 const std::string& model_id, const std::string& model_version_id,
+                                 const PickOptions& pick);
   absl::StatusOr<std::string> Call(const Route& route, const ReplicaCall& call);
   absl::StatusOr<std::shared_ptr<control::ReplicaClient>> ClientFor(const std::string& address);
 

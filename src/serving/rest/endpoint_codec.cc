@@ -163,6 +163,7 @@ absl::Status EndpointFromJson(const json& object, const std::string& path,
 absl::Status DeployedModelFromJson(const json& object, const std::string& path,
                                    registry::DeployedModel& out) {
   JsonObjectReader r(object, path);
+  RETURN_IF_ERROR(r.String("id", out.id));  // optional: a user-chosen id (Vertex), else allocated
   RETURN_IF_ERROR(r.String("model", out.model));
   RETURN_IF_ERROR(r.String("displayName", out.display_name));
   ASSIGN_OR_RETURN(const json* dedicated, r.Object("dedicatedResources"));
@@ -187,7 +188,7 @@ absl::Status DeployedModelFromJson(const json& object, const std::string& path,
     RETURN_IF_ERROR(TesseraOptionsFromJson(*tessera, r.FieldPath("tessera"), out));
   }
   // Output only.
-  for (std::string_view ignored : {"id", "modelVersionId", "createTime", "status"}) {
+  for (std::string_view ignored : {"modelVersionId", "createTime", "status"}) {
     r.Ignore(ignored);
   }
   // Vertex fields Tessera does not implement.
