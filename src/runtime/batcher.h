@@ -26,7 +26,9 @@
 //    INVALID_ARGUMENT (no instances, or more than max_queue_size), RESOURCE_EXHAUSTED (queue full:
 //    memory is bounded by max_queue_size), UNAVAILABLE (stopping or stopped), DEADLINE_EXCEEDED /
 //    CANCELLED (already dead on arrival).
-//  - DoneFn is called exactly once for every accepted request, even across Stop().
+//  - DoneFn is called exactly once for every accepted request, even across Stop(). Exceptions:
+//    ProcessFn's fail its batch's instances with INTERNAL; DoneFn's and thread_init's are logged
+//    at error level and the batch thread goes on (no exception ends a batch thread).
 //  - Stop(): graceful. New submits fail UNAVAILABLE; everything queued is processed (without
 //  waiting
 //    for the delay); then the threads exit. The destructor calls Stop().
