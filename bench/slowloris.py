@@ -19,6 +19,7 @@ import argparse
 import base64
 import http.client
 import json
+import multiprocessing
 import os
 import re
 import resource
@@ -30,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -92,17 +92,21 @@ def measure(host, port, path, body, seconds):
 
 
 class Slowloris:
-    """`count` connections that trickle a never-ending request header, on one thread."""
+    """`count` connections that trickle a never-ending request header, in a process of their own
+    (in this process, the GIL would delay the measured client and inflate its latencies)."""
 
     def __init__(self, host, port, count, per_address, trickle_s):
         self.host, self.port, self.count = host, port, count
         self.per_address, self.trickle_s = per_address, trickle_s
-        self.selector = selectors.DefaultSelector()
-        self.stop = threading.Event()
-        self.closed_by_server = 0
-        self.refused = 0
-        self.open = 0
-        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.stop = multiprocessing.Event()
+        self._closed = multiprocessing.Value("i", 0)
+        self._refused = multiprocessing.Value("i", 0)
+        self._open = multiprocessing.Value("i", 0)
+        self.process = multiprocessing.Process(target=self.run, daemon=True)
+
+    closed_by_server = property(lambda self: self._closed.value)
+    refused = property(lambda self: self._refused.value)
+    open = property(lambda self: self._open.value)
 
     def connect(self, slot):
         source = f"127.0.0.{2 + slot // self.per_address}"
@@ -115,6 +119,7 @@ class Slowloris:
         return s
 
     def run(self):
+        self.selector = selectors.DefaultSelector()
         sockets = {slot: self.connect(slot) for slot in range(self.count)}
         next_trickle = time.monotonic() + self.trickle_s
         while not self.stop.is_set():
@@ -125,12 +130,12 @@ class Slowloris:
                 except OSError:
                     data = b""
                 if data.startswith(b"HTTP/1.1 503"):
-                    self.refused += 1
-                self.closed_by_server += 1
+                    self._refused.value += 1
+                self._closed.value += 1
                 self.selector.unregister(s)
                 s.close()
                 sockets[slot] = self.connect(slot)  # an attacker reconnects at once
-            self.open = len(sockets)
+            self._open.value = len(sockets)
             if time.monotonic() >= next_trickle:
                 for s in sockets.values():
                     try:
@@ -142,14 +147,16 @@ class Slowloris:
             s.close()
 
     def __enter__(self):
-        self.thread.start()
-        while self.open < self.count and self.thread.is_alive():
+        self.process.start()
+        while self.open < self.count and self.process.is_alive():
             time.sleep(0.05)
+        if not self.process.is_alive():
+            sys.exit("the slowloris process died (see its traceback above)")
         return self
 
     def __exit__(self, *exc):
         self.stop.set()
-        self.thread.join()
+        self.process.join(timeout=30)
 
 
 def main():
