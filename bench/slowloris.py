@@ -69,6 +69,13 @@ def deploy(url, model_dir):
     return endpoint
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -195,19 +202,31 @@ def main():
             body = json.dumps({"instances": [{"b64": base64.b64encode(f.read()).decode()}]})
         path = f"/v1/{endpoint}:predict"
         measure(host, port, path, body, 2)  # warm-up
+        cpu0 = cpu_seconds(server.pid)
         unloaded = measure(host, port, path, body, args.seconds)
+        cpu1 = cpu_seconds(server.pid)
         with Slowloris(host, port, args.slow, args.slow_per_address, args.trickle_s) as attack:
+            cpu2 = cpu_seconds(server.pid)
             loaded = measure(host, port, path, body, args.seconds)
+            cpu3 = cpu_seconds(server.pid)
             open_now = attack.open
         print(f"slow connections: {open_now} open, {attack.closed_by_server} closed by the server "
               f"(header deadline; {attack.refused} of them 503), "
               f"{(args.slow + args.slow_per_address - 1) // args.slow_per_address} source addresses")
-        for name, values in (("unloaded", unloaded), ("slowloris", loaded)):
+        # serve's CPU per normal request; the slowloris phase's excess is what the slow
+        # connections cost the server (replicas are separate processes, not counted).
+        for name, values, cpu in (("unloaded", unloaded, cpu1 - cpu0),
+                                  ("slowloris", loaded, cpu3 - cpu2)):
             print(f"{name:>9}: {len(values)} requests, p50 {statistics.median(values):.1f} ms, "
-                  f"p99 {percentile(values, 99):.1f} ms")
+                  f"p99 {percentile(values, 99):.1f} ms; serve CPU {cpu:.2f} s "
+                  f"({1000 * cpu / len(values):.2f} ms per request)")
         ratio50 = statistics.median(loaded) / statistics.median(unloaded)
         ratio99 = percentile(loaded, 99) / percentile(unloaded, 99)
         print(f"ratio: p50 {ratio50:.2f}x, p99 {ratio99:.2f}x (target: p99 within 2x)")
+        excess = (cpu3 - cpu2) - (cpu1 - cpu0) / len(unloaded) * len(loaded)
+        print(f"serve CPU spent on the slow connections: about {excess:.2f} s in {args.seconds:g} s")
+        with open("/proc/loadavg") as f:  # a shared machine's other work shows in the tails
+            print("load average (1, 5, 15 min):", " ".join(f.read().split()[:3]))
     finally:
         server.send_signal(signal.SIGTERM)
         try:
