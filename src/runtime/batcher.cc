@@ -78,6 +78,10 @@ void FinishGuarded(Task& task, const absl::Status& status) {
 
 }  // namespace
 
+void LogBatchFailure(const absl::Status& status, size_t instances) {
+  spdlog::error("batcher: a batch of {} instances failed: {}", instances, status.ToString());
+}
+
 absl::StatusOr<std::unique_ptr<BatchScheduler>> BatchScheduler::Create(
     const BatcherOptions& options, BatchFn process) {
   absl::Status status = ValidateBatcherOptions(options);

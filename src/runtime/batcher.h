@@ -55,6 +55,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/current_exception.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace tessera {
@@ -154,6 +155,9 @@ class Task {
   int outstanding_ = 0;   // instances in batches that have not finished
   absl::Status failure_;  // why the request was dropped
 };
+
+// Logs (error level) why a whole batch of `instances` failed.
+void LogBatchFailure(const absl::Status& status, size_t instances);
 
 // Instances [begin, end) of one task, placed in a batch.
 struct Slice {
@@ -306,8 +310,10 @@ class DynamicBatcher {
       batch_error =
           absl::InternalError(std::string("the batch process function threw: ") + e.what());
     } catch (...) {
-      batch_error = absl::InternalError("the batch process function threw a non-exception");
+      batch_error = absl::InternalError("the batch process function threw " +
+                                        CurrentExceptionMessage());
     }
+    if (!batch_error.ok()) batcher_internal::LogBatchFailure(batch_error, inputs.size());
     int64_t failed = 0;
     size_t k = 0;
     for (const batcher_internal::Slice& slice : batch) {

@@ -266,6 +266,7 @@ std::vector<absl::StatusOr<ReplicaServer::Logits>> ReplicaServer::ProcessBatch(
     }
     if (!preprocessed[i].ok()) std::fill(slot.begin(), slot.end(), 0.f);
   }
+  if (options_.fault_for_test) options_.fault_for_test("batch");
   std::vector<absl::StatusOr<Logits>> results;
   results.reserve(n);
   absl::Status status = classifier_->Forward(std::span<const float>(batch_pixels_.data(), n * ppi),
@@ -326,6 +327,7 @@ void ReplicaServer::HandlePredict(const http::HttpRequest& request,
     return;
   }
   RunAdmitted(request, responder, [&](bool& submitted) {
+    if (options_.fault_for_test) options_.fault_for_test("request");
     auto parsed = ParsePredictRequest(request.body, options_.codec);
     if (!parsed.ok()) {
       Finish(responder, http::GoogleErrorResponse(parsed.status()));
@@ -344,6 +346,7 @@ void ReplicaServer::HandlePredictBytes(http::HttpRequest& request,
     return;
   }
   RunAdmitted(request, responder, [&](bool& submitted) {
+    if (options_.fault_for_test) options_.fault_for_test("request");
     auto parameters = ParsePredictQuery(request.QueryParam("top_k"), request.QueryParam("topK"),
                                         request.QueryParam("confidence_threshold"),
                                         request.QueryParam("confidenceThreshold"));
@@ -402,6 +405,7 @@ void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
 
 void ReplicaServer::Answer(absl::StatusOr<Batcher::Results> results,
                            const PredictParameters& parameters, const http::Responder& responder) {
+  if (options_.fault_for_test) options_.fault_for_test("answer");
   if (!results.ok()) {
     Finish(responder, http::GoogleErrorResponse(results.status()));
     return;

@@ -23,9 +23,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -84,6 +86,10 @@ struct ReplicaServerOptions {
   PredictCodecOptions codec;              // input key, max instances per request
   int64_t max_image_pixels = 25'000'000;  // decoded width * height, checked from the header
   size_t max_body_bytes = 64 << 20;
+  // Tests only: called with "request" (an io thread, before the body is parsed), "batch" (the
+  // batch thread, before the forward pass) and "answer" (the batch thread, building a request's
+  // response); what it throws is handled as that stage's own exception would be.
+  std::function<void(std::string_view stage)> fault_for_test;
 };
 
 // INVALID_ARGUMENT naming the bad option.
