@@ -147,6 +147,10 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   server_options.tcp_port = listen.port;
   server_options.io_threads = options.io_threads;
   server_options.max_body_bytes = options.max_request_bytes;
+  server_options.header_timeout = absl::Seconds(options.header_timeout_s);
+  server_options.body_timeout = absl::Seconds(options.body_timeout_s);
+  server_options.max_connections = options.max_connections;
+  server_options.max_connections_per_peer = options.max_connections_per_peer;
   server_options.handler = http::Router::AsHandler(std::move(router));
   ASSIGN_OR_RETURN(s->http, http::HttpServer::Create(server_options));
   return s;
@@ -232,6 +236,23 @@ void AddServeCommand(CLI::App& app) {
                   "Threads for control-plane requests")
       ->capture_default_str();
   cmd->add_option("--max-request-mib", *max_request_mib, "Largest request body, in MiB")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout-s", options->header_timeout_s,
+                  "Seconds a request's header may take from its first byte (slow clients are "
+                  "cut off)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--body-timeout-s", options->body_timeout_s,
+                  "Seconds a request's body may take after its header")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-connections", options->max_connections,
+                  "Open client connections; more are answered 503 and closed")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-peer", options->max_connections_per_peer,
+                  "Open connections from one client IP address; more are answered 503 and closed")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
       ->capture_default_str();

@@ -29,6 +29,14 @@ struct ServeOptions {
   int io_threads = 2;
   int handler_threads = 8;
   size_t max_request_bytes = size_t{64} << 20;
+  // Slow and greedy clients (common/http/http_server.h): a request's header must arrive within
+  // header_timeout_s of its first byte, its body within body_timeout_s of the header's end;
+  // connections beyond max_connections, or beyond max_connections_per_peer from one IP address,
+  // are answered 503 and closed.
+  double header_timeout_s = 10;
+  double body_timeout_s = 30;
+  int max_connections = 10000;
+  int max_connections_per_peer = 256;
   std::string log_level = "info";
   std::string self_binary;  // the tessera binary (argv[0] resolved)
 };

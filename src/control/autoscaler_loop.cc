@@ -8,6 +8,7 @@
 #include <sstream>
 #include <utility>
 
+#include "common/current_exception.h"
 #include "control/autoscaling_metrics.h"
 #include "control/replica_client.h"
 #include "fmt/format.h"
@@ -88,7 +89,13 @@ void AutoscalerLoop::Start() {
         stop_mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.interval);
         if (stop_) return;
       }
-      RunOnce();
+      // A failed evaluation must not end autoscaling: log it; the next interval tries again.
+      try {
+        RunOnce();
+      } catch (...) {
+        spdlog::error("autoscaler: evaluation threw {}; retrying next interval",
+                      CurrentExceptionMessage());
+      }
     }
   });
 }

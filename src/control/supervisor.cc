@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "common/current_exception.h"
 #include "common/status_macros.h"
 #include "control/deployment_rules.h"
 #include "control/machine_types.h"
@@ -725,8 +726,19 @@ void Supervisor::Run() {
         wake_->dirty = true;  // try again next tick
       }
     }
-    std::map<std::string, DeployedModelStatus> summary =
-        reconciler_->Step(endpoints ? &*endpoints : nullptr, stopping);
+    std::map<std::string, DeployedModelStatus> summary;
+    try {
+      summary = reconciler_->Step(endpoints ? &*endpoints : nullptr, stopping);
+    } catch (...) {
+      // One bad deployment or replica must not end supervision of all the others: log, and
+      // reconcile everything again next tick. At shutdown, give up rather than loop.
+      spdlog::error("supervisor: reconciling threw {}; retrying next tick",
+                    CurrentExceptionMessage());
+      if (stopping) break;
+      absl::MutexLock lock(&wake_->mu);
+      wake_->dirty = true;
+      continue;
+    }
     if (stopping && reconciler_->Idle()) {
       PublishSummary(std::move(summary), generation);
       break;

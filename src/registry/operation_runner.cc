@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/current_exception.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -80,8 +81,18 @@ void OperationRunner::WorkerLoop() {
 
 void OperationRunner::RunTask(Task& task) {
   OperationContext ctx(options_.operations, task.name, task.token);
-  absl::StatusOr<OperationResult> outcome =
-      task.token->cancelled() ? absl::CancelledError("operation cancelled") : task.work(ctx);
+  absl::StatusOr<OperationResult> outcome = absl::CancelledError("operation cancelled");
+  if (!task.token->cancelled()) {
+    // The work is code reading artifacts and user input: whatever it throws fails this
+    // operation with a clear error, and the worker goes on to the next.
+    try {
+      outcome = task.work(ctx);
+    } catch (...) {
+      const std::string what = CurrentExceptionMessage();
+      spdlog::error("operation {} threw {}", task.name, what);
+      outcome = absl::InternalError(fmt::format("internal error: the operation threw {}", what));
+    }
+  }
   if (!outcome.ok() && absl::IsCancelled(outcome.status())) {
     bool stopping;
     {

@@ -44,6 +44,8 @@ class OperationContext {
 
 class OperationRunner {
  public:
+  // An exception of any type from a Work fails its operation with INTERNAL naming it (logged at
+  // error level); the worker goes on with the next operation.
   using Work = std::function<absl::StatusOr<OperationResult>(OperationContext&)>;
 
   struct Options {

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 
+#include "common/current_exception.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
 
 namespace tessera {
 
@@ -61,6 +63,24 @@ nlohmann::json BatcherStatsToJson(const BatcherStats& s) {
 }
 
 namespace batcher_internal {
+
+namespace {
+
+// DoneFn is the caller's code: an exception from it must not end the batch thread (every later
+// request would hang). It is logged; the request it belonged to is the caller's to answer.
+void FinishGuarded(Task& task, const absl::Status& status) {
+  try {
+    task.Finish(status);
+  } catch (...) {
+    spdlog::error("batcher: a request's completion callback threw {}", CurrentExceptionMessage());
+  }
+}
+
+}  // namespace
+
+void LogBatchFailure(const absl::Status& status, size_t instances) {
+  spdlog::error("batcher: a batch of {} instances failed: {}", instances, status.ToString());
+}
 
 absl::StatusOr<std::unique_ptr<BatchScheduler>> BatchScheduler::Create(
     const BatcherOptions& options, BatchFn process) {
@@ -181,7 +201,14 @@ std::vector<Slice> BatchScheduler::FormBatchLocked(absl::Time now) {
 }
 
 void BatchScheduler::ThreadLoop() {
-  if (options_.thread_init) options_.thread_init();
+  if (options_.thread_init) {
+    try {
+      options_.thread_init();
+    } catch (...) {
+      spdlog::error("batcher: thread_init threw {}; the thread serves on",
+                    CurrentExceptionMessage());
+    }
+  }
   const absl::Duration delay = absl::Microseconds(options_.max_queue_delay_us);
   for (;;) {
     std::vector<Slice> batch;
@@ -219,7 +246,7 @@ void BatchScheduler::ThreadLoop() {
       finish.swap(to_finish_);
       counters_.completed_requests += static_cast<int64_t>(finish.size());
     }
-    for (const std::shared_ptr<Task>& task : finish) task->Finish(task->failure_);
+    for (const std::shared_ptr<Task>& task : finish) FinishGuarded(*task, task->failure_);
     finish.clear();
 
     if (!batch.empty()) {
@@ -241,7 +268,7 @@ void BatchScheduler::ThreadLoop() {
         counters_.completed_requests += static_cast<int64_t>(finish.size());
       }
       batch.clear();  // drop our references before the callbacks run
-      for (const std::shared_ptr<Task>& task : finish) task->Finish(task->failure_);
+      for (const std::shared_ptr<Task>& task : finish) FinishGuarded(*task, task->failure_);
     }
     if (exit) return;
   }

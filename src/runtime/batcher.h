@@ -26,7 +26,9 @@
 //    INVALID_ARGUMENT (no instances, or more than max_queue_size), RESOURCE_EXHAUSTED (queue full:
 //    memory is bounded by max_queue_size), UNAVAILABLE (stopping or stopped), DEADLINE_EXCEEDED /
 //    CANCELLED (already dead on arrival).
-//  - DoneFn is called exactly once for every accepted request, even across Stop().
+//  - DoneFn is called exactly once for every accepted request, even across Stop(). Exceptions:
+//    ProcessFn's fail its batch's instances with INTERNAL; DoneFn's and thread_init's are logged
+//    at error level and the batch thread goes on (no exception ends a batch thread).
 //  - Stop(): graceful. New submits fail UNAVAILABLE; everything queued is processed (without
 //  waiting
 //    for the delay); then the threads exit. The destructor calls Stop().
@@ -53,6 +55,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/current_exception.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace tessera {
@@ -152,6 +155,9 @@ class Task {
   int outstanding_ = 0;   // instances in batches that have not finished
   absl::Status failure_;  // why the request was dropped
 };
+
+// Logs (error level) why a whole batch of `instances` failed.
+void LogBatchFailure(const absl::Status& status, size_t instances);
 
 // Instances [begin, end) of one task, placed in a batch.
 struct Slice {
@@ -304,8 +310,10 @@ class DynamicBatcher {
       batch_error =
           absl::InternalError(std::string("the batch process function threw: ") + e.what());
     } catch (...) {
-      batch_error = absl::InternalError("the batch process function threw a non-exception");
+      batch_error = absl::InternalError("the batch process function threw " +
+                                        CurrentExceptionMessage());
     }
+    if (!batch_error.ok()) batcher_internal::LogBatchFailure(batch_error, inputs.size());
     int64_t failed = 0;
     size_t k = 0;
     for (const batcher_internal::Slice& slice : batch) {

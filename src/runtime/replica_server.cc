@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "common/current_exception.h"
+#include "common/http/exception_response.h"
 #include "common/http/google_error.h"
 #include "common/http/router.h"
 #include "common/status_macros.h"
@@ -147,6 +149,9 @@ absl::StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Create(
   http_options.tcp_port = options.tcp_port;
   http_options.io_threads = options.io_threads;
   http_options.max_body_bytes = options.max_body_bytes;
+  // Every client of a replica is its one `tessera serve` (one peer address when on TCP): only
+  // the total connection cap applies.
+  http_options.max_connections_per_peer = http_options.max_connections;
   http_options.handler = http::Router::AsHandler(std::move(router));
   ASSIGN_OR_RETURN(server->http_, http::HttpServer::Create(http_options));
 
@@ -183,7 +188,12 @@ absl::Status ReplicaServer::Load() {
                          .max_queue_delay_us = options_.max_queue_delay_us,
                          .max_queue_size = options_.max_queue_size};
   options.thread_init = [this, loading] {
-    loading->status = LoadEngine();
+    try {
+      loading->status = LoadEngine();
+    } catch (...) {
+      loading->status = absl::InternalError(
+          fmt::format("loading the model failed: {}", CurrentExceptionMessage()));
+    }
     loading->done.Notify();
   };
   ASSIGN_OR_RETURN(batcher_, Batcher::Create(options, [this](std::span<const Tensor* const> batch) {
@@ -242,9 +252,17 @@ std::vector<absl::StatusOr<ReplicaServer::Logits>> ReplicaServer::ProcessBatch(
       continue;
     }
     const auto* data = reinterpret_cast<const uint8_t*>(batch[i]->encoded.data());
-    preprocessed[i] = classifier_->Preprocess({data, batch[i]->encoded.size()}, slot);
+    // An exception must not leave an OpenMP region (that terminates the process): it fails
+    // this image only.
+    try {
+      preprocessed[i] = classifier_->Preprocess({data, batch[i]->encoded.size()}, slot);
+    } catch (...) {
+      preprocessed[i] = absl::InternalError(
+          fmt::format("preprocessing the image failed: {}", CurrentExceptionMessage()));
+    }
     if (!preprocessed[i].ok()) std::fill(slot.begin(), slot.end(), 0.f);
   }
+  if (options_.fault_for_test) options_.fault_for_test("batch");
   std::vector<absl::StatusOr<Logits>> results;
   results.reserve(n);
   absl::Status status = classifier_->Forward(std::span<const float>(batch_pixels_.data(), n * ppi),
@@ -283,6 +301,20 @@ void ReplicaServer::Finish(const http::Responder& responder, http::HttpResponse&
   responder(std::move(response));
 }
 
+void ReplicaServer::RunAdmitted(const http::HttpRequest& request,
+                                const http::Responder& responder,
+                                const std::function<void(bool& submitted)>& predict) {
+  bool submitted = false;
+  try {
+    predict(submitted);
+  } catch (...) {
+    http::HttpResponse error = http::ExceptionResponse("replica predict", request);
+    if (!submitted && !responder.responded()) Finish(responder, std::move(error));
+  }
+  absl::MutexLock lock(&mu_);
+  --preprocessing_;
+}
+
 void ReplicaServer::HandlePredict(const http::HttpRequest& request,
                                   const http::Responder& responder) {
   if (!Admit()) {
@@ -290,16 +322,16 @@ void ReplicaServer::HandlePredict(const http::HttpRequest& request,
         "the replica is {}: it accepts no predict requests", ReplicaStateName(state())))));
     return;
   }
-  auto parsed = ParsePredictRequest(request.body, options_.codec);
-  if (!parsed.ok()) {
-    {
-      absl::MutexLock lock(&mu_);
-      --preprocessing_;
+  RunAdmitted(request, responder, [&](bool& submitted) {
+    if (options_.fault_for_test) options_.fault_for_test("request");
+    auto parsed = ParsePredictRequest(request.body, options_.codec);
+    if (!parsed.ok()) {
+      Finish(responder, http::GoogleErrorResponse(parsed.status()));
+      return;
     }
-    Finish(responder, http::GoogleErrorResponse(parsed.status()));
-    return;
-  }
-  PreprocessAndSubmit(std::move(parsed->images), parsed->parameters, responder);
+    PreprocessAndSubmit(std::move(parsed->images), parsed->parameters, request.request_id,
+                        responder, submitted);
+  });
 }
 
 void ReplicaServer::HandlePredictBytes(http::HttpRequest& request,
@@ -309,29 +341,29 @@ void ReplicaServer::HandlePredictBytes(http::HttpRequest& request,
         "the replica is {}: it accepts no predict requests", ReplicaStateName(state())))));
     return;
   }
-  auto parameters = ParsePredictQuery(request.QueryParam("top_k"), request.QueryParam("topK"),
-                                      request.QueryParam("confidence_threshold"),
-                                      request.QueryParam("confidenceThreshold"));
-  absl::Status error = parameters.status();
-  if (error.ok() && request.body.empty()) {
-    error = absl::InvalidArgumentError("the request body is empty: send the encoded image bytes");
-  }
-  if (!error.ok()) {
-    {
-      absl::MutexLock lock(&mu_);
-      --preprocessing_;
+  RunAdmitted(request, responder, [&](bool& submitted) {
+    if (options_.fault_for_test) options_.fault_for_test("request");
+    auto parameters = ParsePredictQuery(request.QueryParam("top_k"), request.QueryParam("topK"),
+                                        request.QueryParam("confidence_threshold"),
+                                        request.QueryParam("confidenceThreshold"));
+    absl::Status error = parameters.status();
+    if (error.ok() && request.body.empty()) {
+      error = absl::InvalidArgumentError("the request body is empty: send the encoded image bytes");
     }
-    Finish(responder, http::GoogleErrorResponse(error));
-    return;
-  }
-  std::vector<std::string> images;  // the body moves in: a braced list would copy the image
-  images.push_back(std::move(request.body));
-  PreprocessAndSubmit(std::move(images), *parameters, responder);
+    if (!error.ok()) {
+      Finish(responder, http::GoogleErrorResponse(error));
+      return;
+    }
+    std::vector<std::string> images;  // the body moves in: a braced list would copy the image
+    images.push_back(std::move(request.body));
+    PreprocessAndSubmit(std::move(images), *parameters, request.request_id, responder, submitted);
+  });
 }
 
 void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
                                         const PredictParameters& parameters,
-                                        const http::Responder& responder) {
+                                        const std::string& request_id,
+                                        const http::Responder& responder, bool& submitted) {
   // Runs on an io thread while this request holds a `preprocessing_` slot: Drain waits for it
   // before it stops the batcher, so an admitted request is never refused by the batcher.
   absl::Status error;
@@ -351,31 +383,40 @@ void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
   if (error.ok()) {
     error = batcher_->Submit(
         std::move(tensors), {},
-        [this, parameters, responder](absl::StatusOr<Batcher::Results> results) {
-          // On the batch thread: cheap (top-k of a few logits, a small JSON).
-          if (!results.ok()) {
-            Finish(responder, http::GoogleErrorResponse(results.status()));
-            return;
+        [this, parameters, request_id, responder](absl::StatusOr<Batcher::Results> results) {
+          // On the batch thread: cheap (top-k of a few logits, a small JSON). What throws here
+          // fails this request, not the batch thread.
+          try {
+            Answer(std::move(results), parameters, responder);
+          } catch (...) {
+            http::HttpResponse error =
+                http::ExceptionResponse("replica batch completion", request_id, "");
+            if (!responder.responded()) Finish(responder, std::move(error));
           }
-          nlohmann::ordered_json predictions = nlohmann::ordered_json::array();
-          for (size_t i = 0; i < results->size(); ++i) {
-            const absl::StatusOr<Logits>& logits = (*results)[i];
-            if (!logits.ok()) {
-              Finish(responder, http::GoogleErrorResponse(ForInstance(i, logits.status())));
-              return;
-            }
-            predictions.push_back(
-                PredictionToJson(classifier_->TopK(*logits, parameters.top_k), parameters));
-          }
-          Finish(responder,
-                 Json(200, nlohmann::ordered_json{{"predictions", std::move(predictions)}}));
         });
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    --preprocessing_;
+    submitted = error.ok();
   }
   if (!error.ok()) Finish(responder, http::GoogleErrorResponse(error));
+}
+
+void ReplicaServer::Answer(absl::StatusOr<Batcher::Results> results,
+                           const PredictParameters& parameters, const http::Responder& responder) {
+  if (options_.fault_for_test) options_.fault_for_test("answer");
+  if (!results.ok()) {
+    Finish(responder, http::GoogleErrorResponse(results.status()));
+    return;
+  }
+  nlohmann::ordered_json predictions = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < results->size(); ++i) {
+    const absl::StatusOr<Logits>& logits = (*results)[i];
+    if (!logits.ok()) {
+      Finish(responder, http::GoogleErrorResponse(ForInstance(i, logits.status())));
+      return;
+    }
+    predictions.push_back(
+        PredictionToJson(classifier_->TopK(*logits, parameters.top_k), parameters));
+  }
+  Finish(responder, Json(200, nlohmann::ordered_json{{"predictions", std::move(predictions)}}));
 }
 
 void ReplicaServer::BeginDrain() {

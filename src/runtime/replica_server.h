@@ -23,9 +23,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -85,6 +87,10 @@ struct ReplicaServerOptions {
   PredictCodecOptions codec;              // input key, max instances per request
   int64_t max_image_pixels = 25'000'000;  // decoded width * height, checked from the header
   size_t max_body_bytes = 64 << 20;
+  // Tests only: called with "request" (an io thread, before the body is parsed), "batch" (the
+  // batch thread, before the forward pass) and "answer" (the batch thread, building a request's
+  // response); what it throws is handled as that stage's own exception would be.
+  std::function<void(std::string_view stage)> fault_for_test;
 };
 
 // The serving settings of `options` as the spec deploy validates (common/replica_spec.h).
@@ -149,11 +155,21 @@ class ReplicaServer {
   void HandlePredict(const http::HttpRequest& request, const http::Responder& responder);
   // Takes the request's body (the encoded image).
   void HandlePredictBytes(http::HttpRequest& request, const http::Responder& responder);
-  // Preprocesses `images` and submits them; responds now on error, or later from the batch thread.
+  // Preprocesses `images` and submits them; responds now on error, or later from the batch thread
+  // (`submitted` is set once the batcher owns the answer).
   void PreprocessAndSubmit(std::vector<std::string> images, const PredictParameters& parameters,
-                           const http::Responder& responder);
-  // Takes one in-flight slot if READY (false: the caller answers 503).
+                           const std::string& request_id, const http::Responder& responder,
+                           bool& submitted);
+  // The batch's results for one request, as its response (on the batch thread).
+  void Answer(absl::StatusOr<Batcher::Results> results, const PredictParameters& parameters,
+              const http::Responder& responder);
+  // Takes one in-flight slot and one preprocessing slot if READY (false: the caller answers 503).
   bool Admit();
+  // For a request Admit() let in: runs `predict`, then gives back the preprocessing slot (Drain
+  // waits for those). An exception of any type from `predict` answers the request 500 with its
+  // request id, unless it was answered or handed to the batcher already; the replica serves on.
+  void RunAdmitted(const http::HttpRequest& request, const http::Responder& responder,
+                   const std::function<void(bool& submitted)>& predict);
   // Gives the slot back and counts the outcome; then sends `response`.
   void Finish(const http::Responder& responder, http::HttpResponse&& response);
 

@@ -2,6 +2,7 @@
 #include "registry/operation_service.h"
 
 #include <atomic>
+#include <stdexcept>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -71,6 +72,50 @@ TEST_F(OperationServiceTest, FailureIsRecordedWithCodeAndMessage) {
   EXPECT_TRUE(got->done);
   EXPECT_EQ(got->error.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(got->error.message(), "replica exited: out of memory");
+}
+
+// Work that throws (a std::exception or anything else) fails its operation with a clear
+// INTERNAL error; the single worker goes on with the next operation.
+TEST_F(OperationServiceTest, ThrowingWorkFailsItsOperationAndTheWorkerGoesOn) {
+  auto runner = *OperationRunner::Create({.operations = ops_.get(), .threads = 1});
+  Operation std_throw = Begin();
+  Operation int_throw = Begin();
+  Operation fine = Begin();
+  ASSERT_TRUE(runner
+                  ->Submit(std_throw,
+                           [](OperationContext&) -> absl::StatusOr<OperationResult> {
+                             throw std::length_error("vector::_M_default_append");
+                           })
+                  .ok());
+  ASSERT_TRUE(runner
+                  ->Submit(int_throw,
+                           [](OperationContext&) -> absl::StatusOr<OperationResult> { throw 42; })
+                  .ok());
+  ASSERT_TRUE(runner
+                  ->Submit(fine,
+                           [](OperationContext&) -> absl::StatusOr<OperationResult> {
+                             return OperationResult{"", "", "projects/p/locations/l/endpoints/1",
+                                                    "9"};
+                           })
+                  .ok());
+  runner->WaitIdle();
+  auto a = ops_->GetOperation(std_throw.name);
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->done);
+  EXPECT_EQ(a->error.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(a->error.message().find("std::length_error: vector::_M_default_append"),
+            std::string::npos)
+      << a->error;
+  auto b = ops_->GetOperation(int_throw.name);
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->done);
+  EXPECT_EQ(b->error.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(b->error.message().find("an exception of type int"), std::string::npos) << b->error;
+  auto c = ops_->GetOperation(fine.name);
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->done);
+  EXPECT_TRUE(c->error.ok()) << c->error;
+  EXPECT_EQ(c->result.deployed_model_id, "9");
 }
 
 TEST_F(OperationServiceTest, CancelReachesQueuedAndRunningWork) {

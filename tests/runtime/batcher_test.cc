@@ -382,6 +382,43 @@ TEST(BatcherTest, BadProcessFunctionFailsItsBatchWithInternal) {
   EXPECT_EQ((*throws)->stats().failed_instances, 1);
 }
 
+TEST(BatcherTest, NonStdExceptionFromProcessFailsItsBatchAndTheNextBatchRuns) {
+  std::atomic<int> calls{0};
+  auto batcher = IntBatcher::Create({.max_batch_size = 4}, [&](std::span<const int* const> b) {
+    if (calls.fetch_add(1) == 0) throw 42;
+    Results out;
+    for (const int* v : b) out.push_back(*v * 10);
+    return out;
+  });
+  ASSERT_TRUE(batcher.ok());
+  auto thrown = (*batcher)->SubmitAndWait({1});
+  ASSERT_TRUE(thrown.ok());
+  EXPECT_EQ((*thrown)[0].status().code(), absl::StatusCode::kInternal);
+  auto next = (*batcher)->SubmitAndWait({2});
+  ASSERT_TRUE(next.ok());
+  ASSERT_TRUE((*next)[0].ok()) << (*next)[0].status();
+  EXPECT_EQ(*(*next)[0], 20);
+}
+
+// A DoneFn is the caller's code: what it throws must not end the batch thread, or every later
+// request would hang.
+TEST(BatcherTest, ThrowingDoneFnDoesNotEndTheBatchThread) {
+  auto batcher = IntBatcher::Create({.max_batch_size = 1}, [](std::span<const int* const> b) {
+    Results out;
+    for (const int* v : b) out.push_back(*v);
+    return out;
+  });
+  ASSERT_TRUE(batcher.ok());
+  ASSERT_TRUE((*batcher)
+                  ->Submit({1}, {}, [](absl::StatusOr<Results>) { throw std::runtime_error("x"); })
+                  .ok());
+  ASSERT_TRUE((*batcher)->Submit({2}, {}, [](absl::StatusOr<Results>) { throw 7; }).ok());
+  auto after = (*batcher)->SubmitAndWait({3});
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*(*after)[0], 3);
+  EXPECT_EQ((*batcher)->stats().completed_requests, 3);
+}
+
 TEST(BatcherTest, StopDrainsQueuedWorkThenRefuses) {
   Processor processor;
   auto batcher = MakeBatcher({.max_batch_size = 8, .max_queue_delay_us = kHourUs}, &processor);

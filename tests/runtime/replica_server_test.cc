@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -450,6 +451,43 @@ TEST_P(ReplicaServerTest, LoadFailureIsReportedAndLeavesNoSocket) {
 }
 
 // Every behaviour holds whether images are preprocessed on the io threads or on the batch thread.
+// An exception at any stage of a predict (io thread, inside the batch, building the answer) fails
+// that request with INTERNAL; the replica serves the next, counts nothing in flight, and drains.
+TEST_P(ReplicaServerTest, ExceptionAtAnyStageFailsOnlyItsRequest) {
+  for (const std::string stage : {"request", "batch", "answer"}) {
+    SCOPED_TRACE(stage);
+    auto fired = std::make_shared<std::atomic<bool>>(false);
+    ReplicaServerOptions options = Options();
+    options.fault_for_test = [stage, fired](std::string_view at) {
+      if (at == stage && !fired->exchange(true)) {
+        if (stage == "batch") throw 42;  // not a std::exception
+        throw std::length_error("vector::_M_default_append");
+      }
+    };
+    Start(options);
+    const std::string body = json({{"instances", Instances({images_[0]})}}).dump();
+    auto failed = client_->Predict(body, absl::Seconds(30));
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal) << failed.status();
+    if (stage != "batch") {
+      EXPECT_THAT(std::string(failed.status().message()), HasSubstr("request id"));
+    }
+    auto next = client_->Predict(body, absl::Seconds(30));
+    ASSERT_TRUE(next.ok()) << next.status();
+    ExpectPredictions(*next, {0});
+    auto bytes = client_->PredictBytes(images_[1], 1, absl::Seconds(30));
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    auto status = client_->Status();
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_EQ(status->in_flight, 0);
+    const absl::Time start = absl::Now();
+    server_->Drain(absl::Seconds(20));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(15)) << "drain waited on a leaked slot";
+    client_.reset();
+    server_.reset();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Preprocess, ReplicaServerTest,
                          ::testing::Values(PreprocessPlace::kIoThreads,
                                            PreprocessPlace::kBatchThread),

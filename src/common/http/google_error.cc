@@ -139,6 +139,17 @@ nlohmann::json GoogleErrorJson(int http_status, const absl::Status& status) {
       {"error", {{"code", http_status}, {"message", message}, {"status", CodeName(code)}}}};
 }
 
+nlohmann::json GoogleErrorJson(int http_status, const absl::Status& status,
+                               std::string_view request_id) {
+  nlohmann::json j = GoogleErrorJson(http_status, status);
+  if (!request_id.empty()) {
+    j["error"]["details"] = nlohmann::json::array(
+        {{{"@type", "type.googleapis.com/google.rpc.RequestInfo"},
+          {"requestId", std::string(request_id)}}});
+  }
+  return j;
+}
+
 HttpResponse GoogleErrorResponse(const absl::Status& status) {
   const int http_status = status.ok() ? 500 : HttpStatusFromCode(status.code());
   return GoogleErrorResponse(http_status, status);
@@ -146,6 +157,11 @@ HttpResponse GoogleErrorResponse(const absl::Status& status) {
 
 HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status) {
   return JsonResponse(http_status, GoogleErrorJson(http_status, status));
+}
+
+HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status,
+                                 std::string_view request_id) {
+  return JsonResponse(http_status, GoogleErrorJson(http_status, status, request_id));
 }
 
 absl::Status StatusFromHttpResponse(int http_status, std::string_view body) {

@@ -36,12 +36,19 @@ bool CodeFromName(std::string_view name, absl::StatusCode* code);
 // {"error": {"code": <http_status>, "message": ..., "status": ...}}. An OK `status` is reported as
 // INTERNAL ("OK status reported as an error"): a caller bug must not produce a 200-coded error.
 nlohmann::json GoogleErrorJson(int http_status, const absl::Status& status);
+// The same, and when `request_id` is not empty, a details entry as Google APIs send it:
+//   "details": [{"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": "..."}]
+nlohmann::json GoogleErrorJson(int http_status, const absl::Status& status,
+                               std::string_view request_id);
 
 // The response for `status`: HTTP status from HttpStatusFromCode, Google error body, JSON type.
 HttpResponse GoogleErrorResponse(const absl::Status& status);
 // The same with an explicit HTTP status, for transport errors without their own code (405, 413,
 // 431): e.g. GoogleErrorResponse(413, absl::InvalidArgumentError("body too large")).
 HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status);
+// With the request's id in a google.rpc.RequestInfo details entry (see GoogleErrorJson).
+HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status,
+                                 std::string_view request_id);
 
 // The status a response means. 2xx -> OK. Otherwise, when the body is a Google error, its
 // "status" and "message" (the message is kept verbatim); if not, the code from

@@ -4,6 +4,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/http/google_error.h"
+#include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
 namespace tessera::http {
@@ -11,13 +12,19 @@ namespace tessera::http {
 // Shared by every copy of one Responder.
 class Responder::Slot {
  public:
-  explicit Slot(SendFunction send) : send_(std::move(send)) {}
+  Slot(SendFunction send, std::string request_id)
+      : send_(std::move(send)), request_id_(std::move(request_id)) {}
 
   ~Slot() {
     // The last copy is gone: answer for the handler rather than leave the client waiting.
     if (send_) {
-      send_(GoogleErrorResponse(
-          absl::InternalError("the request handler finished without responding")));
+      const absl::Status status =
+          absl::InternalError(request_id_.empty()
+                                  ? std::string("the request handler finished without responding")
+                                  : fmt::format("the request handler finished without responding "
+                                                "(request id {})",
+                                                request_id_));
+      send_(GoogleErrorResponse(500, status, request_id_));
     }
   }
 
@@ -51,9 +58,11 @@ class Responder::Slot {
   // Consumed by the first Respond(); read by the destructor when nobody responded (no lock
   // needed there: the destructor has the only reference).
   SendFunction send_;
+  const std::string request_id_;
 };
 
-Responder::Responder(SendFunction send) : slot_(std::make_shared<Slot>(std::move(send))) {}
+Responder::Responder(SendFunction send, std::string request_id)
+    : slot_(std::make_shared<Slot>(std::move(send), std::move(request_id))) {}
 
 bool Responder::Respond(HttpResponse&& response) const {
   if (slot_ == nullptr) return false;

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "common/http/http_types.h"
 
@@ -15,8 +16,8 @@ namespace tessera::http {
 // Made by HttpServer for each request and handed to the handler. Copyable and movable; all copies
 // share one slot. Respond() may be called from any thread; the first call sends the response and
 // every later call is ignored (logged as a bug). When the last copy is destroyed without a
-// response, the client gets 500 (a Google error "handler finished without responding"): a
-// request is never left hanging. Responding after the server was shut down is a harmless no-op.
+// response, the client gets 500 (a Google error "handler finished without responding", with the
+// request id when the Responder was given one): a request is never left hanging. Responding after the server was shut down is a harmless no-op.
 // Respond() is cheap: it queues the response on the connection's io thread and returns.
 class Responder {
  public:
@@ -25,7 +26,7 @@ class Responder {
 
   // An empty responder: Respond() does nothing.
   Responder() = default;
-  explicit Responder(SendFunction send);
+  explicit Responder(SendFunction send, std::string request_id = "");
 
   // Sends `response`; returns false (and logs an error) when this request was already answered.
   bool Respond(HttpResponse&& response) const;
@@ -41,7 +42,8 @@ class Responder {
 
 // An asynchronous handler. Called on a server io thread: it must not block (no waiting on a
 // replica, no long computation); hand such work to another thread together with the Responder.
-// The request is the handler's to move from. An exception thrown here becomes a 500 response.
+// The request is the handler's to move from. An exception thrown here becomes a 500 response
+// carrying the request id (exception_response.h).
 using Handler = std::function<void(HttpRequest&& request, Responder responder)>;
 
 // A synchronous handler: returns the response. Runs on an io thread, so only for cheap work

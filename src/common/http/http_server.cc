@@ -36,6 +36,25 @@ void ServerCore::Unregister(const ConnectionBase* connection) {
   connections.erase(connection);
 }
 
+bool ServerCore::AcquirePeer(const std::string& peer) {
+  if (peer.empty()) return true;
+  absl::MutexLock lock(&peers_mu);
+  int& count = connections_per_peer[peer];
+  if (count >= options.max_connections_per_peer) {
+    if (count == 0) connections_per_peer.erase(peer);
+    return false;
+  }
+  ++count;
+  return true;
+}
+
+void ServerCore::ReleasePeer(const std::string& peer) {
+  if (peer.empty()) return;
+  absl::MutexLock lock(&peers_mu);
+  const auto it = connections_per_peer.find(peer);
+  if (it != connections_per_peer.end() && --it->second <= 0) connections_per_peer.erase(it);
+}
+
 void ServerCore::TrackLink(const std::shared_ptr<ResponseLink>& link) {
   absl::MutexLock lock(&links_mu);
   if (links.size() >= prune_links_at) {
@@ -131,16 +150,14 @@ absl::StatusOr<HttpRequest> FromBeastRequest(bhttp::request<bhttp::string_body>&
   return request;
 }
 
-const std::string& RefusalResponseBytes() {
-  static const std::string* const kBytes = [] {
-    const std::string body =
-        GoogleErrorResponse(503, absl::UnavailableError("too many connections")).body;
-    return new std::string(
-        fmt::format("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                    "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-                    body.size(), body));
-  }();
-  return *kBytes;
+std::string RefusalResponseBytes(std::string_view message) {
+  const std::string request_id = NewRequestId();
+  const std::string body =
+      GoogleErrorResponse(503, absl::UnavailableError(std::string(message)), request_id).body;
+  return fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Content-Length: {}\r\n{}: {}\r\nConnection: close\r\n\r\n{}",
+      body.size(), kRequestIdHeader, request_id, body);
 }
 
 }  // namespace internal
@@ -151,13 +168,26 @@ using internal::asio::ip::tcp;
 using UnixProtocol = internal::asio::local::stream_protocol;
 namespace asio = internal::asio;
 
-std::string TcpRemote(const tcp::socket& socket) {
+// The peer as "address:port" (for logs and HttpRequest::remote_address) and its address alone
+// (the key of max_connections_per_peer).
+struct TcpPeer {
+  std::string remote;
+  std::string address;
+};
+
+TcpPeer TcpRemote(const tcp::socket& socket) {
   boost::system::error_code ec;
   const tcp::endpoint endpoint = socket.remote_endpoint(ec);
-  if (ec) return "?";
-  const auto address = endpoint.address();
-  return address.is_v6() ? fmt::format("[{}]:{}", address.to_string(), endpoint.port())
-                         : fmt::format("{}:{}", address.to_string(), endpoint.port());
+  if (ec) return {"?", "?"};
+  asio::ip::address address = endpoint.address();
+  // An IPv4 client of a dual-stack listener is one peer whichever way it is written.
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  std::string text = address.to_string();
+  std::string remote = address.is_v6() ? fmt::format("[{}]:{}", text, endpoint.port())
+                                       : fmt::format("{}:{}", text, endpoint.port());
+  return {std::move(remote), std::move(text)};
 }
 
 // Fails unless `path` is free for a new socket: replaces a stale socket file, refuses a live one.
@@ -202,11 +232,17 @@ class HttpServer::Impl {
     if (o.tcp_address.empty() && o.unix_socket_path.empty()) {
       return absl::InvalidArgumentError("HttpServer: neither a TCP address nor a unix socket");
     }
-    if (o.io_threads < 1 || o.max_connections < 1 || o.max_body_bytes == 0 ||
-        o.max_header_bytes == 0 || o.max_header_bytes > (1u << 31)) {
+    if (o.io_threads < 1 || o.max_connections < 1 || o.max_connections_per_peer < 1 ||
+        o.max_body_bytes == 0 || o.max_header_bytes == 0 || o.max_header_bytes > (1u << 31)) {
       return absl::InvalidArgumentError(
-          "HttpServer: io_threads, max_connections, max_body_bytes and max_header_bytes must "
-          "be positive (max_header_bytes at most 2 GiB)");
+          "HttpServer: io_threads, max_connections, max_connections_per_peer, max_body_bytes "
+          "and max_header_bytes must be positive (max_header_bytes at most 2 GiB)");
+    }
+    if (o.header_timeout <= absl::ZeroDuration() || o.body_timeout <= absl::ZeroDuration() ||
+        o.idle_timeout <= absl::ZeroDuration() || o.write_timeout <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          "HttpServer: header_timeout, body_timeout, idle_timeout and write_timeout must be "
+          "positive");
     }
     if (o.tcp_port < 0 || o.tcp_port > 65535) {
       return absl::InvalidArgumentError(fmt::format("HttpServer: bad port {}", o.tcp_port));
@@ -274,6 +310,9 @@ class HttpServer::Impl {
     s.connections_accepted = core_.connections_accepted.load(std::memory_order_relaxed);
     s.connections_active = core_.connections_active.load(std::memory_order_relaxed);
     s.connections_refused = core_.connections_refused.load(std::memory_order_relaxed);
+    s.connections_refused_per_peer =
+        core_.connections_refused_per_peer.load(std::memory_order_relaxed);
+    s.accept_failures = core_.accept_failures.load(std::memory_order_relaxed);
     s.requests = core_.requests.load(std::memory_order_relaxed);
     return s;
   }
@@ -390,33 +429,63 @@ class HttpServer::Impl {
     }
   }
 
-  // Accept-error backoff, so a process out of file descriptors does not spin.
+  // One acceptor's back-off after accept errors, touched only on that acceptor's strand.
+  struct AcceptBackoff {
+    static constexpr std::chrono::milliseconds kFirst{10};
+    static constexpr std::chrono::milliseconds kMax{1000};
+    std::chrono::milliseconds next = kFirst;
+    void Reset() { next = kFirst; }
+  };
+
+  // Accept failed: retry after a growing pause (10 ms doubling to 1 s). Out of file descriptors
+  // (EMFILE, ENFILE) the pending connection stays in the backlog and accept fails again at once:
+  // retrying without a pause would spin an io thread at 100% and starve every connection.
   template <class Acceptor, class Again>
-  bool HandleAcceptError(const boost::system::error_code& ec, Acceptor& acceptor, Again again) {
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return true;
-    spdlog::warn("http server: accept failed: {}", ec.message());
-    auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor(),
-                                                      std::chrono::milliseconds(50));
+  void HandleAcceptError(const boost::system::error_code& ec, Acceptor& acceptor,
+                         AcceptBackoff& backoff, Again again) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    core_.accept_failures.fetch_add(1, std::memory_order_relaxed);
+    const std::chrono::milliseconds pause = backoff.next;
+    backoff.next = std::min(backoff.next * 2, AcceptBackoff::kMax);
+    spdlog::warn("http server: accept failed: {}; retrying in {} ms", ec.message(), pause.count());
+    auto timer = std::make_shared<asio::steady_timer>(acceptor.get_executor(), pause);
     timer->async_wait([timer, again](const boost::system::error_code&) { again(); });
-    return true;
   }
 
-  // Takes a freshly accepted socket: refuses it over max_connections, else starts a connection.
+  // Writes a 503 (best effort, never blocking: the socket is non-blocking and the answer fits a
+  // fresh socket's buffer) and closes.
+  template <class Socket>
+  static void Refuse(Socket& socket, std::string_view message) {
+    boost::system::error_code ignored;
+    socket.non_blocking(true, ignored);
+    const std::string bytes = internal::RefusalResponseBytes(message);
+    socket.write_some(asio::buffer(bytes), ignored);
+    socket.shutdown(asio::socket_base::shutdown_both, ignored);
+    socket.close(ignored);
+  }
+
+  // Takes a freshly accepted socket: refuses it over max_connections or over its peer's
+  // max_connections_per_peer (`peer` empty: not counted), else starts a connection.
   template <class Stream, class Socket>
-  void Adopt(Socket socket, std::string remote) {
+  void Adopt(Socket socket, std::string remote, std::string peer) {
     core_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     if (core_.connections_active.load(std::memory_order_relaxed) >= core_.options.max_connections) {
       core_.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      boost::system::error_code ignored;
-      socket.non_blocking(true, ignored);
-      const std::string& bytes = internal::RefusalResponseBytes();
-      socket.write_some(asio::buffer(bytes), ignored);
-      socket.shutdown(asio::socket_base::shutdown_both, ignored);
-      socket.close(ignored);
+      Refuse(socket, "too many connections");
       return;
     }
-    auto connection =
-        std::make_shared<internal::Connection<Stream>>(&core_, Stream(std::move(socket)), remote);
+    if (!core_.AcquirePeer(peer)) {
+      core_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      core_.connections_refused_per_peer.fetch_add(1, std::memory_order_relaxed);
+      spdlog::debug("http server: refusing {}: {} connections from {} already", remote,
+                    core_.options.max_connections_per_peer, peer);
+      Refuse(socket, fmt::format("too many connections from {} (the limit is {} per address)",
+                                 peer, core_.options.max_connections_per_peer));
+      return;
+    }
+    // From here the connection owns the peer count: its destructor releases it.
+    auto connection = std::make_shared<internal::Connection<Stream>>(
+        &core_, Stream(std::move(socket)), std::move(remote), std::move(peer));
     if (!core_.Register(connection)) return;  // draining: dropped, which closes it
     connection->Start();
   }
@@ -425,13 +494,17 @@ class HttpServer::Impl {
     tcp_acceptor_->async_accept(asio::make_strand(*ioc_),
                                 [this](boost::system::error_code ec, tcp::socket socket) {
                                   if (ec) {
-                                    HandleAcceptError(ec, *tcp_acceptor_, [this] { AcceptTcp(); });
+                                    HandleAcceptError(ec, *tcp_acceptor_, tcp_backoff_,
+                                                      [this] { AcceptTcp(); });
                                     return;
                                   }
+                                  tcp_backoff_.Reset();
                                   boost::system::error_code ignored;
                                   socket.set_option(tcp::no_delay(true), ignored);
-                                  std::string remote = TcpRemote(socket);
-                                  Adopt<internal::TcpStream>(std::move(socket), std::move(remote));
+                                  TcpPeer peer = TcpRemote(socket);
+                                  Adopt<internal::TcpStream>(std::move(socket),
+                                                             std::move(peer.remote),
+                                                             std::move(peer.address));
                                   AcceptTcp();
                                 });
   }
@@ -440,10 +513,11 @@ class HttpServer::Impl {
     unix_acceptor_->async_accept(asio::make_strand(*ioc_), [this](boost::system::error_code ec,
                                                                   UnixProtocol::socket socket) {
       if (ec) {
-        HandleAcceptError(ec, *unix_acceptor_, [this] { AcceptUnix(); });
+        HandleAcceptError(ec, *unix_acceptor_, unix_backoff_, [this] { AcceptUnix(); });
         return;
       }
-      Adopt<internal::UnixStream>(std::move(socket), "unix");
+      unix_backoff_.Reset();
+      Adopt<internal::UnixStream>(std::move(socket), "unix", /*peer=*/"");
       AcceptUnix();
     });
   }
@@ -458,6 +532,8 @@ class HttpServer::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::optional<tcp::acceptor> tcp_acceptor_;
   std::optional<UnixProtocol::acceptor> unix_acceptor_;
+  AcceptBackoff tcp_backoff_;   // on tcp_acceptor_'s strand
+  AcceptBackoff unix_backoff_;  // on unix_acceptor_'s strand
   std::vector<std::thread> threads_;
 };
 

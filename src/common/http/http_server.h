@@ -9,12 +9,19 @@
 // - Limits, each answered with a Google error body and the connection closed: a body over
 //   max_body_bytes -> 413 (judged from Content-Length before the body is read, or while reading a
 //   chunked body); headers over max_header_bytes -> 431; malformed HTTP or a bad request target
-//   -> 400. Connections over max_connections get 503 and are closed.
-// - Timeouts: a connection waiting for its next request is closed after idle_timeout; a request
-//   must arrive whole within read_timeout of its first byte (a slowloris client cannot hold a
-//   thread or a file descriptor for longer); a response must be written within write_timeout.
+//   -> 400. Connections over max_connections, or over max_connections_per_peer from one peer
+//   address, get 503 and are closed.
+// - Timeouts: a connection waiting for its next request is closed after idle_timeout; a request's
+//   header must arrive within header_timeout of its first byte, and its body within body_timeout
+//   of the header's end (a slowloris client cannot hold a file descriptor for longer, and never
+//   holds a thread: every read is asynchronous); a response must be written within write_timeout.
+// - Accept failures (out of file descriptors: EMFILE, ENFILE) back off exponentially from 10 ms
+//   to 1 s instead of spinning; accepting resumes by itself when descriptors free up.
+// - Request ids: every request gets one (request_id.h; a short printable X-Request-Id from the
+//   client is kept), in HttpRequest::request_id and in the X-Request-Id response header.
 // - The handler is called once per request on an io thread with a Responder (handler.h). A
-//   handler exception becomes a 500 Google error; the server keeps serving.
+//   handler exception of any type becomes a 500 Google error carrying the request id, logged at
+//   error level; the server keeps serving.
 // - Shutdown(drain_timeout): stop accepting, close idle connections, let requests in flight
 //   finish (their responses carry "Connection: close") until the timeout, then close the rest.
 // - One debug-level log line per request.
@@ -48,10 +55,16 @@ class HttpServer {
     int io_threads = 2;
     int listen_backlog = 1024;
     int max_connections = 10000;
+    // Connections from one peer IP address (unix socket peers are not counted); more get 503.
+    // One client cannot take every slot of max_connections.
+    int max_connections_per_peer = 256;
     size_t max_body_bytes = 64 << 20;
     size_t max_header_bytes = 64 << 10;
     absl::Duration idle_timeout = absl::Seconds(60);
-    absl::Duration read_timeout = absl::Seconds(30);
+    // From a request's first byte to the end of its header.
+    absl::Duration header_timeout = absl::Seconds(10);
+    // From the end of a request's header to the end of its body.
+    absl::Duration body_timeout = absl::Seconds(30);
     absl::Duration write_timeout = absl::Seconds(30);
     // Required. Called for every well-formed request, on an io thread (see handler.h: it must
     // not block). The server keeps a copy; what it captures must outlive the server (or be
@@ -63,7 +76,9 @@ class HttpServer {
   struct Stats {
     int64_t connections_accepted = 0;  // including those refused for max_connections
     int64_t connections_active = 0;
-    int64_t connections_refused = 0;  // over max_connections
+    int64_t connections_refused = 0;  // over max_connections or max_connections_per_peer
+    int64_t connections_refused_per_peer = 0;  // ...of which over max_connections_per_peer
+    int64_t accept_failures = 0;               // accept() errors (each followed by a back-off)
     int64_t requests = 0;             // requests that reached the handler
   };
 

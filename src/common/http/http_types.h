@@ -65,6 +65,9 @@ struct HttpRequest {
   std::string body;
   // Server side: the peer: "127.0.0.1:53122", "[::1]:53122", or "unix" for a unix socket.
   std::string remote_address;
+  // Server side: this request's id (request_id.h), also sent back in the X-Request-Id header.
+  // Handlers put it in their log lines and in errors made for an exception.
+  std::string request_id;
 
   // The first value of query parameter `name`, or nullopt.
   std::optional<std::string> QueryParam(std::string_view name) const;

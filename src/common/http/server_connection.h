@@ -6,6 +6,7 @@
 // operation, and while a handler has the request, by the ResponseLink its Responder holds.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -26,9 +27,11 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/http/exception_response.h"
 #include "common/http/google_error.h"
 #include "common/http/handler.h"
 #include "common/http/http_server.h"
+#include "common/http/request_id.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -53,6 +56,8 @@ struct ServerCore {
   std::atomic<int64_t> connections_accepted{0};
   std::atomic<int64_t> connections_active{0};
   std::atomic<int64_t> connections_refused{0};
+  std::atomic<int64_t> connections_refused_per_peer{0};
+  std::atomic<int64_t> accept_failures{0};
   std::atomic<int64_t> requests{0};
 
   absl::Mutex mu;
@@ -60,6 +65,14 @@ struct ServerCore {
   bool draining ABSL_GUARDED_BY(mu) = false;
   std::unordered_map<const ConnectionBase*, std::weak_ptr<ConnectionBase>> connections
       ABSL_GUARDED_BY(mu);
+
+  // Counts one more connection from `peer` (an address without the port); false when that peer
+  // already has max_connections_per_peer. An empty peer (a unix socket) is not counted.
+  bool AcquirePeer(const std::string& peer);
+  void ReleasePeer(const std::string& peer);
+
+  absl::Mutex peers_mu;
+  std::unordered_map<std::string, int> connections_per_peer ABSL_GUARDED_BY(peers_mu);
 
   // Adds a new connection; false when the server is draining (the caller drops it).
   bool Register(const std::shared_ptr<ConnectionBase>& connection);
@@ -95,12 +108,14 @@ class ResponseLink {
 
 class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
-  ConnectionBase(ServerCore* core, std::string remote_address)
-      : core_(core), remote_address_(std::move(remote_address)) {
+  // `peer` was counted by ServerCore::AcquirePeer; the connection releases it when it dies.
+  ConnectionBase(ServerCore* core, std::string remote_address, std::string peer)
+      : core_(core), remote_address_(std::move(remote_address)), peer_(std::move(peer)) {
     core_->connections_active.fetch_add(1, std::memory_order_relaxed);
   }
   virtual ~ConnectionBase() {
     core_->Unregister(this);
+    core_->ReleasePeer(peer_);
     core_->connections_active.fetch_sub(1, std::memory_order_relaxed);
   }
 
@@ -113,6 +128,7 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  protected:
   ServerCore* const core_;
   const std::string remote_address_;
+  const std::string peer_;
 };
 
 // Builds the wire response for `response` (status checked, headers sanitized, body moved).
@@ -120,14 +136,16 @@ bhttp::response<bhttp::string_body> ToBeastResponse(HttpResponse&& response, boo
 // The request as handlers see it; INVALID_ARGUMENT for a bad request target.
 absl::StatusOr<HttpRequest> FromBeastRequest(bhttp::request<bhttp::string_body>&& message,
                                              const std::string& remote_address);
-// The bytes of the 503 written (best effort) to a connection refused for max_connections.
-const std::string& RefusalResponseBytes();
+// The bytes of the 503 written (best effort) to a connection refused for max_connections or
+// max_connections_per_peer; `message` says which.
+std::string RefusalResponseBytes(std::string_view message);
 
 template <class Stream>
 class Connection final : public ConnectionBase {
  public:
-  Connection(ServerCore* core, Stream stream, std::string remote_address)
-      : ConnectionBase(core, std::move(remote_address)), stream_(std::move(stream)) {}
+  Connection(ServerCore* core, Stream stream, std::string remote_address, std::string peer)
+      : ConnectionBase(core, std::move(remote_address), std::move(peer)),
+        stream_(std::move(stream)) {}
 
   void Start() override {
     asio::dispatch(stream_.get_executor(), [self = Self()] { self->ReadNext(); });
@@ -150,7 +168,8 @@ class Connection final : public ConnectionBase {
  private:
   enum class State {
     kIdle,       // waiting for the first byte of the next request (idle_timeout)
-    kReading,    // reading one request, header then body (read_timeout from its first byte)
+    kReading,    // reading one request: its header within header_timeout of its first byte,
+                 // then its body within body_timeout of the header's end
     kHandling,   // the handler has the request; waiting for its Responder
     kWriting,    // writing a response (write_timeout)
     kLingering,  // an error response is out; discarding input briefly so the client reads it
@@ -205,7 +224,10 @@ class Connection final : public ConnectionBase {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
     parser_->body_limit(core_->options.max_body_bytes);
-    ExpireAfter(core_->options.read_timeout);
+    request_id_.clear();
+    // Separate from (and shorter than) the body's deadline: a header is small, so a client that
+    // trickles one is a slowloris, not a slow link.
+    ExpireAfter(core_->options.header_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = Self()](beast::error_code ec, size_t) {
                                if (self->state_ == State::kReading) self->OnHeader(ec);
@@ -217,6 +239,10 @@ class Connection final : public ConnectionBase {
       OnReadError(ec);
       return;
     }
+    const auto sent_id = parser_->get().find(kRequestIdHeader);
+    request_id_ = sent_id != parser_->get().end() && IsAcceptableRequestId(sent_id->value())
+                      ? std::string(sent_id->value())
+                      : NewRequestId();
     const auto length = parser_->content_length();
     if (length && *length > core_->options.max_body_bytes) {
       SendErrorAndClose(413, absl::InvalidArgumentError(fmt::format(
@@ -228,6 +254,7 @@ class Connection final : public ConnectionBase {
       OnRequest();
       return;
     }
+    ExpireAfter(core_->options.body_timeout);
     const auto expect = parser_->get().find(bhttp::field::expect);
     if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -312,8 +339,10 @@ class Connection final : public ConnectionBase {
           400, absl::InvalidArgumentError(fmt::format("malformed HTTP request: {}", ec.message())));
     } else {
       if (ec == beast::error::timeout) {
-        spdlog::debug("http {}: request not received within the read timeout; closing",
-                      remote_address_);
+        // The id is set once the header is in: without one, the header was late.
+        const std::string_view part = request_id_.empty() ? "header" : "body";
+        spdlog::debug("http {}: request {} not received within the {} timeout; closing",
+                      remote_address_, part, part);
       }
       Close();  // end of stream, timeout, reset, cancelled
     }
@@ -326,33 +355,33 @@ class Connection final : public ConnectionBase {
     if (buffer_.size() == 0 && buffer_.capacity() > kReadChunkBytes) buffer_.shrink_to_fit();
     keep_alive_ = message.keep_alive();
     head_request_ = message.method() == bhttp::verb::head;
-    const bool log = spdlog::should_log(spdlog::level::debug);
-    if (log) request_line_ = fmt::format("{} {}", message.method_string(), message.target());
+    // For the debug log line and for the error log of a handler that throws.
+    static constexpr size_t kMaxLoggedTarget = 256;
+    const std::string_view target(message.target().data(),
+                                  std::min(message.target().size(), kMaxLoggedTarget));
+    request_line_ = fmt::format("{} {}", std::string_view(message.method_string().data(),
+                                                          message.method_string().size()),
+                                target);
     absl::StatusOr<HttpRequest> request = FromBeastRequest(std::move(message), remote_address_);
     if (!request.ok()) {
       SendErrorAndClose(400, request.status());
       return;
     }
+    request->request_id = request_id_;
     state_ = State::kHandling;
     stream_.expires_never();
     core_->requests.fetch_add(1, std::memory_order_relaxed);
     auto link = std::make_shared<ResponseLink>(shared_from_this());
     core_->TrackLink(link);
     Responder responder(
-        [link = std::move(link)](HttpResponse&& response) { link->Deliver(std::move(response)); });
+        [link = std::move(link)](HttpResponse&& response) { link->Deliver(std::move(response)); },
+        request_id_);
     try {
       core_->options.handler(*std::move(request), responder);
-    } catch (const std::exception& e) {
-      spdlog::error("http {}: handler threw: {}", remote_address_, e.what());
-      if (!responder.responded()) {
-        responder.Respond(GoogleErrorResponse(
-            500, absl::InternalError(fmt::format("request handler failed: {}", e.what()))));
-      }
     } catch (...) {
-      spdlog::error("http {}: handler threw a non-exception", remote_address_);
-      if (!responder.responded()) {
-        responder.Respond(GoogleErrorResponse(500, absl::InternalError("request handler failed")));
-      }
+      HttpResponse error = ExceptionResponse(fmt::format("http handler ({})", remote_address_),
+                                             request_id_, request_line_);
+      if (!responder.responded()) responder.Respond(std::move(error));
     }
   }
 
@@ -364,14 +393,15 @@ class Connection final : public ConnectionBase {
     response_ = ToBeastResponse(std::move(response), head_request_);
     const bool keep_alive = keep_alive_ && !draining_ && !handler_closes;
     response_.keep_alive(keep_alive);
-    if (!request_line_.empty()) {
+    response_.set(kRequestIdHeader, request_id_);
+    if (spdlog::should_log(spdlog::level::debug)) {
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                                   request_start_)
                             .count();
-      spdlog::debug("http {} {} -> {} ({} bytes) in {:.2f} ms", remote_address_, request_line_,
-                    status, response_.body().size(), ms);
-      request_line_.clear();
+      spdlog::debug("http {} {} -> {} ({} bytes) in {:.2f} ms, request {}", remote_address_,
+                    request_line_, status, response_.body().size(), ms, request_id_);
     }
+    request_line_.clear();
     Write(keep_alive ? AfterWrite::kReadNext : AfterWrite::kClose);
   }
 
@@ -401,8 +431,10 @@ class Connection final : public ConnectionBase {
   void SendErrorAndClose(int http_status, const absl::Status& status) {
     parser_.reset();
     spdlog::debug("http {}: {} {}", remote_address_, http_status, std::string(status.message()));
+    if (request_id_.empty()) request_id_ = NewRequestId();  // the header was not readable
     response_ = ToBeastResponse(GoogleErrorResponse(http_status, status), /*head_request=*/false);
     response_.keep_alive(false);
+    response_.set(kRequestIdHeader, request_id_);
     Write(AfterWrite::kLinger);
   }
 
@@ -448,7 +480,8 @@ class Connection final : public ConnectionBase {
   bool keep_alive_ = false;  // of the request being handled
   bool head_request_ = false;
   size_t lingered_bytes_ = 0;
-  std::string request_line_;  // "METHOD target" for the debug log; empty when not logging
+  std::string request_line_;  // "METHOD target" of the request being handled, for the logs
+  std::string request_id_;    // of the request being read or handled; empty before its header
   std::chrono::steady_clock::time_point request_start_;
 };
 

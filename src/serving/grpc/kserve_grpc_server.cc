@@ -5,11 +5,14 @@
 #include <chrono>
 #include <utility>
 
+#include "common/current_exception.h"
+#include "common/http/request_id.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "serving/grpc/kserve_v2.grpc.pb.h"
 #include "serving/predict/classification.h"
 #include "serving/predict/kserve_v2.h"
+#include "spdlog/spdlog.h"
 
 namespace tessera::serving {
 namespace {
@@ -57,36 +60,87 @@ absl::StatusOr<std::vector<std::string>> Images(const inference::ModelInferReque
   return std::vector<std::string>(bytes.begin(), bytes.end());
 }
 
+// The call's id: the client's "x-request-id" metadata when short and printable, else a fresh one
+// (as the REST frontends do, common/http/request_id.h). Sent back in the trailing metadata.
+std::string CallRequestId(const grpc::ServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("x-request-id");
+  if (it != metadata.end()) {
+    const std::string_view sent(it->second.data(), it->second.size());
+    if (http::IsAcceptableRequestId(sent)) return std::string(sent);
+  }
+  return http::NewRequestId();
+}
+
 class Service final : public inference::GRPCInferenceService::Service {
  public:
-  Service(PredictionService* predictions, const ModelResolver* resolver)
-      : predictions_(predictions), resolver_(resolver) {}
+  Service(PredictionService* predictions, const ModelResolver* resolver,
+          std::function<void(std::string_view)> before_call)
+      : predictions_(predictions), resolver_(resolver), before_call_(std::move(before_call)) {}
 
-  grpc::Status ServerLive(grpc::ServerContext*, const inference::ServerLiveRequest*,
+  grpc::Status ServerLive(grpc::ServerContext* context, const inference::ServerLiveRequest*,
                           inference::ServerLiveResponse* response) override {
-    response->set_live(true);
-    return grpc::Status::OK;
+    return Guarded(context, "ServerLive", [&] {
+      response->set_live(true);
+      return grpc::Status::OK;
+    });
   }
-  grpc::Status ServerReady(grpc::ServerContext*, const inference::ServerReadyRequest*,
+  grpc::Status ServerReady(grpc::ServerContext* context, const inference::ServerReadyRequest*,
                            inference::ServerReadyResponse* response) override {
-    response->set_ready(true);
-    return grpc::Status::OK;
+    return Guarded(context, "ServerReady", [&] {
+      response->set_ready(true);
+      return grpc::Status::OK;
+    });
   }
-  grpc::Status ServerMetadata(grpc::ServerContext*, const inference::ServerMetadataRequest*,
+  grpc::Status ServerMetadata(grpc::ServerContext* context,
+                              const inference::ServerMetadataRequest*,
                               inference::ServerMetadataResponse* response) override {
-    response->set_name("tessera");
-    response->set_version(TESSERA_VERSION);
-    return grpc::Status::OK;
+    return Guarded(context, "ServerMetadata", [&] {
+      response->set_name("tessera");
+      response->set_version(TESSERA_VERSION);
+      return grpc::Status::OK;
+    });
   }
-  grpc::Status ModelReady(grpc::ServerContext*, const inference::ModelReadyRequest* request,
+  grpc::Status ModelReady(grpc::ServerContext* context, const inference::ModelReadyRequest* request,
                           inference::ModelReadyResponse* response) override {
-    absl::StatusOr<ResolvedModel> model = Resolve(request->name(), request->version());
-    if (!model.ok()) return ToGrpc(model.status());
-    response->set_ready(model->version.ready_replicas > 0);
-    return grpc::Status::OK;
+    return Guarded(context, "ModelReady", [&] {
+      absl::StatusOr<ResolvedModel> model = Resolve(request->name(), request->version());
+      if (!model.ok()) return ToGrpc(model.status());
+      response->set_ready(model->version.ready_replicas > 0);
+      return grpc::Status::OK;
+    });
   }
-  grpc::Status ModelMetadata(grpc::ServerContext*, const inference::ModelMetadataRequest* request,
+  grpc::Status ModelMetadata(grpc::ServerContext* context,
+                             const inference::ModelMetadataRequest* request,
                              inference::ModelMetadataResponse* response) override {
+    return Guarded(context, "ModelMetadata", [&] { return Metadata(request, response); });
+  }
+  grpc::Status ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
+                          inference::ModelInferResponse* response) override {
+    return Guarded(context, "ModelInfer", [&] { return ToGrpc(Infer(*request, *response)); });
+  }
+
+ private:
+  // Runs one method so that no exception, of any type, leaves it: gRPC's sync server would
+  // terminate the process. The failure is answered INTERNAL naming the request id, which is
+  // logged with it and sent back in the trailing metadata of every call.
+  template <class Method>
+  grpc::Status Guarded(grpc::ServerContext* context, std::string_view method, Method&& body) {
+    const std::string request_id = CallRequestId(*context);
+    context->AddTrailingMetadata("x-request-id", request_id);
+    try {
+      if (before_call_) before_call_(method);
+      return body();
+    } catch (...) {
+      const std::string what = CurrentExceptionMessage();
+      spdlog::error("KServe gRPC {}: request {} threw {}", method, request_id, what);
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          fmt::format("internal error (request id {}): {}", request_id, what));
+    }
+  }
+
+  grpc::Status Metadata(const inference::ModelMetadataRequest* request,
+                        inference::ModelMetadataResponse* response) {
     absl::StatusOr<ResolvedModel> model = Resolve(request->name(), request->version());
     if (!model.ok()) return ToGrpc(model.status());
     response->set_name(request->name());
@@ -106,12 +160,7 @@ class Service final : public inference::GRPCInferenceService::Service {
     }
     return grpc::Status::OK;
   }
-  grpc::Status ModelInfer(grpc::ServerContext*, const inference::ModelInferRequest* request,
-                          inference::ModelInferResponse* response) override {
-    return ToGrpc(Infer(*request, *response));
-  }
 
- private:
   absl::StatusOr<ResolvedModel> Resolve(const std::string& name, const std::string& version) {
     return resolver_->Resolve(*predictions_->Snapshot(), name, version, /*label=*/"");
   }
@@ -168,12 +217,14 @@ class Service final : public inference::GRPCInferenceService::Service {
 
   PredictionService* predictions_;
   const ModelResolver* resolver_;
+  const std::function<void(std::string_view)> before_call_;
 };
 
 }  // namespace
 
 struct KserveGrpcServer::Impl {
-  explicit Impl(const Options& options) : service(options.predictions, options.resolver) {}
+  explicit Impl(const Options& options)
+      : service(options.predictions, options.resolver, options.before_call_for_test) {}
   Service service;
   std::unique_ptr<grpc::Server> server;
   bool shut_down = false;

@@ -7,10 +7,17 @@
 // Threads: gRPC's synchronous server runs each call on its own thread pool; ModelInfer blocks on a
 // replica like every predict. Shutdown() (also run by the destructor) stops taking calls and waits
 // up to `deadline` for those in flight. `predictions` and `resolver` must outlive the server.
+//
+// Failures: no exception leaves a method (gRPC's sync server would terminate the process): one of
+// any type is answered INTERNAL, its message naming the call's request id, logged at error level.
+// Every call's id (the client's "x-request-id" metadata when short and printable, else a fresh
+// one) is returned in the trailing metadata "x-request-id".
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -26,6 +33,9 @@ class KserveGrpcServer {
     PredictionService* predictions = nullptr;
     const ModelResolver* resolver = nullptr;
     int max_message_bytes = 64 << 20;
+    // Tests only: runs first in every method with the method's name ("ModelInfer"); what it
+    // throws is handled as an exception of the method itself.
+    std::function<void(std::string_view method)> before_call_for_test;
   };
 
   // UNAVAILABLE when the address cannot be bound.

@@ -14,7 +14,8 @@ namespace tessera::serving {
 
 using BlockingWork = std::function<http::HttpResponse(http::HttpRequest&)>;
 
-// Runs `work(request)` on `executor` and responds with its result.
+// Runs `work(request)` on `executor` and responds with its result. An exception of any type from
+// `work` is answered 500 INTERNAL with the request id (common/http/exception_response.h).
 void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
              http::Responder responder, BlockingWork work);
 

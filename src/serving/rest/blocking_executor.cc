@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "common/current_exception.h"
+#include "spdlog/spdlog.h"
+
 namespace tessera::serving::rest {
 
 BlockingExecutor::BlockingExecutor(const Options& options) : options_(options) {
@@ -40,7 +43,14 @@ void BlockingExecutor::WorkerLoop() {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
-    task();
+    // The last line of defence: tasks that serve a request catch their own exceptions and
+    // answer (they know the request id). Anything that still escapes is logged; the worker
+    // lives on, and the task's Responder, destroyed unanswered, answers 500.
+    try {
+      task();
+    } catch (...) {
+      spdlog::error("blocking executor: a task threw {}", CurrentExceptionMessage());
+    }
   }
 }
 

@@ -2,6 +2,10 @@
 // commit, waiting on an operation). HttpServer io threads must never block (common/http/handler.h),
 // so the control-plane routes hand each request here together with its Responder.
 //
+// A task that throws (any type) is logged at error level and the worker goes on; request tasks
+// should catch their own exceptions first, to answer with the request id (see
+// common/http/exception_response.h).
+//
 // Thread-safe. Destruction stops accepting, lets the running tasks finish, drops queued ones
 // (their Responders then answer 500, or nothing once the server is shut down), and joins.
 #pragma once

@@ -2,6 +2,7 @@
 
 #include <exception>
 
+#include "common/http/exception_response.h"
 #include "common/http/google_error.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
@@ -114,10 +115,9 @@ http::Handler ControlPlaneApi::Bind(Method method) {
       http::HttpResponse response;
       try {
         response = (this->*method)(*shared);
-      } catch (const std::exception& e) {
+      } catch (...) {
         // A codec or service bug must not take the server down; report it as INTERNAL.
-        spdlog::error("{} {}: unexpected exception: {}", shared->method, shared->target, e.what());
-        response = Error(absl::InternalError(fmt::format("internal error: {}", e.what())));
+        response = http::ExceptionResponse("control plane", *shared);
       }
       responder.Respond(std::move(response));
     });

@@ -249,10 +249,10 @@ TEST(HttpServerTest, BodiesArriveWholeInPiecesAndPipelined) {
 }
 
 // A client that stops short of its Content-Length: hung up on when it leaves, cut off after the
-// read timeout when it stays; the server goes on serving.
+// body timeout when it stays; the server goes on serving.
 TEST(HttpServerTest, TruncatedOrStalledBodyClosesTheConnection) {
   HttpServer::Options options = ServerOptions(WrapSync(Echo));
-  options.read_timeout = absl::Milliseconds(300);
+  options.body_timeout = absl::Milliseconds(300);
   auto server = StartServer(options);
   {
     RawSocket leaving = RawSocket::ConnectTcp(server->port());
@@ -433,7 +433,7 @@ TEST(HttpServerTest, ExpectContinueIsHonoured) {
 TEST(HttpServerTest, SlowlorisIsCutOffWithoutHoldingTheIoThread) {
   HttpServer::Options options = ServerOptions(WrapSync(Echo));
   options.io_threads = 1;
-  options.read_timeout = absl::Milliseconds(300);
+  options.header_timeout = absl::Milliseconds(300);
   options.idle_timeout = absl::Seconds(30);
   auto server = StartServer(options);
   RawSocket slow = RawSocket::ConnectTcp(server->port());

@@ -54,6 +54,26 @@ RawSocket RawSocket::ConnectTcp(int port) {
   return RawSocket(fd);
 }
 
+RawSocket RawSocket::ConnectTcpFrom(int port, const std::string& source_ip) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, source_ip.c_str(), &source.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof(source)) != 0) {
+    ::close(fd);
+    return RawSocket(-1);
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return RawSocket(-1);
+  }
+  return RawSocket(fd);
+}
+
 RawSocket RawSocket::ConnectUnix(const std::string& path) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};

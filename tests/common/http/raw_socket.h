@@ -25,6 +25,9 @@ struct RawResponse {
 class RawSocket {
  public:
   static RawSocket ConnectTcp(int port);  // 127.0.0.1
+  // To 127.0.0.1:`port` from `source_ip` (another loopback address, e.g. "127.0.0.2": the whole
+  // of 127/8 is loopback), to look like another client machine.
+  static RawSocket ConnectTcpFrom(int port, const std::string& source_ip);
   static RawSocket ConnectUnix(const std::string& path);
   explicit RawSocket(int fd) : fd_(fd) {}
   RawSocket(RawSocket&& other) noexcept : fd_(other.fd_), buffer_(std::move(other.buffer_)) {
