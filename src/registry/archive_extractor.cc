@@ -54,7 +54,8 @@ bool LooksLikeTarArchive(const std::string& path) {
 }
 
 absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& dest,
-                               const ExtractLimits& limits, const CancellationToken& cancel) {
+                               const ExtractLimits& limits, const CancellationToken& cancel,
+                               const UploadBudget& budget) {
   std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
@@ -120,6 +121,20 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
           fmt::format("the archive entry \"{}\" has {} bytes, more than the limit of {}", shown,
                       archive_entry_size(entry), limits.max_file_bytes));
     }
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
+      const int64_t declared = total + archive_entry_size(entry);
+      if (declared > limits.max_total_bytes) {
+        return absl::InvalidArgumentError(fmt::format(
+            "the archive's files up to \"{}\" have {} bytes, more than the limit of {}", shown,
+            declared, limits.max_total_bytes));
+      }
+      if (absl::Status fits = budget.Check(declared, fmt::format("the archive's files up to "
+                                                                 "\"{}\"",
+                                                                 shown));
+          !fits.ok()) {
+        return fits;
+      }
+    }
     fs::path target = dest / *rel;
     std::error_code ec;
     fs::create_directories(target.parent_path(), ec);
@@ -151,6 +166,8 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
             limits.max_file_bytes, limits.max_total_bytes));
         break;
       }
+      status = budget.Check(total, "the archive's contents");
+      if (!status.ok()) break;
       for (la_ssize_t off = 0; off < n;) {
         ssize_t w = ::write(fd, buf.data() + off, static_cast<size_t>(n - off));
         if (w < 0 && errno == EINTR) continue;

@@ -139,8 +139,20 @@ absl::StatusOr<OperationResult> ModelService::RunUpload(OperationContext& ctx,
 
   ctx.SetProgress(5, location.kind == ArtifactLocation::Kind::kLocalFolder ? "LISTING_ARTIFACT"
                                                                            : "FETCHING_ARTIFACT");
-  ASSIGN_OR_RETURN(std::vector<SourceFile> files,
-                   CollectArtifactFiles(location, options_.source, scratch, ctx.cancel()));
+  ASSIGN_OR_RETURN(UploadBudget budget, options_.artifacts->Budget());
+  ASSIGN_OR_RETURN(CollectedArtifact collected,
+                   CollectArtifactFiles(location, options_.source, scratch, ctx.cancel(), budget));
+  const std::vector<SourceFile>& files = collected.files;
+
+  // A checkpoint the runtime would refuse is refused now, before gigabytes are copied into the
+  // store (the check reads the configs and the safetensors header, not the weights). The staged
+  // copy is validated again below: that is what will be served.
+  ctx.SetProgress(8, "VALIDATING");
+  if (absl::Status valid = options_.validator->Validate(collected.root); !valid.ok()) {
+    return absl::InvalidArgumentError(fmt::format("artifact {} is not a servable model: {}",
+                                                  m.artifact_uri, std::string(valid.message())));
+  }
+  RETURN_IF_ERROR(ctx.cancel().Check());
 
   ctx.SetProgress(10, "COPYING_ARTIFACT");
   int last_percent = 10;
