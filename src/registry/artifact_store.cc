@@ -173,8 +173,8 @@ absl::StatusOr<IngestResult> ArtifactStore::Ingest(
     if (ec) return ErrnoStatus(ec.value(), "stat " + f.source.string());
     if (size > options_.max_file_bytes) {
       return absl::InvalidArgumentError(
-          fmt::format("artifact file {} has {} bytes, more than the limit of {}", f.path, size,
-                      options_.max_file_bytes));
+          fmt::format("artifact file {} has {} bytes, more than the limit of {} ({})", f.path,
+                      size, options_.max_file_bytes, kMaxArtifactFlag));
     }
     total += size;
     sizes.push_back(size);

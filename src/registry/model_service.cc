@@ -143,6 +143,16 @@ absl::StatusOr<OperationResult> ModelService::RunUpload(OperationContext& ctx,
   ASSIGN_OR_RETURN(CollectedArtifact collected,
                    CollectArtifactFiles(location, options_.source, scratch, ctx.cancel(), budget));
   const std::vector<SourceFile>& files = collected.files;
+  // Sizes first (cheap, and a sparse file's size counts): the store is not touched past its cap
+  // or its free-space reserve. Ingest checks again with a fresh look at the disk.
+  int64_t total_bytes = 0;
+  for (const SourceFile& f : files) {
+    std::error_code ec;
+    const auto size = static_cast<int64_t>(fs::file_size(f.source, ec));
+    if (ec) return ErrnoStatus(ec.value(), "stat " + f.source.string());
+    total_bytes += size;
+  }
+  RETURN_IF_ERROR(budget.Check(total_bytes, "the artifact"));
 
   // A checkpoint the runtime would refuse is refused now, before gigabytes are copied into the
   // store (the check reads the configs and the safetensors header, not the weights). The staged

@@ -6,7 +6,9 @@
 
 namespace tessera::registry {
 
-int64_t UploadBudget::limit() const { return std::max<int64_t>(0, std::min(cap_bytes, room_bytes)); }
+int64_t UploadBudget::limit() const {
+  return std::max<int64_t>(0, std::min(cap_bytes, room_bytes));
+}
 
 absl::Status UploadBudget::Check(int64_t bytes, std::string_view what) const {
   if (bytes > cap_bytes) {

@@ -23,9 +23,9 @@ inline constexpr std::string_view kMinFreeDiskFlag = "--min-free-disk-gib";
 
 struct UploadBudget {
   static constexpr int64_t kUnlimited = std::numeric_limits<int64_t>::max();
-  int64_t cap_bytes = kUnlimited;      // the artifact size cap
-  int64_t room_bytes = kUnlimited;     // free bytes on the store's filesystem minus the reserve
-  int64_t reserve_bytes = 0;           // the reserve itself (for messages)
+  int64_t cap_bytes = kUnlimited;   // the artifact size cap
+  int64_t room_bytes = kUnlimited;  // free bytes on the store's filesystem minus the reserve
+  int64_t reserve_bytes = 0;        // the reserve itself (for messages)
 
   // The most bytes that may be written: min(cap, room), never negative.
   int64_t limit() const;

@@ -28,24 +28,42 @@ constexpr PeerAddressClass kForbidden = PeerAddressClass::kForbidden;
 
 TEST(PeerAddressTest, ClassifiesEveryIpv4RangeAtBothEnds) {
   const std::vector<Case> cases = {
-      {"169.254.0.0", kForbidden},     {"169.254.169.254", kForbidden},
-      {"169.254.255.255", kForbidden}, {"169.253.255.255", kPublic},
-      {"169.255.0.0", kPublic},        {"100.100.100.200", kForbidden},
-      {"224.0.0.1", kForbidden},       {"239.255.255.255", kForbidden},
-      {"240.0.0.1", kForbidden},       {"255.255.255.255", kForbidden},
-      {"127.0.0.1", kPrivate},         {"127.255.255.254", kPrivate},
-      {"128.0.0.1", kPublic},          {"126.255.255.255", kPublic},
-      {"0.0.0.0", kPrivate},           {"0.255.255.255", kPrivate},
-      {"1.0.0.0", kPublic},            {"10.0.0.0", kPrivate},
-      {"10.255.255.255", kPrivate},    {"11.0.0.0", kPublic},
-      {"9.255.255.255", kPublic},      {"172.16.0.0", kPrivate},
-      {"172.31.255.255", kPrivate},    {"172.15.255.255", kPublic},
-      {"172.32.0.0", kPublic},         {"192.168.0.0", kPrivate},
-      {"192.168.255.255", kPrivate},   {"192.167.255.255", kPublic},
-      {"192.169.0.0", kPublic},        {"100.64.0.0", kPrivate},
-      {"100.127.255.255", kPrivate},   {"100.63.255.255", kPublic},
-      {"100.128.0.0", kPublic},        {"8.8.8.8", kPublic},
-      {"93.184.216.34", kPublic},      {"223.255.255.255", kPublic},
+      {"169.254.0.0", kForbidden},
+      {"169.254.169.254", kForbidden},
+      {"169.254.255.255", kForbidden},
+      {"169.253.255.255", kPublic},
+      {"169.255.0.0", kPublic},
+      {"100.100.100.200", kForbidden},
+      {"224.0.0.1", kForbidden},
+      {"239.255.255.255", kForbidden},
+      {"240.0.0.1", kForbidden},
+      {"255.255.255.255", kForbidden},
+      {"127.0.0.1", kPrivate},
+      {"127.255.255.254", kPrivate},
+      {"128.0.0.1", kPublic},
+      {"126.255.255.255", kPublic},
+      {"0.0.0.0", kPrivate},
+      {"0.255.255.255", kPrivate},
+      {"1.0.0.0", kPublic},
+      {"10.0.0.0", kPrivate},
+      {"10.255.255.255", kPrivate},
+      {"11.0.0.0", kPublic},
+      {"9.255.255.255", kPublic},
+      {"172.16.0.0", kPrivate},
+      {"172.31.255.255", kPrivate},
+      {"172.15.255.255", kPublic},
+      {"172.32.0.0", kPublic},
+      {"192.168.0.0", kPrivate},
+      {"192.168.255.255", kPrivate},
+      {"192.167.255.255", kPublic},
+      {"192.169.0.0", kPublic},
+      {"100.64.0.0", kPrivate},
+      {"100.127.255.255", kPrivate},
+      {"100.63.255.255", kPublic},
+      {"100.128.0.0", kPublic},
+      {"8.8.8.8", kPublic},
+      {"93.184.216.34", kPublic},
+      {"223.255.255.255", kPublic},
   };
   for (const Case& c : cases) EXPECT_EQ(ClassOf(c.address), c.expected) << c.address;
 }
@@ -85,8 +103,8 @@ TEST(PeerAddressTest, Ipv6FormsCarryingIpv4CountAsTheirIpv4Address) {
 TEST(PeerAddressTest, OnlyNumericAddressesAreClassified) {
   // inet_pton's strict forms only: the decimal and octal forms inet_aton accepts are host names
   // here, and the fetcher checks what they resolve to (see the http upload tests).
-  for (const char* text : {"", "localhost", "2130706433", "0177.0.0.1", "0x7f.1", "127.1",
-                           "[::1]", "1.2.3.4.5", "10.0.0.1%eth0", "example.com"}) {
+  for (const char* text : {"", "localhost", "2130706433", "0177.0.0.1", "0x7f.1", "127.1", "[::1]",
+                           "1.2.3.4.5", "10.0.0.1%eth0", "example.com"}) {
     EXPECT_FALSE(ClassifyPeerAddress(text).ok()) << text;
   }
 }
