@@ -103,11 +103,11 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   ASSIGN_OR_RETURN(s->lock, DataDirLock::Acquire(data_dir));
   ASSIGN_OR_RETURN(s->store,
                    registry::sqlite::SqliteMetadataStore::Open({.path = data_dir / "tessera.db"}));
-  ASSIGN_OR_RETURN(s->artifacts,
-                   registry::ArtifactStore::Create({.data_dir = data_dir,
-                                                    .max_file_bytes = options.max_artifact_bytes,
-                                                    .max_total_bytes = options.max_artifact_bytes,
-                                                    .min_free_bytes = options.min_free_disk_bytes}));
+  ASSIGN_OR_RETURN(s->artifacts, registry::ArtifactStore::Create(
+                                     {.data_dir = data_dir,
+                                      .max_file_bytes = options.max_artifact_bytes,
+                                      .max_total_bytes = options.max_artifact_bytes,
+                                      .min_free_bytes = options.min_free_disk_bytes}));
   // Fails the operations the previous run left unfinished.
   ASSIGN_OR_RETURN(s->operations, registry::OperationService::Create(
                                       {.store = s->store.get(), .clock = &s->clock}));
@@ -238,9 +238,9 @@ void AddServeCommand(CLI::App& app) {
                   "Local artifactUri paths must be under one of these folders (repeatable; "
                   "default: any path the server can read)");
   cmd->add_flag("--allow-private-artifact-hosts", options->allow_private_artifact_hosts,
-               "http(s) artifactUri downloads may reach loopback and private addresses "
-               "(127/8, 10/8, 172.16/12, 192.168/16, 100.64/10, 0/8, ::1, fc00::/7); link-local "
-               "and metadata addresses (169.254/16, fe80::/10, fd00:ec2::254) stay refused");
+                "http(s) artifactUri downloads may reach loopback and private addresses "
+                "(127/8, 10/8, 172.16/12, 192.168/16, 100.64/10, 0/8, ::1, fc00::/7); link-local "
+                "and metadata addresses (169.254/16, fe80::/10, fd00:ec2::254) stay refused");
   cmd->add_option("--max-artifact-gib", *max_artifact_gib,
                   "Largest model artifact (any one file, and an archive's contents), in GiB; "
                   "larger uploads fail with INVALID_ARGUMENT before they are copied")

@@ -117,16 +117,16 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
           fmt::format("the archive lists \"{}\" twice", rel->string()));
     }
     if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > limits.max_file_bytes) {
-      return absl::InvalidArgumentError(fmt::format(
-          "the archive entry \"{}\" has {} bytes, more than the limit of {} ({})", shown,
-          archive_entry_size(entry), limits.max_file_bytes, kMaxArtifactFlag));
+      return absl::InvalidArgumentError(
+          fmt::format("the archive entry \"{}\" has {} bytes, more than the limit of {} ({})",
+                      shown, archive_entry_size(entry), limits.max_file_bytes, kMaxArtifactFlag));
     }
     if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
       const int64_t declared = total + archive_entry_size(entry);
       if (declared > limits.max_total_bytes) {
         return absl::InvalidArgumentError(fmt::format(
-            "the archive's files up to \"{}\" have {} bytes, more than the limit of {} ({})",
-            shown, declared, limits.max_total_bytes, kMaxArtifactFlag));
+            "the archive's files up to \"{}\" have {} bytes, more than the limit of {} ({})", shown,
+            declared, limits.max_total_bytes, kMaxArtifactFlag));
       }
       if (absl::Status fits = budget.Check(declared, fmt::format("the archive's files up to "
                                                                  "\"{}\"",

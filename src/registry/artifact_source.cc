@@ -208,7 +208,8 @@ absl::StatusOr<CollectedArtifact> CollectArtifactFiles(const ArtifactLocation& l
     if (options.fetcher == nullptr) return absl::FailedPreconditionError("no artifact fetcher");
     archive = scratch / "download";
     absl::Status fetched = options.fetcher->Fetch(location.url, archive, budget.limit(), cancel);
-    if (absl::IsResourceExhausted(fetched)) return budget.TooLarge("the download of " + location.url);
+    if (absl::IsResourceExhausted(fetched))
+      return budget.TooLarge("the download of " + location.url);
     RETURN_IF_ERROR(fetched);
     std::error_code size_error;
     budget = budget.AfterWriting(static_cast<int64_t>(fs::file_size(archive, size_error)));
@@ -218,8 +219,7 @@ absl::StatusOr<CollectedArtifact> CollectArtifactFiles(const ArtifactLocation& l
   fs::create_directories(extracted, ec);
   if (ec)
     return absl::InternalError(fmt::format("create {}: {}", extracted.string(), ec.message()));
-  absl::Status extracted_ok =
-      ExtractTarArchive(archive, extracted, options.limits, cancel, budget);
+  absl::Status extracted_ok = ExtractTarArchive(archive, extracted, options.limits, cancel, budget);
   if (!extracted_ok.ok() && location.kind == ArtifactLocation::Kind::kRemoteArchive) {
     // Name the URL, not our scratch file.
     std::string msg(extracted_ok.message());

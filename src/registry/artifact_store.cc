@@ -128,8 +128,8 @@ absl::StatusOr<int64_t> ArtifactStore::StoreBlob(const fs::path& source, const s
     std::error_code ec;
     fs::remove(tmp, ec);
     if (absl::IsInvalidArgument(copied.status())) {
-      return absl::AbortedError(fmt::format(
-          "{} grew while it was being uploaded; retry the upload", source.string()));
+      return absl::AbortedError(
+          fmt::format("{} grew while it was being uploaded; retry the upload", source.string()));
     }
     return copied.status();
   }
@@ -173,8 +173,8 @@ absl::StatusOr<IngestResult> ArtifactStore::Ingest(
     if (ec) return ErrnoStatus(ec.value(), "stat " + f.source.string());
     if (size > options_.max_file_bytes) {
       return absl::InvalidArgumentError(
-          fmt::format("artifact file {} has {} bytes, more than the limit of {} ({})", f.path,
-                      size, options_.max_file_bytes, kMaxArtifactFlag));
+          fmt::format("artifact file {} has {} bytes, more than the limit of {} ({})", f.path, size,
+                      options_.max_file_bytes, kMaxArtifactFlag));
     }
     total += size;
     sizes.push_back(size);

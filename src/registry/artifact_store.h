@@ -68,14 +68,14 @@ class BlobPins {
  private:
   friend class ArtifactStore;
 
-struct DiskSpace {
-  int64_t available_bytes = 0;  // what an unprivileged writer may still use
-  int64_t total_bytes = 0;
-};
-// statvfs(3) of the filesystem holding `path`.
-absl::StatusOr<DiskSpace> StatFilesystem(const std::filesystem::path& path);
-// 5% of the filesystem, at least 1 GiB, at most 16 GiB (never more than a fifth of a small disk).
-int64_t DefaultMinFreeBytes(int64_t filesystem_bytes);
+  struct DiskSpace {
+    int64_t available_bytes = 0;  // what an unprivileged writer may still use
+    int64_t total_bytes = 0;
+  };
+  // statvfs(3) of the filesystem holding `path`.
+  absl::StatusOr<DiskSpace> StatFilesystem(const std::filesystem::path& path);
+  // 5% of the filesystem, at least 1 GiB, at most 16 GiB (never more than a fifth of a small disk).
+  int64_t DefaultMinFreeBytes(int64_t filesystem_bytes);
   void Release();
   ArtifactStore* store_ = nullptr;
   std::vector<std::string> digests_;
@@ -107,10 +107,10 @@ class ArtifactStore {
   // Copies `files` into the blob store (each hashed first; content already stored is not copied
   // again, and is verified to be unchanged while copying when it is). Returns the manifest,
   // sorted by path, with the blobs pinned. The files' total size is checked against Budget()
-  // before the first byte is copied, and each copy stops at its file's stated size. `progress(done_bytes, total_bytes)` is called
-  // between files; `cancel` is checked between files and between chunks.
-  // INVALID_ARGUMENT for limits (too many files, too large), RESOURCE_EXHAUSTED when the disk
-  // lacks room, ABORTED if a source file changed while being copied.
+  // before the first byte is copied, and each copy stops at its file's stated size.
+  // `progress(done_bytes, total_bytes)` is called between files; `cancel` is checked between files
+  // and between chunks. INVALID_ARGUMENT for limits (too many files, too large), RESOURCE_EXHAUSTED
+  // when the disk lacks room, ABORTED if a source file changed while being copied.
   absl::StatusOr<IngestResult> Ingest(
       const std::vector<SourceFile>& files, const CancellationToken& cancel,
       const std::function<void(int64_t, int64_t)>& progress = nullptr);

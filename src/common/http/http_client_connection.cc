@@ -141,9 +141,8 @@ absl::StatusOr<std::unique_ptr<ClientConnection>> ClientConnection::Open(
       if (first_refusal.ok()) {
         return absl::UnavailableError(fmt::format("{} resolved to no address", url.host));
       }
-      return absl::Status(first_refusal.code(),
-                          fmt::format("connecting to {}: {}", c->peer_,
-                                      std::string(first_refusal.message())));
+      return absl::Status(first_refusal.code(), fmt::format("connecting to {}: {}", c->peer_,
+                                                            std::string(first_refusal.message())));
     }
     endpoints = tcp::resolver::results_type::create(allowed.begin(), allowed.end(), url.host,
                                                     std::to_string(url.port));
