@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -102,11 +103,16 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   ASSIGN_OR_RETURN(s->lock, DataDirLock::Acquire(data_dir));
   ASSIGN_OR_RETURN(s->store,
                    registry::sqlite::SqliteMetadataStore::Open({.path = data_dir / "tessera.db"}));
-  ASSIGN_OR_RETURN(s->artifacts, registry::ArtifactStore::Create({.data_dir = data_dir}));
+  ASSIGN_OR_RETURN(s->artifacts, registry::ArtifactStore::Create(
+                                     {.data_dir = data_dir,
+                                      .max_file_bytes = options.max_artifact_bytes,
+                                      .max_total_bytes = options.max_artifact_bytes,
+                                      .min_free_bytes = options.min_free_disk_bytes}));
   // Fails the operations the previous run left unfinished.
   ASSIGN_OR_RETURN(s->operations, registry::OperationService::Create(
                                       {.store = s->store.get(), .clock = &s->clock}));
-  ASSIGN_OR_RETURN(s->fetcher, registry::HttpArtifactFetcher::Create({}));
+  ASSIGN_OR_RETURN(s->fetcher, registry::HttpArtifactFetcher::Create(
+                                   {.allow_private_hosts = options.allow_private_artifact_hosts}));
   registry::ModelService::Options model_options;
   model_options.store = s->store.get();
   model_options.artifacts = s->artifacts.get();
@@ -115,6 +121,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   model_options.clock = &s->clock;
   model_options.source.allowed_roots = options.allowed_artifact_roots;
   model_options.source.fetcher = s->fetcher.get();
+  model_options.source.limits.max_file_bytes = options.max_artifact_bytes;
+  model_options.source.limits.max_total_bytes = options.max_artifact_bytes;
   // Sweeps the artifact store (files of interrupted uploads).
   ASSIGN_OR_RETURN(s->models, registry::ModelService::Create(model_options));
 
@@ -220,6 +228,8 @@ void AddServeCommand(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   auto allowed_roots = std::make_shared<std::vector<std::string>>();
   auto max_request_mib = std::make_shared<size_t>(64);
+  auto max_artifact_gib = std::make_shared<double>(64);
+  auto min_free_disk_gib = std::make_shared<double>(-1);
   CLI::App* cmd = app.add_subcommand(
       "serve", "Run the Tessera server: Vertex AI-compatible REST API for models and endpoints");
   cmd->add_option("--data-dir", options->data_dir,
@@ -231,6 +241,20 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--allowed-artifact-root", *allowed_roots,
                   "Local artifactUri paths must be under one of these folders (repeatable; "
                   "default: any path the server can read)");
+  cmd->add_flag("--allow-private-artifact-hosts", options->allow_private_artifact_hosts,
+                "http(s) artifactUri downloads may reach loopback and private addresses "
+                "(127/8, 10/8, 172.16/12, 192.168/16, 100.64/10, 0/8, ::1, fc00::/7); link-local "
+                "and metadata addresses (169.254/16, fe80::/10, fd00:ec2::254) stay refused");
+  cmd->add_option("--max-artifact-gib", *max_artifact_gib,
+                  "Largest model artifact (any one file, and an archive's contents), in GiB; "
+                  "larger uploads fail with INVALID_ARGUMENT before they are copied")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--min-free-disk-gib", *min_free_disk_gib,
+                  "Free space the data dir's filesystem keeps, in GiB: uploads that would leave "
+                  "less fail with RESOURCE_EXHAUSTED before writing (default: 5% of the "
+                  "filesystem, at least 1, at most 16)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--io-threads", options->io_threads, "HTTP io threads")->capture_default_str();
   cmd->add_option("--handler-threads", options->handler_threads,
                   "Threads for control-plane requests")
@@ -256,7 +280,7 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
       ->capture_default_str();
-  cmd->callback([options, allowed_roots, max_request_mib] {
+  cmd->callback([options, allowed_roots, max_request_mib, max_artifact_gib, min_free_disk_gib] {
     if (absl::Status s = InitLogging("serve", options->log_level); !s.ok()) {
       std::fprintf(stderr, "tessera serve: %s\n", std::string(s.message()).c_str());
       std::exit(2);
@@ -265,6 +289,13 @@ void AddServeCommand(CLI::App& app) {
       options->allowed_artifact_roots.push_back(std::filesystem::absolute(root));
     }
     options->max_request_bytes = *max_request_mib << 20;
+    constexpr double kGiB = double(int64_t{1} << 30);
+    options->max_artifact_bytes =
+        static_cast<int64_t>(std::min(*max_artifact_gib, double(int64_t{1} << 32)) * kGiB);
+    options->min_free_disk_bytes =
+        *min_free_disk_gib < 0
+            ? -1
+            : static_cast<int64_t>(std::min(*min_free_disk_gib, double(int64_t{1} << 32)) * kGiB);
     std::error_code ec;
     const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
     options->self_binary = ec ? std::string() : self.string();

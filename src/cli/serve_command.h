@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -26,6 +27,15 @@ struct ServeOptions {
   std::string grpc_listen;  // KServe v2 gRPC ADDR:PORT; empty: off
   // Local artifactUri paths must lie under one of these; empty allows any readable path.
   std::vector<std::filesystem::path> allowed_artifact_roots;
+  // http(s) artifactUri downloads may reach loopback and private addresses (never link-local
+  // or metadata ones).
+  bool allow_private_artifact_hosts = false;
+  // One artifact's size cap (every file, and the archive's contents); refused with
+  // INVALID_ARGUMENT above it.
+  int64_t max_artifact_bytes = int64_t{64} << 30;
+  // Bytes the data dir's filesystem keeps free (uploads that would leave less fail with
+  // RESOURCE_EXHAUSTED); negative: registry::DefaultMinFreeBytes of the filesystem's size.
+  int64_t min_free_disk_bytes = -1;
   int io_threads = 2;
   int handler_threads = 8;
   size_t max_request_bytes = size_t{64} << 20;

@@ -54,7 +54,8 @@ bool LooksLikeTarArchive(const std::string& path) {
 }
 
 absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& dest,
-                               const ExtractLimits& limits, const CancellationToken& cancel) {
+                               const ExtractLimits& limits, const CancellationToken& cancel,
+                               const UploadBudget& budget) {
   std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
@@ -117,8 +118,22 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
     }
     if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > limits.max_file_bytes) {
       return absl::InvalidArgumentError(
-          fmt::format("the archive entry \"{}\" has {} bytes, more than the limit of {}", shown,
-                      archive_entry_size(entry), limits.max_file_bytes));
+          fmt::format("the archive entry \"{}\" has {} bytes, more than the limit of {} ({})",
+                      shown, archive_entry_size(entry), limits.max_file_bytes, kMaxArtifactFlag));
+    }
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
+      const int64_t declared = total + archive_entry_size(entry);
+      if (declared > limits.max_total_bytes) {
+        return absl::InvalidArgumentError(fmt::format(
+            "the archive's files up to \"{}\" have {} bytes, more than the limit of {} ({})", shown,
+            declared, limits.max_total_bytes, kMaxArtifactFlag));
+      }
+      if (absl::Status fits = budget.Check(declared, fmt::format("the archive's files up to "
+                                                                 "\"{}\"",
+                                                                 shown));
+          !fits.ok()) {
+        return fits;
+      }
     }
     fs::path target = dest / *rel;
     std::error_code ec;
@@ -147,10 +162,12 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
       total += n;
       if (written > limits.max_file_bytes || total > limits.max_total_bytes) {
         status = absl::InvalidArgumentError(fmt::format(
-            "the archive expands to more than its limit ({} bytes per file, {} in total)",
-            limits.max_file_bytes, limits.max_total_bytes));
+            "the archive expands to more than its limit ({} bytes per file, {} in total; {})",
+            limits.max_file_bytes, limits.max_total_bytes, kMaxArtifactFlag));
         break;
       }
+      status = budget.Check(total, "the archive's contents");
+      if (!status.ok()) break;
       for (la_ssize_t off = 0; off < n;) {
         ssize_t w = ::write(fd, buf.data() + off, static_cast<size_t>(n - off));
         if (w < 0 && errno == EINTR) continue;

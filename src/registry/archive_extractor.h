@@ -3,7 +3,8 @@
 // Only regular files and directories are extracted. Refused, with INVALID_ARGUMENT naming the
 // entry: absolute paths, any ".." component, symbolic links, hard links, device files, FIFOs and
 // sockets, duplicate entries, more than `max_entries` entries, and files or totals above the
-// byte limits (counted on the bytes actually written, not the headers' claims). Files are
+// byte limits (checked on the headers' claims before writing, and on the bytes actually written
+// while writing, so a lying header gains nothing). Files are
 // created with O_EXCL|O_NOFOLLOW under `dest`, which must be an empty folder.
 #pragma once
 
@@ -12,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "registry/cancellation.h"
+#include "registry/upload_budget.h"
 
 namespace tessera::registry {
 
@@ -21,9 +23,12 @@ struct ExtractLimits {
   int max_entries = 10000;
 };
 
+// `budget` bounds the bytes written in all (a header's declared size before the entry is
+// written, the bytes actually written while writing): its error names the cap or the disk.
 absl::Status ExtractTarArchive(const std::filesystem::path& archive,
                                const std::filesystem::path& dest, const ExtractLimits& limits,
-                               const CancellationToken& cancel);
+                               const CancellationToken& cancel,
+                               const UploadBudget& budget = UploadBudget());
 
 // Whether `path` names an archive this extractor reads (by suffix: .tar, .tar.gz, .tgz).
 bool LooksLikeTarArchive(const std::string& path);

@@ -144,6 +144,7 @@ absl::StatusOr<ArtifactLocation> ResolveArtifactUri(const std::string& artifact_
           fmt::format("artifactUri {}: this server cannot download http(s) artifacts; {}",
                       artifact_uri, kForms));
     }
+    RETURN_IF_ERROR(options.fetcher->CheckUrl(artifact_uri));
     loc.kind = ArtifactLocation::Kind::kRemoteArchive;
     loc.url = artifact_uri;
     return loc;
@@ -189,27 +190,36 @@ absl::StatusOr<ArtifactLocation> ResolveArtifactUri(const std::string& artifact_
   return loc;
 }
 
-absl::StatusOr<std::vector<SourceFile>> CollectArtifactFiles(const ArtifactLocation& location,
-                                                             const ArtifactSourceOptions& options,
-                                                             const fs::path& scratch,
-                                                             const CancellationToken& cancel) {
+absl::StatusOr<CollectedArtifact> CollectArtifactFiles(const ArtifactLocation& location,
+                                                       const ArtifactSourceOptions& options,
+                                                       const fs::path& scratch,
+                                                       const CancellationToken& cancel,
+                                                       const UploadBudget& given_budget) {
   std::vector<fs::path> roots = CanonicalRoots(options);
   if (location.kind == ArtifactLocation::Kind::kLocalFolder) {
-    return ListFolder(location.local_path, roots, options.limits);
+    ASSIGN_OR_RETURN(std::vector<SourceFile> files,
+                     ListFolder(location.local_path, roots, options.limits));
+    return CollectedArtifact{std::move(files), location.local_path};
   }
+  UploadBudget budget = given_budget;
+  budget.cap_bytes = std::min(budget.cap_bytes, options.limits.max_total_bytes);
   fs::path archive = location.local_path;
   if (location.kind == ArtifactLocation::Kind::kRemoteArchive) {
     if (options.fetcher == nullptr) return absl::FailedPreconditionError("no artifact fetcher");
     archive = scratch / "download";
-    RETURN_IF_ERROR(
-        options.fetcher->Fetch(location.url, archive, options.limits.max_total_bytes, cancel));
+    absl::Status fetched = options.fetcher->Fetch(location.url, archive, budget.limit(), cancel);
+    if (absl::IsResourceExhausted(fetched))
+      return budget.TooLarge("the download of " + location.url);
+    RETURN_IF_ERROR(fetched);
+    std::error_code size_error;
+    budget = budget.AfterWriting(static_cast<int64_t>(fs::file_size(archive, size_error)));
   }
   fs::path extracted = scratch / "extracted";
   std::error_code ec;
   fs::create_directories(extracted, ec);
   if (ec)
     return absl::InternalError(fmt::format("create {}: {}", extracted.string(), ec.message()));
-  absl::Status extracted_ok = ExtractTarArchive(archive, extracted, options.limits, cancel);
+  absl::Status extracted_ok = ExtractTarArchive(archive, extracted, options.limits, cancel, budget);
   if (!extracted_ok.ok() && location.kind == ArtifactLocation::Kind::kRemoteArchive) {
     // Name the URL, not our scratch file.
     std::string msg(extracted_ok.message());
@@ -219,13 +229,15 @@ absl::StatusOr<std::vector<SourceFile>> CollectArtifactFiles(const ArtifactLocat
     return absl::Status(extracted_ok.code(), msg);
   }
   RETURN_IF_ERROR(extracted_ok);
+  if (location.kind == ArtifactLocation::Kind::kRemoteArchive) fs::remove(archive, ec);  // room
   // One top-level folder and nothing else: the checkpoint is inside it.
   fs::path root = extracted;
   std::vector<fs::directory_entry> top;
   for (const auto& e : fs::directory_iterator(extracted, ec)) top.push_back(e);
   if (top.size() == 1 && top[0].is_directory()) root = top[0].path();
   // Extracted files are ours (no links), so no roots apply inside.
-  return ListFolder(root, {}, options.limits);
+  ASSIGN_OR_RETURN(std::vector<SourceFile> files, ListFolder(root, {}, options.limits));
+  return CollectedArtifact{std::move(files), root};
 }
 
 }  // namespace tessera::registry

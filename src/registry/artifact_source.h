@@ -24,6 +24,7 @@
 #include "registry/archive_extractor.h"
 #include "registry/artifact_store.h"
 #include "registry/cancellation.h"
+#include "registry/upload_budget.h"
 
 namespace tessera::registry {
 
@@ -31,12 +32,19 @@ namespace tessera::registry {
 class ArtifactFetcher {
  public:
   virtual ~ArtifactFetcher() = default;
-  // Writes the body of `url` to the new file `dest`. More than `max_bytes` is INVALID_ARGUMENT;
-  // network failures UNAVAILABLE; HTTP 404 NOT_FOUND; other HTTP errors FAILED_PRECONDITION, with
-  // the URL and status in the message. Called on an operation worker thread; returns CANCELLED
-  // promptly once `cancel` fires.
+  // Writes the body of `url` to the new file `dest`. More than `max_bytes` (declared or
+  // received) is RESOURCE_EXHAUSTED and leaves no file; network failures UNAVAILABLE; HTTP 404
+  // NOT_FOUND; other HTTP errors FAILED_PRECONDITION; a host this server may not fetch from
+  // PERMISSION_DENIED; with the URL and status in the message. Called on an operation worker
+  // thread; returns CANCELLED promptly once `cancel` fires.
   virtual absl::Status Fetch(const std::string& url, const std::filesystem::path& dest,
                              int64_t max_bytes, const CancellationToken& cancel) = 0;
+  // Request-time checks that need no network (URL form; an IP-literal host outside what the
+  // server may fetch from is PERMISSION_DENIED at once). Names resolve only in Fetch.
+  virtual absl::Status CheckUrl(const std::string& url) {
+    (void)url;
+    return absl::OkStatus();
+  }
 };
 
 struct ArtifactSourceOptions {
@@ -61,12 +69,22 @@ struct ArtifactLocation {
 absl::StatusOr<ArtifactLocation> ResolveArtifactUri(const std::string& artifact_uri,
                                                     const ArtifactSourceOptions& options);
 
+struct CollectedArtifact {
+  std::vector<SourceFile> files;
+  // The folder holding the files as they will be laid out (the local folder itself, or the
+  // extracted archive's root in scratch): validated before anything is copied into the store.
+  std::filesystem::path root;
+};
+
 // The files to ingest. Archives are downloaded and extracted under `scratch` (an empty folder
 // the caller removes); an archive whose only top-level entry is a folder yields that folder's
-// contents. Called on an operation worker thread.
-absl::StatusOr<std::vector<SourceFile>> CollectArtifactFiles(const ArtifactLocation& location,
-                                                             const ArtifactSourceOptions& options,
-                                                             const std::filesystem::path& scratch,
-                                                             const CancellationToken& cancel);
+// contents. Everything written (download, extraction) stays within `budget`: a declared size
+// (Content-Length, tar header) over it is refused before writing, the bytes written while
+// writing. Called on an operation worker thread.
+absl::StatusOr<CollectedArtifact> CollectArtifactFiles(const ArtifactLocation& location,
+                                                       const ArtifactSourceOptions& options,
+                                                       const std::filesystem::path& scratch,
+                                                       const CancellationToken& cancel,
+                                                       const UploadBudget& budget = UploadBudget());
 
 }  // namespace tessera::registry

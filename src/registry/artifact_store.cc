@@ -1,6 +1,7 @@
 #include "registry/artifact_store.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,12 +121,19 @@ absl::StatusOr<int64_t> ArtifactStore::StoreBlob(const fs::path& source, const s
   fs::path tmp_dir = options_.data_dir / "artifacts" / "tmp";
   fs::path tmp = tmp_dir / fmt::format("blob-{}-{}", static_cast<int>(::getpid()),
                                        tmp_counter_.fetch_add(1, std::memory_order_relaxed));
-  auto copied = CopyAndHash(source, tmp, options_.max_file_bytes, cancel);
+  // No more than the size the budget was checked against: a file that grows while it is copied
+  // stops at once instead of filling the disk.
+  auto copied = CopyAndHash(source, tmp, size, cancel);
   if (!copied.ok()) {
     std::error_code ec;
     fs::remove(tmp, ec);
+    if (absl::IsInvalidArgument(copied.status())) {
+      return absl::AbortedError(
+          fmt::format("{} grew while it was being uploaded; retry the upload", source.string()));
+    }
     return copied.status();
   }
+  blob_bytes_written_.fetch_add(copied->bytes, std::memory_order_relaxed);
   if (copied->sha256 != sha256 || copied->bytes != size) {
     std::error_code ec;
     fs::remove(tmp, ec);
@@ -165,16 +173,14 @@ absl::StatusOr<IngestResult> ArtifactStore::Ingest(
     if (ec) return ErrnoStatus(ec.value(), "stat " + f.source.string());
     if (size > options_.max_file_bytes) {
       return absl::InvalidArgumentError(
-          fmt::format("artifact file {} has {} bytes, more than the limit of {}", f.path, size,
-                      options_.max_file_bytes));
+          fmt::format("artifact file {} has {} bytes, more than the limit of {} ({})", f.path, size,
+                      options_.max_file_bytes, kMaxArtifactFlag));
     }
     total += size;
     sizes.push_back(size);
   }
-  if (total > options_.max_total_bytes) {
-    return absl::InvalidArgumentError(fmt::format(
-        "the artifact has {} bytes, more than the limit of {}", total, options_.max_total_bytes));
-  }
+  ASSIGN_OR_RETURN(UploadBudget budget, Budget());
+  RETURN_IF_ERROR(budget.Check(total, "the artifact"));
   IngestResult result;
   result.pins.store_ = this;
   int64_t done = 0;
@@ -286,6 +292,35 @@ absl::Status ArtifactStore::RemoveVersionDir(const ModelName& version) {
   // The model's folder goes with its last version (remove() refuses a non-empty folder).
   fs::remove(VersionDir(version).parent_path(), ec);
   return absl::OkStatus();
+}
+
+absl::StatusOr<DiskSpace> StatFilesystem(const fs::path& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) return ErrnoStatus(errno, "statvfs " + path.string());
+  const auto unit = static_cast<int64_t>(st.f_frsize != 0 ? st.f_frsize : st.f_bsize);
+  return DiskSpace{static_cast<int64_t>(st.f_bavail) * unit,
+                   static_cast<int64_t>(st.f_blocks) * unit};
+}
+
+int64_t DefaultMinFreeBytes(int64_t filesystem_bytes) {
+  constexpr int64_t kGiB = int64_t{1} << 30;
+  const int64_t five_percent = std::clamp<int64_t>(filesystem_bytes / 20, kGiB, 16 * kGiB);
+  return std::min(five_percent, std::max<int64_t>(0, filesystem_bytes / 5));
+}
+
+absl::StatusOr<UploadBudget> ArtifactStore::Budget() const {
+  absl::StatusOr<DiskSpace> space = options_.disk_space ? options_.disk_space(options_.data_dir)
+                                                        : StatFilesystem(options_.data_dir);
+  if (!space.ok()) {
+    return absl::InternalError(fmt::format("cannot examine the artifact store's filesystem: {}",
+                                           std::string(space.status().message())));
+  }
+  UploadBudget budget;
+  budget.cap_bytes = options_.max_total_bytes;
+  budget.reserve_bytes = options_.min_free_bytes >= 0 ? options_.min_free_bytes
+                                                      : DefaultMinFreeBytes(space->total_bytes);
+  budget.room_bytes = space->available_bytes - budget.reserve_bytes;
+  return budget;
 }
 
 absl::StatusOr<fs::path> ArtifactStore::NewScratchDir() {

@@ -36,6 +36,7 @@
 #include "registry/cancellation.h"
 #include "registry/model.h"
 #include "registry/resource_name.h"
+#include "registry/upload_budget.h"
 
 namespace tessera::registry {
 
@@ -47,6 +48,15 @@ struct SourceFile {
 
 class ArtifactStore;
 
+struct DiskSpace {
+  int64_t available_bytes = 0;  // what an unprivileged writer may still use
+  int64_t total_bytes = 0;
+};
+// statvfs(3) of the filesystem holding `path`.
+absl::StatusOr<DiskSpace> StatFilesystem(const std::filesystem::path& path);
+// 5% of the filesystem, at least 1 GiB, at most 16 GiB (never more than a fifth of a small disk).
+int64_t DefaultMinFreeBytes(int64_t filesystem_bytes);
+
 // Keeps blobs from garbage collection until destroyed. Move-only.
 class BlobPins {
  public:
@@ -57,6 +67,15 @@ class BlobPins {
 
  private:
   friend class ArtifactStore;
+
+  struct DiskSpace {
+    int64_t available_bytes = 0;  // what an unprivileged writer may still use
+    int64_t total_bytes = 0;
+  };
+  // statvfs(3) of the filesystem holding `path`.
+  absl::StatusOr<DiskSpace> StatFilesystem(const std::filesystem::path& path);
+  // 5% of the filesystem, at least 1 GiB, at most 16 GiB (never more than a fifth of a small disk).
+  int64_t DefaultMinFreeBytes(int64_t filesystem_bytes);
   void Release();
   ArtifactStore* store_ = nullptr;
   std::vector<std::string> digests_;
@@ -75,6 +94,11 @@ class ArtifactStore {
     int64_t max_file_bytes = int64_t{64} << 30;   // one file
     int64_t max_total_bytes = int64_t{64} << 30;  // one artifact
     int max_files = 10000;                        // one artifact
+    // Bytes the store's filesystem keeps free: an upload that would leave less is refused with
+    // RESOURCE_EXHAUSTED before it writes. Negative: DefaultMinFreeBytes(filesystem size).
+    int64_t min_free_bytes = -1;
+    // The filesystem holding `data_dir`: statvfs(3) unless replaced (tests fake a full disk).
+    std::function<absl::StatusOr<DiskSpace>(const std::filesystem::path&)> disk_space;
   };
 
   // Creates the folders. Does not sweep (call Sweep once the metadata store is open).
@@ -82,10 +106,11 @@ class ArtifactStore {
 
   // Copies `files` into the blob store (each hashed first; content already stored is not copied
   // again, and is verified to be unchanged while copying when it is). Returns the manifest,
-  // sorted by path, with the blobs pinned. `progress(done_bytes, total_bytes)` is called
-  // between files; `cancel` is checked between files and between chunks.
-  // INVALID_ARGUMENT for limits (too many files, too large), ABORTED if a source file changed
-  // while being copied.
+  // sorted by path, with the blobs pinned. The files' total size is checked against Budget()
+  // before the first byte is copied, and each copy stops at its file's stated size.
+  // `progress(done_bytes, total_bytes)` is called between files; `cancel` is checked between files
+  // and between chunks. INVALID_ARGUMENT for limits (too many files, too large), RESOURCE_EXHAUSTED
+  // when the disk lacks room, ABORTED if a source file changed while being copied.
   absl::StatusOr<IngestResult> Ingest(
       const std::vector<SourceFile>& files, const CancellationToken& cancel,
       const std::function<void(int64_t, int64_t)>& progress = nullptr);
@@ -114,6 +139,10 @@ class ArtifactStore {
   // Every blob digest present on disk.
   absl::StatusOr<std::set<std::string>> ListBlobs() const;
 
+  // What an upload may write now: the artifact cap (max_total_bytes) and the free space above
+  // the reserve, probed afresh. INTERNAL when the filesystem cannot be examined.
+  absl::StatusOr<UploadBudget> Budget() const;
+
   // A fresh empty folder for one upload's scratch work (archive download and extraction),
   // removed by the caller or by Sweep.
   absl::StatusOr<std::filesystem::path> NewScratchDir();
@@ -130,6 +159,8 @@ class ArtifactStore {
                      const std::vector<ModelName>& live_versions);
 
   const Options& options() const { return options_; }
+  // Bytes written into new blobs since the store was created (what uploads actually copied).
+  int64_t blob_bytes_written() const { return blob_bytes_written_.load(std::memory_order_relaxed); }
 
  private:
   friend class BlobPins;
@@ -144,6 +175,7 @@ class ArtifactStore {
 
   const Options options_;
   std::atomic<uint64_t> tmp_counter_{0};
+  std::atomic<int64_t> blob_bytes_written_{0};
   absl::Mutex mu_;
   std::map<std::string, int> pins_ ABSL_GUARDED_BY(mu_);
 };

@@ -139,8 +139,30 @@ absl::StatusOr<OperationResult> ModelService::RunUpload(OperationContext& ctx,
 
   ctx.SetProgress(5, location.kind == ArtifactLocation::Kind::kLocalFolder ? "LISTING_ARTIFACT"
                                                                            : "FETCHING_ARTIFACT");
-  ASSIGN_OR_RETURN(std::vector<SourceFile> files,
-                   CollectArtifactFiles(location, options_.source, scratch, ctx.cancel()));
+  ASSIGN_OR_RETURN(UploadBudget budget, options_.artifacts->Budget());
+  ASSIGN_OR_RETURN(CollectedArtifact collected,
+                   CollectArtifactFiles(location, options_.source, scratch, ctx.cancel(), budget));
+  const std::vector<SourceFile>& files = collected.files;
+  // Sizes first (cheap, and a sparse file's size counts): the store is not touched past its cap
+  // or its free-space reserve. Ingest checks again with a fresh look at the disk.
+  int64_t total_bytes = 0;
+  for (const SourceFile& f : files) {
+    std::error_code ec;
+    const auto size = static_cast<int64_t>(fs::file_size(f.source, ec));
+    if (ec) return ErrnoStatus(ec.value(), "stat " + f.source.string());
+    total_bytes += size;
+  }
+  RETURN_IF_ERROR(budget.Check(total_bytes, "the artifact"));
+
+  // A checkpoint the runtime would refuse is refused now, before gigabytes are copied into the
+  // store (the check reads the configs and the safetensors header, not the weights). The staged
+  // copy is validated again below: that is what will be served.
+  ctx.SetProgress(8, "VALIDATING");
+  if (absl::Status valid = options_.validator->Validate(collected.root); !valid.ok()) {
+    return absl::InvalidArgumentError(fmt::format("artifact {} is not a servable model: {}",
+                                                  m.artifact_uri, std::string(valid.message())));
+  }
+  RETURN_IF_ERROR(ctx.cancel().Check());
 
   ctx.SetProgress(10, "COPYING_ARTIFACT");
   int last_percent = 10;

@@ -86,7 +86,8 @@ TEST(ControlPlaneCrashE2E, KillDuringUploadThenRestart) {
   StallingHttpServer stall;
   std::string op_name;
   {
-    auto server = ServeProcess::Start(data);
+    // The stalling server listens on loopback, which uploads may reach only with the flag.
+    auto server = ServeProcess::Start(data, {"--allow-private-artifact-hosts"});
     ASSERT_TRUE(server.ok()) << server.status();
     ServeProcess& s = **server;
     json body = {

@@ -335,7 +335,7 @@ TEST(ArtifactSourceTest, EnforcesAllowedRootsIncludingSymlinks) {
   fs::create_symlink(root / "good" / "config.json", root / "mixed" / "config.json");
   files = CollectArtifactFiles(*loc, options, tmp.path(), CancellationToken());
   ASSERT_TRUE(files.ok()) << files.status();
-  EXPECT_EQ(files->size(), 3u);
+  EXPECT_EQ(files->files.size(), 3u);
 }
 
 class CopyingFetcher final : public ArtifactFetcher {
@@ -371,9 +371,9 @@ TEST(ArtifactSourceTest, FetchesAndExtractsRemoteArchivesIntoScratch) {
   auto files = CollectArtifactFiles(*loc, options, tmp.path() / "scratch", CancellationToken());
   ASSERT_TRUE(files.ok()) << files.status();
   EXPECT_EQ(fetcher.last_url, "https://models.example.com/fashion.tar.gz?sig=1");
-  ASSERT_EQ(files->size(), 3u);
-  EXPECT_EQ((*files)[0].path, "config.json") << "the single top-level folder is unwrapped";
-  EXPECT_EQ(ReadFile((*files)[1].source), ReadFile(tmp.path() / "ckpt" / "model.safetensors"));
+  ASSERT_EQ(files->files.size(), 3u);
+  EXPECT_EQ(files->files[0].path, "config.json") << "the single top-level folder is unwrapped";
+  EXPECT_EQ(ReadFile(files->files[1].source), ReadFile(tmp.path() / "ckpt" / "model.safetensors"));
   // A local archive works the same way.
   auto local = ResolveArtifactUri((tmp.path() / "m.tar.gz").string(), {});
   ASSERT_TRUE(local.ok());

@@ -14,7 +14,12 @@ absl::Status RegistryHarness::Open() {
   std::filesystem::create_directories(data_dir_);
   ASSIGN_OR_RETURN(store_,
                    registry::sqlite::SqliteMetadataStore::Open({.path = data_dir_ / "tessera.db"}));
-  ASSIGN_OR_RETURN(artifacts_, registry::ArtifactStore::Create({.data_dir = data_dir_}));
+  ASSIGN_OR_RETURN(artifacts_,
+                   registry::ArtifactStore::Create({.data_dir = data_dir_,
+                                                    .max_file_bytes = options_.max_artifact_bytes,
+                                                    .max_total_bytes = options_.max_artifact_bytes,
+                                                    .min_free_bytes = options_.min_free_bytes,
+                                                    .disk_space = options_.disk_space}));
   ASSIGN_OR_RETURN(operations_,
                    registry::OperationService::Create({.store = store_.get(), .clock = &clock_}));
   registry::ModelService::Options o;
@@ -25,6 +30,8 @@ absl::Status RegistryHarness::Open() {
   o.clock = &clock_;
   o.source.allowed_roots = options_.allowed_roots;
   o.source.fetcher = options_.fetcher;
+  o.source.limits.max_file_bytes = options_.max_artifact_bytes;
+  o.source.limits.max_total_bytes = options_.max_artifact_bytes;
   o.upload_threads = options_.upload_threads;
   ASSIGN_OR_RETURN(models_, registry::ModelService::Create(o));
   return absl::OkStatus();

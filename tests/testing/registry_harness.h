@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ class RegistryHarness {
     std::vector<std::filesystem::path> allowed_roots;
     registry::ArtifactFetcher* fetcher = nullptr;
     int upload_threads = 2;
+    int64_t max_artifact_bytes = int64_t{64} << 30;  // the store's and the archives' cap
+    int64_t min_free_bytes = 0;                      // the store's free-space reserve
+    // Replaces statvfs (a fake small disk); empty: the real filesystem.
+    std::function<absl::StatusOr<registry::DiskSpace>(const std::filesystem::path&)> disk_space;
   };
 
   RegistryHarness(std::filesystem::path data_dir, Options options);

@@ -156,7 +156,8 @@ class HttpClient::Impl {
           tls = *configured;
         }
         absl::StatusOr<std::unique_ptr<ClientConnection>> opened = ClientConnection::Open(
-            *base_, tls, internal::DeadlineAfter(options_.connect_timeout), deadline);
+            *base_, tls, internal::DeadlineAfter(options_.connect_timeout), deadline,
+            options_.peer_filter);
         if (!opened.ok()) return opened.status();
         connection = *std::move(opened);
         connections_opened_.fetch_add(1, std::memory_order_relaxed);
@@ -189,6 +190,7 @@ class HttpClient::Impl {
     settings.connect_timeout = options_.connect_timeout;
     settings.max_header_bytes = options_.max_response_header_bytes;
     settings.user_agent = options_.user_agent;
+    settings.peer_filter = options_.peer_filter;
     return internal::DownloadToFile(url, path, max_bytes, internal::DeadlineAfter(timeout),
                                     settings);
   }

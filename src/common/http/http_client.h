@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -59,6 +60,12 @@ class HttpClient {
     // https: a PEM file of extra trusted certificates, in addition to the system store.
     std::string ca_file;
     std::string user_agent = "tessera";
+    // Called with every address a connection is about to be made to (after DNS resolution,
+    // for Send and for each DownloadToFile hop, redirects included), as an IP literal. An
+    // address it refuses is skipped; when it refuses them all, the connect fails with its first
+    // refusal. Resolution happens once and the connect uses the checked addresses, so a name
+    // cannot rebind between check and use. Unix sockets are not filtered. Empty: any address.
+    std::function<absl::Status(std::string_view ip)> peer_filter;
   };
 
   struct Stats {

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/ssl.hpp>
+#include <vector>
 
 #include "fmt/format.h"
 
@@ -79,7 +80,7 @@ void ClientConnection::SetDeadline(SteadyClock::time_point deadline) {
 
 absl::StatusOr<std::unique_ptr<ClientConnection>> ClientConnection::Open(
     const Url& url, const TlsSettings& tls, SteadyClock::time_point connect_deadline,
-    SteadyClock::time_point call_deadline) {
+    SteadyClock::time_point call_deadline, const PeerFilter& filter) {
   std::unique_ptr<ClientConnection> c(new ClientConnection(url.ToString()));
   const bool connect_limit_first = connect_deadline < call_deadline;
   const SteadyClock::time_point deadline = std::min(connect_deadline, call_deadline);
@@ -123,6 +124,28 @@ absl::StatusOr<std::unique_ptr<ClientConnection>> ClientConnection::Open(
         return absl::UnavailableError(fmt::format("cannot resolve {}: {}", url.host, ec.message()));
       }
     }
+  }
+  if (filter) {
+    // Keep only the addresses the filter accepts; the connect below uses exactly these.
+    std::vector<tcp::endpoint> allowed;
+    absl::Status first_refusal;
+    for (const auto& entry : endpoints) {
+      const absl::Status verdict = filter(entry.endpoint().address().to_string());
+      if (verdict.ok()) {
+        allowed.push_back(entry.endpoint());
+      } else if (first_refusal.ok()) {
+        first_refusal = verdict;
+      }
+    }
+    if (allowed.empty()) {
+      if (first_refusal.ok()) {
+        return absl::UnavailableError(fmt::format("{} resolved to no address", url.host));
+      }
+      return absl::Status(first_refusal.code(), fmt::format("connecting to {}: {}", c->peer_,
+                                                            std::string(first_refusal.message())));
+    }
+    endpoints = tcp::resolver::results_type::create(allowed.begin(), allowed.end(), url.host,
+                                                    std::to_string(url.port));
   }
   beast::tcp_stream* tcp = nullptr;
   if (url.scheme == Url::Scheme::kHttps) {

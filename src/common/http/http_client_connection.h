@@ -59,13 +59,17 @@ struct ResponseLimits {
 absl::Status StatusFromError(const beast::error_code& ec, std::string_view what,
                              std::string_view peer);
 
+// HttpClient::Options::peer_filter; empty allows every address.
+using PeerFilter = std::function<absl::Status(std::string_view ip)>;
+
 class ClientConnection {
  public:
   // Connects (and for https, handshakes) to `url`'s host. The connect must finish by
   // `connect_deadline` (UNAVAILABLE when that passes) and by `call_deadline` (DEADLINE_EXCEEDED).
+  // Only resolved addresses `filter` accepts are connected to.
   static absl::StatusOr<std::unique_ptr<ClientConnection>> Open(
       const Url& url, const TlsSettings& tls, SteadyClock::time_point connect_deadline,
-      SteadyClock::time_point call_deadline);
+      SteadyClock::time_point call_deadline, const PeerFilter& filter = nullptr);
 
   ~ClientConnection();
 
@@ -136,6 +140,7 @@ struct DownloadSettings {
   absl::Duration connect_timeout;
   size_t max_header_bytes = 0;
   std::string user_agent;
+  PeerFilter peer_filter;
 };
 absl::Status DownloadToFile(std::string_view url, const std::filesystem::path& path,
                             int64_t max_bytes, SteadyClock::time_point deadline,

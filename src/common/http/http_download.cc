@@ -58,7 +58,8 @@ absl::Status DownloadToFile(std::string_view url_text, const std::filesystem::pa
       tls = *configured;
     }
     absl::StatusOr<std::unique_ptr<ClientConnection>> connection =
-        ClientConnection::Open(*url, tls, DeadlineAfter(settings.connect_timeout), deadline);
+        ClientConnection::Open(*url, tls, DeadlineAfter(settings.connect_timeout), deadline,
+                               settings.peer_filter);
     if (!connection.ok()) return connection.status();
     ClientConnection& c = **connection;
 
