@@ -3,6 +3,8 @@
 # end-to-end and Python compatibility tests), then the unit tests again under ASan + UBSan.
 #   scripts/test.sh            everything
 #   SKIP_ASAN=1 scripts/test.sh  skip the sanitizer pass (local iteration)
+#   SKIP_FUZZ=1 scripts/test.sh  skip the fuzz smoke run (scripts/fuzz.sh, after the sanitizer pass)
+#   FUZZ_SECONDS=60 scripts/test.sh  seconds per fuzz target (default 20)
 #   CTEST_ARGS="-R engine" scripts/test.sh   pass a filter to both ctest runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +32,9 @@ if [ -z "${SKIP_ASAN:-}" ]; then
      LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp" \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest -j "$JOBS" -L unit --output-on-failure ${CTEST_ARGS:-})
+fi
+if [ -z "${SKIP_FUZZ:-}" ]; then
+  echo "== fuzz smoke run (libFuzzer, ASan + UBSan) =="
+  JOBS="$JOBS" ./scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 fi
 echo "== all tests passed =="
