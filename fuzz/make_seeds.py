@@ -10,7 +10,6 @@ import base64
 import gzip
 import io
 import json
-import shutil
 import struct
 import tarfile
 import zlib
@@ -257,7 +256,10 @@ def control_plane_seeds():
 
 
 def main():
-    shutil.rmtree(CORPUS, ignore_errors=True)
+    # Regression seeds (inputs that once crashed a target, named regression-*) are kept.
+    for old in CORPUS.glob("*/*"):
+        if not old.name.startswith("regression-"):
+            old.unlink()
     image_seeds()
     safetensors_seeds()
     config_seeds()
