@@ -6,6 +6,7 @@
 
 #include "common/status_macros.h"
 #include "engine/image/preprocess.h"
+#include "engine/untrusted_json.h"
 #include "fmt/format.h"
 
 namespace tessera::engine {
@@ -200,7 +201,12 @@ absl::StatusOr<PreprocessConfig> PreprocessConfig::FromFile(const std::filesyste
   }
   std::stringstream text;
   text << file.rdbuf();
-  json j = json::parse(text.str(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  json j = ParseCheckpointJson(text.str(), too_deep);
+  if (too_deep) {
+    return absl::InvalidArgumentError(fmt::format("{}: JSON nested deeper than {} levels",
+                                                  path.string(), kMaxCheckpointJsonDepth));
+  }
   if (j.is_discarded()) {
     return absl::InvalidArgumentError(fmt::format("{}: not valid JSON", path.string()));
   }

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "common/status_macros.h"
+#include "engine/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -227,7 +228,12 @@ absl::StatusOr<ViTConfig> LoadViTConfig(const std::filesystem::path& path) {
   if (!in) return absl::NotFoundError(fmt::format("{}: cannot open", path.string()));
   std::stringstream text;
   text << in.rdbuf();
-  nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  bool too_deep = false;
+  nlohmann::json json = ParseCheckpointJson(text.str(), too_deep);
+  if (too_deep) {
+    return absl::InvalidArgumentError(fmt::format("{}: JSON nested deeper than {} levels",
+                                                  path.string(), kMaxCheckpointJsonDepth));
+  }
   if (json.is_discarded()) {
     return absl::InvalidArgumentError(fmt::format("{}: not valid JSON", path.string()));
   }

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "common/status_macros.h"
+#include "engine/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -155,8 +156,12 @@ const TensorInfo* SafetensorsHeader::Find(const std::string& name) const {
 absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view header_json,
                                                          uint64_t data_size,
                                                          const std::string& source) {
-  nlohmann::json json = nlohmann::json::parse(header_json.begin(), header_json.end(), nullptr,
-                                              /*allow_exceptions=*/false);
+  bool too_deep = false;
+  nlohmann::json json = ParseCheckpointJson(header_json, too_deep);
+  if (too_deep) {
+    return Corrupt(source, fmt::format("safetensors header nested deeper than {} levels",
+                                       kMaxCheckpointJsonDepth));
+  }
   if (json.is_discarded()) return Corrupt(source, "safetensors header is not valid JSON");
   if (!json.is_object()) return Corrupt(source, "safetensors header is not a JSON object");
 
