@@ -10,6 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   clang-format clang-tidy
+  clang libclang-rt-14-dev libomp-14-dev  # scripts/fuzz.sh: libFuzzer, ASan, OpenMP for clang
   libdnnl-dev
   libboost1.81-dev libssl-dev
   libturbojpeg0-dev libjpeg62-turbo-dev libspng-dev libwebp-dev

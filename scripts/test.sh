@@ -4,6 +4,8 @@
 # ASan + UBSan. A missing fixture, venv or dependency fails the run; nothing is skipped.
 #   scripts/test.sh            everything
 #   SKIP_ASAN=1 scripts/test.sh  skip the sanitizer pass (local iteration)
+#   SKIP_FUZZ=1 scripts/test.sh  skip the fuzz smoke run (scripts/fuzz.sh, after the sanitizer pass)
+#   FUZZ_SECONDS=60 scripts/test.sh  seconds per fuzz target (default 20)
 #   CTEST_ARGS="-R engine" scripts/test.sh   pass a filter to both ctest runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,5 +53,9 @@ if [ -z "${SKIP_ASAN:-}" ]; then
     for f in "$logs"/*; do echo "--- $f" >&2; cat "$f" >&2; done
     exit 1
   fi
+fi
+if [ -z "${SKIP_FUZZ:-}" ]; then
+  echo "== fuzz smoke run (libFuzzer, ASan + UBSan) =="
+  JOBS="$JOBS" ./scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
 fi
 echo "== all tests passed =="

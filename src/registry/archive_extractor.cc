@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <string>
 
+#include "common/status_macros.h"
 #include "fmt/format.h"
 #include "registry/file_util.h"
 
@@ -46,6 +48,38 @@ absl::StatusOr<fs::path> SafeEntryPath(const char* raw) {
   return fs::path(s);
 }
 
+// libarchive's message for the last error; it has none (nullptr, which fmt refuses by throwing)
+// for some truncated or corrupt inputs.
+const char* ArchiveError(archive* a) {
+  const char* message = archive_error_string(a);
+  return message != nullptr ? message : "unknown error";
+}
+
+// What the archive has made so far, by relative path. An entry may not sit under a file nor be a
+// file where a folder is (explicit or implied by a deeper entry): checked here, because the
+// filesystem would refuse it with an errno the caller cannot tell from a server fault.
+struct ExtractedPaths {
+  std::set<std::string> files;
+  std::set<std::string> folders;
+
+  absl::Status CheckParents(const fs::path& rel, const std::string& shown) const {
+    fs::path prefix;
+    for (auto part = rel.begin(); std::next(part) != rel.end(); ++part) {
+      prefix /= *part;
+      if (files.contains(prefix.string())) {
+        return absl::InvalidArgumentError(fmt::format(
+            "the archive entry \"{}\" is inside \"{}\", which the archive holds as a file", shown,
+            prefix.string()));
+      }
+    }
+    return absl::OkStatus();
+  }
+  void AddFolder(const fs::path& rel) {
+    fs::path prefix;
+    for (const auto& part : rel) folders.insert((prefix /= part).string());
+  }
+};
+
 }  // namespace
 
 bool LooksLikeTarArchive(const std::string& path) {
@@ -63,11 +97,11 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
   archive_read_support_filter_none(a.get());
   if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
     return absl::InvalidArgumentError(fmt::format(
-        "cannot read archive {}: {}", archive_path.string(), archive_error_string(a.get())));
+        "cannot read archive {}: {}", archive_path.string(), ArchiveError(a.get())));
   }
   int entries = 0;
   int64_t total = 0;
-  std::set<std::string> seen;
+  ExtractedPaths made;
   std::vector<char> buf(1 << 16);
   while (true) {
     if (cancel.cancelled()) return absl::CancelledError("operation cancelled");
@@ -76,7 +110,7 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
       return absl::InvalidArgumentError(fmt::format(
-          "the archive {} is corrupt: {}", archive_path.string(), archive_error_string(a.get())));
+          "the archive {} is corrupt: {}", archive_path.string(), ArchiveError(a.get())));
     }
     if (++entries > limits.max_entries) {
       return absl::InvalidArgumentError(
@@ -94,6 +128,12 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
     mode_t type = archive_entry_filetype(entry);
     if (type == AE_IFDIR) {
       if (rel->empty()) continue;
+      RETURN_IF_ERROR(made.CheckParents(*rel, shown));
+      if (made.files.contains(rel->string())) {
+        return absl::InvalidArgumentError(
+            fmt::format("the archive lists \"{}\" as both a file and a folder", rel->string()));
+      }
+      made.AddFolder(*rel);
       std::error_code ec;
       fs::create_directories(dest / *rel, ec);
       if (ec)
@@ -112,10 +152,16 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
           shown));
     }
     if (rel->empty()) return absl::InvalidArgumentError("the archive has a file entry named \".\"");
-    if (!seen.insert(rel->string()).second) {
+    RETURN_IF_ERROR(made.CheckParents(*rel, shown));
+    if (made.folders.contains(rel->string())) {
+      return absl::InvalidArgumentError(
+          fmt::format("the archive lists \"{}\" as both a folder and a file", rel->string()));
+    }
+    if (!made.files.insert(rel->string()).second) {
       return absl::InvalidArgumentError(
           fmt::format("the archive lists \"{}\" twice", rel->string()));
     }
+    made.AddFolder(rel->parent_path());
     if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > limits.max_file_bytes) {
       return absl::InvalidArgumentError(
           fmt::format("the archive entry \"{}\" has {} bytes, more than the limit of {} ({})",
@@ -155,7 +201,7 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
       if (n < 0) {
         status = absl::InvalidArgumentError(fmt::format("the archive {} is corrupt at \"{}\": {}",
                                                         archive_path.string(), shown,
-                                                        archive_error_string(a.get())));
+                                                        ArchiveError(a.get())));
         break;
       }
       written += n;

@@ -167,7 +167,11 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::string_view header
   SafetensorsHeader header;
   header.header_size_ = header_json.size();
   header.data_size_ = data_size;
-  for (const auto& [name, entry] : json.items()) {
+  for (const auto& item : json.items()) {
+    // Named references, not a structured binding: the lambda below captures the name, which
+    // clang (the fuzz build) accepts only from C++20 compilers newer than Debian's clang 14.
+    const std::string& name = item.key();
+    const nlohmann::json& entry = item.value();
     if (name == "__metadata__") continue;  // free-form string map
     auto tensor_error = [&](const std::string& message) {
       return Corrupt(source, fmt::format("tensor \"{}\": {}", name, message));
