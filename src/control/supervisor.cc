@@ -12,6 +12,7 @@
 #include "control/machine_types.h"
 #include "control/process_launcher.h"
 #include "control/replica_client.h"
+#include "control/replica_leftovers.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -259,9 +260,8 @@ std::string Supervisor::Reconciler::SocketPath(const std::string& replica_id) co
   std::filesystem::path path = options_.data_dir / "run" / (replica_id + ".sock");
   if (path.string().size() <= kMaxSocketPath) return path.string();
   // A data dir too deep for a unix socket path: fall back to a per-user folder under /tmp.
-  std::filesystem::path fallback = std::filesystem::temp_directory_path() /
-                                   fmt::format("tessera-{}", ::getuid()) /
-                                   fmt::format("{}-{}.sock", ::getpid(), replica_id);
+  std::filesystem::path fallback =
+      ReplicaSocketFallbackDir() / fmt::format("{}-{}.sock", ::getpid(), replica_id);
   return fallback.string();
 }
 
@@ -626,6 +626,7 @@ absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(const Options& op
   // Packed weights of a previous run: replicas repack (and rewrite) what they need.
   std::filesystem::remove_all(options.data_dir / "packed", ec);
   ec.clear();
+  RemoveReplicaLeftovers(options.data_dir / "run", ReplicaSocketFallbackDir());
   std::filesystem::create_directories(options.data_dir / "run", ec);
   if (ec) {
     return absl::FailedPreconditionError(
