@@ -38,6 +38,7 @@ import json
 import os
 import pathlib
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -202,6 +203,9 @@ class Loop:
         if not self.images:
             raise RuntimeError(f"no images in {self.source / 'data/images/fashion'}")
         self.work.mkdir(parents=True, exist_ok=True)
+        # Every run starts from an empty data dir (a reused --work-dir must not carry state).
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.log_path.unlink(missing_ok=True)
         out = subprocess.run([self.binary, "classify", "--model", str(self.model_dir), "--top-k",
                               "1", *map(str, self.images)], check=True, capture_output=True,
                              text=True).stdout
@@ -578,8 +582,8 @@ def main():
     p.add_argument("--binary", default=os.environ.get("TESSERA_BINARY",
                                                       str(here / "build/src/cli/tessera")))
     p.add_argument("--source-dir", default=os.environ.get("TESSERA_SOURCE_DIR", str(here)))
-    p.add_argument("--work-dir", help="where the data dir and serve.log go (default: a new temp "
-                                      "folder, kept for inspection)")
+    p.add_argument("--work-dir", help="where the data dir (emptied first) and serve.log go "
+                                      "(default: a new temp folder, kept for inspection)")
     p.add_argument("--max-kill-delay", type=float, default=5.0,
                    help="longest load before the kill, seconds")
     p.add_argument("--ready-timeout", type=float, default=120.0,
