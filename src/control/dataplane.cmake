@@ -7,6 +7,7 @@ add_library(tessera_control_dataplane
   ${CMAKE_CURRENT_LIST_DIR}/replica_prober.cc
   ${CMAKE_CURRENT_LIST_DIR}/socket_dir.cc
   ${CMAKE_CURRENT_LIST_DIR}/supervisor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/replica_leftovers.cc
   ${CMAKE_CURRENT_LIST_DIR}/autoscaler_loop.cc
 )
 target_link_libraries(tessera_control_dataplane PUBLIC tessera_control tessera_replica_client tessera_http tessera_common)

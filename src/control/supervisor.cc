@@ -14,6 +14,7 @@
 #include "control/machine_types.h"
 #include "control/process_launcher.h"
 #include "control/replica_client.h"
+#include "control/replica_leftovers.h"
 #include "control/replica_prober.h"
 #include "control/socket_dir.h"
 #include "fmt/format.h"
@@ -663,6 +664,8 @@ absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(const Options& op
   std::error_code ec;
   // Packed weights of a previous run: replicas repack (and rewrite) what they need.
   std::filesystem::remove_all(options.data_dir / "packed", ec);
+  // What the replicas of a killed server left (their sockets), before this run makes its own.
+  RemoveReplicaLeftovers(options.data_dir / "run", ReplicaSocketFallbackDir());
   RETURN_IF_ERROR(EnsurePrivateDirectory(options.data_dir / "run"));
   return std::unique_ptr<Supervisor>(new Supervisor(options));
 }

@@ -195,6 +195,18 @@ TEST_F(SupervisorTest, MissingBinaryFailsTheDeploy) {
   EXPECT_NE(op->error.message().find("could not start"), std::string::npos) << op->error;
 }
 
+TEST_F(SupervisorTest, StartRemovesTheSocketsOfAKilledServersReplicas) {
+  // What kill -9 of a server leaves in DATA_DIR/run: sockets of replicas that died with it,
+  // including those of deployed models the restart then rolls back.
+  fs::create_directories(h_.data_dir() / "run");
+  for (const char* name : {"3-0.sock", "41-1.sock"}) {
+    std::ofstream(h_.data_dir() / "run" / name) << "";
+  }
+  Start(Script("tessera", "exit 1"));
+  EXPECT_TRUE(fs::is_directory(h_.data_dir() / "run"));
+  EXPECT_TRUE(fs::is_empty(h_.data_dir() / "run"));
+}
+
 // The real replica from here on.
 class RealReplicaSupervisorTest : public SupervisorTest {
  protected:
