@@ -103,7 +103,8 @@ class SupervisedDataPlane final : public DataPlane {
                        serving::PredictionService::Create({.routing = &routing_,
                                                            .endpoints = deps_.endpoints,
                                                            .random = &random_,
-                                                           .request_timeout = absl::Seconds(60)}));
+                                                           .request_timeout =
+                                                               deps_.predict_timeout}));
     }
     RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), &executor_));
     RETURN_IF_ERROR(

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +27,7 @@
 #include "registry/model_service.h"
 #include "registry/operation_service.h"
 #include "registry/sqlite/sqlite_metadata_store.h"
+#include "serving/predict/protocol_response.h"
 #include "serving/rest/control_plane_api.h"
 #include "spdlog/spdlog.h"
 
@@ -123,6 +125,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   s->deps.data_dir = data_dir;
   s->deps.self_binary = options.self_binary;
   s->deps.grpc_listen = options.grpc_listen;
+  s->deps.predict_timeout = absl::Seconds(options.predict_timeout_s);
   ASSIGN_OR_RETURN(s->data_plane, CreateDataPlane(s->deps));
   // Rolls back deployments the previous run left half-way.
   ASSIGN_OR_RETURN(s->endpoints,
@@ -147,12 +150,27 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   server_options.tcp_port = listen.port;
   server_options.io_threads = options.io_threads;
   server_options.max_body_bytes = options.max_request_bytes;
+  server_options.max_in_flight_body_bytes =
+      options.max_in_flight_request_bytes > 0
+          ? options.max_in_flight_request_bytes
+          : DefaultInFlightRequestBytes(options.max_request_bytes);
+  server_options.refusal_response = serving::ErrorResponseForTarget;
+  spdlog::info("admission: at most {} MiB of request bodies in flight; predict timeout {}s",
+               server_options.max_in_flight_body_bytes >> 20, options.predict_timeout_s);
   server_options.handler = http::Router::AsHandler(std::move(router));
   ASSIGN_OR_RETURN(s->http, http::HttpServer::Create(server_options));
   return s;
 }
 
 }  // namespace
+
+int64_t DefaultInFlightRequestBytes(size_t max_request_bytes) {
+  constexpr int64_t kCap = int64_t{4} << 30;
+  const int64_t physical =
+      static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
+  const int64_t eighth = physical > 0 ? physical / 8 : kCap;
+  return std::max(std::min(eighth, kCap), static_cast<int64_t>(max_request_bytes));
+}
 
 std::filesystem::path DefaultDataDir() {
   if (const char* dir = std::getenv("TESSERA_DATA_DIR"); dir != nullptr && *dir != '\0') {
@@ -216,6 +234,7 @@ void AddServeCommand(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   auto allowed_roots = std::make_shared<std::vector<std::string>>();
   auto max_request_mib = std::make_shared<size_t>(64);
+  auto max_in_flight_mib = std::make_shared<int64_t>(0);
   CLI::App* cmd = app.add_subcommand(
       "serve", "Run the Tessera server: Vertex AI-compatible REST API for models and endpoints");
   cmd->add_option("--data-dir", options->data_dir,
@@ -233,9 +252,20 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--max-request-mib", *max_request_mib, "Largest request body, in MiB")
       ->capture_default_str();
+  cmd->add_option("--max-inflight-request-mib", *max_in_flight_mib,
+                  "Most MiB of request bodies read and not yet answered, all requests together; "
+                  "beyond it requests get 429 with Retry-After (0: 1/8 of physical memory, at "
+                  "most 4096)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
+      ->capture_default_str();
+  cmd->add_option("--predict-timeout-s", options->predict_timeout_s,
+                  "Longest a predict may take; an endpoint's clientConnectionConfig."
+                  "inferenceTimeout and a client's X-Server-Timeout header may ask for less")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
   cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
       ->capture_default_str();
-  cmd->callback([options, allowed_roots, max_request_mib] {
+  cmd->callback([options, allowed_roots, max_request_mib, max_in_flight_mib] {
     if (absl::Status s = InitLogging("serve", options->log_level); !s.ok()) {
       std::fprintf(stderr, "tessera serve: %s\n", std::string(s.message()).c_str());
       std::exit(2);
@@ -244,6 +274,7 @@ void AddServeCommand(CLI::App& app) {
       options->allowed_artifact_roots.push_back(std::filesystem::absolute(root));
     }
     options->max_request_bytes = *max_request_mib << 20;
+    options->max_in_flight_request_bytes = *max_in_flight_mib << 20;
     std::error_code ec;
     const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
     options->self_binary = ec ? std::string() : self.string();

@@ -31,6 +31,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/synchronization/mutex.h"
 #include "control/random_source.h"
 #include "control/replica_selection.h"
@@ -72,6 +73,8 @@ struct RoutedEndpoint {
   std::string name;  // resource name "projects/p/locations/l/endpoints/{id}" (informational)
   std::vector<RoutedDeployedModel> deployed_models;
   TrafficSplit traffic_split;  // validated by ValidateTrafficSplit at Build
+  // clientConnectionConfig.inferenceTimeout; zero: none (the server's predict timeout applies).
+  absl::Duration inference_timeout = absl::ZeroDuration();
 };
 
 struct PickOptions {

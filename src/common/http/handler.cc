@@ -55,6 +55,9 @@ class Responder::Slot {
 
 Responder::Responder(SendFunction send) : slot_(std::make_shared<Slot>(std::move(send))) {}
 
+Responder::Responder(SendFunction send, std::shared_ptr<CancellationToken> cancellation)
+    : slot_(std::make_shared<Slot>(std::move(send))), cancellation_(std::move(cancellation)) {}
+
 bool Responder::Respond(HttpResponse&& response) const {
   if (slot_ == nullptr) return false;
   return slot_->Respond(std::move(response));

@@ -275,6 +275,8 @@ class HttpServer::Impl {
     s.connections_active = core_.connections_active.load(std::memory_order_relaxed);
     s.connections_refused = core_.connections_refused.load(std::memory_order_relaxed);
     s.requests = core_.requests.load(std::memory_order_relaxed);
+    s.refused_body_bytes = core_.body_bytes.refused();
+    s.body_bytes_in_flight = core_.body_bytes.in_use();
     return s;
   }
 

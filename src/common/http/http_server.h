@@ -10,6 +10,13 @@
 //   max_body_bytes -> 413 (judged from Content-Length before the body is read, or while reading a
 //   chunked body); headers over max_header_bytes -> 431; malformed HTTP or a bad request target
 //   -> 400. Connections over max_connections get 503 and are closed.
+// - Admission by bytes: the bodies of requests read and not yet answered may hold at most
+//   max_in_flight_body_bytes together. A request whose body would exceed it is answered 429
+//   RESOURCE_EXHAUSTED with Retry-After (from the measured rate at which answered requests free
+//   body bytes) before its body is read, and the connection is closed. The body's size is its
+//   Content-Length; a chunked body counts as max_body_bytes.
+// - Client gone: while the handler has a request, the connection is checked for the peer
+//   closing it; if it does, the Responder's cancellation token fires (handler.h).
 // - Timeouts: a connection waiting for its next request is closed after idle_timeout; a request
 //   must arrive whole within read_timeout of its first byte (a slowloris client cannot hold a
 //   thread or a file descriptor for longer); a response must be written within write_timeout.
@@ -26,8 +33,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -50,6 +59,12 @@ class HttpServer {
     int max_connections = 10000;
     size_t max_body_bytes = 64 << 20;
     size_t max_header_bytes = 64 << 10;
+  // 0: no limit (see above).
+  int64_t max_in_flight_body_bytes = 0;
+  // Optional: the response for a request refused by the server itself (429 above), given its
+  // target, so an API with its own error shape answers in it. Null: a Google error.
+  std::function<HttpResponse(std::string_view target, const absl::Status& status)>
+      refusal_response;
     absl::Duration idle_timeout = absl::Seconds(60);
     absl::Duration read_timeout = absl::Seconds(30);
     absl::Duration write_timeout = absl::Seconds(30);
@@ -65,6 +80,8 @@ class HttpServer {
     int64_t connections_active = 0;
     int64_t connections_refused = 0;  // over max_connections
     int64_t requests = 0;             // requests that reached the handler
+    int64_t refused_body_bytes = 0;   // requests refused by max_in_flight_body_bytes
+    int64_t body_bytes_in_flight = 0; // now
   };
 
   // Binds the listeners and starts the io threads. INVALID_ARGUMENT for bad options (no listener,

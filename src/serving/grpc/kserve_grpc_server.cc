@@ -5,11 +5,13 @@
 #include <chrono>
 #include <utility>
 
+#include "common/http/google_error.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "serving/grpc/kserve_v2.grpc.pb.h"
 #include "serving/predict/classification.h"
 #include "serving/predict/kserve_v2.h"
+#include "serving/predict/predict_context.h"
 
 namespace tessera::serving {
 namespace {
@@ -106,9 +108,20 @@ class Service final : public inference::GRPCInferenceService::Service {
     }
     return grpc::Status::OK;
   }
-  grpc::Status ModelInfer(grpc::ServerContext*, const inference::ModelInferRequest* request,
+  grpc::Status ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
                           inference::ModelInferResponse* response) override {
-    return ToGrpc(Infer(*request, *response));
+    // The client's gRPC deadline is the request's deadline all the way into the replica's batch
+    // queue (predict_context.h), as X-Server-Timeout is on REST.
+    PredictContext predict;
+    if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+      predict.client_deadline = absl::FromChrono(context->deadline());
+    }
+    ScopedPredictContext scope(std::move(predict));
+    const absl::Status status = Infer(*request, *response);
+    if (const std::optional<int> retry_after = http::RetryAfterSeconds(status)) {
+      context->AddTrailingMetadata("retry-after", std::to_string(*retry_after));
+    }
+    return ToGrpc(status);
   }
 
  private:
