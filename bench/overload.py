@@ -183,7 +183,8 @@ def main():
             sys.exit(f"first predict failed: {code} {data[:300]}")
         expected = json.loads(data)["predictions"][0]["label"]
 
-        rate, base_lat, _ = closed_loop(port, path, body, args.concurrency, args.calibrate)
+        rate, _, _ = closed_loop(port, path, body, args.concurrency, args.calibrate)
+        _, base_lat, _ = closed_loop(port, path, body, 1, 3)  # normal traffic: one client
         rss_idle = rss_bytes(serve.pid) + sum(rss_bytes(p) for p in children(serve.pid))
         # The configured admission bounds (serve_command.cc, supervisor.cc): what the flood may
         # add to the idle footprint at most, besides per-request working memory.

@@ -166,8 +166,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
 
 int64_t DefaultInFlightRequestBytes(size_t max_request_bytes) {
   constexpr int64_t kCap = int64_t{4} << 30;
-  const int64_t physical =
-      static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
+  const int64_t physical = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) *
+                           static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
   const int64_t eighth = physical > 0 ? physical / 8 : kCap;
   return std::max(std::min(eighth, kCap), static_cast<int64_t>(max_request_bytes));
 }

@@ -39,8 +39,9 @@ void ByteBudget::UpdateRateLocked(absl::Time now) {
   const absl::Duration elapsed = now - window_start_;
   if (elapsed < kRateWindow) return;
   const double rate = static_cast<double>(window_released_) / absl::ToDoubleSeconds(elapsed);
-  rate_bytes_per_s_ =
-      rate_bytes_per_s_ == 0 ? rate : kRateSmoothing * rate + (1 - kRateSmoothing) * rate_bytes_per_s_;
+  rate_bytes_per_s_ = rate_bytes_per_s_ == 0
+                          ? rate
+                          : kRateSmoothing * rate + (1 - kRateSmoothing) * rate_bytes_per_s_;
   window_start_ = now;
   window_released_ = 0;
 }

@@ -85,7 +85,7 @@ struct ReplicaServerOptions {
   PreprocessPlace preprocess = PreprocessPlace::kAuto;
   int max_batch_size = 8;
   int64_t max_queue_delay_us = 0;
-  int max_queue_size = 128;               // instances waiting for a batch; beyond it 429
+  int max_queue_size = 128;  // instances waiting for a batch; beyond it 429
   // Bytes of images admitted and not yet answered (encoded bytes, or float pixels when the io
   // threads preprocess); beyond it 429. 0: unlimited. `tessera replica` derives its default
   // from the machine type's memory (see replica_command.cc).

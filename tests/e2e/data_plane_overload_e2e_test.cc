@@ -75,8 +75,9 @@ json ManyImages(int count) {
   return PredictBody(images);
 }
 
-// `count` copies of the vendored 640x480 photo: decoding them takes the replica a while (fashion-vit
-// itself computes 64 small images in a few milliseconds), so a short deadline passes mid-request.
+// `count` copies of the vendored 640x480 photo: decoding them takes the replica a while
+// (fashion-vit itself computes 64 small images in a few milliseconds), so a short deadline passes
+// mid-request.
 json ManyPhotos(int count) {
   const std::filesystem::path photo =
       FashionImage("x").parent_path().parent_path() / "photos" / "coco-000000039769-cats.png";
@@ -108,10 +109,9 @@ class DataPlaneOverloadE2E : public DataPlaneTest {
 TEST_F(DataPlaneOverloadE2E, DeadlinesFromTheClientAndTheEndpointGive504BeforeCompute) {
   StartServer();
   const std::string model = Upload("fashion");
-  auto created = server_->Call(
-      "POST", std::string(kDataPlaneLoc) + "/endpoints",
-      json{{"displayName", "deadlines"},
-           {"clientConnectionConfig", {{"inferenceTimeout", "0.05s"}}}});
+  auto created = server_->Call("POST", std::string(kDataPlaneLoc) + "/endpoints",
+                               json{{"displayName", "deadlines"},
+                                    {"clientConnectionConfig", {{"inferenceTimeout", "0.05s"}}}});
   ASSERT_EQ(created.status, 200) << created.raw;
   const std::string endpoint = created.body["response"]["name"];
   auto got = server_->Call("GET", "/v1/" + endpoint);
@@ -151,8 +151,8 @@ TEST_F(DataPlaneOverloadE2E, DeadlinesFromTheClientAndTheEndpointGive504BeforeCo
   for (const json& instance : many["instances"]) {
     tf_body["instances"].push_back(instance["string_input"]);
   }
-  reply = Post("/v1/models/" + tf_model + ":predict", tf_body.dump(),
-               {{"X-Server-Timeout", "0.05"}});
+  reply =
+      Post("/v1/models/" + tf_model + ":predict", tf_body.dump(), {{"X-Server-Timeout", "0.05"}});
   EXPECT_EQ(reply.status, 504) << reply.raw;
   EXPECT_TRUE(reply.body["error"].is_string()) << reply.raw;  // TF Serving's shape
 
@@ -219,8 +219,7 @@ TEST_F(DataPlaneOverloadE2E, FloodBeyondTheReplicaQueueGets429AndAcceptedWorkIsA
   const std::string model = Upload("fashion");
   const std::string endpoint = CreateEndpoint();
   // A queue of 64 images: one 64-image request fills it while it waits for the batch thread.
-  const std::string id =
-      DeployWith(endpoint, model, {{"maxBatchSize", 8}, {"maxQueueSize", 64}});
+  const std::string id = DeployWith(endpoint, model, {{"maxBatchSize", 8}, {"maxQueueSize", 64}});
   ASSERT_FALSE(id.empty());
   const std::string body = ManyImages(64).dump();
 
@@ -266,8 +265,8 @@ TEST_F(DataPlaneOverloadE2E, FloodBeyondTheReplicaQueueGets429AndAcceptedWorkIsA
   // The server and the replica are fine afterwards; the refusals were counted by the replica.
   PredictReply after = Predict(endpoint, ManyImages(1));
   EXPECT_EQ(after.status, 200) << after.raw;
-  ASSERT_TRUE(Eventually([&] { return Replica(endpoint, id).value("rejected", 0) > 0; },
-                         absl::Seconds(10)))
+  ASSERT_TRUE(
+      Eventually([&] { return Replica(endpoint, id).value("rejected", 0) > 0; }, absl::Seconds(10)))
       << Replica(endpoint, id).dump();
   EXPECT_EQ(Replica(endpoint, id)["restarts"], 0);
 }

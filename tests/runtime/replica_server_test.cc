@@ -505,7 +505,7 @@ TEST_P(ReplicaDeadlineTest, RequestExpiredInTheQueueIsDroppedBeforeCompute) {
   ASSERT_TRUE(QueuedInstances(1));
   std::thread b([&] { short_lived = PredictWithTimeout(1, "0.2"); });
   ASSERT_TRUE(QueuedInstances(2));
-  absl::SleepFor(absl::Milliseconds(400));  // b's deadline passes while it waits
+  absl::SleepFor(absl::Milliseconds(400));   // b's deadline passes while it waits
   auto third = PredictWithTimeout(2, "30");  // fills the batch: it forms now
   a.join();
   b.join();
@@ -563,8 +563,8 @@ TEST_P(ReplicaDeadlineTest, QueuedBytesOverTheBudgetAre429WithRetryAfter) {
   Start(options);
   absl::StatusOr<std::string> first;
   std::thread a([&] {
-    first = client_->Predict(json({{"instances", Instances({images_[0]})}}).dump(),
-                             absl::Seconds(60));
+    first =
+        client_->Predict(json({{"instances", Instances({images_[0]})}}).dump(), absl::Seconds(60));
   });
   ASSERT_TRUE([&] {
     for (int i = 0; i < 5000; ++i) {
@@ -574,8 +574,8 @@ TEST_P(ReplicaDeadlineTest, QueuedBytesOverTheBudgetAre429WithRetryAfter) {
     return false;
   }());
   EXPECT_GT(server_->stats().queued_bytes, 0);
-  auto refused = client_->Predict(json({{"instances", Instances({images_[1]})}}).dump(),
-                                  absl::Seconds(10));
+  auto refused =
+      client_->Predict(json({{"instances", Instances({images_[1]})}}).dump(), absl::Seconds(10));
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("bytes of images queued"));
   ASSERT_TRUE(http::RetryAfterSeconds(refused.status()).has_value());

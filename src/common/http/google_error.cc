@@ -6,7 +6,6 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
-
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 

@@ -54,9 +54,10 @@ HttpResponse GoogleErrorResponse(const absl::Status& status);
 // 431): e.g. GoogleErrorResponse(413, absl::InvalidArgumentError("body too large")).
 HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status);
 
-// The status a response means (with its Retry-After header as the hint above). 2xx -> OK. Otherwise, when the body is a Google error, its
-// "status" and "message" (the message is kept verbatim); if not, the code from
-// CodeFromHttpStatus and a message "HTTP <status>: <first 200 bytes of the body>".
+// The status a response means (with its Retry-After header as the hint above). 2xx -> OK.
+// Otherwise, when the body is a Google error, its "status" and "message" (the message is kept
+// verbatim); if not, the code from CodeFromHttpStatus and a message "HTTP <status>: <first 200
+// bytes of the body>".
 absl::Status StatusFromHttpResponse(int http_status, std::string_view body);
 absl::Status StatusFromHttpResponse(const HttpResponse& response);
 

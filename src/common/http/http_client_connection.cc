@@ -3,8 +3,8 @@
 #include <poll.h>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/ssl.hpp>
 
 #include "fmt/format.h"

@@ -59,12 +59,12 @@ class HttpServer {
     int max_connections = 10000;
     size_t max_body_bytes = 64 << 20;
     size_t max_header_bytes = 64 << 10;
-  // 0: no limit (see above).
-  int64_t max_in_flight_body_bytes = 0;
-  // Optional: the response for a request refused by the server itself (429 above), given its
-  // target, so an API with its own error shape answers in it. Null: a Google error.
-  std::function<HttpResponse(std::string_view target, const absl::Status& status)>
-      refusal_response;
+    // 0: no limit (see above).
+    int64_t max_in_flight_body_bytes = 0;
+    // Optional: the response for a request refused by the server itself (429 above), given its
+    // target, so an API with its own error shape answers in it. Null: a Google error.
+    std::function<HttpResponse(std::string_view target, const absl::Status& status)>
+        refusal_response;
     absl::Duration idle_timeout = absl::Seconds(60);
     absl::Duration read_timeout = absl::Seconds(30);
     absl::Duration write_timeout = absl::Seconds(30);
@@ -78,10 +78,10 @@ class HttpServer {
   struct Stats {
     int64_t connections_accepted = 0;  // including those refused for max_connections
     int64_t connections_active = 0;
-    int64_t connections_refused = 0;  // over max_connections
-    int64_t requests = 0;             // requests that reached the handler
-    int64_t refused_body_bytes = 0;   // requests refused by max_in_flight_body_bytes
-    int64_t body_bytes_in_flight = 0; // now
+    int64_t connections_refused = 0;   // over max_connections
+    int64_t requests = 0;              // requests that reached the handler
+    int64_t refused_body_bytes = 0;    // requests refused by max_in_flight_body_bytes
+    int64_t body_bytes_in_flight = 0;  // now
   };
 
   // Binds the listeners and starts the io threads. INVALID_ARGUMENT for bad options (no listener,

@@ -395,9 +395,10 @@ class Connection final : public ConnectionBase {
       if (ec || self->state_ != State::kHandling || self->cancellation_ == nullptr) return;
       pollfd p{self->stream_.socket().native_handle(), POLLRDHUP, 0};
       if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) {
-        spdlog::debug("http {}: the client closed its connection before the response; "
-                      "cancelling the request",
-                      self->remote_address_);
+        spdlog::debug(
+            "http {}: the client closed its connection before the response; "
+            "cancelling the request",
+            self->remote_address_);
         self->cancellation_->Cancel();
         return;
       }

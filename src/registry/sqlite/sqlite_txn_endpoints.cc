@@ -230,10 +230,9 @@ absl::StatusOr<Endpoint> SqliteTxn::UpdateEndpoint(const Endpoint& endpoint, abs
   ASSIGN_OR_RETURN(EndpointName name, EndpointName::Parse(endpoint.name));
   ASSIGN_OR_RETURN(int64_t pk, EndpointPk(name));
   {
-    ASSIGN_OR_RETURN(
-        auto stmt,
-        db_.Prepare("UPDATE endpoints SET display_name = ?, description = ?, "
-                    "inference_timeout_us = ? WHERE pk = ?"));
+    ASSIGN_OR_RETURN(auto stmt,
+                     db_.Prepare("UPDATE endpoints SET display_name = ?, description = ?, "
+                                 "inference_timeout_us = ? WHERE pk = ?"));
     stmt.Bind(1, endpoint.display_name).Bind(2, endpoint.description);
     stmt.Bind(3, absl::ToInt64Microseconds(endpoint.inference_timeout)).Bind(4, pk);
     RETURN_IF_ERROR(stmt.Run());

@@ -25,24 +25,23 @@ void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
   }
   PredictContext context{.client_deadline = *deadline, .cancellation = responder.cancellation()};
   auto shared = std::make_shared<http::HttpRequest>(std::move(request));
-  const bool queued = executor->Submit(
-      [shared, responder, work = std::move(work), context = std::move(context), errors] {
-        if (responder.cancelled()) {
-          responder.Respond(ErrorResponseIn(
-              errors, absl::CancelledError("the client closed its connection before the "
-                                           "request was processed")));
-          return;
-        }
-        if (context.client_deadline <= absl::Now()) {
-          responder.Respond(ErrorResponseIn(
-              errors,
-              absl::DeadlineExceededError(
-                  "the request's deadline (X-Server-Timeout) passed before it was processed")));
-          return;
-        }
-        ScopedPredictContext scope(context);
-        responder.Respond(work(*shared));
-      });
+  const bool queued = executor->Submit([shared, responder, work = std::move(work),
+                                        context = std::move(context), errors] {
+    if (responder.cancelled()) {
+      responder.Respond(ErrorResponseIn(
+          errors, absl::CancelledError("the client closed its connection before the "
+                                       "request was processed")));
+      return;
+    }
+    if (context.client_deadline <= absl::Now()) {
+      responder.Respond(ErrorResponseIn(
+          errors, absl::DeadlineExceededError(
+                      "the request's deadline (X-Server-Timeout) passed before it was processed")));
+      return;
+    }
+    ScopedPredictContext scope(context);
+    responder.Respond(work(*shared));
+  });
   if (!queued) {
     absl::Status full =
         absl::ResourceExhaustedError("the server is overloaded (predict queue full); retry later");

@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "common/status_macros.h"
-#include "serving/predict/predict_context.h"
 #include "fmt/format.h"
+#include "serving/predict/predict_context.h"
 #include "spdlog/spdlog.h"
 
 namespace tessera::serving {

@@ -172,9 +172,9 @@ absl::Status EndpointFromJson(const json& object, const std::string& path,
     if (!timeout.empty()) {
       absl::StatusOr<absl::Duration> parsed = ParseDuration(timeout);
       if (!parsed.ok()) {
-        return absl::InvalidArgumentError(fmt::format(
-            "{}.inferenceTimeout: \"{}\" is not a duration (e.g. \"30s\")",
-            r.FieldPath("clientConnectionConfig"), timeout.substr(0, 40)));
+        return absl::InvalidArgumentError(
+            fmt::format("{}.inferenceTimeout: \"{}\" is not a duration (e.g. \"30s\")",
+                        r.FieldPath("clientConnectionConfig"), timeout.substr(0, 40)));
       }
       out.inference_timeout = *parsed;
     }

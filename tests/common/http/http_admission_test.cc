@@ -175,7 +175,8 @@ TEST(HttpAdmissionTest, RefusalUsesTheConfiguredErrorShape) {
   HttpServer::Options options = ServerOptions(held.MakeHandler());
   options.max_in_flight_body_bytes = 100;
   options.refusal_response = [](std::string_view target, const absl::Status& status) {
-    HttpResponse r = TextResponse(500, fmt::format("plain {}: {}", target, std::string(status.message())));
+    HttpResponse r =
+        TextResponse(500, fmt::format("plain {}: {}", target, std::string(status.message())));
     AddRetryAfterHeader(status, r);
     return r;
   };
