@@ -99,11 +99,11 @@ class SupervisedDataPlane final : public DataPlane {
 
   absl::Status AddRoutes(http::Router& router) override {
     if (predictions_ == nullptr) {
-      ASSIGN_OR_RETURN(predictions_,
-                       serving::PredictionService::Create({.routing = &routing_,
-                                                           .endpoints = deps_.endpoints,
-                                                           .random = &random_,
-                                                           .request_timeout = absl::Seconds(60)}));
+      ASSIGN_OR_RETURN(predictions_, serving::PredictionService::Create(
+                                         {.routing = &routing_,
+                                          .endpoints = deps_.endpoints,
+                                          .random = &random_,
+                                          .request_timeout = deps_.predict_timeout}));
     }
     RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), &executor_));
     RETURN_IF_ERROR(

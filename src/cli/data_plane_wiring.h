@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "common/http/router.h"
 #include "control/deployment_waiter.h"
 #include "control/endpoint_service.h"
@@ -29,6 +30,7 @@ struct DataPlaneDeps {
   std::filesystem::path data_dir;
   std::string self_binary;  // argv[0] resolved: the `tessera` binary replicas are started from
   std::string grpc_listen;  // KServe v2 gRPC "ADDR:PORT"; empty: no gRPC server
+  absl::Duration predict_timeout = absl::Seconds(60);  // PredictionService::request_timeout
 };
 
 class DataPlane {

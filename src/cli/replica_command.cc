@@ -30,6 +30,7 @@ struct ReplicaFlags {
   std::string model_dir;
   std::string listen;  // optional TCP host:port
   double drain_timeout_s = 30;
+  int64_t max_queued_mib = 256;
   long parent_pid = 0;  // 0: do not watch
   std::string log_level = "info";
   std::string precision = "fp32";
@@ -74,6 +75,7 @@ int RunReplica(ReplicaFlags flags) {
     flags.server.tcp_address = host_port->host;
     flags.server.tcp_port = host_port->port;
   }
+  flags.server.max_queued_bytes = flags.max_queued_mib << 20;
   absl::Status options = runtime::ValidateReplicaServerOptions(flags.server);
   if (options.ok()) {
     ReplicaSpec spec = runtime::SpecOf(flags.server);
@@ -155,6 +157,11 @@ void AddReplicaCommand(CLI::App& app) {
   cmd->add_option("--max-queue-size", s.max_queue_size,
                   "Most images waiting for a batch (at least --max-batch-size); beyond it "
                   "requests get 429")
+      ->capture_default_str();
+  cmd->add_option("--max-queued-mib", flags->max_queued_mib,
+                  "Most MiB of images admitted and not yet answered; beyond it requests get 429 "
+                  "(0: no byte limit; the supervisor passes 1/4 of the machine type's memory)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
       ->capture_default_str();
   cmd->add_option("--max-instances", s.codec.max_instances,
                   "Most instances in one request (at most --max-queue-size)")

@@ -27,6 +27,7 @@
 #include "registry/model_service.h"
 #include "registry/operation_service.h"
 #include "registry/sqlite/sqlite_metadata_store.h"
+#include "serving/predict/protocol_response.h"
 #include "serving/rest/control_plane_api.h"
 #include "spdlog/spdlog.h"
 
@@ -131,6 +132,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   s->deps.data_dir = data_dir;
   s->deps.self_binary = options.self_binary;
   s->deps.grpc_listen = options.grpc_listen;
+  s->deps.predict_timeout = absl::Seconds(options.predict_timeout_s);
   ASSIGN_OR_RETURN(s->data_plane, CreateDataPlane(s->deps));
   // Rolls back deployments the previous run left half-way.
   ASSIGN_OR_RETURN(s->endpoints,
@@ -159,12 +161,27 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   server_options.body_timeout = absl::Seconds(options.body_timeout_s);
   server_options.max_connections = options.max_connections;
   server_options.max_connections_per_peer = options.max_connections_per_peer;
+  server_options.max_in_flight_body_bytes =
+      options.max_in_flight_request_bytes > 0
+          ? options.max_in_flight_request_bytes
+          : DefaultInFlightRequestBytes(options.max_request_bytes);
+  server_options.refusal_response = serving::ErrorResponseForTarget;
+  spdlog::info("admission: at most {} MiB of request bodies in flight; predict timeout {}s",
+               server_options.max_in_flight_body_bytes >> 20, options.predict_timeout_s);
   server_options.handler = http::Router::AsHandler(std::move(router));
   ASSIGN_OR_RETURN(s->http, http::HttpServer::Create(server_options));
   return s;
 }
 
 }  // namespace
+
+int64_t DefaultInFlightRequestBytes(size_t max_request_bytes) {
+  constexpr int64_t kCap = int64_t{4} << 30;
+  const int64_t physical = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) *
+                           static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
+  const int64_t eighth = physical > 0 ? physical / 8 : kCap;
+  return std::max(std::min(eighth, kCap), static_cast<int64_t>(max_request_bytes));
+}
 
 std::filesystem::path DefaultDataDir() {
   if (const char* dir = std::getenv("TESSERA_DATA_DIR"); dir != nullptr && *dir != '\0') {
@@ -230,6 +247,7 @@ void AddServeCommand(CLI::App& app) {
   auto max_request_mib = std::make_shared<size_t>(64);
   auto max_artifact_gib = std::make_shared<double>(64);
   auto min_free_disk_gib = std::make_shared<double>(-1);
+  auto max_in_flight_mib = std::make_shared<int64_t>(0);
   CLI::App* cmd = app.add_subcommand(
       "serve", "Run the Tessera server: Vertex AI-compatible REST API for models and endpoints");
   cmd->add_option("--data-dir", options->data_dir,
@@ -278,9 +296,21 @@ void AddServeCommand(CLI::App& app) {
                   "Open connections from one client IP address; more are answered 503 and closed")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_option("--max-inflight-request-mib", *max_in_flight_mib,
+                  "Most MiB of request bodies read and not yet answered, all requests together; "
+                  "beyond it requests get 429 with Retry-After (0: 1/8 of physical memory, at "
+                  "most 4096)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
+      ->capture_default_str();
+  cmd->add_option("--predict-timeout-s", options->predict_timeout_s,
+                  "Longest a predict may take; an endpoint's clientConnectionConfig."
+                  "inferenceTimeout and a client's X-Server-Timeout header may ask for less")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
   cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
       ->capture_default_str();
-  cmd->callback([options, allowed_roots, max_request_mib, max_artifact_gib, min_free_disk_gib] {
+  cmd->callback([options, allowed_roots, max_request_mib, max_artifact_gib, min_free_disk_gib,
+                 max_in_flight_mib] {
     if (absl::Status s = InitLogging("serve", options->log_level); !s.ok()) {
       std::fprintf(stderr, "tessera serve: %s\n", std::string(s.message()).c_str());
       std::exit(2);
@@ -296,6 +326,7 @@ void AddServeCommand(CLI::App& app) {
         *min_free_disk_gib < 0
             ? -1
             : static_cast<int64_t>(std::min(*min_free_disk_gib, double(int64_t{1} << 32)) * kGiB);
+    options->max_in_flight_request_bytes = *max_in_flight_mib << 20;
     std::error_code ec;
     const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
     options->self_binary = ec ? std::string() : self.string();

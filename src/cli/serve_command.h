@@ -47,9 +47,18 @@ struct ServeOptions {
   double body_timeout_s = 30;
   int max_connections = 10000;
   int max_connections_per_peer = 256;
+  // Bytes of request bodies read and not yet answered, all requests together (HttpServer's
+  // max_in_flight_body_bytes); 0: DefaultInFlightRequestBytes().
+  int64_t max_in_flight_request_bytes = 0;
+  // The longest any predict may take (clients and endpoints may ask for less).
+  double predict_timeout_s = 60;
   std::string log_level = "info";
   std::string self_binary;  // the tessera binary (argv[0] resolved)
 };
+
+// 1/8 of the host's physical memory, at most 4 GiB, at least max_request_bytes: what the request
+// bodies in flight may hold by default.
+int64_t DefaultInFlightRequestBytes(size_t max_request_bytes);
 
 // $TESSERA_DATA_DIR, else $XDG_DATA_HOME/tessera, else ~/.local/share/tessera.
 std::filesystem::path DefaultDataDir();

@@ -10,6 +10,18 @@
 namespace tessera::control {
 namespace {
 
+// Vertex caps Endpoint.clientConnectionConfig.inferenceTimeout at an hour as well.
+constexpr absl::Duration kMaxInferenceTimeout = absl::Hours(1);
+
+absl::Status ValidateInferenceTimeout(absl::Duration timeout) {
+  if (timeout < absl::ZeroDuration() || timeout > kMaxInferenceTimeout) {
+    return absl::InvalidArgumentError(fmt::format(
+        "endpoint.clientConnectionConfig.inferenceTimeout must be between 0s and {}s, got {}s",
+        absl::ToInt64Seconds(kMaxInferenceTimeout), absl::ToDoubleSeconds(timeout)));
+  }
+  return absl::OkStatus();
+}
+
 using registry::DeployedModel;
 using registry::DeployedModelState;
 using registry::Endpoint;
@@ -105,6 +117,7 @@ absl::StatusOr<Operation> EndpointService::CreateEndpoint(std::string_view paren
   RETURN_IF_ERROR(registry::ValidateDisplayName(endpoint.display_name, "endpoint.displayName"));
   RETURN_IF_ERROR(registry::ValidateDescription(endpoint.description, "endpoint.description"));
   RETURN_IF_ERROR(registry::ValidateLabels(endpoint.labels));
+  RETURN_IF_ERROR(ValidateInferenceTimeout(endpoint.inference_timeout));
   if (!endpoint_id.empty()) {
     RETURN_IF_ERROR(registry::ValidateUserResourceId(endpoint_id, "endpointId"));
   }
@@ -145,9 +158,10 @@ absl::StatusOr<Endpoint> EndpointService::UpdateEndpoint(
   ASSIGN_OR_RETURN(EndpointName name, EndpointName::Parse(endpoint.name));
   if (update_mask.empty()) {
     return absl::InvalidArgumentError(
-        "updateMask is required (displayName, description, labels, trafficSplit)");
+        "updateMask is required (displayName, description, labels, trafficSplit, "
+        "clientConnectionConfig)");
   }
-  bool display = false, description = false, labels = false, split = false;
+  bool display = false, description = false, labels = false, split = false, timeout = false;
   for (const std::string& path : update_mask) {
     if (path == "displayName" || path == "display_name") {
       display = true;
@@ -157,10 +171,14 @@ absl::StatusOr<Endpoint> EndpointService::UpdateEndpoint(
       labels = true;
     } else if (path == "trafficSplit" || path == "traffic_split") {
       split = true;
+    } else if (path == "clientConnectionConfig" || path == "client_connection_config" ||
+               path == "clientConnectionConfig.inferenceTimeout" ||
+               path == "client_connection_config.inference_timeout") {
+      timeout = true;
     } else {
       return absl::InvalidArgumentError(fmt::format(
           "updateMask: \"{}\" cannot be updated (updatable: displayName, description, labels, "
-          "trafficSplit)",
+          "trafficSplit, clientConnectionConfig)",
           path));
     }
   }
@@ -169,6 +187,7 @@ absl::StatusOr<Endpoint> EndpointService::UpdateEndpoint(
   if (description)
     RETURN_IF_ERROR(registry::ValidateDescription(endpoint.description, "endpoint.description"));
   if (labels) RETURN_IF_ERROR(registry::ValidateLabels(endpoint.labels));
+  if (timeout) RETURN_IF_ERROR(ValidateInferenceTimeout(endpoint.inference_timeout));
   absl::Time now = options_.clock->Now();
   ASSIGN_OR_RETURN(
       Endpoint updated,
@@ -182,6 +201,7 @@ absl::StatusOr<Endpoint> EndpointService::UpdateEndpoint(
         if (display) current.display_name = endpoint.display_name;
         if (description) current.description = endpoint.description;
         if (labels) current.labels = endpoint.labels;
+        if (timeout) current.inference_timeout = endpoint.inference_timeout;
         if (split) {
           RETURN_IF_ERROR(ValidateEndpointSplit(current, endpoint.traffic_split));
           current.traffic_split = endpoint.traffic_split;

@@ -1,6 +1,7 @@
 #include "control/replica_client.h"
 
 #include "common/http/google_error.h"
+#include "common/http/request_deadline.h"
 #include "common/status_macros.h"
 #include "common/untrusted_json.h"
 #include "fmt/format.h"
@@ -64,6 +65,10 @@ absl::StatusOr<ReplicaStatusInfo> ParseReplicaStatus(const std::string& text) {
   info.queue_depth = IntField(body, "queueDepth");
   info.requests = IntField(body, "requests");
   info.failed_requests = IntField(body, "failedRequests");
+  info.expired = IntField(body, "expired");
+  info.cancelled = IntField(body, "cancelled");
+  info.rejected = IntField(body, "rejected");
+  info.queued_bytes = IntField(body, "queuedBytes");
   info.batches = IntField(body, "batches");
   info.rss_bytes = IntField(body, "rssBytes");
   info.pid = IntField(body, "pid");
@@ -105,25 +110,37 @@ absl::StatusOr<ReplicaStatusInfo> ReplicaClient::Status(absl::Duration timeout) 
 
 absl::StatusOr<std::string> ReplicaClient::Post(std::string target, std::string_view body,
                                                 const std::string& content_type,
-                                                absl::Duration timeout) {
+                                                const CallOptions& call) {
   http::HttpRequest request;
   request.method = "POST";
   request.target = std::move(target);
   request.headers.Set("Content-Type", content_type);
-  ASSIGN_OR_RETURN(http::HttpResponse response, client_->Send(request, body, timeout));
+  request.headers.Set(http::kServerTimeoutHeader, http::ServerTimeoutValue(call.timeout));
+  ASSIGN_OR_RETURN(http::HttpResponse response,
+                   client_->Send(request, body, call.timeout, call.cancel));
   RETURN_IF_ERROR(http::StatusFromHttpResponse(response));
   return std::move(response.body);
 }
 
 absl::StatusOr<std::string> ReplicaClient::Predict(std::string_view json_body,
                                                    absl::Duration timeout) {
-  return Post("/predict", json_body, "application/json", timeout);
+  return Predict(json_body, CallOptions{.timeout = timeout});
 }
 
 absl::StatusOr<std::string> ReplicaClient::PredictBytes(std::string_view image_bytes, int top_k,
                                                         absl::Duration timeout) {
+  return PredictBytes(image_bytes, top_k, CallOptions{.timeout = timeout});
+}
+
+absl::StatusOr<std::string> ReplicaClient::Predict(std::string_view json_body,
+                                                   const CallOptions& call) {
+  return Post("/predict", json_body, "application/json", call);
+}
+
+absl::StatusOr<std::string> ReplicaClient::PredictBytes(std::string_view image_bytes, int top_k,
+                                                        const CallOptions& call) {
   return Post(fmt::format("/predict_bytes?top_k={}", top_k), image_bytes,
-              "application/octet-stream", timeout);
+              "application/octet-stream", call);
 }
 
 }  // namespace tessera::control

@@ -10,7 +10,8 @@
 // retry on another replica: it is idempotent), DEADLINE_EXCEEDED on timeout; an HTTP error from
 // the replica comes back as the absl::Status its Google error body names, with the replica's
 // message verbatim (e.g. INVALID_ARGUMENT "instance 2: ...", RESOURCE_EXHAUSTED when its queue is
-// full, UNAVAILABLE while it drains).
+// full, with its Retry-After hint as in common/http/google_error.h, UNAVAILABLE while it drains,
+// DEADLINE_EXCEEDED when the deadline passed before compute); CANCELLED for a cancelled call.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,10 @@ struct ReplicaStatusInfo {
   int64_t queue_depth = 0;  // instances waiting for a batch
   int64_t requests = 0;     // predict requests received
   int64_t failed_requests = 0;
+  int64_t expired = 0;       // dropped before compute: deadline passed
+  int64_t cancelled = 0;     // dropped before compute: client gone
+  int64_t rejected = 0;      // refused: queue full (429)
+  int64_t queued_bytes = 0;  // bytes of images admitted, not yet answered
   int64_t batches = 0;
   std::map<int, int64_t> batch_size_histogram;  // batch size -> batches
   int64_t rss_bytes = 0;
@@ -78,13 +83,24 @@ class ReplicaClient {
   absl::StatusOr<std::string> PredictBytes(std::string_view image_bytes, int top_k,
                                            absl::Duration timeout);
 
+  // One predict call's limits: `timeout` is also sent as the request's X-Server-Timeout, so the
+  // replica drops it before compute once nobody waits for it; `cancel` (optional, not owned)
+  // abandons the call (closing its connection: the replica drops the request too).
+  struct CallOptions {
+    absl::Duration timeout = absl::Seconds(60);
+    const CancellationToken* cancel = nullptr;
+  };
+  absl::StatusOr<std::string> Predict(std::string_view json_body, const CallOptions& call);
+  absl::StatusOr<std::string> PredictBytes(std::string_view image_bytes, int top_k,
+                                           const CallOptions& call);
+
   const std::string& base_url() const { return base_url_; }
 
  private:
   ReplicaClient(std::string base_url, std::unique_ptr<http::HttpClient> client)
       : base_url_(std::move(base_url)), client_(std::move(client)) {}
   absl::StatusOr<std::string> Post(std::string target, std::string_view body,
-                                   const std::string& content_type, absl::Duration timeout);
+                                   const std::string& content_type, const CallOptions& call);
 
   const std::string base_url_;
   const std::unique_ptr<http::HttpClient> client_;

@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "control/random_source.h"
 #include "control/replica_selection.h"
 #include "control/traffic_split.h"
@@ -72,6 +73,8 @@ struct RoutedEndpoint {
   std::string name;  // resource name "projects/p/locations/l/endpoints/{id}" (informational)
   std::vector<RoutedDeployedModel> deployed_models;
   TrafficSplit traffic_split;  // validated by ValidateTrafficSplit at Build
+  // clientConnectionConfig.inferenceTimeout; zero: none (the server's predict timeout applies).
+  absl::Duration inference_timeout = absl::ZeroDuration();
 };
 
 struct PickOptions {

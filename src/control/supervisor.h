@@ -95,6 +95,10 @@ struct ReplicaStatus {
   // The replica's own counters (its /status, refreshed about once a second while READY).
   int64_t requests = 0;                            // predict requests it received
   int64_t failed_requests = 0;                     // ...answered with an error
+  int64_t expired = 0;                             // dropped before compute: deadline passed
+  int64_t cancelled = 0;                           // dropped before compute: client gone
+  int64_t rejected = 0;                            // refused: its queue was full (429)
+  int64_t queued_bytes = 0;                        // bytes of images it holds for predicts
   int64_t batches = 0;                             // forward passes run
   int64_t queue_depth = 0;                         // images waiting for a batch
   std::map<int, int64_t> batch_size_histogram;     // batch size -> forward passes of that size

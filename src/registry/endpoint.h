@@ -111,6 +111,9 @@ struct Endpoint {
   std::map<std::string, std::string> labels;
   std::vector<DeployedModel> deployed_models;  // in deploy order
   TrafficSplit traffic_split;
+  // clientConnectionConfig.inferenceTimeout: the most a predict may take on this endpoint
+  // (the server's predict timeout and the client's deadline still apply). Zero: not set.
+  absl::Duration inference_timeout = absl::ZeroDuration();
   absl::Time create_time = absl::InfinitePast();
   absl::Time update_time = absl::InfinitePast();
   std::string etag;

@@ -54,6 +54,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/cancellation.h"
 #include "common/clock.h"
 #include "common/current_exception.h"
 #include "nlohmann/json_fwd.hpp"
@@ -83,17 +84,6 @@ struct BatcherOptions {
 
 // INVALID_ARGUMENT naming the bad field.
 absl::Status ValidateBatcherOptions(const BatcherOptions& options);
-
-// Set by whoever learns that a request's client went away (e.g. the HTTP layer on disconnect);
-// read by the batcher before it puts the request's instances in a batch. Thread-safe.
-class CancellationToken {
- public:
-  void Cancel() { cancelled_.store(true, std::memory_order_release); }
-  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
-
- private:
-  std::atomic<bool> cancelled_{false};
-};
 
 struct SubmitOptions {
   // Not started by then: dropped with DEADLINE_EXCEEDED.

@@ -13,6 +13,7 @@
 #include "common/current_exception.h"
 #include "common/http/exception_response.h"
 #include "common/http/google_error.h"
+#include "common/http/request_deadline.h"
 #include "common/http/router.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
@@ -86,6 +87,10 @@ absl::Status ValidateReplicaServerOptions(const ReplicaServerOptions& o) {
     return absl::InvalidArgumentError(
         fmt::format("io threads must be at least 1, got {}", o.io_threads));
   }
+  if (o.max_queued_bytes < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("max queued bytes must not be negative, got {}", o.max_queued_bytes));
+  }
   if (o.max_image_pixels < 1) {
     return absl::InvalidArgumentError(
         fmt::format("max image pixels must be at least 1, got {}", o.max_image_pixels));
@@ -105,7 +110,8 @@ int AvailableCpus() {
 
 }  // namespace
 
-ReplicaServer::ReplicaServer(const ReplicaServerOptions& options) : options_(options) {
+ReplicaServer::ReplicaServer(const ReplicaServerOptions& options)
+    : options_(options), queued_bytes_(options.max_queued_bytes) {
   switch (options.preprocess) {
     case PreprocessPlace::kIoThreads:
       preprocess_in_batch_ = false;
@@ -324,12 +330,14 @@ void ReplicaServer::HandlePredict(const http::HttpRequest& request,
   }
   RunAdmitted(request, responder, [&](bool& submitted) {
     if (options_.fault_for_test) options_.fault_for_test("request");
-    auto parsed = ParsePredictRequest(request.body, options_.codec);
+    absl::StatusOr<SubmitOptions> submit = SubmitOptionsFor(request, responder);
+    auto parsed = submit.ok() ? ParsePredictRequest(request.body, options_.codec)
+                              : absl::StatusOr<ParsedPredictRequest>(submit.status());
     if (!parsed.ok()) {
       Finish(responder, http::GoogleErrorResponse(parsed.status()));
       return;
     }
-    PreprocessAndSubmit(std::move(parsed->images), parsed->parameters, request.request_id,
+    PreprocessAndSubmit(std::move(parsed->images), parsed->parameters, *submit, request.request_id,
                         responder, submitted);
   });
 }
@@ -347,6 +355,8 @@ void ReplicaServer::HandlePredictBytes(http::HttpRequest& request,
                                         request.QueryParam("confidence_threshold"),
                                         request.QueryParam("confidenceThreshold"));
     absl::Status error = parameters.status();
+    absl::StatusOr<SubmitOptions> submit = SubmitOptionsFor(request, responder);
+    if (error.ok()) error = submit.status();
     if (error.ok() && request.body.empty()) {
       error = absl::InvalidArgumentError("the request body is empty: send the encoded image bytes");
     }
@@ -356,17 +366,48 @@ void ReplicaServer::HandlePredictBytes(http::HttpRequest& request,
     }
     std::vector<std::string> images;  // the body moves in: a braced list would copy the image
     images.push_back(std::move(request.body));
-    PreprocessAndSubmit(std::move(images), *parameters, request.request_id, responder, submitted);
+    PreprocessAndSubmit(std::move(images), *parameters, *submit, request.request_id, responder,
+                        submitted);
   });
+}
+
+absl::StatusOr<SubmitOptions> ReplicaServer::SubmitOptionsFor(const http::HttpRequest& request,
+                                                              const http::Responder& responder) {
+  SubmitOptions submit;
+  ASSIGN_OR_RETURN(submit.deadline, http::RequestDeadline(request, absl::Now()));
+  submit.cancellation = responder.cancellation();
+  return submit;
+}
+
+absl::Status ReplicaServer::DeadOnArrival(const SubmitOptions& submit) {
+  if (submit.cancellation != nullptr && submit.cancellation->cancelled()) {
+    absl::MutexLock lock(&mu_);
+    ++cancelled_early_;
+    return absl::CancelledError("the request was cancelled before it was processed");
+  }
+  if (submit.deadline <= absl::Now()) {
+    absl::MutexLock lock(&mu_);
+    ++expired_early_;
+    return absl::DeadlineExceededError(
+        fmt::format("the request's deadline ({}) passed before it reached the batch queue",
+                    http::kServerTimeoutHeader));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReplicaServer::QueueFull(absl::Status status) const {
+  http::SetRetryAfterSeconds(status, queued_bytes_.RetryAfterSeconds());
+  return status;
 }
 
 void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
                                         const PredictParameters& parameters,
+                                        const SubmitOptions& submit,
                                         const std::string& request_id,
                                         const http::Responder& responder, bool& submitted) {
   // Runs on an io thread while this request holds a `preprocessing_` slot: Drain waits for it
   // before it stops the batcher, so an admitted request is never refused by the batcher.
-  absl::Status error;
+  absl::Status error = DeadOnArrival(submit);
   std::vector<Tensor> tensors(images.size());
   const size_t ppi = classifier_->pixels_per_image();
   for (size_t i = 0; i < images.size() && error.ok(); ++i) {
@@ -380,12 +421,26 @@ void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
                                                   tensors[i].pixels);
     if (!status.ok()) error = ForInstance(i, status);
   }
+  int64_t bytes = 0;
+  for (const Tensor& t : tensors) bytes += t.encoded.size() + t.pixels.size() * sizeof(float);
+  if (error.ok() && !queued_bytes_.TryAcquire(bytes)) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++rejected_bytes_;
+    }
+    error = QueueFull(absl::ResourceExhaustedError(fmt::format(
+        "the batch queue is full ({} of {} bytes of images queued, this request has {}); retry "
+        "later",
+        queued_bytes_.in_use(), queued_bytes_.limit(), bytes)));
+    bytes = 0;
+  }
   if (error.ok()) {
     error = batcher_->Submit(
-        std::move(tensors), {},
-        [this, parameters, request_id, responder](absl::StatusOr<Batcher::Results> results) {
+        std::move(tensors), submit,
+        [this, parameters, request_id, responder, bytes](absl::StatusOr<Batcher::Results> results) {
           // On the batch thread: cheap (top-k of a few logits, a small JSON). What throws here
           // fails this request, not the batch thread.
+          queued_bytes_.Release(bytes);
           try {
             Answer(std::move(results), parameters, responder);
           } catch (...) {
@@ -395,6 +450,10 @@ void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
           }
         });
     submitted = error.ok();
+    if (!error.ok()) {
+      queued_bytes_.Unwind(bytes);
+      if (absl::IsResourceExhausted(error)) error = QueueFull(std::move(error));
+    }
   }
   if (!error.ok()) Finish(responder, http::GoogleErrorResponse(error));
 }
@@ -467,10 +526,17 @@ ReplicaStats ReplicaServer::stats() const {
     s.in_flight = in_flight_;
     s.requests = requests_;
     s.failed_requests = failed_requests_;
+    s.expired = expired_early_;
+    s.cancelled = cancelled_early_;
+    s.rejected = rejected_bytes_;
     // batcher_ is set before the state leaves LOADING and never reset while `this` lives.
     if (state_ == ReplicaState::kLoading) return s;
   }
   if (batcher_ != nullptr) s.batcher = batcher_->stats();
+  s.expired += s.batcher.dropped_deadline;
+  s.cancelled += s.batcher.dropped_cancelled;
+  s.rejected += s.batcher.rejected_requests;
+  s.queued_bytes = queued_bytes_.in_use();
   return s;
 }
 
@@ -486,6 +552,11 @@ json ReplicaServer::StatusJson() const {
       {"queueDepth", s.batcher.queued_instances},
       {"requests", s.requests},
       {"failedRequests", s.failed_requests},
+      {"expired", s.expired},
+      {"cancelled", s.cancelled},
+      {"rejected", s.rejected},
+      {"queuedBytes", s.queued_bytes},
+      {"maxQueuedBytes", options_.max_queued_bytes},
       {"batches", s.batcher.batches},
       {"batchSizeHistogram", std::move(histogram)},
       {"rssBytes", CurrentRssBytes()},

@@ -7,7 +7,11 @@
 //   POST /predict        Vertex-shaped body (runtime/predict_codec.h) -> {"predictions":[...]}
 //   POST /predict_bytes  raw encoded image bytes, ?top_k=N&confidence_threshold=x -> same, 1 image
 // Errors are Google JSON errors: 400 INVALID_ARGUMENT for a bad request or image ("instance 2:
-// ..."), 429 RESOURCE_EXHAUSTED when the batch queue is full, 503 UNAVAILABLE when not READY.
+// ..."), 429 RESOURCE_EXHAUSTED with Retry-After when the batch queue is full (instances or
+// bytes), 503 UNAVAILABLE when not READY, 504 DEADLINE_EXCEEDED when the request's
+// X-Server-Timeout (common/http/request_deadline.h) passed before its images were computed, 499
+// CANCELLED when its client closed the connection first (nobody reads that answer).
+// An expired or cancelled request is dropped before compute: counted as "expired"/"cancelled".
 //
 // Request path: an HTTP io thread parses the body and base64-decodes it. Then (PreprocessPlace)
 // either the io thread decodes and preprocesses every image and submits the tensors only if all
@@ -34,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/admission.h"
 #include "common/http/http_server.h"
 #include "common/http/http_types.h"
 #include "common/replica_spec.h"
@@ -83,7 +88,11 @@ struct ReplicaServerOptions {
   PreprocessPlace preprocess = PreprocessPlace::kAuto;
   int max_batch_size = 8;
   int64_t max_queue_delay_us = 0;
-  int max_queue_size = 128;               // instances waiting for a batch; beyond it 429
+  int max_queue_size = 128;  // instances waiting for a batch; beyond it 429
+  // Bytes of images admitted and not yet answered (encoded bytes, or float pixels when the io
+  // threads preprocess); beyond it 429. 0: unlimited. `tessera replica` derives its default
+  // from the machine type's memory (see replica_command.cc).
+  int64_t max_queued_bytes = 0;
   PredictCodecOptions codec;              // input key, max instances per request
   int64_t max_image_pixels = 25'000'000;  // decoded width * height, checked from the header
   size_t max_body_bytes = 64 << 20;
@@ -104,6 +113,10 @@ struct ReplicaStats {
   int64_t in_flight = 0;        // predict requests admitted and not yet answered
   int64_t requests = 0;         // predict requests received (any outcome)
   int64_t failed_requests = 0;  // ...answered with an error
+  int64_t expired = 0;          // dropped before compute: deadline passed (504)
+  int64_t cancelled = 0;        // dropped before compute: client gone (499)
+  int64_t rejected = 0;         // refused: queue full, by instances or bytes (429)
+  int64_t queued_bytes = 0;     // now: bytes of admitted, unanswered images
   BatcherStats batcher;         // batches, histogram, queue depth
 };
 
@@ -158,11 +171,18 @@ class ReplicaServer {
   // Preprocesses `images` and submits them; responds now on error, or later from the batch thread
   // (`submitted` is set once the batcher owns the answer).
   void PreprocessAndSubmit(std::vector<std::string> images, const PredictParameters& parameters,
-                           const std::string& request_id, const http::Responder& responder,
-                           bool& submitted);
+                           const SubmitOptions& submit, const std::string& request_id,
+                           const http::Responder& responder, bool& submitted);
   // The batch's results for one request, as its response (on the batch thread).
   void Answer(absl::StatusOr<Batcher::Results> results, const PredictParameters& parameters,
               const http::Responder& responder);
+  // The request's deadline (X-Server-Timeout) and cancellation; INVALID_ARGUMENT for a bad header.
+  static absl::StatusOr<SubmitOptions> SubmitOptionsFor(const http::HttpRequest& request,
+                                                        const http::Responder& responder);
+  // Why a request must be dropped before any work (OK: go on); counts the drop.
+  absl::Status DeadOnArrival(const SubmitOptions& submit);
+  // The 429 for a full queue, with Retry-After from the measured drain rate.
+  absl::Status QueueFull(absl::Status status) const;
   // Takes one in-flight slot and one preprocessing slot if READY (false: the caller answers 503).
   bool Admit();
   // For a request Admit() let in: runs `predict`, then gives back the preprocessing slot (Drain
@@ -178,6 +198,7 @@ class ReplicaServer {
   std::unique_ptr<engine::ImageClassifier> classifier_;  // set before READY; then immutable
   std::unique_ptr<Batcher> batcher_;                     // set before READY
   std::unique_ptr<http::HttpServer> http_;
+  ByteBudget queued_bytes_;
   // Batch-thread-only workspaces for Forward.
   std::vector<float> batch_pixels_;
   std::vector<float> batch_logits_;
@@ -189,6 +210,10 @@ class ReplicaServer {
   int64_t preprocessing_ ABSL_GUARDED_BY(mu_) = 0;  // admitted, not yet submitted or answered
   int64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t failed_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  // Dropped before reaching the batcher (the batcher counts its own drops).
+  int64_t expired_early_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t cancelled_early_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t rejected_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // refused by queued_bytes_
 };
 
 // The resident set size of this process (from /proc/self/statm), or 0 if unreadable.

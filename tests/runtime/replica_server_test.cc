@@ -14,6 +14,8 @@
 
 #include "absl/synchronization/notification.h"
 #include "common/base64.h"
+#include "common/http/google_error.h"
+#include "common/http/http_client.h"
 #include "control/replica_client.h"
 #include "engine/image/test_images.h"
 #include "gmock/gmock.h"
@@ -449,6 +451,151 @@ TEST_P(ReplicaServerTest, LoadFailureIsReportedAndLeavesNoSocket) {
   ASSERT_FALSE(server.ok());
   EXPECT_THAT(std::string(server.status().message()), HasSubstr("model.safetensors"));
 }
+
+// Deadlines (X-Server-Timeout) and cancellation (the client hung up) drop a request before
+// compute: 504 / CANCELLED, counted as "expired" / "cancelled" in /status. A long queue delay and
+// a batch of 3 keep requests queued until the test sends the one that completes the batch.
+class ReplicaDeadlineTest : public ReplicaServerTest {
+ protected:
+  void StartQueueing() {
+    ReplicaServerOptions options = Options();
+    options.max_batch_size = 3;
+    options.max_queue_delay_us = 60'000'000;
+    Start(options);
+    auto http = http::HttpClient::Create({.base_url = "unix:" + options.unix_socket_path});
+    ASSERT_TRUE(http.ok()) << http.status();
+    http_ = std::move(*http);
+  }
+  // POST /predict of image `i` with X-Server-Timeout `timeout` ("" for none).
+  absl::StatusOr<http::HttpResponse> PredictWithTimeout(size_t i, const std::string& timeout) {
+    http::HttpRequest request;
+    request.method = "POST";
+    request.target = "/predict";
+    if (!timeout.empty()) request.headers.Set("X-Server-Timeout", timeout);
+    request.body = json({{"instances", Instances({images_[i]})}}).dump();
+    return http_->Send(request, absl::Seconds(60));
+  }
+  bool QueuedInstances(int n) {
+    for (int i = 0; i < 5000; ++i) {
+      if (server_->stats().batcher.queued_instances == n) return true;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return false;
+  }
+  std::unique_ptr<http::HttpClient> http_;
+};
+
+TEST_P(ReplicaDeadlineTest, ExpiredOnArrivalIs504WithoutQueueing) {
+  StartQueueing();
+  auto response = PredictWithTimeout(0, "0");
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 504) << response->body;
+  EXPECT_THAT(response->body, HasSubstr("DEADLINE_EXCEEDED"));
+  EXPECT_EQ(server_->stats().expired, 1);
+  EXPECT_EQ(server_->stats().batcher.batches, 0);
+  auto bad = PredictWithTimeout(0, "soon");
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_THAT(bad->body, HasSubstr("X-Server-Timeout"));
+}
+
+TEST_P(ReplicaDeadlineTest, RequestExpiredInTheQueueIsDroppedBeforeCompute) {
+  StartQueueing();
+  absl::StatusOr<http::HttpResponse> first, short_lived;
+  std::thread a([&] { first = PredictWithTimeout(0, ""); });
+  ASSERT_TRUE(QueuedInstances(1));
+  std::thread b([&] { short_lived = PredictWithTimeout(1, "0.2"); });
+  ASSERT_TRUE(QueuedInstances(2));
+  absl::SleepFor(absl::Milliseconds(400));   // b's deadline passes while it waits
+  auto third = PredictWithTimeout(2, "30");  // fills the batch: it forms now
+  a.join();
+  b.join();
+  ASSERT_TRUE(short_lived.ok()) << short_lived.status();
+  EXPECT_EQ(short_lived->status, 504) << short_lived->body;
+  ASSERT_TRUE(first.ok() && third.ok());
+  ExpectPredictions(first->body, {0});
+  ExpectPredictions(third->body, {2});
+  const ReplicaStats stats = server_->stats();
+  EXPECT_EQ(stats.expired, 1);
+  EXPECT_EQ(stats.batcher.processed_instances, 2);  // the first and the third
+  const json status = server_->StatusJson();
+  EXPECT_EQ(status["expired"], 1);
+  EXPECT_EQ(status["cancelled"], 0);
+}
+
+// The router's cancellation reaches the batcher: a cancelled ReplicaClient call closes its
+// connection, the replica's HTTP server notices, and the queued request is never computed.
+TEST_P(ReplicaDeadlineTest, AbandonedRequestIsCancelledBeforeCompute) {
+  StartQueueing();
+  absl::StatusOr<http::HttpResponse> first;
+  std::thread a([&] { first = PredictWithTimeout(0, ""); });
+  ASSERT_TRUE(QueuedInstances(1));
+  CancellationToken cancel;
+  absl::StatusOr<std::string> abandoned;
+  std::thread b([&] {
+    abandoned = client_->Predict(json({{"instances", Instances({images_[1]})}}).dump(),
+                                 {.timeout = absl::Seconds(60), .cancel = &cancel});
+  });
+  ASSERT_TRUE(QueuedInstances(2));
+  cancel.Cancel();
+  b.join();
+  EXPECT_EQ(abandoned.status().code(), absl::StatusCode::kCancelled) << abandoned.status();
+  // The replica noticed before the batch formed: the test waits for that, then fills the batch.
+  absl::SleepFor(absl::Milliseconds(300));
+  // Three queued (b counted until dropped): the batch forms now, without b.
+  auto c = PredictWithTimeout(2, "");
+  a.join();
+  ASSERT_TRUE(first.ok() && c.ok());
+  ExpectPredictions(first->body, {0});
+  ExpectPredictions(c->body, {2});
+  const ReplicaStats stats = server_->stats();
+  EXPECT_EQ(stats.cancelled, 1);
+  EXPECT_EQ(stats.batcher.processed_instances, 2);
+  EXPECT_EQ(server_->StatusJson()["cancelled"], 1);
+}
+
+// The byte budget: with a budget smaller than two images, a second queued image is 429 with a
+// Retry-After hint (through the real client: the hint is on the status).
+TEST_P(ReplicaDeadlineTest, QueuedBytesOverTheBudgetAre429WithRetryAfter) {
+  ReplicaServerOptions options = Options();
+  options.max_batch_size = 3;
+  options.max_queue_delay_us = 60'000'000;
+  options.max_queued_bytes = 1;  // the first request is admitted alone, whatever its size
+  Start(options);
+  absl::StatusOr<std::string> first;
+  std::thread a([&] {
+    first =
+        client_->Predict(json({{"instances", Instances({images_[0]})}}).dump(), absl::Seconds(60));
+  });
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 5000; ++i) {
+      if (server_->stats().batcher.queued_instances == 1) return true;
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+    return false;
+  }());
+  EXPECT_GT(server_->stats().queued_bytes, 0);
+  auto refused =
+      client_->Predict(json({{"instances", Instances({images_[1]})}}).dump(), absl::Seconds(10));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("bytes of images queued"));
+  ASSERT_TRUE(http::RetryAfterSeconds(refused.status()).has_value());
+  EXPECT_GE(*http::RetryAfterSeconds(refused.status()), 1);
+  EXPECT_EQ(server_->stats().rejected, 1);
+  server_->Drain(absl::Seconds(10));  // processes the queued one
+  a.join();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ExpectPredictions(*first, {0});
+  EXPECT_EQ(server_->stats().queued_bytes, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Preprocess, ReplicaDeadlineTest,
+                         ::testing::Values(PreprocessPlace::kIoThreads,
+                                           PreprocessPlace::kBatchThread),
+                         [](const ::testing::TestParamInfo<PreprocessPlace>& info) {
+                           return info.param == PreprocessPlace::kIoThreads ? "IoThreads"
+                                                                            : "BatchThread";
+                         });
 
 // Every behaviour holds whether images are preprocessed on the io threads or on the batch thread.
 // An exception at any stage of a predict (io thread, inside the batch, building the answer) fails

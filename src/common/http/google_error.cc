@@ -1,9 +1,12 @@
 #include "common/http/google_error.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
 #include "common/untrusted_json.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -32,6 +35,8 @@ constexpr std::array<std::pair<absl::StatusCode, std::string_view>, 17> kCodeNam
 }};
 
 constexpr size_t kMaxEchoedBodyBytes = 200;
+constexpr char kRetryAfterPayload[] = "type.tessera.dev/retry-after-seconds";
+constexpr int kMaxRetryAfterSeconds = 3600;
 
 }  // namespace
 
@@ -156,12 +161,37 @@ HttpResponse GoogleErrorResponse(const absl::Status& status) {
 }
 
 HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status) {
-  return JsonResponse(http_status, GoogleErrorJson(http_status, status));
+  HttpResponse response = JsonResponse(http_status, GoogleErrorJson(http_status, status));
+  AddRetryAfterHeader(status, response);
+  return response;
+}
+
+void SetRetryAfterSeconds(absl::Status& status, int seconds) {
+  if (status.ok()) return;
+  status.SetPayload(kRetryAfterPayload,
+                    absl::Cord(std::to_string(std::clamp(seconds, 1, kMaxRetryAfterSeconds))));
+}
+
+std::optional<int> RetryAfterSeconds(const absl::Status& status) {
+  const auto payload = status.GetPayload(kRetryAfterPayload);  // absl::optional on Debian
+  if (!payload) return std::nullopt;
+  int seconds = 0;
+  if (!absl::SimpleAtoi(std::string(*payload), &seconds) || seconds < 1) return std::nullopt;
+  return seconds;
+}
+
+void AddRetryAfterHeader(const absl::Status& status, HttpResponse& response) {
+  if (const std::optional<int> seconds = RetryAfterSeconds(status)) {
+    response.headers.Set(std::string(kRetryAfterHeader), std::to_string(*seconds));
+  }
 }
 
 HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status,
                                  std::string_view request_id) {
-  return JsonResponse(http_status, GoogleErrorJson(http_status, status, request_id));
+  HttpResponse response =
+      JsonResponse(http_status, GoogleErrorJson(http_status, status, request_id));
+  AddRetryAfterHeader(status, response);
+  return response;
 }
 
 absl::Status StatusFromHttpResponse(int http_status, std::string_view body) {
@@ -196,7 +226,14 @@ absl::Status StatusFromHttpResponse(int http_status, std::string_view body) {
 }
 
 absl::Status StatusFromHttpResponse(const HttpResponse& response) {
-  return StatusFromHttpResponse(response.status, response.body);
+  absl::Status status = StatusFromHttpResponse(response.status, response.body);
+  // Only the delay-seconds form: an HTTP-date would need the peer's clock.
+  int seconds = 0;
+  if (const std::string* retry_after = response.headers.Find(std::string(kRetryAfterHeader));
+      retry_after != nullptr && absl::SimpleAtoi(*retry_after, &seconds) && seconds >= 1) {
+    SetRetryAfterSeconds(status, seconds);
+  }
+  return status;
 }
 
 }  // namespace tessera::http

@@ -5,6 +5,7 @@
 // Pure functions, thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,16 @@ namespace tessera::http {
 // RESOURCE_EXHAUSTED 429; CANCELLED 499; UNIMPLEMENTED 501; UNAVAILABLE 503;
 // DEADLINE_EXCEEDED 504; INTERNAL, UNKNOWN, DATA_LOSS 500; OK 200.
 int HttpStatusFromCode(absl::StatusCode code);
+
+// Retry-After travels with the status (as a payload), so every layer that passes a
+// RESOURCE_EXHAUSTED along -- replica, router, frontend -- keeps the hint without its own field:
+// GoogleErrorResponse writes it as the `Retry-After` header (seconds) and StatusFromHttpResponse
+// reads it back from a response.
+inline constexpr std::string_view kRetryAfterHeader = "Retry-After";
+void SetRetryAfterSeconds(absl::Status& status, int seconds);
+std::optional<int> RetryAfterSeconds(const absl::Status& status);
+// Sets `Retry-After` on `response` when `status` carries the hint.
+void AddRetryAfterHeader(const absl::Status& status, HttpResponse& response);
 
 // HTTP status -> the canonical code, for responses without a Google error body: 2xx OK;
 // 400 INVALID_ARGUMENT; 401 UNAUTHENTICATED; 403 PERMISSION_DENIED; 404 NOT_FOUND;
@@ -50,9 +61,10 @@ HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status);
 HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status,
                                  std::string_view request_id);
 
-// The status a response means. 2xx -> OK. Otherwise, when the body is a Google error, its
-// "status" and "message" (the message is kept verbatim); if not, the code from
-// CodeFromHttpStatus and a message "HTTP <status>: <first 200 bytes of the body>".
+// The status a response means (with its Retry-After header as the hint above). 2xx -> OK.
+// Otherwise, when the body is a Google error, its "status" and "message" (the message is kept
+// verbatim); if not, the code from CodeFromHttpStatus and a message "HTTP <status>: <first 200
+// bytes of the body>".
 absl::Status StatusFromHttpResponse(int http_status, std::string_view body);
 absl::Status StatusFromHttpResponse(const HttpResponse& response);
 

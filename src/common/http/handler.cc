@@ -64,6 +64,11 @@ class Responder::Slot {
 Responder::Responder(SendFunction send, std::string request_id)
     : slot_(std::make_shared<Slot>(std::move(send), std::move(request_id))) {}
 
+Responder::Responder(SendFunction send, std::shared_ptr<CancellationToken> cancellation,
+                     std::string request_id)
+    : slot_(std::make_shared<Slot>(std::move(send), std::move(request_id))),
+      cancellation_(std::move(cancellation)) {}
+
 bool Responder::Respond(HttpResponse&& response) const {
   if (slot_ == nullptr) return false;
   return slot_->Respond(std::move(response));

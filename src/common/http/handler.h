@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "common/cancellation.h"
 #include "common/http/http_types.h"
 
 namespace tessera::http {
@@ -19,6 +20,10 @@ namespace tessera::http {
 // response, the client gets 500 (a Google error "handler finished without responding", with the
 // request id when the Responder was given one): a request is never left hanging. Responding after the server was shut down is a harmless no-op.
 // Respond() is cheap: it queues the response on the connection's io thread and returns.
+//
+// Cancellation: HttpServer cancels a request's token when its client closes the connection
+// before the answer (the client is gone: whatever work is left for it is waste). Handlers pass
+// cancellation() on to whatever may still skip work (a call to a replica, a batcher queue).
 class Responder {
  public:
   // What Respond() calls, exactly once (HttpServer supplies it; tests may pass their own).
@@ -27,6 +32,9 @@ class Responder {
   // An empty responder: Respond() does nothing.
   Responder() = default;
   explicit Responder(SendFunction send, std::string request_id = "");
+  // With the token the server cancels when the client goes away.
+  Responder(SendFunction send, std::shared_ptr<CancellationToken> cancellation,
+            std::string request_id = "");
 
   // Sends `response`; returns false (and logs an error) when this request was already answered.
   bool Respond(HttpResponse&& response) const;
@@ -34,10 +42,17 @@ class Responder {
   void operator()(HttpResponse&& response) const { Respond(std::move(response)); }
   // True once a response was sent through any copy.
   bool responded() const;
+  // True once the client went away (never for an empty responder or one made without a token).
+  bool cancelled() const { return cancellation_ != nullptr && cancellation_->cancelled(); }
+  // The request's token (null for an empty responder or one made without a token).
+  CancellationTokenPtr cancellation() const { return cancellation_; }
 
  private:
   class Slot;
   std::shared_ptr<Slot> slot_;
+  // Not in the Slot: whoever keeps the token (a queued batch task) must not keep the Slot alive,
+  // whose last copy answers for a handler that forgot to.
+  std::shared_ptr<CancellationToken> cancellation_;
 };
 
 // An asynchronous handler. Called on a server io thread: it must not block (no waiting on a

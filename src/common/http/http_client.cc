@@ -102,7 +102,7 @@ class HttpClient::Impl {
   }
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request, std::string_view body,
-                                    absl::Duration timeout) {
+                                    absl::Duration timeout, const CancellationToken* cancel) {
     if (!base_) {
       return absl::FailedPreconditionError("HttpClient::Send needs Options::base_url");
     }
@@ -146,6 +146,9 @@ class HttpClient::Impl {
 
     bool fresh_only = false;
     for (int attempt = 0;; ++attempt) {
+      if (cancel != nullptr && cancel->cancelled()) {
+        return absl::CancelledError("the request was cancelled: its client went away");
+      }
       std::unique_ptr<ClientConnection> connection = fresh_only ? nullptr : TakeIdle();
       const bool reused = connection != nullptr;
       if (!reused) {
@@ -164,7 +167,7 @@ class HttpClient::Impl {
       }
       internal::ExchangeInfo info;
       absl::StatusOr<HttpResponse> response =
-          connection->RoundTrip(message, limits, deadline, &info);
+          connection->RoundTrip(message, limits, deadline, &info, cancel);
       if (response.ok()) {
         if (info.reusable) GiveBack(std::move(connection));
         return response;
@@ -256,12 +259,18 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(const Options& op
 }
 
 absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request, absl::Duration timeout) {
-  return impl_->Send(request, request.body, timeout);
+  return impl_->Send(request, request.body, timeout, nullptr);
 }
 
 absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request, std::string_view body,
                                               absl::Duration timeout) {
-  return impl_->Send(request, body, timeout);
+  return impl_->Send(request, body, timeout, nullptr);
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request, std::string_view body,
+                                              absl::Duration timeout,
+                                              const CancellationToken* cancel) {
+  return impl_->Send(request, body, timeout, cancel);
 }
 
 absl::Status HttpClient::DownloadToFile(std::string_view url, const std::filesystem::path& path,

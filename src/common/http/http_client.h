@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/cancellation.h"
 #include "common/http/http_types.h"
 
 namespace tessera::http {
@@ -87,6 +88,10 @@ class HttpClient {
   // predict body it may retry on another replica), without copying it into a request.
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request, std::string_view body,
                                     absl::Duration timeout);
+  // The same, abandoned when `cancel` (optional, not owned) fires: the connection is closed (the
+  // peer sees its client go away) and the call returns CANCELLED within a few milliseconds.
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request, std::string_view body,
+                                    absl::Duration timeout, const CancellationToken* cancel);
 
   // GETs `url` (http:// or https://; not limited to the base URL) into `path`, streaming the body
   // to disk (constant memory whatever the size). Follows up to 5 redirects (301, 302, 303, 307,

@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/ssl.hpp>
 #include <vector>
 
@@ -186,7 +187,7 @@ absl::StatusOr<std::unique_ptr<ClientConnection>> ClientConnection::Open(
 
 absl::StatusOr<HttpResponse> ClientConnection::RoundTrip(
     bhttp::request<bhttp::span_body<const char>>& request, const ResponseLimits& limits,
-    SteadyClock::time_point deadline, ExchangeInfo* info) {
+    SteadyClock::time_point deadline, ExchangeInfo* info, const CancellationToken* cancel) {
   *info = ExchangeInfo();
   SetDeadline(deadline);
   bhttp::response_parser<bhttp::string_body> parser;
@@ -220,10 +221,48 @@ absl::StatusOr<HttpResponse> ClientConnection::RoundTrip(
         }
       },
       stream_);
+  // Cancellation is polled on this thread's io_context (a token has no way to wake it): every
+  // few milliseconds while the exchange runs. Cancelling the socket's operations ends both.
+  bool cancelled = false;
+  bool watch_done = cancel == nullptr;
+  asio::steady_timer watch(ioc_);
+  std::function<void()> arm = [&] {
+    watch.expires_after(std::chrono::milliseconds(5));
+    watch.async_wait([&](beast::error_code ec) {
+      if (ec || both_done) {
+        watch_done = true;
+        return;
+      }
+      if (cancel->cancelled()) {
+        cancelled = true;
+        watch_done = true;
+        std::visit(
+            [](auto& s) {
+              if constexpr (kIsStream<decltype(s)>) {
+                beast::error_code ignored;
+                beast::get_lowest_layer(s).socket().cancel(ignored);
+              }
+            },
+            stream_);
+        return;
+      }
+      arm();
+    });
+  };
+  if (cancel != nullptr) arm();
   RunUntil(&both_done);
   if (!both_done) return absl::InternalError("client io_context stopped");
+  if (!watch_done) {
+    watch.cancel();
+    RunUntil(&watch_done);
+  }
 
   info->request_sent = !write_ec;
+  if (cancelled) {
+    info->reusable = false;
+    return absl::CancelledError(
+        fmt::format("the call to {} was cancelled: its client went away", peer_));
+  }
   info->response_started = parser.got_some();
   if (read_ec) {
     if (write_ec && write_ec != beast::error::timeout) {

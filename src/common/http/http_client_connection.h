@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/cancellation.h"
 #include "common/http/http_types.h"
 #include "common/http/url.h"
 
@@ -75,10 +76,12 @@ class ClientConnection {
 
   // Writes `request` and reads its response by `deadline`. The response is read while the
   // request is still being written, so a peer that answers early (413) and closes is reported
-  // as its answer, not as a broken pipe.
+  // as its answer, not as a broken pipe. When `cancel` (optional) fires meanwhile, the exchange is
+  // abandoned (CANCELLED; the connection is not reusable: the caller closes it).
   absl::StatusOr<HttpResponse> RoundTrip(bhttp::request<bhttp::span_body<const char>>& request,
                                          const ResponseLimits& limits,
-                                         SteadyClock::time_point deadline, ExchangeInfo* info);
+                                         SteadyClock::time_point deadline, ExchangeInfo* info,
+                                         const CancellationToken* cancel = nullptr);
 
   // Writes a body-less request by `deadline`.
   absl::Status WriteRequest(bhttp::request<bhttp::empty_body>& request,

@@ -314,6 +314,8 @@ class HttpServer::Impl {
         core_.connections_refused_per_peer.load(std::memory_order_relaxed);
     s.accept_failures = core_.accept_failures.load(std::memory_order_relaxed);
     s.requests = core_.requests.load(std::memory_order_relaxed);
+    s.refused_body_bytes = core_.body_bytes.refused();
+    s.body_bytes_in_flight = core_.body_bytes.in_use();
     return s;
   }
 

@@ -11,6 +11,13 @@
 //   chunked body); headers over max_header_bytes -> 431; malformed HTTP or a bad request target
 //   -> 400. Connections over max_connections, or over max_connections_per_peer from one peer
 //   address, get 503 and are closed.
+// - Admission by bytes: the bodies of requests read and not yet answered may hold at most
+//   max_in_flight_body_bytes together. A request whose body would exceed it is answered 429
+//   RESOURCE_EXHAUSTED with Retry-After (from the measured rate at which answered requests free
+//   body bytes) before its body is read, and the connection is closed. The body's size is its
+//   Content-Length; a chunked body counts as max_body_bytes.
+// - Client gone: while the handler has a request, the connection is checked for the peer
+//   closing it; if it does, the Responder's cancellation token fires (handler.h).
 // - Timeouts: a connection waiting for its next request is closed after idle_timeout; a request's
 //   header must arrive within header_timeout of its first byte, and its body within body_timeout
 //   of the header's end (a slowloris client cannot hold a file descriptor for longer, and never
@@ -33,8 +40,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -60,6 +69,12 @@ class HttpServer {
     int max_connections_per_peer = 256;
     size_t max_body_bytes = 64 << 20;
     size_t max_header_bytes = 64 << 10;
+    // 0: no limit (see above).
+    int64_t max_in_flight_body_bytes = 0;
+    // Optional: the response for a request refused by the server itself (429 above), given its
+    // target, so an API with its own error shape answers in it. Null: a Google error.
+    std::function<HttpResponse(std::string_view target, const absl::Status& status)>
+        refusal_response;
     absl::Duration idle_timeout = absl::Seconds(60);
     // From a request's first byte to the end of its header.
     absl::Duration header_timeout = absl::Seconds(10);
@@ -79,7 +94,9 @@ class HttpServer {
     int64_t connections_refused = 0;  // over max_connections or max_connections_per_peer
     int64_t connections_refused_per_peer = 0;  // ...of which over max_connections_per_peer
     int64_t accept_failures = 0;               // accept() errors (each followed by a back-off)
-    int64_t requests = 0;             // requests that reached the handler
+    int64_t requests = 0;                      // requests that reached the handler
+    int64_t refused_body_bytes = 0;            // requests refused by max_in_flight_body_bytes
+    int64_t body_bytes_in_flight = 0;          // now
   };
 
   // Binds the listeners and starts the io threads. INVALID_ARGUMENT for bad options (no listener,

@@ -6,12 +6,15 @@
 // operation, and while a handler has the request, by the ResponseLink its Responder holds.
 #pragma once
 
+#include <poll.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -27,6 +30,8 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/admission.h"
+#include "common/cancellation.h"
 #include "common/http/exception_response.h"
 #include "common/http/google_error.h"
 #include "common/http/handler.h"
@@ -50,9 +55,12 @@ class ResponseLink;
 // State shared by the server and its connections. Owned by HttpServer::Impl, which outlives
 // every connection (connections die with the io_context, before the core).
 struct ServerCore {
-  explicit ServerCore(const HttpServer::Options& o) : options(o) {}
+  explicit ServerCore(const HttpServer::Options& o)
+      : options(o), body_bytes(o.max_in_flight_body_bytes) {}
 
   const HttpServer::Options options;
+  // Bytes of bodies read (or being read) and not yet answered.
+  ByteBudget body_bytes;
   std::atomic<int64_t> connections_accepted{0};
   std::atomic<int64_t> connections_active{0};
   std::atomic<int64_t> connections_refused{0};
@@ -145,7 +153,8 @@ class Connection final : public ConnectionBase {
  public:
   Connection(ServerCore* core, Stream stream, std::string remote_address, std::string peer)
       : ConnectionBase(core, std::move(remote_address), std::move(peer)),
-        stream_(std::move(stream)) {}
+        stream_(std::move(stream)),
+        peer_watch_(stream_.get_executor()) {}
 
   void Start() override {
     asio::dispatch(stream_.get_executor(), [self = Self()] { self->ReadNext(); });
@@ -181,6 +190,9 @@ class Connection final : public ConnectionBase {
   static constexpr size_t kBodyReadBytes = 256 << 10;
   static constexpr size_t kMaxLingerBytes = 64 << 20;
   static constexpr size_t kBodyPadding = 64;  // simdjson::SIMDJSON_PADDING (see ReadBodyDirect)
+  // How often a connection whose request is with the handler checks that its client is still
+  // there (see WatchPeer).
+  static constexpr std::chrono::milliseconds kPeerWatchInterval{20};
 
   std::shared_ptr<Connection> Self() {
     return std::static_pointer_cast<Connection>(shared_from_this());
@@ -254,6 +266,19 @@ class Connection final : public ConnectionBase {
       OnRequest();
       return;
     }
+    const int64_t body_bytes = static_cast<int64_t>(
+        length && !parser_->chunked() ? *length : core_->options.max_body_bytes);
+    if (!core_->body_bytes.TryAcquire(body_bytes)) {
+      absl::Status full = absl::ResourceExhaustedError(fmt::format(
+          "the server is overloaded: {} bytes of request bodies are in flight (limit {}); retry "
+          "later",
+          core_->body_bytes.in_use(), core_->body_bytes.limit()));
+      SetRetryAfterSeconds(full, core_->body_bytes.RetryAfterSeconds());
+      const std::string target(parser_->get().target());
+      SendErrorAndClose(429, full, target);
+      return;
+    }
+    admitted_body_bytes_ = body_bytes;
     ExpireAfter(core_->options.body_timeout);
     const auto expect = parser_->get().find(bhttp::field::expect);
     if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
@@ -373,9 +398,11 @@ class Connection final : public ConnectionBase {
     core_->requests.fetch_add(1, std::memory_order_relaxed);
     auto link = std::make_shared<ResponseLink>(shared_from_this());
     core_->TrackLink(link);
+    cancellation_ = std::make_shared<CancellationToken>();
     Responder responder(
         [link = std::move(link)](HttpResponse&& response) { link->Deliver(std::move(response)); },
-        request_id_);
+        cancellation_, request_id_);
+    WatchPeer();
     try {
       core_->options.handler(*std::move(request), responder);
     } catch (...) {
@@ -385,8 +412,43 @@ class Connection final : public ConnectionBase {
     }
   }
 
+  // While the handler has the request, no read is pending (the next pipelined request waits in
+  // the socket), so a client that hung up would go unnoticed until the response is written.
+  // Polling for POLLRDHUP/POLLHUP notices it without reading (and without consuming a pipelined
+  // request): the request's token is cancelled, so a predict not yet computed is dropped.
+  void WatchPeer() {
+    peer_watch_.expires_after(kPeerWatchInterval);
+    peer_watch_.async_wait([self = Self()](beast::error_code ec) {
+      if (ec || self->state_ != State::kHandling || self->cancellation_ == nullptr) return;
+      pollfd p{self->stream_.socket().native_handle(), POLLRDHUP, 0};
+      if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) {
+        spdlog::debug(
+            "http {}: the client closed its connection before the response; "
+            "cancelling the request",
+            self->remote_address_);
+        self->cancellation_->Cancel();
+        return;
+      }
+      self->WatchPeer();
+    });
+  }
+
+  // The request's body bytes leave the server's budget once it is answered (or abandoned).
+  void ReleaseBodyBytes(bool answered) {
+    if (admitted_body_bytes_ == 0) return;
+    if (answered) {
+      core_->body_bytes.Release(admitted_body_bytes_);
+    } else {
+      core_->body_bytes.Unwind(admitted_body_bytes_);
+    }
+    admitted_body_bytes_ = 0;
+  }
+
   void OnResponse(HttpResponse&& response) {
     if (state_ != State::kHandling) return;  // closed meanwhile (shutdown)
+    peer_watch_.cancel();
+    cancellation_.reset();
+    ReleaseBodyBytes(/*answered=*/true);
     const int status = response.status;
     const std::string* connection = response.headers.Find("Connection");
     const bool handler_closes = connection != nullptr && beast::iequals(*connection, "close");
@@ -428,11 +490,17 @@ class Connection final : public ConnectionBase {
   }
 
   // Answers a request that cannot be served (413, 431, 400) and closes the connection.
-  void SendErrorAndClose(int http_status, const absl::Status& status) {
+  void SendErrorAndClose(int http_status, const absl::Status& status,
+                         std::string_view target = {}) {
     parser_.reset();
+    ReleaseBodyBytes(/*answered=*/false);
     spdlog::debug("http {}: {} {}", remote_address_, http_status, std::string(status.message()));
     if (request_id_.empty()) request_id_ = NewRequestId();  // the header was not readable
-    response_ = ToBeastResponse(GoogleErrorResponse(http_status, status), /*head_request=*/false);
+    HttpResponse error = core_->options.refusal_response && !target.empty()
+                             ? core_->options.refusal_response(target, status)
+                             : GoogleErrorResponse(http_status, status);
+    error.status = http_status;
+    response_ = ToBeastResponse(std::move(error), /*head_request=*/false);
     response_.keep_alive(false);
     response_.set(kRequestIdHeader, request_id_);
     Write(AfterWrite::kLinger);
@@ -466,6 +534,11 @@ class Connection final : public ConnectionBase {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
     parser_.reset();
+    peer_watch_.cancel();
+    ReleaseBodyBytes(/*answered=*/false);
+    // A connection closed by the server (shutdown, timeout) abandons its request too.
+    if (cancellation_ != nullptr) cancellation_->Cancel();
+    cancellation_.reset();
     beast::error_code ignored;
     stream_.socket().shutdown(asio::socket_base::shutdown_both, ignored);
     stream_.close();  // cancels the timer and any pending operation
@@ -482,6 +555,10 @@ class Connection final : public ConnectionBase {
   size_t lingered_bytes_ = 0;
   std::string request_line_;  // "METHOD target" of the request being handled, for the logs
   std::string request_id_;    // of the request being read or handled; empty before its header
+  // The token of the request the handler has (kHandling), and its client-gone check.
+  std::shared_ptr<CancellationToken> cancellation_;
+  asio::steady_timer peer_watch_;
+  int64_t admitted_body_bytes_ = 0;  // what this request holds of core_->body_bytes
   std::chrono::steady_clock::time_point request_start_;
 };
 

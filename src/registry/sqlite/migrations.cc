@@ -125,6 +125,11 @@ CREATE INDEX operations_by_parent ON operations(project, location, pk);
 CREATE INDEX operations_by_done ON operations(done);
 )sql";
 
+// Version 4: Endpoint.clientConnectionConfig.inferenceTimeout (0: not set).
+constexpr std::string_view kEndpointInferenceTimeout = R"sql(
+ALTER TABLE endpoints ADD COLUMN inference_timeout_us INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -132,6 +137,7 @@ const std::vector<Migration>& Migrations() {
       {1, "model registry and operations", kRegistry},
       {2, "endpoints, deployed models, traffic splits", kEndpoints},
       {3, "operation indexes", kOperationIndexes},
+      {4, "endpoint inference timeout", kEndpointInferenceTimeout},
   };
   return kMigrations;
 }

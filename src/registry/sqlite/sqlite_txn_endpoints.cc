@@ -52,7 +52,8 @@ absl::StatusOr<Endpoint> SqliteTxn::LoadEndpoint(int64_t pk) {
     ASSIGN_OR_RETURN(
         auto stmt,
         db_.Prepare("SELECT project, location, endpoint_id, display_name, description, generation, "
-                    "create_time_us, update_time_us FROM endpoints WHERE pk = ?"));
+                    "create_time_us, update_time_us, inference_timeout_us FROM endpoints "
+                    "WHERE pk = ?"));
     stmt.Bind(1, pk);
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return absl::NotFoundError(fmt::format("endpoint #{} not found", pk));
@@ -62,6 +63,7 @@ absl::StatusOr<Endpoint> SqliteTxn::LoadEndpoint(int64_t pk) {
     generation = stmt.Int(5);
     e.create_time = FromMicros(stmt.Int(6));
     e.update_time = FromMicros(stmt.Int(7));
+    e.inference_timeout = absl::Microseconds(stmt.Int(8));
   }
   e.etag = fmt::format("{}.{}", pk, generation);
   {
@@ -134,11 +136,13 @@ absl::StatusOr<Endpoint> SqliteTxn::CreateEndpoint(const LocationName& parent,
         auto stmt,
         db_.Prepare(
             "INSERT INTO endpoints (project, location, endpoint_id, display_name, description, "
-            "create_time_us, update_time_us) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+            "create_time_us, update_time_us, inference_timeout_us) VALUES (?, ?, ?, ?, ?, ?, ?, "
+            "?)"));
     std::string id = endpoint_id.empty() ? "#allocating" : endpoint_id;
     stmt.Bind(1, parent.project).Bind(2, parent.location).Bind(3, id);
     stmt.Bind(4, fields.display_name).Bind(5, fields.description);
     stmt.Bind(6, ToMicros(now)).Bind(7, ToMicros(now));
+    stmt.Bind(8, absl::ToInt64Microseconds(fields.inference_timeout));
     absl::Status status = stmt.Run();
     if (absl::IsAlreadyExists(status)) {
       return absl::AlreadyExistsError(
@@ -228,10 +232,11 @@ absl::StatusOr<Endpoint> SqliteTxn::UpdateEndpoint(const Endpoint& endpoint, abs
   ASSIGN_OR_RETURN(EndpointName name, EndpointName::Parse(endpoint.name));
   ASSIGN_OR_RETURN(int64_t pk, EndpointPk(name));
   {
-    ASSIGN_OR_RETURN(
-        auto stmt,
-        db_.Prepare("UPDATE endpoints SET display_name = ?, description = ? WHERE pk = ?"));
-    stmt.Bind(1, endpoint.display_name).Bind(2, endpoint.description).Bind(3, pk);
+    ASSIGN_OR_RETURN(auto stmt,
+                     db_.Prepare("UPDATE endpoints SET display_name = ?, description = ?, "
+                                 "inference_timeout_us = ? WHERE pk = ?"));
+    stmt.Bind(1, endpoint.display_name).Bind(2, endpoint.description);
+    stmt.Bind(3, absl::ToInt64Microseconds(endpoint.inference_timeout)).Bind(4, pk);
     RETURN_IF_ERROR(stmt.Run());
   }
   RETURN_IF_ERROR(WriteLabels(db_, pk, endpoint.labels));

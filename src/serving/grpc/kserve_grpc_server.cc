@@ -7,12 +7,14 @@
 
 #include "common/current_exception.h"
 #include "common/http/request_id.h"
+#include "common/http/google_error.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "serving/grpc/kserve_v2.grpc.pb.h"
 #include "serving/predict/classification.h"
 #include "serving/predict/kserve_v2.h"
 #include "spdlog/spdlog.h"
+#include "serving/predict/predict_context.h"
 
 namespace tessera::serving {
 namespace {
@@ -117,7 +119,20 @@ class Service final : public inference::GRPCInferenceService::Service {
   }
   grpc::Status ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
                           inference::ModelInferResponse* response) override {
-    return Guarded(context, "ModelInfer", [&] { return ToGrpc(Infer(*request, *response)); });
+    return Guarded(context, "ModelInfer", [&] {
+      // The client's gRPC deadline is the request's deadline all the way into the replica's
+      // batch queue (predict_context.h), as X-Server-Timeout is on REST.
+      PredictContext predict;
+      if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+        predict.client_deadline = absl::FromChrono(context->deadline());
+      }
+      ScopedPredictContext scope(std::move(predict));
+      const absl::Status status = Infer(*request, *response);
+      if (const std::optional<int> retry_after = http::RetryAfterSeconds(status)) {
+        context->AddTrailingMetadata("retry-after", std::to_string(*retry_after));
+      }
+      return ToGrpc(status);
+    });
   }
 
  private:

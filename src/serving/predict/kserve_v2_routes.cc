@@ -120,21 +120,30 @@ absl::Status AddKserveV2Routes(http::Router& router, PredictionService* predicti
   }));
   for (const char* pattern : kModelPatterns) {
     const std::string base(pattern);
-    RETURN_IF_ERROR(router.Add(
-        "GET", base, OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {
-          return Metadata(*predictions, *resolver, r);
-        })));
-    RETURN_IF_ERROR(
-        router.Add("GET", base + "/ready",
-                   OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {
-                     return Ready(*predictions, *resolver, r);
-                   })));
-    RETURN_IF_ERROR(router.Add(
-        "POST", base + "/infer",
-        OffloadedHandler(executor, [predictions, resolver](http::HttpRequest& r) {
-          absl::StatusOr<http::HttpResponse> response = Infer(*predictions, *resolver, r);
-          return response.ok() ? std::move(*response) : PlainErrorResponse(response.status());
-        })));
+    RETURN_IF_ERROR(router.Add("GET", base,
+                               OffloadedHandler(
+                                   executor,
+                                   [predictions, resolver](http::HttpRequest& r) {
+                                     return Metadata(*predictions, *resolver, r);
+                                   },
+                                   ErrorShape::kPlain)));
+    RETURN_IF_ERROR(router.Add("GET", base + "/ready",
+                               OffloadedHandler(
+                                   executor,
+                                   [predictions, resolver](http::HttpRequest& r) {
+                                     return Ready(*predictions, *resolver, r);
+                                   },
+                                   ErrorShape::kPlain)));
+    RETURN_IF_ERROR(router.Add("POST", base + "/infer",
+                               OffloadedHandler(
+                                   executor,
+                                   [predictions, resolver](http::HttpRequest& r) {
+                                     absl::StatusOr<http::HttpResponse> response =
+                                         Infer(*predictions, *resolver, r);
+                                     return response.ok() ? std::move(*response)
+                                                          : PlainErrorResponse(response.status());
+                                   },
+                                   ErrorShape::kPlain)));
   }
   return absl::OkStatus();
 }

@@ -1,11 +1,18 @@
 // Running a predict handler off the HTTP io threads. Predict handlers block on a replica (up to
 // the request timeout), and io threads must never block (common/http/handler.h), so every
-// prediction frontend hands its request to a BlockingExecutor. A full executor queue answers 503
-// UNAVAILABLE at once instead of queueing without bound.
+// prediction frontend hands its request to a BlockingExecutor. A full executor queue answers 429
+// RESOURCE_EXHAUSTED (with Retry-After) at once instead of queueing without bound.
+//
+// Deadlines and cancellation start here: the request's X-Server-Timeout (a bad one is 400) counts
+// from its arrival, so time spent waiting for an executor thread is part of it; a request whose
+// deadline passed (504) or whose client left (499) while it waited is answered without running.
+// Otherwise `work` runs inside a ScopedPredictContext (predict_context.h) carrying both to the
+// PredictionService.
 #pragma once
 
 #include <functional>
 
+#include "absl/status/status.h"
 #include "common/http/handler.h"
 #include "common/http/http_types.h"
 #include "serving/rest/blocking_executor.h"
@@ -14,12 +21,18 @@ namespace tessera::serving {
 
 using BlockingWork = std::function<http::HttpResponse(http::HttpRequest&)>;
 
+// How the frontend answers errors: Google's JSON error (Vertex) or {"error": "..."} (TF Serving,
+// KServe v2; protocol_response.h). Both carry Retry-After when the status has it.
+enum class ErrorShape { kGoogle, kPlain };
+http::HttpResponse ErrorResponseIn(ErrorShape shape, const absl::Status& status);
+
 // Runs `work(request)` on `executor` and responds with its result. An exception of any type from
 // `work` is answered 500 INTERNAL with the request id (common/http/exception_response.h).
 void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
-             http::Responder responder, BlockingWork work);
+             http::Responder responder, BlockingWork work, ErrorShape errors = ErrorShape::kGoogle);
 
 // A router Handler that offloads `work`.
-http::Handler OffloadedHandler(rest::BlockingExecutor* executor, BlockingWork work);
+http::Handler OffloadedHandler(rest::BlockingExecutor* executor, BlockingWork work,
+                               ErrorShape errors = ErrorShape::kGoogle);
 
 }  // namespace tessera::serving

@@ -1,9 +1,11 @@
 #include "serving/predict/prediction_service.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/status_macros.h"
 #include "fmt/format.h"
+#include "serving/predict/predict_context.h"
 #include "spdlog/spdlog.h"
 
 namespace tessera::serving {
@@ -91,14 +93,21 @@ absl::StatusOr<std::shared_ptr<control::ReplicaClient>> PredictionService::Clien
   return shared;
 }
 
-absl::StatusOr<std::string> PredictionService::Call(const Route& route, const ReplicaCall& call) {
+absl::StatusOr<std::string> PredictionService::Call(const Route& route, const ReplicaCall& call,
+                                                    absl::Time deadline) {
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError("the request's deadline passed before a replica answered");
+  }
   ASSIGN_OR_RETURN(std::shared_ptr<control::ReplicaClient> client,
                    ClientFor(route.replica().address));
+  const control::ReplicaClient::CallOptions options{
+      .timeout = left, .cancel = CurrentPredictContext().cancellation.get()};
   switch (call.kind) {
     case ReplicaCall::Kind::kPredictJson:
-      return client->Predict(call.body, options_.request_timeout);
+      return client->Predict(call.body, options);
     case ReplicaCall::Kind::kPredictBytes:
-      return client->PredictBytes(call.body, call.top_k, options_.request_timeout);
+      return client->PredictBytes(call.body, call.top_k, options);
   }
   return absl::InternalError("unknown replica call");
 }
@@ -108,6 +117,9 @@ absl::StatusOr<ReplicaReply> PredictionService::Run(const std::string& endpoint,
                                                     const std::string& model_version_id,
                                                     PickOptions pick, const ReplicaCall& call) {
   const bool pinned = !pick.pinned_deployed_model_id.empty();
+  // One deadline for both attempts: a retry never extends what the client was promised.
+  const absl::Time start = absl::Now();
+  const absl::Time client_deadline = CurrentPredictContext().client_deadline;
   absl::Status last_error;
   std::string failed_replica;
   for (int attempt = 1; attempt <= 2; ++attempt) {
@@ -126,7 +138,11 @@ absl::StatusOr<ReplicaReply> PredictionService::Run(const std::string& endpoint,
       }
       return route.status();
     }
-    absl::StatusOr<std::string> body = Call(*route, call);
+    absl::Time deadline = std::min(client_deadline, start + options_.request_timeout);
+    if (const absl::Duration t = route->endpoint().inference_timeout; t > absl::ZeroDuration()) {
+      deadline = std::min(deadline, start + t);
+    }
+    absl::StatusOr<std::string> body = Call(*route, call, deadline);
     if (body.ok()) {
       ReplicaReply reply;
       reply.body = std::move(*body);

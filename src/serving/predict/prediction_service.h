@@ -11,10 +11,14 @@
 //                        400s (bad instance, wrong key, ...) with its message verbatim
 //   UNAVAILABLE          no ready replica, or both attempts failed to reach a replica
 //   RESOURCE_EXHAUSTED   the replica's queue stayed full on both attempts
-//   DEADLINE_EXCEEDED    the replica did not answer within request_timeout
+//   DEADLINE_EXCEEDED    the replica did not answer within the request's deadline: the smallest
+//                        of request_timeout, the endpoint's inference timeout and the client's
+//                        deadline (predict_context.h); the replica gets the time left as its
+//                        X-Server-Timeout and drops the request before compute once it passed
+//   CANCELLED            the client went away (predict_context.h): the replica call is abandoned
 //
 // Thread-safety: every method may be called concurrently from any thread; calls block the caller
-// for up to 2 x request_timeout (run them on a blocking executor, never on an HTTP io thread).
+// up to the request's deadline (run them on a blocking executor, never on an HTTP io thread).
 #pragma once
 
 #include <memory>
@@ -96,7 +100,8 @@ class PredictionService {
   absl::StatusOr<Route> PickFrom(const RoutingTable& table, const std::string& endpoint,
                                  const std::string& model_id, const std::string& model_version_id,
                                  const PickOptions& pick);
-  absl::StatusOr<std::string> Call(const Route& route, const ReplicaCall& call);
+  absl::StatusOr<std::string> Call(const Route& route, const ReplicaCall& call,
+                                   absl::Time deadline);
   absl::StatusOr<std::shared_ptr<control::ReplicaClient>> ClientFor(const std::string& address);
 
   const Options options_;

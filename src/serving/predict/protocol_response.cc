@@ -10,8 +10,17 @@ namespace tessera::serving {
 http::HttpResponse PlainErrorResponse(const absl::Status& status) {
   const absl::Status error =
       status.ok() ? absl::InternalError("OK status reported as an error") : status;
-  return http::JsonResponse(http::HttpStatusFromCode(error.code()),
-                            nlohmann::json{{"error", std::string(error.message())}});
+  http::HttpResponse response =
+      http::JsonResponse(http::HttpStatusFromCode(error.code()),
+                         nlohmann::json{{"error", std::string(error.message())}});
+  http::AddRetryAfterHeader(error, response);
+  return response;
+}
+
+http::HttpResponse ErrorResponseForTarget(std::string_view target, const absl::Status& status) {
+  const bool plain =
+      target.starts_with("/v1/models/") || target.starts_with("/v2/") || target == "/v2";
+  return plain ? PlainErrorResponse(status) : http::GoogleErrorResponse(status);
 }
 
 http::HttpResponse OrderedJsonResponse(const nlohmann::ordered_json& body) {

@@ -54,6 +54,10 @@ nlohmann::ordered_json StatusJson(const control::DeployedModelStatus& s,
     rj["sharedWeightBytes"] = r.shared_weight_bytes;
     rj["requests"] = r.requests;
     rj["failedRequests"] = r.failed_requests;
+    rj["expired"] = r.expired;
+    rj["cancelled"] = r.cancelled;
+    rj["rejected"] = r.rejected;
+    rj["queuedBytes"] = r.queued_bytes;
     rj["batches"] = r.batches;
     rj["queueDepth"] = r.queue_depth;
     nlohmann::ordered_json histogram = nlohmann::ordered_json::object();

@@ -218,17 +218,20 @@ absl::Status AddTfServingRoutes(http::Router& router, PredictionService* predict
         "POST", base + ":predict",
         OffloadedHandler(executor, JsonWork([predictions, resolver](http::HttpRequest& r) {
                            return Predict(*predictions, *resolver, r);
-                         }))));
+                         }),
+                         ErrorShape::kPlain)));
     RETURN_IF_ERROR(router.Add(
         "GET", base,
         OffloadedHandler(executor, JsonWork([predictions, resolver](http::HttpRequest& r) {
                            return Status(*predictions, *resolver, r);
-                         }))));
+                         }),
+                         ErrorShape::kPlain)));
     RETURN_IF_ERROR(router.Add(
         "GET", base + "/metadata",
         OffloadedHandler(executor, JsonWork([predictions, resolver](http::HttpRequest& r) {
                            return Metadata(*predictions, *resolver, r);
-                         }))));
+                         }),
+                         ErrorShape::kPlain)));
   }
   return absl::OkStatus();
 }

@@ -3,9 +3,15 @@
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "serving/rest/json_fields.h"
+#include "serving/rest/request_util.h"
 
 namespace tessera::serving::rest {
 namespace {
+
+// A google.protobuf.Duration in its JSON form: "30s", "0.5s".
+std::string DurationToJson(absl::Duration d) {
+  return fmt::format("{}s", absl::ToDoubleSeconds(d));
+}
 
 using nlohmann::json;
 
@@ -139,6 +145,10 @@ json EndpointToJson(const registry::Endpoint& endpoint, const CodecOptions& opti
   if (!endpoint.traffic_split.empty()) j["trafficSplit"] = endpoint.traffic_split;
   if (!endpoint.etag.empty()) j["etag"] = endpoint.etag;
   if (!endpoint.labels.empty()) j["labels"] = endpoint.labels;
+  if (endpoint.inference_timeout > absl::ZeroDuration()) {
+    j["clientConnectionConfig"] = {
+        {"inferenceTimeout", DurationToJson(endpoint.inference_timeout)}};
+  }
   SetTimestamp(j, "createTime", endpoint.create_time);
   SetTimestamp(j, "updateTime", endpoint.update_time);
   return j;
@@ -153,6 +163,22 @@ absl::Status EndpointFromJson(const json& object, const std::string& path,
   RETURN_IF_ERROR(r.StringMap("labels", out.labels));
   RETURN_IF_ERROR(r.Int32Map("trafficSplit", out.traffic_split));
   RETURN_IF_ERROR(r.String("etag", out.etag));
+  ASSIGN_OR_RETURN(const json* connection, r.Object("clientConnectionConfig"));
+  if (connection != nullptr) {
+    JsonObjectReader cr(*connection, r.FieldPath("clientConnectionConfig"));
+    std::string timeout;
+    RETURN_IF_ERROR(cr.String("inferenceTimeout", timeout));
+    RETURN_IF_ERROR(cr.Finish());
+    if (!timeout.empty()) {
+      absl::StatusOr<absl::Duration> parsed = ParseDuration(timeout);
+      if (!parsed.ok()) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}.inferenceTimeout: \"{}\" is not a duration (e.g. \"30s\")",
+                        r.FieldPath("clientConnectionConfig"), timeout.substr(0, 40)));
+      }
+      out.inference_timeout = *parsed;
+    }
+  }
   for (std::string_view ignored :
        {"deployedModels", "createTime", "updateTime", "satisfiesPzs", "satisfiesPzi"}) {
     r.Ignore(ignored);

@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Overload: FACTOR x the sustainable request rate for DURATION seconds on one deployment.
+
+    .venv/bin/python bench/overload.py [--build build] [--duration 60] [--factor 10]
+        [--model data/models/fashion-vit] [--image data/images/fashion/0018-bag.png]
+        [--serve-arg=--max-inflight-request-mib=64 ...]
+
+Starts `tessera serve` on a temp data dir, uploads and deploys the model (1 replica, n1-standard-2
+by default), then
+  1. measures the sustainable rate: CONCURRENCY closed-loop clients for CALIBRATE seconds;
+  2. offers FACTOR x that rate, open loop (requests are sent on schedule whether or not earlier
+     ones were answered) for DURATION seconds, from up to MAX_CLIENTS threads;
+  3. waits 2 s and measures normal traffic's latency again.
+Reports (docs/reliability.md, "Overload"): whether the server and the replica survived (same
+pids, no restarts), every status code seen (only 200 and 429/503/504 may appear), whether each 429
+had Retry-After, whether every 200 was the right answer, peak RSS of serve + replicas against the
+configured admission bounds, and latency before and after the flood. Exit status 1 when any check
+fails. Bounded: nothing runs past DURATION + about a minute; every process started is ended.
+"""
+import argparse
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def rss_bytes(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+class Client:
+    """One keep-alive connection; reconnects after errors."""
+
+    def __init__(self, port, timeout=60):
+        self.port, self.timeout, self.conn = port, timeout, None
+
+    def request(self, method, path, body=None, headers=None):
+        for attempt in range(2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+                hdrs = {"Content-Type": "application/json"}
+                hdrs.update(headers or {})
+                self.conn.request(method, path, body=body, headers=hdrs)
+                r = self.conn.getresponse()
+                data = r.read()
+                if r.getheader("Connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+            except (OSError, http.client.HTTPException) as e:
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+                if attempt == 1:
+                    return 0, {}, str(e).encode()
+        return 0, {}, b""
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def closed_loop(port, path, body, clients, seconds):
+    """(requests/s, latencies in ms, statuses) of `clients` back-to-back senders."""
+    latencies, statuses, lock = [], {}, threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def run():
+        c = Client(port)
+        while time.monotonic() < stop:
+            t0 = time.monotonic()
+            status, _, _ = c.request("POST", path, body)
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == 200:
+                    latencies.append((time.monotonic() - t0) * 1000)
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies) / (time.monotonic() - start), latencies, statuses
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--duration", type=float, default=60)
+    ap.add_argument("--factor", type=float, default=10)
+    ap.add_argument("--calibrate", type=float, default=8)
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--max-clients", type=int, default=1500)
+    ap.add_argument("--model", default=os.path.join(ROOT, "data/models/fashion-vit"))
+    ap.add_argument("--image", default=os.path.join(ROOT, "data/images/fashion/0018-bag.png"))
+    ap.add_argument("--machine-type", default="n1-standard-2")
+    ap.add_argument("--serve-arg", action="append", default=[])
+    args = ap.parse_args()
+
+    binary = os.path.join(args.build, "src/cli/tessera")
+    work = tempfile.mkdtemp(prefix="tessera-overload-")
+    serve = subprocess.Popen(
+        [binary, "serve", "--data-dir", os.path.join(work, "data"), "--listen", "127.0.0.1:0",
+         "--log-level", "warn"] + args.serve_arg,
+        stdout=subprocess.PIPE, stderr=open(os.path.join(work, "serve.err"), "w"), text=True,
+        env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+    failures = []
+    try:
+        line = serve.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if not m:
+            sys.exit(f"serve did not start: {line}\n" + open(os.path.join(work, "serve.err")).read())
+        port = int(m.group(1))
+        api = Client(port)
+        loc = "/v1/projects/bench/locations/us-central1"
+
+        def call(method, path, body=None):
+            status, _, data = api.request(method, path, json.dumps(body) if body is not None else None)
+            return status, json.loads(data or b"{}")
+
+        def wait_op(name, timeout=300):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                _, op = call("GET", "/v1/" + name)
+                if op.get("done"):
+                    if "error" in op:
+                        sys.exit(f"operation failed: {op}")
+                    return op.get("response", {})
+                time.sleep(0.2)
+            sys.exit(f"operation {name} timed out")
+
+        _, op = call("POST", loc + "/models:upload",
+                     {"model": {"displayName": "overload", "artifactUri": os.path.abspath(args.model),
+                                "containerSpec": {"imageUri": "tessera/vit"}}})
+        model = wait_op(op["name"])["model"]
+        _, op = call("POST", loc + "/endpoints", {"displayName": "overload"})
+        endpoint = op["response"]["name"]
+        _, op = call("POST", "/v1/" + endpoint + ":deployModel",
+                     {"deployedModel": {"model": model, "dedicatedResources": {
+                         "machineSpec": {"machineType": args.machine_type},
+                         "minReplicaCount": 1, "maxReplicaCount": 1}}})
+        deployed = wait_op(op["name"])["deployedModel"]["id"]
+        replicas_path = f"/v1/{endpoint}/deployedModels/{deployed}/replicas"
+        _, status = call("GET", replicas_path)
+        replica_pid = status["replicas"][0]["pid"]
+
+        with open(args.image, "rb") as f:
+            body = json.dumps({"instances": [{"b64": base64.b64encode(f.read()).decode()}]})
+        path = "/v1/" + endpoint + ":predict"
+        code, _, data = Client(port).request("POST", path, body)
+        if code != 200:
+            sys.exit(f"first predict failed: {code} {data[:300]}")
+        expected = json.loads(data)["predictions"][0]["label"]
+
+        rate, _, _ = closed_loop(port, path, body, args.concurrency, args.calibrate)
+        _, base_lat, _ = closed_loop(port, path, body, 1, 3)  # normal traffic: one client
+        rss_idle = rss_bytes(serve.pid) + sum(rss_bytes(p) for p in children(serve.pid))
+        # The configured admission bounds (serve_command.cc, supervisor.cc): what the flood may
+        # add to the idle footprint at most, besides per-request working memory.
+        inflight_mib = 0
+        for a in args.serve_arg:
+            m2 = re.match(r"--max-inflight-request-mib=(\d+)", a)
+            if m2:
+                inflight_mib = int(m2.group(1))
+        if inflight_mib == 0:
+            physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            inflight_mib = max(min(physical // 8, 4 << 30), 64 << 20) >> 20
+        machine_memory = {"n1-standard-2": 7.5, "n1-standard-4": 15, "n1-standard-8": 30,
+                          "tessera-cpu-1": 1, "tessera-cpu-2": 2}
+        queued_mib = int(machine_memory.get(args.machine_type, 0) * 1024 / 4)
+        offered = rate * args.factor
+        print(f"sustainable rate: {rate:.1f} req/s ({args.concurrency} closed-loop clients); "
+              f"offering {offered:.0f} req/s for {args.duration:.0f} s")
+
+        # The flood: request i is due at start + i / offered; a free client thread takes it.
+        statuses, wrong, no_retry_after, lock = {}, [], [0], threading.Lock()
+        flood_lat = []
+        peak = [rss_idle]
+        next_index = [0]
+        start = time.monotonic() + 0.1
+        end = start + args.duration
+
+        def flooder():
+            c = Client(port, timeout=120)
+            while True:
+                with lock:
+                    i = next_index[0]
+                    next_index[0] += 1
+                due = start + i / offered
+                if due >= end or time.monotonic() >= end:
+                    return  # open loop: what no free client could send on time is not sent
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                t0 = time.monotonic()
+                code, headers, data = c.request("POST", path, body)
+                with lock:
+                    statuses[code] = statuses.get(code, 0) + 1
+                    if code == 200:
+                        flood_lat.append((time.monotonic() - t0) * 1000)
+                        try:
+                            if json.loads(data)["predictions"][0]["label"] != expected:
+                                wrong.append(data[:200])
+                        except (ValueError, KeyError, IndexError):
+                            wrong.append(data[:200])
+                    elif code == 429 and not headers.get("retry-after", "").isdigit():
+                        no_retry_after[0] += 1
+
+        def sampler():
+            while time.monotonic() < end + 1:
+                total = rss_bytes(serve.pid) + sum(rss_bytes(p) for p in children(serve.pid))
+                peak[0] = max(peak[0], total)
+                time.sleep(0.1)
+
+        clients = min(args.max_clients, max(8, int(offered)))
+        threading.stack_size(256 << 10)
+        threads = [threading.Thread(target=flooder) for _ in range(clients)] + [threading.Thread(target=sampler)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        sent = sum(statuses.values())
+
+        time.sleep(2)
+        _, after_lat, after_statuses = closed_loop(port, path, body, 1, 3)
+        _, status = call("GET", replicas_path)
+        r = status["replicas"][0]
+        alive = serve.poll() is None and r["pid"] == replica_pid and r["restarts"] == 0
+
+        wall = time.monotonic() - start
+        print(f"flood: {sent} requests sent in {wall:.0f} s ({sent / wall:.0f}/s, "
+              f"{sent / wall / rate:.1f}x the sustainable rate) from {clients} client threads")
+        print("statuses: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+        print(f"answered correctly: {statuses.get(200, 0) - len(wrong)} of {statuses.get(200, 0)}; "
+              f"429 without Retry-After: {no_retry_after[0]}")
+        print(f"latency of answered requests during the flood: p50 {percentile(flood_lat, 50):.1f} ms, "
+              f"p99 {percentile(flood_lat, 99):.1f} ms")
+        print(f"replica counters: requests {r['requests']}, rejected {r.get('rejected')}, "
+              f"expired {r.get('expired')}, cancelled {r.get('cancelled')}")
+        print(f"peak RSS serve + replica: {peak[0] / 2**20:.0f} MiB (idle {rss_idle / 2**20:.0f} MiB; "
+              f"admission bounds: {inflight_mib} MiB of request bodies in serve + {queued_mib} MiB "
+              f"of queued images in the replica)")
+        if peak[0] > rss_idle + (inflight_mib + queued_mib) * 2**20:
+            failures.append("peak RSS above idle + the admission bounds")
+        print(f"normal traffic (1 client): before p50 {percentile(base_lat, 50):.1f} ms / "
+              f"p99 {percentile(base_lat, 99):.1f} ms; 2 s after the flood p50 "
+              f"{percentile(after_lat, 50):.1f} ms / p99 {percentile(after_lat, 99):.1f} ms")
+        print(f"server and replica alive, no restart: {alive}")
+
+        if not alive:
+            failures.append("the server or the replica died or restarted")
+        bad = {k: v for k, v in statuses.items() if k not in (200, 429, 503, 504)}
+        if bad:
+            failures.append(f"unexpected statuses {bad}")
+        if wrong:
+            failures.append(f"{len(wrong)} wrong answers, e.g. {wrong[0]!r}")
+        if no_retry_after[0]:
+            failures.append(f"{no_retry_after[0]} 429s without Retry-After")
+        if after_statuses.get(200, 0) == 0:
+            failures.append("no normal request answered after the flood")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    for f in failures:
+        print("FAIL: " + f)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

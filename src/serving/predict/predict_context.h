@@ -1,0 +1,37 @@
+// What a frontend knows about one predict request that the PredictionService must honour but
+// that no protocol body carries: the client's deadline (X-Server-Timeout on REST, the gRPC
+// deadline) and its cancellation (the client closed its connection).
+//
+// Set for the duration of one frontend call on the thread that makes it (ScopedPredictContext),
+// read by PredictionService on that thread. A thread-local instead of a parameter, so every
+// frontend (Vertex, TF Serving, KServe REST and gRPC) and its helpers (ClassifyImages) pass it on
+// without each signature growing a deadline argument -- the way a gRPC or Go context travels.
+#pragma once
+
+#include "absl/time/time.h"
+#include "common/cancellation.h"
+
+namespace tessera::serving {
+
+struct PredictContext {
+  absl::Time client_deadline = absl::InfiniteFuture();
+  CancellationTokenPtr cancellation;  // null: the client cannot be observed leaving
+};
+
+// The context of the predict call running on this thread (the default one outside any scope).
+const PredictContext& CurrentPredictContext();
+
+// Makes `context` current on this thread until destroyed (then the previous one again).
+class ScopedPredictContext {
+ public:
+  explicit ScopedPredictContext(PredictContext context);
+  ~ScopedPredictContext();
+  ScopedPredictContext(const ScopedPredictContext&) = delete;
+  ScopedPredictContext& operator=(const ScopedPredictContext&) = delete;
+
+ private:
+  PredictContext context_;
+  const PredictContext* previous_;
+};
+
+}  // namespace tessera::serving
