@@ -139,7 +139,7 @@ class ArtifactServer {
 };
 
 bool Mentions(const absl::Status& s, std::string_view text) {
-  return s.message().find(text) != std::string_view::npos;
+  return std::string(s.message()).find(text) != std::string::npos;
 }
 
 TEST(HttpUploadTest, LoopbackIsRefusedWithoutTheFlagAndReachedWithIt) {
