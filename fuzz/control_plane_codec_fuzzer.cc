@@ -93,7 +93,7 @@ void Deploy(const nlohmann::json& body) {
   absl::StatusOr<control::MachineType> machine =
       control::NormalizeResources(dm, {.cpu_count = 16, .memory_bytes = int64_t{64} << 30});
   RequireClientError(machine.status());
-  RequireClientError(control::ValidateServingOptions(dm));
+  if (machine.ok()) RequireClientError(control::ValidateServingOptions(dm, *machine));
   absl::StatusOr<registry::TrafficSplit> split =
       control::DeploySplit(ExistingEndpoint(), request->traffic_split);
   RequireClientError(split.status());
