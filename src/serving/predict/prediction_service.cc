@@ -103,13 +103,24 @@ absl::StatusOr<std::string> PredictionService::Call(const Route& route, const Re
                    ClientFor(route.replica().address));
   const control::ReplicaClient::CallOptions options{
       .timeout = left, .cancel = CurrentPredictContext().cancellation.get()};
+  absl::StatusOr<std::string> reply = absl::InternalError("unknown replica call");
   switch (call.kind) {
     case ReplicaCall::Kind::kPredictJson:
-      return client->Predict(call.body, options);
+      reply = client->Predict(call.body, options);
+      break;
     case ReplicaCall::Kind::kPredictBytes:
-      return client->PredictBytes(call.body, call.top_k, options);
+      reply = client->PredictBytes(call.body, call.top_k, options);
+      break;
   }
-  return absl::InternalError("unknown replica call");
+  // The call ended because the deadline did (the transport reports its own timer as a cancelled
+  // or failed send): that is the client's 504, not a replica fault to retry or answer 503 for.
+  if (!reply.ok() && !absl::IsDeadlineExceeded(reply.status()) && absl::Now() >= deadline &&
+      !(options.cancel != nullptr && options.cancel->cancelled())) {
+    return absl::DeadlineExceededError(
+        fmt::format("the request's deadline passed before a replica answered ({})",
+                    std::string(reply.status().message())));
+  }
+  return reply;
 }
 
 absl::StatusOr<ReplicaReply> PredictionService::Run(const std::string& endpoint,
