@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/http/http_client.h"
 #include "e2e/control_plane_server.h"
 #include "gtest/gtest.h"
@@ -19,6 +21,17 @@
 #include "testing/synthetic_checkpoint.h"
 
 namespace tessera::testing {
+
+// Polls `predicate` every 50 ms for up to `timeout`; its last answer.
+template <typename F>
+bool Eventually(F predicate, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (predicate()) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return predicate();
+}
 
 inline constexpr char kDataPlaneLoc[] = "/v1/projects/my-project/locations/us-central1";
 

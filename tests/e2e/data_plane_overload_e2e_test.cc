@@ -18,16 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-template <typename F>
-bool Eventually(F predicate, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (predicate()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return predicate();
-}
-
 // A TCP connection to the server that sends raw bytes: a client that stops half-way or leaves.
 class RawClient {
  public:

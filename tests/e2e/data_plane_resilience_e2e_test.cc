@@ -12,17 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-// Polls `predicate` every 50 ms for up to `timeout`.
-template <typename F>
-bool Eventually(F predicate, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (predicate()) return true;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return predicate();
-}
-
 std::string Summary(const DataPlaneTest::LoadResult& r) {
   std::string s = std::to_string(r.ok) + " ok, " + std::to_string(r.failures.size()) + " failed";
   for (size_t i = 0; i < r.failures.size() && i < 3; ++i) s += "\n  " + r.failures[i];
