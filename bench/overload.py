@@ -7,9 +7,10 @@
 
 Starts `tessera serve` on a temp data dir, uploads and deploys the model (1 replica, n1-standard-2
 by default), then
-  1. measures the sustainable rate: CONCURRENCY closed-loop clients for CALIBRATE seconds;
-  2. offers FACTOR x that rate, open loop (requests are sent on schedule whether or not earlier
-     ones were answered) for DURATION seconds, from up to MAX_CLIENTS threads;
+  1. measures the sustainable rate: CONCURRENCY closed-loop wrk connections for CALIBRATE seconds;
+  2. offers FACTOR x that rate for DURATION seconds with wrk (bench/overload_flood.lua):
+     CONNECTIONS connections, each pausing CONNECTIONS / (FACTOR x rate) between requests; the
+     rate it reaches is what is reported (a connection waits for an admitted request's answer);
   3. waits 2 s and measures normal traffic's latency again.
 Reports (docs/reliability.md, "Overload"): whether the server and the replica survived (same
 pids, no restarts), every status code seen (only 200 and 429/503/504 may appear), whether each 429
@@ -121,7 +122,8 @@ def main():
     ap.add_argument("--factor", type=float, default=10)
     ap.add_argument("--calibrate", type=float, default=8)
     ap.add_argument("--concurrency", type=int, default=4)
-    ap.add_argument("--max-clients", type=int, default=1500)
+    # Under the per-peer connection cap of serve (256 by default; wrk connects from one address).
+    ap.add_argument("--connections", type=int, default=200)
     ap.add_argument("--model", default=os.path.join(ROOT, "data/models/fashion-vit"))
     ap.add_argument("--image", default=os.path.join(ROOT, "data/images/fashion/0018-bag.png"))
     ap.add_argument("--machine-type", default="n1-standard-2")
@@ -183,7 +185,28 @@ def main():
             sys.exit(f"first predict failed: {code} {data[:300]}")
         expected = json.loads(data)["predictions"][0]["label"]
 
-        rate, _, _ = closed_loop(port, path, body, args.concurrency, args.calibrate)
+        body_file = os.path.join(work, "body.json")
+        with open(body_file, "w") as f:
+            f.write(body)
+
+        def run_wrk(connections, seconds, delay_ms):
+            """wrk with bench/overload_flood.lua: its JSON report (statuses, wrong labels, ...)."""
+            out = subprocess.run(
+                ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:.0f}s", "--timeout", "120s",
+                 "-s", os.path.join(ROOT, "bench/overload_flood.lua"), f"http://127.0.0.1:{port}"],
+                capture_output=True, text=True, timeout=seconds + 180,
+                env=dict(os.environ, BODY_FILE=body_file, PREDICT_PATH=path, EXPECTED_LABEL=expected,
+                         DELAY_MS=str(delay_ms)))
+            report = next((json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")), None)
+            if report is None:
+                sys.exit(f"wrk failed ({out.returncode}): {out.stdout}\n{out.stderr}")
+            return report
+
+        # The sustainable rate: CONCURRENCY closed-loop wrk connections (no pause), 200s per second.
+        calibration = run_wrk(args.concurrency, args.calibrate, 0)
+        rate = calibration["statuses"].get("200", 0) / calibration["duration_s"]
+        if rate <= 0 or len(calibration["statuses"]) != 1:
+            sys.exit(f"calibration did not get only 200s: {calibration}")
         _, base_lat, _ = closed_loop(port, path, body, 1, 3)  # normal traffic: one client
         rss_idle = rss_bytes(serve.pid) + sum(rss_bytes(p) for p in children(serve.pid))
         # The configured admission bounds (serve_command.cc, supervisor.cc): what the flood may
@@ -203,54 +226,31 @@ def main():
         print(f"sustainable rate: {rate:.1f} req/s ({args.concurrency} closed-loop clients); "
               f"offering {offered:.0f} req/s for {args.duration:.0f} s")
 
-        # The flood: request i is due at start + i / offered; a free client thread takes it.
-        statuses, wrong, no_retry_after, lock = {}, [], [0], threading.Lock()
-        flood_lat = []
+        # The flood: wrk (C, not Python threads, so the generator keeps up with 10x a small
+        # model's rate on the same 2 cores), CONNECTIONS connections each pausing DELAY_MS between
+        # requests (bench/overload_flood.lua).
+        connections = args.connections
+        delay_ms = max(1, int(connections * 1000 / offered))
         peak = [rss_idle]
-        next_index = [0]
-        start = time.monotonic() + 0.1
-        end = start + args.duration
-
-        def flooder():
-            c = Client(port, timeout=120)
-            while True:
-                with lock:
-                    i = next_index[0]
-                    next_index[0] += 1
-                due = start + i / offered
-                if due >= end or time.monotonic() >= end:
-                    return  # open loop: what no free client could send on time is not sent
-                delay = due - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                t0 = time.monotonic()
-                code, headers, data = c.request("POST", path, body)
-                with lock:
-                    statuses[code] = statuses.get(code, 0) + 1
-                    if code == 200:
-                        flood_lat.append((time.monotonic() - t0) * 1000)
-                        try:
-                            if json.loads(data)["predictions"][0]["label"] != expected:
-                                wrong.append(data[:200])
-                        except (ValueError, KeyError, IndexError):
-                            wrong.append(data[:200])
-                    elif code == 429 and not headers.get("retry-after", "").isdigit():
-                        no_retry_after[0] += 1
+        stop_sampling = threading.Event()
 
         def sampler():
-            while time.monotonic() < end + 1:
+            while not stop_sampling.is_set():
                 total = rss_bytes(serve.pid) + sum(rss_bytes(p) for p in children(serve.pid))
                 peak[0] = max(peak[0], total)
                 time.sleep(0.1)
 
-        clients = min(args.max_clients, max(8, int(offered)))
-        threading.stack_size(256 << 10)
-        threads = [threading.Thread(target=flooder) for _ in range(clients)] + [threading.Thread(target=sampler)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        sampler_thread = threading.Thread(target=sampler)
+        sampler_thread.start()
+        report = run_wrk(connections, args.duration, delay_ms)
+        wall = report["duration_s"]
+        stop_sampling.set()
+        sampler_thread.join()
+        statuses = {int(k): v for k, v in report["statuses"].items()}
         sent = sum(statuses.values())
+        socket_errors = sum(report[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+        if socket_errors:
+            statuses[0] = socket_errors  # a reset or timed-out connection: never acceptable
 
         time.sleep(2)
         _, after_lat, after_statuses = closed_loop(port, path, body, 1, 3)
@@ -258,14 +258,16 @@ def main():
         r = status["replicas"][0]
         alive = serve.poll() is None and r["pid"] == replica_pid and r["restarts"] == 0
 
-        wall = time.monotonic() - start
-        print(f"flood: {sent} requests sent in {wall:.0f} s ({sent / wall:.0f}/s, "
-              f"{sent / wall / rate:.1f}x the sustainable rate) from {clients} client threads")
+        print(f"flood: {sent} answers in {wall:.0f} s ({sent / wall:.0f}/s, "
+              f"{sent / wall / rate:.1f}x the sustainable rate) from wrk, {connections} connections, "
+              f"{delay_ms} ms apart")
         print("statuses: " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
-        print(f"answered correctly: {statuses.get(200, 0) - len(wrong)} of {statuses.get(200, 0)}; "
-              f"429 without Retry-After: {no_retry_after[0]}")
-        print(f"latency of answered requests during the flood: p50 {percentile(flood_lat, 50):.1f} ms, "
-              f"p99 {percentile(flood_lat, 99):.1f} ms")
+        print(f"200s without the expected label: {report['wrong']}; "
+              f"429 without Retry-After: {report['no_retry_after']}")
+        print(f"latency of every answer during the flood (wrk): p50 {report['p50_ms']:.1f} ms, "
+              f"p99 {report['p99_ms']:.1f} ms")
+        if sent / wall / rate < args.factor * 0.9:
+            failures.append(f"offered only {sent / wall / rate:.1f}x, not {args.factor}x")
         print(f"replica counters: requests {r['requests']}, rejected {r.get('rejected')}, "
               f"expired {r.get('expired')}, cancelled {r.get('cancelled')}")
         print(f"peak RSS serve + replica: {peak[0] / 2**20:.0f} MiB (idle {rss_idle / 2**20:.0f} MiB; "
@@ -283,10 +285,10 @@ def main():
         bad = {k: v for k, v in statuses.items() if k not in (200, 429, 503, 504)}
         if bad:
             failures.append(f"unexpected statuses {bad}")
-        if wrong:
-            failures.append(f"{len(wrong)} wrong answers, e.g. {wrong[0]!r}")
-        if no_retry_after[0]:
-            failures.append(f"{no_retry_after[0]} 429s without Retry-After")
+        if report["wrong"]:
+            failures.append(f"{report['wrong']} answers with the wrong label")
+        if report["no_retry_after"]:
+            failures.append(f"{report['no_retry_after']} 429s without Retry-After")
         if after_statuses.get(200, 0) == 0:
             failures.append("no normal request answered after the flood")
     finally:

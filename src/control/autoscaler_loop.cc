@@ -10,6 +10,7 @@
 
 #include "common/current_exception.h"
 #include "control/autoscaling_metrics.h"
+#include "control/deployment_rules.h"
 #include "control/replica_client.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -34,16 +35,6 @@ double ProcessCpuSeconds(pid_t pid) {
   }
   if (!fields) return -1;
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-MachineType MachineOf(const registry::DeployedModel& dm) {
-  std::string name(kDefaultMachineType);
-  if (dm.dedicated_resources.has_value() &&
-      !dm.dedicated_resources->machine_spec.machine_type.empty()) {
-    name = dm.dedicated_resources->machine_spec.machine_type;
-  }
-  absl::StatusOr<MachineType> type = LookupMachineType(name);
-  return type.ok() ? *type : MachineType{.name = name, .cpu_threads = 1, .memory_bytes = 0};
 }
 
 }  // namespace
@@ -170,7 +161,7 @@ void AutoscalerLoop::Evaluate(const DeployedModelStatus& status, const registry:
     spdlog::warn("autoscaler: deployed model {}: {}", dm.id, s.ToString());
     return;
   }
-  const MachineType machine = MachineOf(dm);
+  const MachineType machine = MachineTypeOf(dm);
   const int cores = std::max(1, std::min(machine.cpu_threads, options_.host.cpu_count));
   const absl::Time now = options_.clock->Now();
   AutoscalerInput input;

@@ -86,6 +86,16 @@ absl::StatusOr<MachineType> NormalizeResources(DeployedModel& dm, const HostReso
   return type;
 }
 
+MachineType MachineTypeOf(const DeployedModel& deployed_model) {
+  std::string name(kDefaultMachineType);
+  if (deployed_model.dedicated_resources.has_value() &&
+      !deployed_model.dedicated_resources->machine_spec.machine_type.empty()) {
+    name = deployed_model.dedicated_resources->machine_spec.machine_type;
+  }
+  absl::StatusOr<MachineType> type = LookupMachineType(name);
+  return type.ok() ? *type : MachineType{.name = name};
+}
+
 ReplicaSpec ReplicaSpecFor(const DeployedModel& dm, const MachineType& machine) {
   ReplicaSpec spec;
   spec.threads = machine.cpu_threads;

@@ -38,6 +38,11 @@ namespace tessera::control {
 absl::StatusOr<MachineType> NormalizeResources(registry::DeployedModel& deployed_model,
                                                const HostResources& host);
 
+// The machine type the replicas of an accepted deployment run on: its machineSpec.machineType, or
+// kDefaultMachineType. Validated at deploy; a name the table has lost since gets 0 threads (every
+// CPU) and no memory figure.
+MachineType MachineTypeOf(const registry::DeployedModel& deployed_model);
+
 // What the replicas of `deployed_model` run with on `machine` (the supervisor passes it as flags).
 // max_instances is kDefaultMaxInstancesPerRequest, or the queue size when that is smaller.
 ReplicaSpec ReplicaSpecFor(const registry::DeployedModel& deployed_model,

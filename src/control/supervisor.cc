@@ -55,18 +55,7 @@ void ReadMemory(ReplicaStatus& replica) {
   replica.pss_bytes = ReadProcKilobytes(replica.pid, "smaps_rollup", "Pss");
 }
 
-MachineType MachineOf(const DeployedModel& dm) {
-  std::string machine_type(kDefaultMachineType);
-  if (dm.dedicated_resources.has_value() &&
-      !dm.dedicated_resources->machine_spec.machine_type.empty()) {
-    machine_type = dm.dedicated_resources->machine_spec.machine_type;
-  }
-  absl::StatusOr<MachineType> type = LookupMachineType(machine_type);
-  // Validated at deploy; 0 threads (every CPU) only if the table lost the name since.
-  return type.ok() ? *type : MachineType{.name = machine_type};
-}
-
-int ReplicaThreads(const DeployedModel& dm) { return MachineOf(dm).cpu_threads; }
+int ReplicaThreads(const DeployedModel& dm) { return MachineTypeOf(dm).cpu_threads; }
 
 // A replica's bytes of queued images may take this share of its machine type's memory: the rest
 // is the model, its activations and the process itself (ViT-B/16 at batch 8: ~0.5 GiB of the
@@ -74,7 +63,7 @@ int ReplicaThreads(const DeployedModel& dm) { return MachineOf(dm).cpu_threads; 
 constexpr int64_t kQueuedBytesShareOfMemory = 4;
 
 int64_t ReplicaMaxQueuedMib(const DeployedModel& dm) {
-  const MachineType type = MachineOf(dm);
+  const MachineType type = MachineTypeOf(dm);
   if (type.memory_bytes <= 0) return 0;
   return std::max<int64_t>(1, (type.memory_bytes / kQueuedBytesShareOfMemory) >> 20);
 }
@@ -318,7 +307,7 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
                  "--packed-weights",
                  group.packed_weights.string()};
   // The spec deploy validated, with the validator the replica applies again.
-  ReplicaSpec spec = ReplicaSpecFor(dm, MachineOf(dm));
+  ReplicaSpec spec = ReplicaSpecFor(dm, MachineTypeOf(dm));
   if (spec.precision != "fp32") {
     // Only a deployment stored before deploy refused other precisions: it always ran in fp32.
     spdlog::warn(

@@ -7,6 +7,7 @@
 #include "control/machine_types.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/byte_units.h"
 
 namespace tessera::control {
 namespace {
@@ -18,7 +19,7 @@ using registry::Endpoint;
 using registry::TrafficSplit;
 using ::testing::HasSubstr;
 
-constexpr int64_t kGiB = int64_t{1} << 30;
+using tessera::testing::kGiB;
 const HostResources kHost{.cpu_count = 2, .memory_bytes = 16 * kGiB};
 
 TEST(MachineTypesTest, KnownTypes) {

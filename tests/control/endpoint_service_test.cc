@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "testing/registry_harness.h"
 #include "testing/synthetic_checkpoint.h"
+#include "testing/byte_units.h"
 
 namespace tessera::control {
 namespace {
@@ -24,7 +25,7 @@ using testing::kTestParent;
 using testing::RegistryHarness;
 using testing::ScopedTempDir;
 
-constexpr int64_t kGiB = int64_t{1} << 30;
+using tessera::testing::kGiB;
 
 // A waiter the test controls: each WaitUntilReady blocks until Release() (or cancel) and
 // returns `result`.

@@ -14,6 +14,7 @@
 #include "testing/registry_harness.h"
 #include "testing/synthetic_checkpoint.h"
 #include "testing/test_paths.h"
+#include "testing/byte_units.h"
 
 namespace tessera::control {
 namespace {
@@ -27,7 +28,7 @@ using testing::kTestParent;
 using testing::RegistryHarness;
 using testing::ScopedTempDir;
 
-constexpr int64_t kGiB = int64_t{1} << 30;
+using tessera::testing::kGiB;
 
 bool ProcessGone(pid_t pid) { return pid > 0 && ::kill(pid, 0) != 0; }
 

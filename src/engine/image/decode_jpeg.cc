@@ -23,7 +23,7 @@
 namespace tessera::engine::image_internal {
 namespace {
 
-constexpr std::string_view kFormat = "JPEG";
+constexpr std::string_view kJpegName = "JPEG";
 // A progressive JPEG may have any number of scans, and each one makes libjpeg walk the whole
 // coefficient buffer: a few kilobytes of crafted scans can cost minutes. Real encoders write
 // about ten; TurboJPEG's TJFLAG_LIMITSCANS uses the same bound.
@@ -150,7 +150,7 @@ bool ReadPixels(JpegReader* reader, uint8_t* out, uint8_t* cmyk_row) {
 }
 
 absl::Status FailureStatus(const ErrorManager& err) {
-  if (err.truncated) return Corrupt(kFormat, "the data is truncated");
+  if (err.truncated) return Corrupt(kJpegName, "the data is truncated");
   switch (err.failure) {
     case Failure::kBadPrecision:
       return absl::InvalidArgumentError(
@@ -161,13 +161,13 @@ absl::Status FailureStatus(const ErrorManager& err) {
           "JPEG image is {}x{} pixels; JPEG decoding supports at most {} pixels per side",
           err.width, err.height, JPEG_MAX_DIMENSION));
     case Failure::kTooManyScans:
-      return Corrupt(kFormat, fmt::format("more than {} progressive scans", kMaxScans));
+      return Corrupt(kJpegName, fmt::format("more than {} progressive scans", kMaxScans));
     case Failure::kLibjpegError:
-      return Corrupt(kFormat, err.message);
+      return Corrupt(kJpegName, err.message);
     case Failure::kNone:
       break;
   }
-  return Corrupt(kFormat, "the decoder stopped early");
+  return Corrupt(kJpegName, "the decoder stopped early");
 }
 
 }  // namespace
@@ -177,7 +177,7 @@ absl::StatusOr<RgbImage> DecodeJpeg(std::span<const uint8_t> encoded, const Deco
   if (!ReadHeader(&reader, encoded.data(), encoded.size())) return FailureStatus(reader.err);
   if (reader.err.truncated) return FailureStatus(reader.err);
   jpeg_decompress_struct& cinfo = reader.cinfo;
-  RETURN_IF_ERROR(CheckDimensions(kFormat, cinfo.image_width, cinfo.image_height, limits));
+  RETURN_IF_ERROR(CheckDimensions(kJpegName, cinfo.image_width, cinfo.image_height, limits));
 
   const int components = cinfo.num_components;
   if (components == 1 || components == 3) {

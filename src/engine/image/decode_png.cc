@@ -19,7 +19,7 @@
 namespace tessera::engine::image_internal {
 namespace {
 
-constexpr std::string_view kFormat = "PNG";
+constexpr std::string_view kPngName = "PNG";
 // Cap on the memory spng may spend on ancillary chunks (text, ICC profiles, ...).
 constexpr size_t kMaxChunkBytes = 64u << 20;
 
@@ -29,9 +29,9 @@ struct SpngFree {
 
 absl::Status SpngError(int code) {
   if (code == SPNG_EOF || code == SPNG_IO_EOF || code == SPNG_EIDAT_TOO_SHORT) {
-    return Corrupt(kFormat, "the data is truncated");
+    return Corrupt(kPngName, "the data is truncated");
   }
-  return Corrupt(kFormat, spng_strerror(code));
+  return Corrupt(kPngName, spng_strerror(code));
 }
 
 // Sample `i` of a packed row of `bit_depth`-bit samples (1, 2, 4 or 8), most significant first.
@@ -107,12 +107,12 @@ absl::StatusOr<RgbImage> DecodePng(std::span<const uint8_t> encoded, const Decod
           return (int64_t{encoded[at]} << 24) | (encoded[at + 1] << 16) |
                  (encoded[at + 2] << 8) | encoded[at + 3];
         };
-        RETURN_IF_ERROR(CheckDimensions(kFormat, be32(16), be32(20), limits));
+        RETURN_IF_ERROR(CheckDimensions(kPngName, be32(16), be32(20), limits));
       }
     }
     return SpngError(rc);
   }
-  RETURN_IF_ERROR(CheckDimensions(kFormat, ihdr.width, ihdr.height, limits));
+  RETURN_IF_ERROR(CheckDimensions(kPngName, ihdr.width, ihdr.height, limits));
 
   uint8_t palette[256][3];
   for (int i = 0; i < 256; ++i) palette[i][0] = palette[i][1] = palette[i][2] = i;
@@ -132,7 +132,7 @@ absl::StatusOr<RgbImage> DecodePng(std::span<const uint8_t> encoded, const Decod
   }
   const size_t height = ihdr.height;
   if (decoded_size == 0 || decoded_size % height != 0) {
-    return Corrupt(kFormat, "unexpected decoded size");
+    return Corrupt(kPngName, "unexpected decoded size");
   }
   const size_t row_bytes = decoded_size / height;
   // uint16_t storage keeps 16-bit rows aligned; row_bytes is even whenever samples are 16-bit.

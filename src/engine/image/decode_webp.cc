@@ -11,18 +11,18 @@
 namespace tessera::engine::image_internal {
 namespace {
 
-constexpr std::string_view kFormat = "WebP";
+constexpr std::string_view kWebpName = "WebP";
 
 absl::Status WebpError(VP8StatusCode code) {
   switch (code) {
     case VP8_STATUS_NOT_ENOUGH_DATA:
-      return Corrupt(kFormat, "the data is truncated");
+      return Corrupt(kWebpName, "the data is truncated");
     case VP8_STATUS_UNSUPPORTED_FEATURE:
-      return Corrupt(kFormat, "it uses a feature libwebp does not support");
+      return Corrupt(kWebpName, "it uses a feature libwebp does not support");
     case VP8_STATUS_OUT_OF_MEMORY:
       return absl::ResourceExhaustedError("out of memory decoding a WebP image");
     default:
-      return Corrupt(kFormat, fmt::format("bitstream error (libwebp status {})",
+      return Corrupt(kWebpName, fmt::format("bitstream error (libwebp status {})",
                                           static_cast<int>(code)));
   }
 }
@@ -42,7 +42,7 @@ absl::StatusOr<RgbImage> DecodeWebp(std::span<const uint8_t> encoded, const Deco
     return absl::InvalidArgumentError(
         "animated WebP images are not supported; send a single still image");
   }
-  RETURN_IF_ERROR(CheckDimensions(kFormat, config.input.width, config.input.height, limits));
+  RETURN_IF_ERROR(CheckDimensions(kWebpName, config.input.width, config.input.height, limits));
 
   RgbImage image;
   image.width = config.input.width;
@@ -58,7 +58,7 @@ absl::StatusOr<RgbImage> DecodeWebp(std::span<const uint8_t> encoded, const Deco
       config.output.width == image.width && config.output.height == image.height;
   WebPFreeDecBuffer(&config.output);  // frees nothing for external memory, but is the contract
   if (rc != VP8_STATUS_OK) return WebpError(rc);
-  if (!same_size) return Corrupt(kFormat, "the decoded size differs from the header");
+  if (!same_size) return Corrupt(kWebpName, "the decoded size differs from the header");
   return image;
 }
 
