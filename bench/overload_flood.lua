@@ -1,5 +1,5 @@
 -- wrk script for bench/overload.py: the flood. Each connection POSTs the :predict body in
--- $BODY_FILE, then waits $DELAY_MS before its next request, so C connections offer about
+-- $BODY_FILE, then waits about $DELAY_MS before its next request, so C connections offer about
 -- C * 1000 / DELAY_MS requests/s while answers are quick (a 429 is); a connection whose request was
 -- admitted waits for its answer first, which overload.py makes up for with more connections and
 -- reports as the rate actually offered. Counts every status, 200s whose body lacks the expected
@@ -18,6 +18,7 @@ end
 
 local req
 function init(args)
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
   statuses = {}
   wrong = 0
   no_retry_after = 0
@@ -28,8 +29,10 @@ function request()
   return req
 end
 
+-- Uniform in [0, 2 * DELAY_MS]: the same mean, but connections drift apart, so requests arrive
+-- spread out instead of in one burst per period.
 function delay()
-  return delay_ms
+  return math.random(0, 2 * delay_ms)
 end
 
 function response(status, headers, response_body)

@@ -13,7 +13,6 @@
 //   TESSERA_AUTOSCALER_SCALE_DOWN_WINDOW_S  scale-down stabilization window (default 300)
 //   TESSERA_AUTOSCALER_TARGET_IN_FLIGHT     in-flight + queued requests per replica (default 8)
 //   TESSERA_REPLICA_DRAIN_TIMEOUT_S         SIGTERM grace of a draining replica (default 30)
-//   TESSERA_PREDICT_THREADS                 threads forwarding predicts to replicas (default 32)
 #include "cli/data_plane_wiring.h"
 
 #include <cstdlib>
@@ -90,8 +89,7 @@ class SupervisedDataPlane final : public DataPlane {
         random_(SeededRandom::OsSeed()),
         resolver_(deps.models),
         executor_(serving::rest::BlockingExecutor::Options{
-            .threads = static_cast<int>(EnvNumber("TESSERA_PREDICT_THREADS", 32)),
-            .max_queued = 4096}) {}
+            .threads = deps.predict_threads, .max_queued = deps.max_queued_predicts}) {}
 
   ~SupervisedDataPlane() override { Stop(); }
 

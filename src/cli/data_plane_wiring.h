@@ -31,6 +31,10 @@ struct DataPlaneDeps {
   std::string self_binary;  // argv[0] resolved: the `tessera` binary replicas are started from
   std::string grpc_listen;  // KServe v2 gRPC "ADDR:PORT"; empty: no gRPC server
   absl::Duration predict_timeout = absl::Seconds(60);  // PredictionService::request_timeout
+  // Threads forwarding predicts to replicas (each blocks on one replica call) and the predicts
+  // waiting for one; beyond both, 429 at once (serving/predict/offload.h).
+  int predict_threads = 128;
+  int max_queued_predicts = 128;
 };
 
 class DataPlane {

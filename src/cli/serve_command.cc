@@ -133,6 +133,8 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   s->deps.self_binary = options.self_binary;
   s->deps.grpc_listen = options.grpc_listen;
   s->deps.predict_timeout = absl::Seconds(options.predict_timeout_s);
+  s->deps.predict_threads = options.predict_threads;
+  s->deps.max_queued_predicts = options.max_queued_predicts;
   ASSIGN_OR_RETURN(s->data_plane, CreateDataPlane(s->deps));
   // Rolls back deployments the previous run left half-way.
   ASSIGN_OR_RETURN(s->endpoints,
@@ -306,6 +308,15 @@ void AddServeCommand(CLI::App& app) {
                   "Longest a predict may take; an endpoint's clientConnectionConfig."
                   "inferenceTimeout and a client's X-Server-Timeout header may ask for less")
       ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--predict-threads", options->predict_threads,
+                  "Threads forwarding predicts to replicas, each waiting on one replica call; "
+                  "enough to fill the replicas' queues, so that their queues decide admission")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("--max-queued-predicts", options->max_queued_predicts,
+                  "Predicts waiting for a forwarding thread; beyond it 429 with Retry-After at once")
+      ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
       ->capture_default_str();

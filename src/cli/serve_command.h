@@ -52,6 +52,9 @@ struct ServeOptions {
   int64_t max_in_flight_request_bytes = 0;
   // The longest any predict may take (clients and endpoints may ask for less).
   double predict_timeout_s = 60;
+  // DataPlaneDeps::predict_threads / max_queued_predicts.
+  int predict_threads = 128;
+  int max_queued_predicts = 128;
   std::string log_level = "info";
   std::string self_binary;  // the tessera binary (argv[0] resolved)
 };

@@ -3,13 +3,15 @@
 // replica drops the request before compute; request bodies in flight beyond
 // --max-inflight-request-mib get 429 with Retry-After in each protocol's error shape; a flood
 // beyond a replica's queue gets 429 with Retry-After while accepted requests are answered
-// correctly; a client that hangs up mid-request is cancelled in the replica's batch queue.
+// correctly; a client that hangs up mid-request is cancelled in the replica's batch queue;
+// predicts beyond serve's --predict-threads and --max-queued-predicts get 429 at once.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <mutex>
+#include <thread>
 
 #include "e2e/data_plane_fixture.h"
 
@@ -284,6 +286,43 @@ TEST_F(DataPlaneOverloadE2E, ClientThatHangsUpIsCancelledInTheReplicaBeforeCompu
   // A client that stays gets its answer (after the queue delay).
   PredictReply reply = Predict(endpoint, ManyImages(1));
   EXPECT_EQ(reply.status, 200) << reply.raw;
+}
+
+TEST_F(DataPlaneOverloadE2E, PredictsBeyondTheForwardingThreadsAndTheirQueueGet429AtOnce) {
+  // One forwarding thread and one waiting predict: a third concurrent predict is refused by
+  // serve itself, before it reaches any replica.
+  StartServer({"--predict-threads", "1", "--max-queued-predicts", "1"});
+  const std::string model = Upload("fashion");
+  const std::string endpoint = CreateEndpoint();
+  // A lone image waits 3 s for batch-mates: the forwarding thread stays busy that long.
+  const std::string id =
+      DeployWith(endpoint, model, {{"maxBatchSize", 8}, {"maxQueueDelayUs", 3'000'000}});
+  ASSERT_FALSE(id.empty());
+  const std::string target = "/v1/" + endpoint + ":predict";
+  const std::string body = ManyImages(1).dump();
+  PredictReply first, second;
+  std::thread forwarded([&] { first = Post(target, body); });
+  absl::SleepFor(absl::Milliseconds(500));
+  std::thread queued([&] { second = Post(target, body); });
+  absl::SleepFor(absl::Milliseconds(500));
+
+  const absl::Time start = absl::Now();
+  PredictReply refused = Post(target, body);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << "refused at once, not after the queue";
+  EXPECT_EQ(refused.status, 429) << refused.raw;
+  EXPECT_EQ(refused.body["error"]["status"], "RESOURCE_EXHAUSTED") << refused.raw;
+  EXPECT_NE(refused.raw.find("predict queue full"), std::string::npos) << refused.raw;
+  const std::string* retry_after = refused.headers.Find("Retry-After");
+  ASSERT_NE(retry_after, nullptr) << refused.raw;
+  EXPECT_GE(std::stoi(*retry_after), 1);
+
+  // The accepted two are answered correctly, and the replica never saw the third.
+  forwarded.join();
+  queued.join();
+  EXPECT_EQ(first.status, 200) << first.raw;
+  EXPECT_EQ(second.status, 200) << second.raw;
+  EXPECT_EQ(first.body["predictions"][0]["label"], "Bag") << first.raw;
+  EXPECT_EQ(Replica(endpoint, id).value("rejected", -1), 0) << Replica(endpoint, id).dump();
 }
 
 }  // namespace
