@@ -1,5 +1,7 @@
 // JSON codecs of the control-plane REST API: field names, strictness (unknown fields, wrong
 // types), snake_case input, enum integers, strict output for operation responses.
+#include <limits>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "serving/rest/endpoint_codec.h"
@@ -81,6 +83,20 @@ TEST(JsonFieldsTest, ReaderTypesAndUnknownFields) {
   absl::Status type_error = wrong.String("a", s);
   EXPECT_EQ(type_error.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(type_error.message().find("model.a"), std::string::npos) << type_error;
+}
+
+TEST(JsonFieldsTest, FloatsBeyondInt64AreOutOfRangeNotConverted) {
+  // Converting 1e30 to int64 is undefined behaviour; control_plane_codec_fuzzer found the path.
+  const json j = json::parse(R"({"huge": 1e30, "tiny": -1e30, "edge": 9223372036854775808.0,
+                                 "ok": -9223372036854775808.0, "half": 2.5})");
+  JsonObjectReader r(j, "obj");
+  int64_t v = 0;
+  EXPECT_FALSE(r.Int64("huge", v).ok());
+  EXPECT_FALSE(r.Int64("tiny", v).ok());
+  EXPECT_FALSE(r.Int64("edge", v).ok());  // 2^63: one past the largest int64
+  ASSERT_TRUE(r.Int64("ok", v).ok());
+  EXPECT_EQ(v, std::numeric_limits<int64_t>::min());
+  EXPECT_FALSE(r.Int64("half", v).ok());
 }
 
 TEST(ModelCodecTest, UploadRequestFromJson) {

@@ -22,8 +22,12 @@ absl::StatusOr<int64_t> ParseInteger(const json& value) {
     return value.get<int64_t>();
   }
   if (value.is_number_float()) {
-    // Proto JSON accepts 3.0 for an integer field, not 3.5.
+    // Proto JSON accepts 3.0 for an integer field, not 3.5. The range check comes first:
+    // converting a double outside int64's range (1e30) is undefined behaviour (found by
+    // control_plane_codec_fuzzer). 2^63 is exact as a double; every double below it converts.
     const double d = value.get<double>();
+    constexpr double kTwoToThe63 = 9223372036854775808.0;
+    if (!(d >= -kTwoToThe63 && d < kTwoToThe63)) return absl::OutOfRangeError("out of range");
     if (d != static_cast<double>(static_cast<int64_t>(d))) {
       return absl::InvalidArgumentError("not an integer");
     }
