@@ -3,6 +3,7 @@
 #include <string>
 
 #include "engine/image_classifier.h"
+#include "engine/vit/checkpoint.h"
 #include "fmt/format.h"
 
 namespace tessera::cli {
@@ -30,6 +31,23 @@ absl::Status EngineArtifactValidator::Validate(const std::filesystem::path& dir)
   return absl::InvalidArgumentError(
       fmt::format("the artifact is not a servable ViT checkpoint: {}",
                   RelativeToArtifact(std::string(status.message()), dir)));
+}
+
+std::optional<absl::Status> EngineArtifactValidator::ValidateEarly(
+    const std::filesystem::path& dir, const registry::ArrivingFiles& files) {
+  const auto complete = [&](const char* name) {
+    const auto it = files.find(name);
+    return it != files.end() && it->second.complete;
+  };
+  if (!complete(engine::kConfigFile) || !complete(engine::kPreprocessorConfigFile)) {
+    return std::nullopt;
+  }
+  const auto weights = files.find(engine::kWeightsFile);
+  if (weights == files.end() ||
+      !registry::LengthPrefixedHeaderArrived(dir / engine::kWeightsFile, weights->second)) {
+    return std::nullopt;
+  }
+  return Validate(dir);
 }
 
 }  // namespace tessera::cli

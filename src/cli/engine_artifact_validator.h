@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "registry/artifact_validator.h"
@@ -19,6 +20,10 @@ class EngineArtifactValidator final : public registry::ArtifactValidator {
   // OK, or INVALID_ARGUMENT "the artifact is not a servable ViT checkpoint: <what is wrong>",
   // with file names relative to the artifact ("model.safetensors: ...", not the store's path).
   absl::Status Validate(const std::filesystem::path& dir) override;
+  // Decides once config.json and preprocessor_config.json are complete and model.safetensors'
+  // header has arrived: all that Validate reads.
+  std::optional<absl::Status> ValidateEarly(const std::filesystem::path& dir,
+                                            const registry::ArrivingFiles& files) override;
 };
 
 }  // namespace tessera::cli

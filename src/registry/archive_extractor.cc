@@ -87,18 +87,33 @@ bool LooksLikeTarArchive(const std::string& path) {
          std::string_view(path).ends_with(".tgz");
 }
 
-absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& dest,
-                               const ExtractLimits& limits, const CancellationToken& cancel,
-                               const UploadBudget& budget) {
-  std::unique_ptr<archive, ArchiveCloser> a(archive_read_new());
+namespace {
+
+using ArchivePtr = std::unique_ptr<archive, ArchiveCloser>;
+
+ArchivePtr NewTarReader() {
+  ArchivePtr a(archive_read_new());
   archive_read_support_format_tar(a.get());
   archive_read_support_format_gnutar(a.get());
   archive_read_support_filter_gzip(a.get());
   archive_read_support_filter_none(a.get());
-  if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
-    return absl::InvalidArgumentError(fmt::format(
-        "cannot read archive {}: {}", archive_path.string(), ArchiveError(a.get())));
+  return a;
+}
+
+// Writes all of `bytes` to `fd`.
+absl::Status WriteAll(int fd, const char* bytes, size_t size, const fs::path& target) {
+  for (size_t off = 0; off < size;) {
+    const ssize_t w = ::write(fd, bytes + off, size - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return ErrnoStatus(errno, "write " + target.string());
+    off += static_cast<size_t>(w);
   }
+  return absl::OkStatus();
+}
+
+absl::Status ExtractOpened(archive* a, const std::string& archive_name, const fs::path& dest,
+                           const ExtractLimits& limits, const CancellationToken& cancel,
+                           const UploadBudget& budget, ExtractObserver* observer) {
   int entries = 0;
   int64_t total = 0;
   ExtractedPaths made;
@@ -106,11 +121,11 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
   while (true) {
     if (cancel.cancelled()) return absl::CancelledError("operation cancelled");
     archive_entry* entry = nullptr;
-    int rc = archive_read_next_header(a.get(), &entry);
+    int rc = archive_read_next_header(a, &entry);
     if (rc == ARCHIVE_EOF) break;
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
       return absl::InvalidArgumentError(fmt::format(
-          "the archive {} is corrupt: {}", archive_path.string(), ArchiveError(a.get())));
+          "the archive {} is corrupt: {}", archive_name, ArchiveError(a)));
     }
     if (++entries > limits.max_entries) {
       return absl::InvalidArgumentError(
@@ -189,6 +204,12 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
           fmt::format("create {}: {}", target.parent_path().string(), ec.message()));
     int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoStatus(errno, "create " + target.string());
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0 &&
+        ::ftruncate(fd, archive_entry_size(entry)) != 0) {
+      const int error = errno;
+      ::close(fd);
+      return ErrnoStatus(error, "size " + target.string());
+    }
     int64_t written = 0;
     absl::Status status;
     while (status.ok()) {
@@ -196,12 +217,12 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
         status = absl::CancelledError("operation cancelled");
         break;
       }
-      la_ssize_t n = archive_read_data(a.get(), buf.data(), buf.size());
+      la_ssize_t n = archive_read_data(a, buf.data(), buf.size());
       if (n == 0) break;
       if (n < 0) {
         status = absl::InvalidArgumentError(fmt::format("the archive {} is corrupt at \"{}\": {}",
-                                                        archive_path.string(), shown,
-                                                        ArchiveError(a.get())));
+                                                        archive_name, shown,
+                                                        ArchiveError(a)));
         break;
       }
       written += n;
@@ -214,23 +235,43 @@ absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& des
       }
       status = budget.Check(total, "the archive's contents");
       if (!status.ok()) break;
-      for (la_ssize_t off = 0; off < n;) {
-        ssize_t w = ::write(fd, buf.data() + off, static_cast<size_t>(n - off));
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-          status = ErrnoStatus(errno, "write " + target.string());
-          break;
-        }
-        off += w;
+      status = WriteAll(fd, buf.data(), static_cast<size_t>(n), target);
+      if (status.ok() && observer != nullptr) {
+        status = observer->OnFileProgress(*rel, written, /*complete=*/false);
       }
     }
     ::close(fd);
     if (!status.ok()) return status;
+    if (observer != nullptr) RETURN_IF_ERROR(observer->OnFileProgress(*rel, written, true));
   }
   if (entries == 0)
     return absl::InvalidArgumentError(
-        fmt::format("the archive {} is empty", archive_path.string()));
+        fmt::format("the archive {} is empty", archive_name));
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ExtractTarArchive(const fs::path& archive_path, const fs::path& dest,
+                               const ExtractLimits& limits, const CancellationToken& cancel,
+                               const UploadBudget& budget, ExtractObserver* observer) {
+  ArchivePtr a = NewTarReader();
+  if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
+    return absl::InvalidArgumentError(fmt::format(
+        "cannot read archive {}: {}", archive_path.string(), ArchiveError(a.get())));
+  }
+  return ExtractOpened(a.get(), archive_path.string(), dest, limits, cancel, budget, observer);
+}
+
+absl::Status ExtractTarStream(int fd, const std::string& name, const fs::path& dest,
+                              const ExtractLimits& limits, const CancellationToken& cancel,
+                              const UploadBudget& budget, ExtractObserver* observer) {
+  ArchivePtr a = NewTarReader();
+  if (archive_read_open_fd(a.get(), fd, 1 << 16) != ARCHIVE_OK) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot read archive {}: {}", name, ArchiveError(a.get())));
+  }
+  return ExtractOpened(a.get(), name, dest, limits, cancel, budget, observer);
 }
 
 }  // namespace tessera::registry

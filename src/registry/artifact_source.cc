@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "common/status_macros.h"
+#include "registry/arriving_artifact_check.h"
+#include "registry/streamed_archive.h"
 #include "fmt/format.h"
 #include "fmt/ranges.h"
 
@@ -194,7 +196,8 @@ absl::StatusOr<CollectedArtifact> CollectArtifactFiles(const ArtifactLocation& l
                                                        const ArtifactSourceOptions& options,
                                                        const fs::path& scratch,
                                                        const CancellationToken& cancel,
-                                                       const UploadBudget& given_budget) {
+                                                       const UploadBudget& given_budget,
+                                                       ArtifactValidator* validator) {
   std::vector<fs::path> roots = CanonicalRoots(options);
   if (location.kind == ArtifactLocation::Kind::kLocalFolder) {
     ASSIGN_OR_RETURN(std::vector<SourceFile> files,
@@ -203,33 +206,22 @@ absl::StatusOr<CollectedArtifact> CollectArtifactFiles(const ArtifactLocation& l
   }
   UploadBudget budget = given_budget;
   budget.cap_bytes = std::min(budget.cap_bytes, options.limits.max_total_bytes);
-  fs::path archive = location.local_path;
-  if (location.kind == ArtifactLocation::Kind::kRemoteArchive) {
-    if (options.fetcher == nullptr) return absl::FailedPreconditionError("no artifact fetcher");
-    archive = scratch / "download";
-    absl::Status fetched = options.fetcher->Fetch(location.url, archive, budget.limit(), cancel);
-    if (absl::IsResourceExhausted(fetched))
-      return budget.TooLarge("the download of " + location.url);
-    RETURN_IF_ERROR(fetched);
-    std::error_code size_error;
-    budget = budget.AfterWriting(static_cast<int64_t>(fs::file_size(archive, size_error)));
-  }
   fs::path extracted = scratch / "extracted";
   std::error_code ec;
   fs::create_directories(extracted, ec);
   if (ec)
     return absl::InternalError(fmt::format("create {}: {}", extracted.string(), ec.message()));
-  absl::Status extracted_ok = ExtractTarArchive(archive, extracted, options.limits, cancel, budget);
-  if (!extracted_ok.ok() && location.kind == ArtifactLocation::Kind::kRemoteArchive) {
-    // Name the URL, not our scratch file.
-    std::string msg(extracted_ok.message());
-    for (size_t at; (at = msg.find(archive.string())) != std::string::npos;) {
-      msg.replace(at, archive.string().size(), location.url);
-    }
-    return absl::Status(extracted_ok.code(), msg);
+  const bool remote = location.kind == ArtifactLocation::Kind::kRemoteArchive;
+  ArrivingArtifactCheck check(validator, extracted,
+                              remote ? location.url : location.local_path.string());
+  if (remote) {
+    if (options.fetcher == nullptr) return absl::FailedPreconditionError("no artifact fetcher");
+    RETURN_IF_ERROR(FetchAndExtractArchive(*options.fetcher, location.url, extracted,
+                                           options.limits, cancel, budget, &check));
+  } else {
+    RETURN_IF_ERROR(ExtractTarArchive(location.local_path, extracted, options.limits, cancel,
+                                      budget, &check));
   }
-  RETURN_IF_ERROR(extracted_ok);
-  if (location.kind == ArtifactLocation::Kind::kRemoteArchive) fs::remove(archive, ec);  // room
   // One top-level folder and nothing else: the checkpoint is inside it.
   fs::path root = extracted;
   std::vector<fs::directory_entry> top;

@@ -17,12 +17,15 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "registry/archive_extractor.h"
 #include "registry/artifact_store.h"
+#include "registry/artifact_validator.h"
 #include "registry/cancellation.h"
 #include "registry/upload_budget.h"
 
@@ -31,14 +34,15 @@ namespace tessera::registry {
 // Downloads http(s) artifacts. Implemented over the HTTP client by the CLI wiring.
 class ArtifactFetcher {
  public:
+  using ByteSink = std::function<absl::Status(std::string_view bytes)>;
   virtual ~ArtifactFetcher() = default;
-  // Writes the body of `url` to the new file `dest`. More than `max_bytes` (declared or
-  // received) is RESOURCE_EXHAUSTED and leaves no file; network failures UNAVAILABLE; HTTP 404
-  // NOT_FOUND; other HTTP errors FAILED_PRECONDITION; a host this server may not fetch from
-  // PERMISSION_DENIED; with the URL and status in the message. Called on an operation worker
-  // thread; returns CANCELLED promptly once `cancel` fires.
-  virtual absl::Status Fetch(const std::string& url, const std::filesystem::path& dest,
-                             int64_t max_bytes, const CancellationToken& cancel) = 0;
+  // Gives the body of `url` to `sink`, in order, as it arrives. More than `max_bytes` (declared
+  // or received) is RESOURCE_EXHAUSTED; network failures UNAVAILABLE; HTTP 404 NOT_FOUND; other
+  // HTTP errors FAILED_PRECONDITION; a host this server may not fetch from PERMISSION_DENIED;
+  // with the URL and status in the message. An error from `sink` ends the download and is
+  // returned. Called on a thread of its own; returns CANCELLED soon after `cancel` fires.
+  virtual absl::Status Fetch(const std::string& url, const ByteSink& sink, int64_t max_bytes,
+                             const CancellationToken& cancel) = 0;
   // Request-time checks that need no network (URL form; an IP-literal host outside what the
   // server may fetch from is PERMISSION_DENIED at once). Names resolve only in Fetch.
   virtual absl::Status CheckUrl(const std::string& url) {
@@ -57,7 +61,7 @@ struct ArtifactLocation {
   enum class Kind {
     kLocalFolder,   // files read in place
     kLocalArchive,  // extracted into scratch
-    kRemoteArchive  // fetched, then extracted into scratch
+    kRemoteArchive  // extracted into scratch while it downloads
   };
   Kind kind = Kind::kLocalFolder;
   std::filesystem::path local_path;  // kLocalFolder, kLocalArchive (canonical)
@@ -76,15 +80,18 @@ struct CollectedArtifact {
   std::filesystem::path root;
 };
 
-// The files to ingest. Archives are downloaded and extracted under `scratch` (an empty folder
-// the caller removes); an archive whose only top-level entry is a folder yields that folder's
-// contents. Everything written (download, extraction) stays within `budget`: a declared size
-// (Content-Length, tar header) over it is refused before writing, the bytes written while
-// writing. Called on an operation worker thread.
+// The files to ingest. Archives are extracted under `scratch` (an empty folder the caller
+// removes), http(s) ones while they download (registry/streamed_archive.h); an archive whose
+// only top-level entry is a folder yields that folder's contents. Everything extracted stays
+// within `budget`: a declared size (Content-Length, tar header) over it is refused before
+// writing, the bytes written while writing. With `validator` (optional, not owned), an archive
+// is judged while it arrives (registry/arriving_artifact_check.h). Called on an operation
+// worker thread.
 absl::StatusOr<CollectedArtifact> CollectArtifactFiles(const ArtifactLocation& location,
                                                        const ArtifactSourceOptions& options,
                                                        const std::filesystem::path& scratch,
                                                        const CancellationToken& cancel,
-                                                       const UploadBudget& budget = UploadBudget());
+                                                       const UploadBudget& budget = UploadBudget(),
+                                                       ArtifactValidator* validator = nullptr);
 
 }  // namespace tessera::registry

@@ -31,15 +31,24 @@ absl::Status HttpArtifactFetcher::CheckUrl(const std::string& url) {
       fmt::format("artifactUri {}: {}", url, std::string(allowed.message())));
 }
 
-absl::Status HttpArtifactFetcher::Fetch(const std::string& url, const std::filesystem::path& dest,
+absl::Status HttpArtifactFetcher::Fetch(const std::string& url, const ByteSink& sink,
                                         int64_t max_bytes, const CancellationToken& cancel) {
   RETURN_IF_ERROR(cancel.Check());
-  absl::Status s = client_->DownloadToFile(url, dest, max_bytes, options_.timeout);
-  if (!s.ok()) {
+  bool sink_failed = false;
+  absl::Status s = client_->Download(
+      url,
+      [&](std::string_view bytes) {
+        absl::Status taken = cancel.Check();
+        if (taken.ok()) taken = sink(bytes);
+        sink_failed = !taken.ok();
+        return taken;
+      },
+      max_bytes, options_.timeout);
+  if (!s.ok() && !sink_failed) {
     return absl::Status(
         s.code(), fmt::format("downloading artifactUri {}: {}", url, std::string(s.message())));
   }
-  return cancel.Check();
+  return s;
 }
 
 }  // namespace tessera::registry

@@ -1,4 +1,4 @@
-// ArtifactFetcher over tessera_http's HttpClient::DownloadToFile: http(s) artifactUri archives.
+// ArtifactFetcher over tessera_http's HttpClient::Download: http(s) artifactUri archives.
 // A separate library (tessera_registry_http) so tessera_registry itself needs no HTTP stack.
 //
 // Reachable hosts (server-side request forgery): every address the download connects to, after
@@ -6,8 +6,9 @@
 // metadata addresses are never fetched from; loopback and private ranges only with
 // Options::allow_private_hosts (`tessera serve --allow-private-artifact-hosts`).
 //
-// Cancellation: DownloadToFile has no cancel hook, so a cancel takes effect when the download
-// ends or reaches `timeout` (the upload then ends CANCELLED and its partial file is swept).
+// Cancellation: checked on every piece of the body that arrives, so a cancel ends a flowing
+// download at once; a server that stalls holds it until `timeout` (the client's calls have no
+// other cancel hook for downloads).
 #pragma once
 
 #include <memory>
@@ -32,7 +33,7 @@ class HttpArtifactFetcher final : public ArtifactFetcher {
 
   // Errors name the URL. A body over `max_bytes` is RESOURCE_EXHAUSTED (the caller names the
   // limit), a refused address PERMISSION_DENIED, HTTP errors keep their mapped code.
-  absl::Status Fetch(const std::string& url, const std::filesystem::path& dest, int64_t max_bytes,
+  absl::Status Fetch(const std::string& url, const ByteSink& sink, int64_t max_bytes,
                      const CancellationToken& cancel) override;
   // INVALID_ARGUMENT for a URL the client cannot parse; PERMISSION_DENIED for an IP-literal host
   // in a refused range.

@@ -141,7 +141,8 @@ absl::StatusOr<OperationResult> ModelService::RunUpload(OperationContext& ctx,
                                                                            : "FETCHING_ARTIFACT");
   ASSIGN_OR_RETURN(UploadBudget budget, options_.artifacts->Budget());
   ASSIGN_OR_RETURN(CollectedArtifact collected,
-                   CollectArtifactFiles(location, options_.source, scratch, ctx.cancel(), budget));
+                   CollectArtifactFiles(location, options_.source, scratch, ctx.cancel(), budget,
+                                        options_.validator));
   const std::vector<SourceFile>& files = collected.files;
   // Sizes first (cheap, and a sparse file's size counts): the store is not touched past its cap
   // or its free-space reserve. Ingest checks again with a fresh look at the disk.

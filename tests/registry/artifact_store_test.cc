@@ -8,11 +8,13 @@
 #include <fstream>
 #include <thread>
 
+#include "common/status_macros.h"
 #include "gtest/gtest.h"
 #include "registry/archive_extractor.h"
 #include "registry/artifact_source.h"
 #include "registry/sha256.h"
 #include "testing/synthetic_checkpoint.h"
+#include "testing/tar_writer.h"
 
 namespace tessera::registry {
 namespace {
@@ -179,35 +181,8 @@ TEST(ArtifactStoreTest, ConcurrentIngestOfTheSameFilesStoresEachBlobOnce) {
 
 // ---- archives ----
 
-struct Entry {
-  std::string name;
-  mode_t type = AE_IFREG;
-  std::string data;
-  std::string link;  // symlink target or hardlink source
-  int64_t declared_size = -1;
-};
-
-void WriteTar(const fs::path& path, const std::vector<Entry>& entries, bool gzip) {
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  if (gzip) archive_write_add_filter_gzip(a);
-  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
-  for (const Entry& e : entries) {
-    archive_entry* entry = archive_entry_new();
-    archive_entry_set_pathname(entry, e.name.c_str());
-    archive_entry_set_filetype(entry, e.type);
-    archive_entry_set_perm(entry, 0644);
-    if (e.type == AE_IFLNK) archive_entry_set_symlink(entry, e.link.c_str());
-    if (e.type == AE_IFREG && !e.link.empty()) archive_entry_set_hardlink(entry, e.link.c_str());
-    archive_entry_set_size(
-        entry, e.declared_size >= 0 ? e.declared_size : static_cast<int64_t>(e.data.size()));
-    archive_write_header(a, entry);
-    if (!e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
-    archive_entry_free(entry);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-}
+using Entry = testing::TarEntry;
+using testing::WriteTar;
 
 TEST(ArchiveTest, ExtractsTarAndTarGz) {
   ScopedTempDir tmp;
@@ -338,16 +313,26 @@ TEST(ArtifactSourceTest, EnforcesAllowedRootsIncludingSymlinks) {
   EXPECT_EQ(files->files.size(), 3u);
 }
 
+// Serves a local file as the body of any URL, in 64 KiB pieces, counting what the sink took.
 class CopyingFetcher final : public ArtifactFetcher {
  public:
   explicit CopyingFetcher(fs::path file) : file_(std::move(file)) {}
-  absl::Status Fetch(const std::string& url, const fs::path& dest, int64_t max_bytes,
+  absl::Status Fetch(const std::string& url, const ByteSink& sink, int64_t max_bytes,
                      const CancellationToken&) override {
     last_url = url;
-    fs::copy_file(file_, dest);
+    const std::string body = ReadFile(file_);
+    if (static_cast<int64_t>(body.size()) > max_bytes) {
+      return absl::ResourceExhaustedError("more than max_bytes");
+    }
+    for (size_t at = 0; at < body.size(); at += 64 << 10) {
+      const std::string_view piece = std::string_view(body).substr(at, 64 << 10);
+      RETURN_IF_ERROR(sink(piece));
+      bytes_taken += static_cast<int64_t>(piece.size());
+    }
     return absl::OkStatus();
   }
   std::string last_url;
+  int64_t bytes_taken = 0;
 
  private:
   fs::path file_;

@@ -221,8 +221,9 @@ TEST(HttpUploadTest, RedirectsToForbiddenAddressesAreRefusedAtTheHop) {
   auto strict = HttpArtifactFetcher::Create({});
   ASSERT_TRUE(strict.ok());
   const int before = server.requests();
-  auto refused = (*strict)->Fetch(server.Url("/to-self", "localhost"), tmp.path() / "f", 1 << 20,
-                                  CancellationToken());
+  auto refused = (*strict)->Fetch(
+      server.Url("/to-self", "localhost"), [](std::string_view) { return absl::OkStatus(); },
+      1 << 20, CancellationToken());
   EXPECT_TRUE(absl::IsPermissionDenied(refused)) << refused;
   EXPECT_EQ(server.requests(), before);
 }
@@ -240,18 +241,25 @@ void WriteBadHeaderCheckpoint(const fs::path& dir, int64_t bulk) {
 
 TEST(HttpUploadTest, ABadSafetensorsHeaderIsRefusedBeforeAnythingIsCopied) {
   ScopedTempDir tmp;
-  WriteBadHeaderCheckpoint(tmp.path() / "bad", 8 << 20);
+  WriteBadHeaderCheckpoint(tmp.path() / "bad", 32 << 20);
   ArtifactServer server;
   server.Serve("/bad.tar", TarGzOf(tmp.path() / "bad", /*gzip=*/false));
+  const fs::path local_archive = tmp.path() / "bad.tar";  // written by TarGzOf
   auto fetcher = HttpArtifactFetcher::Create({.allow_private_hosts = true});
   ASSERT_TRUE(fetcher.ok()) << fetcher.status();
   RegistryHarness h(tmp.path() / "data", {.fetcher = fetcher->get()});
   ASSERT_TRUE(h.Open().ok());
 
-  for (const std::string& uri : {(tmp.path() / "bad").string(), server.Url("/bad.tar")}) {
+  for (const std::string& uri :
+       {(tmp.path() / "bad").string(), server.Url("/bad.tar"), local_archive.string()}) {
     auto m = h.UploadAndWait(RegistryHarness::Request(uri));
     EXPECT_TRUE(absl::IsInvalidArgument(m.status())) << uri << ": " << m.status();
     EXPECT_TRUE(Mentions(m.status(), "model.safetensors")) << m.status();
+    // An archive is judged as it arrives: refused at its header, not after its 32 MiB of weights
+    // (ArrivingArtifactTest measures how much was read).
+    if (uri != (tmp.path() / "bad").string()) {
+      EXPECT_TRUE(Mentions(m.status(), "refused while it arrived")) << m.status();
+    }
     EXPECT_EQ(h.artifacts().blob_bytes_written(), 0) << uri << ": the store was written to";
     EXPECT_TRUE(h.artifacts().ListBlobs()->empty());
   }

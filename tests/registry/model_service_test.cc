@@ -407,7 +407,7 @@ TEST_F(ModelServiceTest, ParallelUploadsOfTheSameFilesDedup) {
 // A download that only ends when cancelled: makes the cancel race deterministic.
 class BlockingFetcher final : public ArtifactFetcher {
  public:
-  absl::Status Fetch(const std::string&, const fs::path&, int64_t,
+  absl::Status Fetch(const std::string&, const ByteSink&, int64_t,
                      const CancellationToken& cancel) override {
     {
       absl::MutexLock lock(&mu_);

@@ -90,5 +90,41 @@ TEST_F(EngineArtifactValidatorTest, ConfigIsNotJson) {
   EXPECT_THAT(Refusal(), HasSubstr("config.json"));
 }
 
+// While an archive arrives: undecided until both configs are whole and the safetensors header is
+// on disk; then the same verdict as Validate, on a weights file whose bulk is still zeros.
+TEST_F(EngineArtifactValidatorTest, DecidesEarlyOnceTheConfigsAndTheWeightsHeaderHaveArrived) {
+  const auto weights = dir_ / "model.safetensors";
+  const auto size = static_cast<int64_t>(std::filesystem::file_size(weights));
+  std::string head(8, '\0');
+  std::ifstream(weights, std::ios::binary).read(head.data(), 8);
+  int64_t header_bytes = 0;
+  for (int i = 7; i >= 0; --i) header_bytes = (header_bytes << 8) | uint8_t(head[i]);
+  {  // the bulk not yet written: zeros after the header, as the presized file holds them
+    std::string bytes(static_cast<size_t>(size), '\0');
+    std::ifstream(weights, std::ios::binary).read(bytes.data(), 8 + header_bytes);
+    std::ofstream(weights, std::ios::binary | std::ios::trunc) << bytes;
+  }
+  registry::ArrivingFiles files = {{"config.json", {.bytes_written = 10, .complete = false}}};
+  EXPECT_FALSE(validator_.ValidateEarly(dir_, files).has_value());
+  files["config.json"].complete = true;
+  files["preprocessor_config.json"] = {.bytes_written = 100, .complete = true};
+  EXPECT_FALSE(validator_.ValidateEarly(dir_, files).has_value()) << "no weights yet";
+  files["model.safetensors"] = {.bytes_written = 4, .complete = false};
+  EXPECT_FALSE(validator_.ValidateEarly(dir_, files).has_value()) << "not even the length";
+  files["model.safetensors"].bytes_written = 8 + header_bytes - 1;
+  EXPECT_FALSE(validator_.ValidateEarly(dir_, files).has_value()) << "header incomplete";
+  files["model.safetensors"].bytes_written = 8 + header_bytes;
+  std::optional<absl::Status> verdict = validator_.ValidateEarly(dir_, files);
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_TRUE(verdict->ok()) << *verdict;
+
+  // The same point with a config the weights disagree with: refused, as Validate would.
+  EditJson("config.json", [](nlohmann::json& j) { j["hidden_size"] = 192; });
+  verdict = validator_.ValidateEarly(dir_, files);
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_EQ(verdict->code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(verdict->message()), HasSubstr("model.safetensors"));
+}
+
 }  // namespace
 }  // namespace tessera::cli

@@ -85,4 +85,16 @@ absl::Status HfCheckpointValidator::Validate(const std::filesystem::path& dir) {
   return absl::OkStatus();
 }
 
+std::optional<absl::Status> HfCheckpointValidator::ValidateEarly(
+    const std::filesystem::path& dir, const registry::ArrivingFiles& files) {
+  const auto config = files.find("config.json");
+  const auto weights = files.find("model.safetensors");
+  if (config == files.end() || !config->second.complete || weights == files.end() ||
+      !registry::LengthPrefixedHeaderArrived(dir / "model.safetensors", weights->second)) {
+    return std::nullopt;
+  }
+  early_verdicts_.fetch_add(1);
+  return Validate(dir);
+}
+
 }  // namespace tessera::testing

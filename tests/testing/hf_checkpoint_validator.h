@@ -5,7 +5,9 @@
 // every tensor's dtype known and its data_offsets inside the file and matching its shape).
 #pragma once
 
+#include <atomic>
 #include <filesystem>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "registry/artifact_validator.h"
@@ -15,6 +17,14 @@ namespace tessera::testing {
 class HfCheckpointValidator final : public registry::ArtifactValidator {
  public:
   absl::Status Validate(const std::filesystem::path& dir) override;
+  // Decides once config.json is complete and model.safetensors' header has arrived.
+  std::optional<absl::Status> ValidateEarly(const std::filesystem::path& dir,
+                                            const registry::ArrivingFiles& files) override;
+  // How many times ValidateEarly decided.
+  int early_verdicts() const { return early_verdicts_.load(); }
+
+ private:
+  std::atomic<int> early_verdicts_{0};
 };
 
 }  // namespace tessera::testing

@@ -186,16 +186,14 @@ class HttpClient::Impl {
     }
   }
 
-  absl::Status Download(std::string_view url, const std::filesystem::path& path, int64_t max_bytes,
-                        absl::Duration timeout) {
+  internal::DownloadSettings DownloadSettings() {
     internal::DownloadSettings settings;
     settings.tls = [this] { return Tls(); };
     settings.connect_timeout = options_.connect_timeout;
     settings.max_header_bytes = options_.max_response_header_bytes;
     settings.user_agent = options_.user_agent;
     settings.peer_filter = options_.peer_filter;
-    return internal::DownloadToFile(url, path, max_bytes, internal::DeadlineAfter(timeout),
-                                    settings);
+    return settings;
   }
 
   Stats stats() const {
@@ -275,7 +273,14 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request, std::s
 
 absl::Status HttpClient::DownloadToFile(std::string_view url, const std::filesystem::path& path,
                                         int64_t max_bytes, absl::Duration timeout) {
-  return impl_->Download(url, path, max_bytes, timeout);
+  return internal::DownloadToFile(url, path, max_bytes, internal::DeadlineAfter(timeout),
+                                  impl_->DownloadSettings());
+}
+
+absl::Status HttpClient::Download(std::string_view url, const ByteSink& sink, int64_t max_bytes,
+                                  absl::Duration timeout) {
+  return internal::Download(url, sink, max_bytes, internal::DeadlineAfter(timeout),
+                            impl_->DownloadSettings());
 }
 
 HttpClient::Stats HttpClient::stats() const { return impl_->stats(); }

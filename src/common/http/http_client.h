@@ -102,6 +102,12 @@ class HttpClient {
   // redirects included, must finish within `timeout`.
   absl::Status DownloadToFile(std::string_view url, const std::filesystem::path& path,
                               int64_t max_bytes, absl::Duration timeout);
+  // The same redirects, limits, errors and deadline, but the body goes to `sink` piece by piece
+  // (at most 64 KiB each, in order) as it arrives; a sink error ends the download at once (the
+  // connection is closed) and is returned as it is.
+  using ByteSink = std::function<absl::Status(std::string_view bytes)>;
+  absl::Status Download(std::string_view url, const ByteSink& sink, int64_t max_bytes,
+                        absl::Duration timeout);
 
   Stats stats() const;
   // Closes every idle pooled connection.

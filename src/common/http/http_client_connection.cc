@@ -326,6 +326,28 @@ absl::Status ClientConnection::ReadHeader(bhttp::response_parser<bhttp::empty_bo
   return absl::OkStatus();
 }
 
+absl::Status ClientConnection::ReadSomeBody(bhttp::response_parser<bhttp::buffer_body>& parser,
+                                            SteadyClock::time_point deadline) {
+  SetDeadline(deadline);
+  beast::error_code result;
+  bool done = false;
+  std::visit(
+      [&](auto& s) {
+        if constexpr (kIsStream<decltype(s)>) {
+          bhttp::async_read(s, buffer_, parser, [&](beast::error_code ec, size_t) {
+            result = ec;
+            done = true;
+          });
+        }
+      },
+      stream_);
+  RunUntil(&done);
+  if (!done) return absl::InternalError("client io_context stopped");
+  if (result == bhttp::error::need_buffer) return absl::OkStatus();  // the buffer is full
+  if (result) return StatusFromError(result, "reading the response from", peer_);
+  return absl::OkStatus();
+}
+
 bool ClientConnection::LooksAlive() {
   if (buffer_.size() != 0) return false;
   int fd = -1;

@@ -92,6 +92,10 @@ class ClientConnection {
   // Reads the rest of a message into `parser` by `deadline`.
   template <class Parser>
   absl::Status ReadRest(Parser& parser, SteadyClock::time_point deadline);
+  // Reads the next piece of a buffer_body message into the parser's buffer by `deadline`: OK once
+  // the buffer is full or the message is done (a full buffer is not an error here).
+  absl::Status ReadSomeBody(bhttp::response_parser<bhttp::buffer_body>& parser,
+                            SteadyClock::time_point deadline);
 
   // False when the peer closed the connection (or sent unexpected bytes) while it sat idle.
   // Non-blocking.
@@ -137,7 +141,8 @@ absl::Status ClientConnection::ReadRest(Parser& parser, SteadyClock::time_point 
   return absl::OkStatus();
 }
 
-// GETs `url` into `path` (see HttpClient::DownloadToFile); implemented in http_download.cc.
+// GETs `url` into `sink` or `path` (see HttpClient::Download, DownloadToFile); implemented in
+// http_download.cc.
 struct DownloadSettings {
   std::function<absl::StatusOr<TlsSettings>()> tls;  // called for https URLs only
   absl::Duration connect_timeout;
@@ -145,6 +150,9 @@ struct DownloadSettings {
   std::string user_agent;
   PeerFilter peer_filter;
 };
+absl::Status Download(std::string_view url, const std::function<absl::Status(std::string_view)>& sink,
+                      int64_t max_bytes, SteadyClock::time_point deadline,
+                      const DownloadSettings& settings);
 absl::Status DownloadToFile(std::string_view url, const std::filesystem::path& path,
                             int64_t max_bytes, SteadyClock::time_point deadline,
                             const DownloadSettings& settings);

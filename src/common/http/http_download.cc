@@ -1,5 +1,11 @@
-// HttpClient::DownloadToFile: streams a (possibly multi-gigabyte) body to disk.
-#include <boost/beast/http/file_body.hpp>
+// HttpClient::Download and DownloadToFile: stream a (possibly multi-gigabyte) body, in pieces of
+// at most 64 KiB, to a caller's sink or to disk.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -38,11 +44,10 @@ class PartialFile {
 
 }  // namespace
 
-absl::Status DownloadToFile(std::string_view url_text, const std::filesystem::path& path,
-                            int64_t max_bytes, SteadyClock::time_point deadline,
-                            const DownloadSettings& settings) {
-  if (max_bytes < 0) return absl::InvalidArgumentError("DownloadToFile: negative max_bytes");
-  if (path.empty()) return absl::InvalidArgumentError("DownloadToFile: empty path");
+absl::Status Download(std::string_view url_text,
+                      const std::function<absl::Status(std::string_view)>& sink, int64_t max_bytes,
+                      SteadyClock::time_point deadline, const DownloadSettings& settings) {
+  if (max_bytes < 0) return absl::InvalidArgumentError("Download: negative max_bytes");
   absl::StatusOr<Url> url = ParseUrl(url_text);
   if (!url.ok()) return url.status();
   for (int redirects = 0;; ++redirects) {
@@ -116,29 +121,67 @@ absl::Status DownloadToFile(std::string_view url_text, const std::filesystem::pa
         length && *length > static_cast<uint64_t>(max_bytes)) {
       return too_large();
     }
-    PartialFile part(path.string() + ".part");
-    bhttp::response_parser<bhttp::file_body> file_parser(std::move(header_parser));
-    file_parser.body_limit(static_cast<uint64_t>(max_bytes));
-    beast::error_code ec;
-    file_parser.get().body().open(part.path().c_str(), beast::file_mode::write, ec);
-    if (ec) {
-      return absl::FailedPreconditionError(
-          fmt::format("cannot write {}: {}", part.path().string(), ec.message()));
+    // The limit is counted here, on the bytes handed over: Beast's body_limit counts what its
+    // read buffer holds, again on every piece while a buffer_body takes it in pieces.
+    bhttp::response_parser<bhttp::buffer_body> body_parser(std::move(header_parser));
+    body_parser.body_limit(boost::none);
+    std::array<char, 64 << 10> piece;
+    int64_t received = 0;
+    while (!body_parser.is_done()) {
+      body_parser.get().body().data = piece.data();
+      body_parser.get().body().size = piece.size();
+      absl::Status read = c.ReadSomeBody(body_parser, deadline);
+      if (!read.ok()) return read;
+      const size_t n = piece.size() - body_parser.get().body().size;
+      received += static_cast<int64_t>(n);
+      if (received > max_bytes) return too_large();
+      if (n > 0) {
+        if (absl::Status taken = sink(std::string_view(piece.data(), n)); !taken.ok()) {
+          return taken;
+        }
+      }
     }
-    absl::Status read = c.ReadRest(file_parser, deadline);
-    file_parser.get().body().close();
-    if (read.code() == absl::StatusCode::kResourceExhausted) return too_large();
-    if (!read.ok()) return read;
-    std::error_code rename_error;
-    std::filesystem::rename(part.path(), path, rename_error);
-    if (rename_error) {
-      return absl::FailedPreconditionError(fmt::format("cannot rename {} to {}: {}",
-                                                       part.path().string(), path.string(),
-                                                       rename_error.message()));
-    }
-    part.Release();
     return absl::OkStatus();
   }
+}
+
+absl::Status DownloadToFile(std::string_view url, const std::filesystem::path& path,
+                            int64_t max_bytes, SteadyClock::time_point deadline,
+                            const DownloadSettings& settings) {
+  if (path.empty()) return absl::InvalidArgumentError("DownloadToFile: empty path");
+  PartialFile part(path.string() + ".part");
+  const int fd = ::open(part.path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        fmt::format("cannot write {}: {}", part.path().string(), std::strerror(errno)));
+  }
+  auto write_all = [&](std::string_view bytes) -> absl::Status {
+    while (!bytes.empty()) {
+      const ssize_t w = ::write(fd, bytes.data(), bytes.size());
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        return absl::FailedPreconditionError(
+            fmt::format("cannot write {}: {}", part.path().string(), std::strerror(errno)));
+      }
+      bytes.remove_prefix(static_cast<size_t>(w));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status downloaded = Download(url, write_all, max_bytes, deadline, settings);
+  if (::close(fd) != 0 && downloaded.ok()) {
+    downloaded = absl::FailedPreconditionError(
+        fmt::format("cannot write {}: {}", part.path().string(), std::strerror(errno)));
+  }
+  if (!downloaded.ok()) return downloaded;
+  std::error_code rename_error;
+  std::filesystem::rename(part.path(), path, rename_error);
+  if (rename_error) {
+    return absl::FailedPreconditionError(fmt::format("cannot rename {} to {}: {}",
+                                                     part.path().string(), path.string(),
+                                                     rename_error.message()));
+  }
+  part.Release();
+  return absl::OkStatus();
 }
 
 }  // namespace tessera::http::internal

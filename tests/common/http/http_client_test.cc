@@ -226,7 +226,7 @@ TEST(HttpClientTest, SharedAcrossThreads) {
   EXPECT_LE(client->stats().connections_opened, 6);
 }
 
-// ---- DownloadToFile ----
+// ---- Download, DownloadToFile ----
 
 // A deterministic body: 64 KiB blocks of pseudo-random bytes, each block stamped with its
 // index, so a lost, repeated or reordered block is caught. memcpy/memcmp only: quick under ASan.
@@ -329,6 +329,37 @@ TEST_F(DownloadTest, StreamsALargeBodyToDisk) {
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_TRUE(FileHoldsPattern(path, kLarge));
   EXPECT_FALSE(std::filesystem::exists(path.string() + ".part"));
+}
+
+TEST_F(DownloadTest, StreamsALargeBodyToASinkInOrderedPiecesAndStopsWhenTheSinkRefuses) {
+  std::string received;
+  size_t pieces = 0;
+  size_t largest = 0;
+  absl::Status s = client_->Download(
+      UrlFor("/large.tar"),
+      [&](std::string_view piece) {
+        received.append(piece);
+        ++pieces;
+        largest = std::max(largest, piece.size());
+        return absl::OkStatus();
+      },
+      kLarge, absl::Seconds(60));
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(received == Large()) << "bytes lost, repeated or reordered";
+  EXPECT_LE(largest, size_t{64} << 10);
+  EXPECT_GE(pieces, kLarge / (64 << 10));
+
+  // A sink that has seen enough ends the download with its own error, long before the end.
+  size_t taken = 0;
+  s = client_->Download(
+      UrlFor("/large.tar"),
+      [&](std::string_view piece) {
+        taken += piece.size();
+        return taken >= (1 << 20) ? absl::InvalidArgumentError("seen enough") : absl::OkStatus();
+      },
+      kLarge, absl::Seconds(60));
+  EXPECT_EQ(s, absl::InvalidArgumentError("seen enough"));
+  EXPECT_LT(taken, size_t{2} << 20);
 }
 
 TEST_F(DownloadTest, EnforcesMaxBytesFromContentLength) {
