@@ -4,6 +4,8 @@
 
 #include "engine/image_classifier.h"
 #include "engine/vit/checkpoint.h"
+#include "engine/vit/safetensors.h"
+#include "registry/length_prefixed_header.h"
 #include "fmt/format.h"
 
 namespace tessera::cli {
@@ -44,7 +46,8 @@ std::optional<absl::Status> EngineArtifactValidator::ValidateEarly(
   }
   const auto weights = files.find(engine::kWeightsFile);
   if (weights == files.end() ||
-      !registry::LengthPrefixedHeaderArrived(dir / engine::kWeightsFile, weights->second)) {
+      !registry::LengthPrefixedHeaderArrived(dir / engine::kWeightsFile, weights->second,
+                                             engine::kMaxSafetensorsHeaderBytes)) {
     return std::nullopt;
   }
   return Validate(dir);

@@ -3,13 +3,16 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <iterator>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/status_macros.h"
 #include "fmt/format.h"
@@ -109,6 +112,39 @@ absl::Status WriteAll(int fd, const char* bytes, size_t size, const fs::path& ta
     off += static_cast<size_t>(w);
   }
   return absl::OkStatus();
+}
+
+// libarchive's reader of a stream: waits for bytes in slices of 50 ms, so that a cancel is
+// noticed while the stream is silent (a stalled download).
+struct StreamReader {
+  int fd = -1;
+  const CancellationToken* cancel = nullptr;
+  std::vector<char> buffer = std::vector<char>(1 << 16);
+};
+
+la_ssize_t ReadStream(archive* a, void* client, const void** out) {
+  auto* reader = static_cast<StreamReader*>(client);
+  while (true) {
+    if (reader->cancel->cancelled()) {
+      archive_set_error(a, ECANCELED, "operation cancelled");
+      return -1;
+    }
+    pollfd wait{.fd = reader->fd, .events = POLLIN, .revents = 0};
+    const int ready = ::poll(&wait, 1, 50);
+    if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+    if (ready < 0) {
+      archive_set_error(a, errno, "waiting for the archive's bytes: %s", std::strerror(errno));
+      return -1;
+    }
+    const ssize_t n = ::read(reader->fd, reader->buffer.data(), reader->buffer.size());
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) {
+      archive_set_error(a, errno, "reading the archive: %s", std::strerror(errno));
+      return -1;
+    }
+    *out = reader->buffer.data();
+    return n;
+  }
 }
 
 absl::Status ExtractOpened(archive* a, const std::string& archive_name, const fs::path& dest,
@@ -267,11 +303,15 @@ absl::Status ExtractTarStream(int fd, const std::string& name, const fs::path& d
                               const ExtractLimits& limits, const CancellationToken& cancel,
                               const UploadBudget& budget, ExtractObserver* observer) {
   ArchivePtr a = NewTarReader();
-  if (archive_read_open_fd(a.get(), fd, 1 << 16) != ARCHIVE_OK) {
+  StreamReader reader{.fd = fd, .cancel = &cancel};
+  if (archive_read_open(a.get(), &reader, nullptr, ReadStream, nullptr) != ARCHIVE_OK) {
+    if (cancel.cancelled()) return absl::CancelledError("operation cancelled");
     return absl::InvalidArgumentError(
         fmt::format("cannot read archive {}: {}", name, ArchiveError(a.get())));
   }
-  return ExtractOpened(a.get(), name, dest, limits, cancel, budget, observer);
+  absl::Status extracted = ExtractOpened(a.get(), name, dest, limits, cancel, budget, observer);
+  if (!extracted.ok() && cancel.cancelled()) return absl::CancelledError("operation cancelled");
+  return extracted;
 }
 
 }  // namespace tessera::registry

@@ -30,9 +30,6 @@ class ArrivingArtifactCheck final : public ExtractObserver {
   absl::Status OnFileProgress(const std::filesystem::path& rel, int64_t written,
                               bool complete) override;
 
-  // Whether the validator decided before the archive ended.
-  bool decided() const { return decided_; }
-
  private:
   // The root the files so far imply: "" (the top level) or the one top-level folder.
   std::filesystem::path ImpliedRoot() const;

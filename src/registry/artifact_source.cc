@@ -139,6 +139,7 @@ absl::StatusOr<ArtifactLocation> ResolveArtifactUri(const std::string& artifact_
     return absl::InvalidArgumentError(fmt::format("model.artifactUri is required: {}", kForms));
   }
   ArtifactLocation loc;
+  loc.uri = artifact_uri;
   if (std::string_view(artifact_uri).starts_with("http://") ||
       std::string_view(artifact_uri).starts_with("https://")) {
     if (options.fetcher == nullptr) {
@@ -212,8 +213,7 @@ absl::StatusOr<CollectedArtifact> CollectArtifactFiles(const ArtifactLocation& l
   if (ec)
     return absl::InternalError(fmt::format("create {}: {}", extracted.string(), ec.message()));
   const bool remote = location.kind == ArtifactLocation::Kind::kRemoteArchive;
-  ArrivingArtifactCheck check(validator, extracted,
-                              remote ? location.url : location.local_path.string());
+  ArrivingArtifactCheck check(validator, extracted, location.uri);
   if (remote) {
     if (options.fetcher == nullptr) return absl::FailedPreconditionError("no artifact fetcher");
     RETURN_IF_ERROR(FetchAndExtractArchive(*options.fetcher, location.url, extracted,

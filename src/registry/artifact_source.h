@@ -40,7 +40,8 @@ class ArtifactFetcher {
   // or received) is RESOURCE_EXHAUSTED; network failures UNAVAILABLE; HTTP 404 NOT_FOUND; other
   // HTTP errors FAILED_PRECONDITION; a host this server may not fetch from PERMISSION_DENIED;
   // with the URL and status in the message. An error from `sink` ends the download and is
-  // returned. Called on a thread of its own; returns CANCELLED soon after `cancel` fires.
+  // returned. Called on a thread of its own; returns CANCELLED within ~20 ms of `cancel` firing,
+  // however stalled the server.
   virtual absl::Status Fetch(const std::string& url, const ByteSink& sink, int64_t max_bytes,
                              const CancellationToken& cancel) = 0;
   // Request-time checks that need no network (URL form; an IP-literal host outside what the
@@ -66,6 +67,7 @@ struct ArtifactLocation {
   Kind kind = Kind::kLocalFolder;
   std::filesystem::path local_path;  // kLocalFolder, kLocalArchive (canonical)
   std::string url;                   // kRemoteArchive
+  std::string uri;                   // the artifactUri as given (for messages)
 };
 
 // Request-time checks (cheap, no copying): form, allowed roots, existence of local paths,

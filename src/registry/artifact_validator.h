@@ -45,10 +45,4 @@ class ArtifactValidator {
   }
 };
 
-// For ValidateEarly: whether `file` (at `path`), which starts with a little-endian 64-bit length
-// of the header that follows (the safetensors layout), holds that whole header yet, or is
-// complete. A length beyond the file's size counts as arrived: there is nothing more to wait for,
-// and Validate refuses it.
-bool LengthPrefixedHeaderArrived(const std::filesystem::path& path, const ArrivingFile& file);
-
 }  // namespace tessera::registry

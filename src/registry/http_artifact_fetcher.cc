@@ -43,7 +43,7 @@ absl::Status HttpArtifactFetcher::Fetch(const std::string& url, const ByteSink& 
         sink_failed = !taken.ok();
         return taken;
       },
-      max_bytes, options_.timeout);
+      max_bytes, options_.timeout, [&cancel] { return cancel.cancelled(); });
   if (!s.ok() && !sink_failed) {
     return absl::Status(
         s.code(), fmt::format("downloading artifactUri {}: {}", url, std::string(s.message())));

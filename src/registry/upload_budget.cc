@@ -37,10 +37,4 @@ absl::Status UploadBudget::TooLarge(std::string_view what) const {
       what, std::max<int64_t>(0, room_bytes), reserve_bytes, kMinFreeDiskFlag));
 }
 
-UploadBudget UploadBudget::AfterWriting(int64_t bytes) const {
-  UploadBudget next = *this;
-  if (room_bytes != kUnlimited) next.room_bytes = room_bytes - std::max<int64_t>(0, bytes);
-  return next;
-}
-
 }  // namespace tessera::registry

@@ -1,6 +1,6 @@
 // How many bytes one upload may still write, and the error that names the limit it hits.
 //
-// Two limits apply to everything an upload writes (a download, extracted files, blobs):
+// Two limits apply to everything an upload writes (extracted files, blobs):
 //   - the artifact size cap (`tessera serve --max-artifact-gib`): more is the request's fault,
 //     INVALID_ARGUMENT;
 //   - the room left on the artifact store's filesystem above its free-space reserve
@@ -35,9 +35,6 @@ struct UploadBudget {
   // The error for `what` being larger than limit() when its exact size is unknown (a download
   // cut off at the limit): INVALID_ARGUMENT naming the cap, or RESOURCE_EXHAUSTED the disk.
   absl::Status TooLarge(std::string_view what) const;
-  // The budget after `bytes` more were written to the store's filesystem (room shrinks; the cap,
-  // which bounds one artifact's own size, does not).
-  UploadBudget AfterWriting(int64_t bytes) const;
 };
 
 }  // namespace tessera::registry

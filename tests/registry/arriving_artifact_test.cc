@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <map>
+#include <thread>
 #include <vector>
 
 #include "common/status_macros.h"
@@ -53,25 +54,40 @@ std::vector<TarEntry> Checkpoint(const std::string& folder, int64_t bulk, bool b
           {folder + "model.safetensors", AE_IFREG, Safetensors(header, bulk)}};
 }
 
-// Serves a local file as the body of any URL in 64 KiB pieces, counting what the sink took;
-// with `fail_after`, the connection "drops" after that many bytes.
+// Serves a local file as the body of any URL in 64 KiB pieces, counting what the sink took.
+// With `fail_after`, the connection "drops" after exactly that many bytes; with `stall_after`,
+// the "server" goes silent after that many bytes until the download is stopped.
+struct FetchBehaviour {
+  int64_t fail_after = -1;
+  int64_t stall_after = -1;
+};
+
 class FileFetcher final : public ArtifactFetcher {
  public:
-  explicit FileFetcher(fs::path file, int64_t fail_after = -1)
-      : file_(std::move(file)), fail_after_(fail_after) {}
+  explicit FileFetcher(fs::path file, FetchBehaviour behaviour = {})
+      : file_(std::move(file)), behaviour_(behaviour) {}
   absl::Status Fetch(const std::string& url, const ByteSink& sink, int64_t max_bytes,
-                     const CancellationToken&) override {
+                     const CancellationToken& cancel) override {
     const std::string body = ReadFile(file_);
     if (static_cast<int64_t>(body.size()) > max_bytes) {
       return absl::ResourceExhaustedError("more than max_bytes");
     }
-    for (size_t at = 0; at < body.size(); at += 64 << 10) {
-      if (fail_after_ >= 0 && bytes_taken >= fail_after_) {
+    for (size_t at = 0; at < body.size();) {
+      int64_t size = std::min<int64_t>(64 << 10, static_cast<int64_t>(body.size() - at));
+      for (const int64_t limit : {behaviour_.fail_after, behaviour_.stall_after}) {
+        if (limit > bytes_taken) size = std::min(size, limit - bytes_taken);
+      }
+      if (bytes_taken == behaviour_.fail_after) {
         return absl::UnavailableError("downloading " + url + ": connection reset by peer");
       }
-      const std::string_view piece = std::string_view(body).substr(at, 64 << 10);
-      RETURN_IF_ERROR(sink(piece));
-      bytes_taken += static_cast<int64_t>(piece.size());
+      if (bytes_taken == behaviour_.stall_after) {
+        while (!cancel.WaitFor(absl::Milliseconds(10))) {
+        }
+        return absl::CancelledError("download stopped");
+      }
+      RETURN_IF_ERROR(sink(std::string_view(body).substr(at, static_cast<size_t>(size))));
+      bytes_taken += size;
+      at += static_cast<size_t>(size);
     }
     return absl::OkStatus();
   }
@@ -79,8 +95,16 @@ class FileFetcher final : public ArtifactFetcher {
 
  private:
   fs::path file_;
-  int64_t fail_after_;
+  FetchBehaviour behaviour_;
 };
+
+// The offset where the tar entry `index` (0-based) ends: 512-byte header plus data padded to
+// 512 (ustar, as WriteTar writes short names).
+int64_t EndOfEntry(const std::vector<TarEntry>& entries, size_t index) {
+  int64_t offset = 0;
+  for (size_t i = 0; i <= index; ++i) offset += 512 + (entries[i].data.size() + 511) / 512 * 512;
+  return offset;
+}
 
 // Records every progress report, and what each file's size on disk was at its first one.
 class RecordingObserver final : public ExtractObserver {
@@ -221,31 +245,82 @@ TEST(ArrivingArtifactTest, AGoodCheckpointIsJudgedEarlyAndExtractedWhole) {
   EXPECT_FALSE(fs::exists(tmp.path() / "scratch" / "download")) << "the archive is never stored";
 }
 
+// Collects `url` from `fetcher` into a fresh scratch folder under `tmp`.
+absl::StatusOr<CollectedArtifact> Collect(ArtifactFetcher& fetcher, const std::string& url,
+                                          const fs::path& tmp, const CancellationToken& cancel,
+                                          ArtifactValidator* validator = nullptr,
+                                          UploadBudget budget = UploadBudget()) {
+  static int n = 0;
+  ArtifactSourceOptions options;
+  options.fetcher = &fetcher;
+  ASSIGN_OR_RETURN(ArtifactLocation loc, ResolveArtifactUri(url, options));
+  const fs::path scratch = tmp / ("scratch" + std::to_string(++n));
+  fs::create_directories(scratch);
+  return CollectArtifactFiles(loc, options, scratch, cancel, budget, validator);
+}
+
 TEST(ArrivingArtifactTest, ADownloadThatFailsMidwayIsTheDownloadsError) {
   ScopedTempDir tmp;
   const fs::path archive = tmp.path() / "good.tar";
-  WriteTar(archive, Checkpoint("", kBulk, /*bad_header=*/false), false);
-  FileFetcher fetcher(archive, /*fail_after=*/4 << 20);
-  ArtifactSourceOptions options;
-  options.fetcher = &fetcher;
-  auto loc = ResolveArtifactUri("https://models.example.com/good.tar", options);
-  ASSERT_TRUE(loc.ok()) << loc.status();
-  fs::create_directories(tmp.path() / "scratch");
-  auto files = CollectArtifactFiles(*loc, options, tmp.path() / "scratch", CancellationToken());
-  EXPECT_TRUE(absl::IsUnavailable(files.status())) << files.status();
-  EXPECT_NE(files.status().message().find("connection reset"), std::string::npos)
-      << files.status() << " (not the extractor's \"corrupt\" for a stream cut short)";
+  const std::vector<TarEntry> entries = Checkpoint("", kBulk, /*bad_header=*/false);
+  WriteTar(archive, entries, false);
+  const std::string url = "https://models.example.com/good.tar";
+  // Cut mid-entry, and cut exactly where an entry ends (a plain tar cut there reads as a whole
+  // archive to libarchive: only the download knows it was cut).
+  for (const int64_t cut : {int64_t{4} << 20, EndOfEntry(entries, 0), EndOfEntry(entries, 1)}) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    FileFetcher fetcher(archive, {.fail_after = cut});
+    auto files = Collect(fetcher, url, tmp.path(), CancellationToken());
+    EXPECT_TRUE(absl::IsUnavailable(files.status())) << files.status();
+    EXPECT_NE(files.status().message().find("connection reset"), std::string::npos)
+        << files.status() << " (not the extractor's view of a stream cut short)";
+  }
 
-  // A download over the budget is the budget's error, naming the flag.
+  // A download over the cap is the cap's error, naming the flag; a low disk is the extraction's.
   FileFetcher whole(archive);
-  options.fetcher = &whole;
-  UploadBudget budget;
-  budget.cap_bytes = 1 << 20;
-  fs::create_directories(tmp.path() / "scratch2");
-  files = CollectArtifactFiles(*loc, options, tmp.path() / "scratch2", CancellationToken(), budget);
+  UploadBudget capped;
+  capped.cap_bytes = 1 << 20;
+  auto files = Collect(whole, url, tmp.path(), CancellationToken(), nullptr, capped);
   EXPECT_TRUE(absl::IsInvalidArgument(files.status())) << files.status();
   EXPECT_NE(std::string(files.status().message()).find(kMaxArtifactFlag), std::string::npos)
       << files.status();
+  UploadBudget low_disk;
+  low_disk.room_bytes = 1 << 20;
+  files = Collect(whole, url, tmp.path(), CancellationToken(), nullptr, low_disk);
+  EXPECT_TRUE(absl::IsResourceExhausted(files.status())) << files.status();
+  EXPECT_NE(std::string(files.status().message()).find(kMinFreeDiskFlag), std::string::npos)
+      << files.status();
+}
+
+TEST(ArrivingArtifactTest, AStalledDownloadEndsAtOnceOnRefusalOrCancel) {
+  ScopedTempDir tmp;
+  const std::string url = "https://models.example.com/m.tar";
+  // A bad header, then silence: the refusal does not wait for the server.
+  const fs::path bad = tmp.path() / "bad.tar";
+  const std::vector<TarEntry> bad_entries = Checkpoint("", kBulk, /*bad_header=*/true);
+  WriteTar(bad, bad_entries, false);
+  {
+    FileFetcher fetcher(bad, {.stall_after = EndOfEntry(bad_entries, 1) + (256 << 10)});
+    testing::HfCheckpointValidator validator;
+    const absl::Time start = absl::Now();
+    auto files = Collect(fetcher, url, tmp.path(), CancellationToken(), &validator);
+    EXPECT_TRUE(absl::IsInvalidArgument(files.status())) << files.status();
+    EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  }
+  // A good archive that stalls half-way: cancelling the upload ends it at once.
+  const fs::path good = tmp.path() / "good.tar";
+  WriteTar(good, Checkpoint("", kBulk, /*bad_header=*/false), false);
+  FileFetcher fetcher(good, {.stall_after = 8 << 20});
+  CancellationToken cancel;
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    cancel.Cancel();
+  });
+  const absl::Time start = absl::Now();
+  auto files = Collect(fetcher, url, tmp.path(), cancel);
+  canceller.join();
+  EXPECT_TRUE(absl::IsCancelled(files.status())) << files.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
 }  // namespace

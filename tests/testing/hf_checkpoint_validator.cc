@@ -7,9 +7,12 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "registry/length_prefixed_header.h"
 
 namespace tessera::testing {
 namespace {
+
+constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 
 absl::Status Bad(const std::string& what) { return absl::InvalidArgumentError(what); }
 
@@ -34,7 +37,7 @@ absl::Status HfCheckpointValidator::Validate(const std::filesystem::path& dir) {
   in.read(reinterpret_cast<char*>(len_bytes), 8);
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
-  if (header_len < 2 || header_len > file_size - 8 || header_len > (100u << 20)) {
+  if (header_len < 2 || header_len > file_size - 8 || header_len > kMaxHeaderBytes) {
     return Bad(fmt::format("model.safetensors: header length {} is impossible for a {}-byte file",
                            header_len, file_size));
   }
@@ -90,7 +93,8 @@ std::optional<absl::Status> HfCheckpointValidator::ValidateEarly(
   const auto config = files.find("config.json");
   const auto weights = files.find("model.safetensors");
   if (config == files.end() || !config->second.complete || weights == files.end() ||
-      !registry::LengthPrefixedHeaderArrived(dir / "model.safetensors", weights->second)) {
+      !registry::LengthPrefixedHeaderArrived(dir / "model.safetensors", weights->second,
+                                             kMaxHeaderBytes)) {
     return std::nullopt;
   }
   early_verdicts_.fetch_add(1);

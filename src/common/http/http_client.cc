@@ -271,16 +271,10 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request, std::s
   return impl_->Send(request, body, timeout, cancel);
 }
 
-absl::Status HttpClient::DownloadToFile(std::string_view url, const std::filesystem::path& path,
-                                        int64_t max_bytes, absl::Duration timeout) {
-  return internal::DownloadToFile(url, path, max_bytes, internal::DeadlineAfter(timeout),
-                                  impl_->DownloadSettings());
-}
-
 absl::Status HttpClient::Download(std::string_view url, const ByteSink& sink, int64_t max_bytes,
-                                  absl::Duration timeout) {
+                                  absl::Duration timeout, const std::function<bool()>& stopped) {
   return internal::Download(url, sink, max_bytes, internal::DeadlineAfter(timeout),
-                            impl_->DownloadSettings());
+                            impl_->DownloadSettings(), stopped);
 }
 
 HttpClient::Stats HttpClient::stats() const { return impl_->stats(); }

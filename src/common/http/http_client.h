@@ -25,7 +25,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,7 +43,7 @@ class HttpClient {
   struct Options {
     // Where Send() goes: "http://host:port", "https://host:port", "unix:/path/to.sock". A path in
     // the URL is ignored: requests carry their own target. May be empty for a client used only
-    // for DownloadToFile().
+    // for Download().
     std::string base_url;
     // Bounds the TCP (and TLS) connect of one new connection; the call's own deadline still
     // applies. A connect that times out is UNAVAILABLE (the peer is unreachable).
@@ -62,7 +61,7 @@ class HttpClient {
     std::string ca_file;
     std::string user_agent = "tessera";
     // Called with every address a connection is about to be made to (after DNS resolution,
-    // for Send and for each DownloadToFile hop, redirects included), as an IP literal. An
+    // for Send and for each Download hop, redirects included), as an IP literal. An
     // address it refuses is skipped; when it refuses them all, the connect fails with its first
     // refusal. Resolution happens once and the connect uses the checked addresses, so a name
     // cannot rebind between check and use. Unix sockets are not filtered. Empty: any address.
@@ -93,21 +92,18 @@ class HttpClient {
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request, std::string_view body,
                                     absl::Duration timeout, const CancellationToken* cancel);
 
-  // GETs `url` (http:// or https://; not limited to the base URL) into `path`, streaming the body
-  // to disk (constant memory whatever the size). Follows up to 5 redirects (301, 302, 303, 307,
-  // 308). The file appears at `path` only when complete (written to `path` + ".part", then
-  // renamed); on any failure neither file is left behind. RESOURCE_EXHAUSTED when the body is
-  // larger than `max_bytes` (from Content-Length, before downloading, or while reading); an HTTP
+  // GETs `url` (http:// or https://; not limited to the base URL) and gives its body to `sink`
+  // piece by piece as it arrives (at most 64 KiB each, in order; constant memory whatever the
+  // size). Follows up to 5 redirects (301, 302, 303, 307, 308). RESOURCE_EXHAUSTED when the body
+  // is larger than `max_bytes` (from Content-Length, before the body, or while reading); an HTTP
   // error status becomes the matching Status (StatusFromHttpResponse); the whole download,
-  // redirects included, must finish within `timeout`.
-  absl::Status DownloadToFile(std::string_view url, const std::filesystem::path& path,
-                              int64_t max_bytes, absl::Duration timeout);
-  // The same redirects, limits, errors and deadline, but the body goes to `sink` piece by piece
-  // (at most 64 KiB each, in order) as it arrives; a sink error ends the download at once (the
-  // connection is closed) and is returned as it is.
+  // redirects included, must finish within `timeout`. An error from `sink` ends the download at
+  // once (the connection is closed) and is returned as it is. `stopped` (optional) is asked
+  // every 20 ms while the download waits for the server: once it says yes, the download ends
+  // CANCELLED, however stalled the server.
   using ByteSink = std::function<absl::Status(std::string_view bytes)>;
   absl::Status Download(std::string_view url, const ByteSink& sink, int64_t max_bytes,
-                        absl::Duration timeout);
+                        absl::Duration timeout, const std::function<bool()>& stopped = nullptr);
 
   Stats stats() const;
   // Closes every idle pooled connection.

@@ -71,6 +71,46 @@ void ClientConnection::RunUntil(const bool* done) {
   }
 }
 
+bool ClientConnection::RunUntilOrStopped(const bool* done, const std::function<bool()>& stopped) {
+  if (!stopped) {
+    RunUntil(done);
+    return false;
+  }
+  bool was_stopped = false;
+  bool watch_done = false;
+  asio::steady_timer watch(ioc_);
+  std::function<void()> arm = [&] {
+    watch.expires_after(std::chrono::milliseconds(20));
+    watch.async_wait([&](beast::error_code ec) {
+      if (ec || *done) {
+        watch_done = true;
+        return;
+      }
+      if (stopped()) {
+        was_stopped = true;
+        watch_done = true;
+        std::visit(
+            [](auto& s) {
+              if constexpr (kIsStream<decltype(s)>) {
+                beast::error_code ignored;
+                beast::get_lowest_layer(s).socket().cancel(ignored);
+              }
+            },
+            stream_);
+        return;
+      }
+      arm();
+    });
+  };
+  arm();
+  RunUntil(done);
+  if (!watch_done) {
+    watch.cancel();
+    RunUntil(&watch_done);
+  }
+  return was_stopped;
+}
+
 void ClientConnection::SetDeadline(SteadyClock::time_point deadline) {
   std::visit(
       [&](auto& s) {
@@ -306,7 +346,8 @@ absl::Status ClientConnection::WriteRequest(bhttp::request<bhttp::empty_body>& r
 }
 
 absl::Status ClientConnection::ReadHeader(bhttp::response_parser<bhttp::empty_body>& parser,
-                                          SteadyClock::time_point deadline) {
+                                          SteadyClock::time_point deadline,
+                                          const std::function<bool()>& stopped) {
   SetDeadline(deadline);
   beast::error_code result;
   bool done = false;
@@ -320,30 +361,35 @@ absl::Status ClientConnection::ReadHeader(bhttp::response_parser<bhttp::empty_bo
         }
       },
       stream_);
-  RunUntil(&done);
+  if (RunUntilOrStopped(&done, stopped)) {
+    return absl::CancelledError(fmt::format("the read from {} was stopped", peer_));
+  }
   if (!done) return absl::InternalError("client io_context stopped");
   if (result) return StatusFromError(result, "reading the response from", peer_);
   return absl::OkStatus();
 }
 
 absl::Status ClientConnection::ReadSomeBody(bhttp::response_parser<bhttp::buffer_body>& parser,
-                                            SteadyClock::time_point deadline) {
+                                            SteadyClock::time_point deadline,
+                                            const std::function<bool()>& stopped) {
   SetDeadline(deadline);
   beast::error_code result;
   bool done = false;
   std::visit(
       [&](auto& s) {
         if constexpr (kIsStream<decltype(s)>) {
-          bhttp::async_read(s, buffer_, parser, [&](beast::error_code ec, size_t) {
+          bhttp::async_read_some(s, buffer_, parser, [&](beast::error_code ec, size_t) {
             result = ec;
             done = true;
           });
         }
       },
       stream_);
-  RunUntil(&done);
+  if (RunUntilOrStopped(&done, stopped)) {
+    return absl::CancelledError(fmt::format("the read from {} was stopped", peer_));
+  }
   if (!done) return absl::InternalError("client io_context stopped");
-  if (result == bhttp::error::need_buffer) return absl::OkStatus();  // the buffer is full
+  if (result == bhttp::error::need_buffer) return absl::OkStatus();  // the piece is full
   if (result) return StatusFromError(result, "reading the response from", peer_);
   return absl::OkStatus();
 }

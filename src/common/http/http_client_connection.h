@@ -86,16 +86,19 @@ class ClientConnection {
   // Writes a body-less request by `deadline`.
   absl::Status WriteRequest(bhttp::request<bhttp::empty_body>& request,
                             SteadyClock::time_point deadline);
-  // Reads a response header (the body stays unread) by `deadline`.
+  // Reads a response header (the body stays unread) by `deadline`. When `stopped` (optional)
+  // says yes meanwhile (asked every 20 ms), the read is abandoned: CANCELLED.
   absl::Status ReadHeader(bhttp::response_parser<bhttp::empty_body>& parser,
-                          SteadyClock::time_point deadline);
+                          SteadyClock::time_point deadline,
+                          const std::function<bool()>& stopped = nullptr);
   // Reads the rest of a message into `parser` by `deadline`.
   template <class Parser>
   absl::Status ReadRest(Parser& parser, SteadyClock::time_point deadline);
-  // Reads the next piece of a buffer_body message into the parser's buffer by `deadline`: OK once
-  // the buffer is full or the message is done (a full buffer is not an error here).
+  // Reads what has arrived of a buffer_body message (at least a byte, or its end) into the
+  // parser's buffer by `deadline`; `stopped` as for ReadHeader.
   absl::Status ReadSomeBody(bhttp::response_parser<bhttp::buffer_body>& parser,
-                            SteadyClock::time_point deadline);
+                            SteadyClock::time_point deadline,
+                            const std::function<bool()>& stopped = nullptr);
 
   // False when the peer closed the connection (or sent unexpected bytes) while it sat idle.
   // Non-blocking.
@@ -110,6 +113,9 @@ class ClientConnection {
 
   // Runs the io_context until `*done` is true (or it runs out of work).
   void RunUntil(const bool* done);
+  // The same, asking `stopped` (when given) every 20 ms; once it says yes, the socket's
+  // operations are cancelled (they end with operation_aborted) and this returns true.
+  bool RunUntilOrStopped(const bool* done, const std::function<bool()>& stopped);
   void SetDeadline(SteadyClock::time_point deadline);
   beast::tcp_stream* TcpLayer();
 
@@ -141,8 +147,7 @@ absl::Status ClientConnection::ReadRest(Parser& parser, SteadyClock::time_point 
   return absl::OkStatus();
 }
 
-// GETs `url` into `sink` or `path` (see HttpClient::Download, DownloadToFile); implemented in
-// http_download.cc.
+// GETs `url` into `sink` (see HttpClient::Download); implemented in http_download.cc.
 struct DownloadSettings {
   std::function<absl::StatusOr<TlsSettings>()> tls;  // called for https URLs only
   absl::Duration connect_timeout;
@@ -152,10 +157,7 @@ struct DownloadSettings {
 };
 absl::Status Download(std::string_view url, const std::function<absl::Status(std::string_view)>& sink,
                       int64_t max_bytes, SteadyClock::time_point deadline,
-                      const DownloadSettings& settings);
-absl::Status DownloadToFile(std::string_view url, const std::filesystem::path& path,
-                            int64_t max_bytes, SteadyClock::time_point deadline,
-                            const DownloadSettings& settings);
+                      const DownloadSettings& settings, const std::function<bool()>& stopped);
 
 // `now` + `d`, saturating for very long (or infinite) durations.
 SteadyClock::time_point DeadlineAfter(absl::Duration d);

@@ -1,13 +1,6 @@
-// HttpClient::Download and DownloadToFile: stream a (possibly multi-gigabyte) body, in pieces of
-// at most 64 KiB, to a caller's sink or to disk.
-#include <fcntl.h>
-#include <unistd.h>
-
+// HttpClient::Download: streams a (possibly multi-gigabyte) body, in pieces of at most 64 KiB as
+// they arrive, to a caller's sink.
 #include <array>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <system_error>
 
 #include "common/http/google_error.h"
 #include "common/http/http_client_connection.h"
@@ -24,36 +17,19 @@ bool IsRedirect(unsigned status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// Removes the partial file unless released (the download completed and it was renamed).
-class PartialFile {
- public:
-  explicit PartialFile(std::filesystem::path path) : path_(std::move(path)) {}
-  ~PartialFile() {
-    if (armed_) {
-      std::error_code ignored;
-      std::filesystem::remove(path_, ignored);
-    }
-  }
-  void Release() { armed_ = false; }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-  bool armed_ = true;
-};
-
 }  // namespace
 
 absl::Status Download(std::string_view url_text,
                       const std::function<absl::Status(std::string_view)>& sink, int64_t max_bytes,
-                      SteadyClock::time_point deadline, const DownloadSettings& settings) {
+                      SteadyClock::time_point deadline, const DownloadSettings& settings,
+                      const std::function<bool()>& stopped) {
   if (max_bytes < 0) return absl::InvalidArgumentError("Download: negative max_bytes");
   absl::StatusOr<Url> url = ParseUrl(url_text);
   if (!url.ok()) return url.status();
   for (int redirects = 0;; ++redirects) {
     if (url->scheme == Url::Scheme::kUnix) {
       return absl::InvalidArgumentError(
-          fmt::format("DownloadToFile needs an http(s) URL, not {}", url->ToString()));
+          fmt::format("Download needs an http(s) URL, not {}", url->ToString()));
     }
     const std::string where = url->ToString();
     TlsSettings tls;
@@ -80,7 +56,7 @@ absl::Status Download(std::string_view url_text,
     // Limits are set per outcome below, after the header (Beast checks a Content-Length against
     // the limit when the header completes, and only then).
     header_parser.body_limit(boost::none);
-    if (absl::Status s = c.ReadHeader(header_parser, deadline); !s.ok()) return s;
+    if (absl::Status s = c.ReadHeader(header_parser, deadline, stopped); !s.ok()) return s;
     const unsigned status = header_parser.get().result_int();
 
     if (IsRedirect(status)) {
@@ -130,7 +106,7 @@ absl::Status Download(std::string_view url_text,
     while (!body_parser.is_done()) {
       body_parser.get().body().data = piece.data();
       body_parser.get().body().size = piece.size();
-      absl::Status read = c.ReadSomeBody(body_parser, deadline);
+      absl::Status read = c.ReadSomeBody(body_parser, deadline, stopped);
       if (!read.ok()) return read;
       const size_t n = piece.size() - body_parser.get().body().size;
       received += static_cast<int64_t>(n);
@@ -143,45 +119,6 @@ absl::Status Download(std::string_view url_text,
     }
     return absl::OkStatus();
   }
-}
-
-absl::Status DownloadToFile(std::string_view url, const std::filesystem::path& path,
-                            int64_t max_bytes, SteadyClock::time_point deadline,
-                            const DownloadSettings& settings) {
-  if (path.empty()) return absl::InvalidArgumentError("DownloadToFile: empty path");
-  PartialFile part(path.string() + ".part");
-  const int fd = ::open(part.path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::FailedPreconditionError(
-        fmt::format("cannot write {}: {}", part.path().string(), std::strerror(errno)));
-  }
-  auto write_all = [&](std::string_view bytes) -> absl::Status {
-    while (!bytes.empty()) {
-      const ssize_t w = ::write(fd, bytes.data(), bytes.size());
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        return absl::FailedPreconditionError(
-            fmt::format("cannot write {}: {}", part.path().string(), std::strerror(errno)));
-      }
-      bytes.remove_prefix(static_cast<size_t>(w));
-    }
-    return absl::OkStatus();
-  };
-  absl::Status downloaded = Download(url, write_all, max_bytes, deadline, settings);
-  if (::close(fd) != 0 && downloaded.ok()) {
-    downloaded = absl::FailedPreconditionError(
-        fmt::format("cannot write {}: {}", part.path().string(), std::strerror(errno)));
-  }
-  if (!downloaded.ok()) return downloaded;
-  std::error_code rename_error;
-  std::filesystem::rename(part.path(), path, rename_error);
-  if (rename_error) {
-    return absl::FailedPreconditionError(fmt::format("cannot rename {} to {}: {}",
-                                                     part.path().string(), path.string(),
-                                                     rename_error.message()));
-  }
-  part.Release();
-  return absl::OkStatus();
 }
 
 }  // namespace tessera::http::internal

@@ -226,7 +226,7 @@ TEST(HttpClientTest, SharedAcrossThreads) {
   EXPECT_LE(client->stats().connections_opened, 6);
 }
 
-// ---- Download, DownloadToFile ----
+// ---- Download ----
 
 // A deterministic body: 64 KiB blocks of pseudo-random bytes, each block stamped with its
 // index, so a lost, repeated or reordered block is caught. memcpy/memcmp only: quick under ASan.
@@ -261,18 +261,17 @@ std::string Pattern(size_t n) {
   return s;
 }
 
-// True when `path` holds exactly Pattern(n), checked block by block.
-bool FileHoldsPattern(const std::filesystem::path& path, size_t n) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in || std::filesystem::file_size(path) != n) return false;
-  std::string chunk(kBlock, '\0');
-  for (size_t i = 0, offset = 0; offset < n; ++i, offset += kBlock) {
-    const size_t size = std::min(kBlock, n - offset);
-    in.read(chunk.data(), static_cast<std::streamsize>(size));
-    if (static_cast<size_t>(in.gcount()) != size) return false;
-    if (chunk.compare(0, size, ExpectedBlock(i, size)) != 0) return false;
-  }
-  return true;
+// Downloads `url` into `*body` (cleared first).
+absl::Status DownloadToString(HttpClient& client, const std::string& url, std::string* body,
+                              int64_t max_bytes, absl::Duration timeout) {
+  body->clear();
+  return client.Download(
+      url,
+      [body](std::string_view piece) {
+        body->append(piece);
+        return absl::OkStatus();
+      },
+      max_bytes, timeout);
 }
 
 class DownloadTest : public ::testing::Test {
@@ -312,24 +311,12 @@ class DownloadTest : public ::testing::Test {
   }
 
   std::string UrlFor(const std::string& path) const { return TcpUrl(server_->port()) + path; }
-  bool NothingLeftAt(const std::filesystem::path& p) const {
-    return !std::filesystem::exists(p) && !std::filesystem::exists(p.string() + ".part");
-  }
 
-  TempDir dir_;
+  std::string body_;
   std::atomic<int> server_port_{0};
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<HttpClient> client_;
 };
-
-TEST_F(DownloadTest, StreamsALargeBodyToDisk) {
-  const auto path = dir_.path() / "model.tar";
-  const absl::Status s =
-      client_->DownloadToFile(UrlFor("/large.tar"), path, kLarge, absl::Seconds(60));
-  ASSERT_TRUE(s.ok()) << s;
-  EXPECT_TRUE(FileHoldsPattern(path, kLarge));
-  EXPECT_FALSE(std::filesystem::exists(path.string() + ".part"));
-}
 
 TEST_F(DownloadTest, StreamsALargeBodyToASinkInOrderedPiecesAndStopsWhenTheSinkRefuses) {
   std::string received;
@@ -363,11 +350,10 @@ TEST_F(DownloadTest, StreamsALargeBodyToASinkInOrderedPiecesAndStopsWhenTheSinkR
 }
 
 TEST_F(DownloadTest, EnforcesMaxBytesFromContentLength) {
-  const auto path = dir_.path() / "model.tar";
   const absl::Status s =
-      client_->DownloadToFile(UrlFor("/large.tar"), path, kLarge - 1, absl::Seconds(60));
+      DownloadToString(*client_, UrlFor("/large.tar"), &body_, kLarge - 1, absl::Seconds(60));
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
-  EXPECT_TRUE(NothingLeftAt(path));
+  EXPECT_TRUE(body_.empty()) << "refused before the body";
 }
 
 TEST_F(DownloadTest, EnforcesMaxBytesWhileStreamingABodyOfUnknownLength) {
@@ -376,36 +362,32 @@ TEST_F(DownloadTest, EnforcesMaxBytesWhileStreamingABodyOfUnknownLength) {
     s.ReadRequest(fd, absl::Seconds(5));
     SendAllFd(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + Pattern(300000));
   });
-  const auto path = dir_.path() / "unknown.bin";
   const std::string url = TcpUrl(raw.port()) + "/x";
-  EXPECT_EQ(client_->DownloadToFile(url, path, 100000, absl::Seconds(10)).code(),
+  EXPECT_EQ(DownloadToString(*client_, url, &body_, 100000, absl::Seconds(10)).code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_TRUE(NothingLeftAt(path));
-  const absl::Status ok = client_->DownloadToFile(url, path, 300000, absl::Seconds(10));
+  EXPECT_LE(body_.size(), 100000u) << "nothing past the limit reaches the sink";
+  const absl::Status ok = DownloadToString(*client_, url, &body_, 300000, absl::Seconds(10));
   ASSERT_TRUE(ok.ok()) << ok;
-  EXPECT_TRUE(FileHoldsPattern(path, 300000));
+  EXPECT_TRUE(body_ == Pattern(300000));
 }
 
 TEST_F(DownloadTest, FollowsRedirects) {
-  const auto path = dir_.path() / "small";
-  const absl::Status s = client_->DownloadToFile(UrlFor("/r1"), path, 1000, absl::Seconds(10));
+  const absl::Status s = DownloadToString(*client_, UrlFor("/r1"), &body_, 1000, absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s;
-  std::ifstream in(path);
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(content, "small body");
+  EXPECT_EQ(body_, "small body");
 }
 
 TEST_F(DownloadTest, RedirectLoopAndHttpErrorsFail) {
-  const auto path = dir_.path() / "x";
-  const absl::Status loop = client_->DownloadToFile(UrlFor("/loop"), path, 1000, absl::Seconds(10));
+  const absl::Status loop =
+      DownloadToString(*client_, UrlFor("/loop"), &body_, 1000, absl::Seconds(10));
   EXPECT_EQ(loop.code(), absl::StatusCode::kFailedPrecondition) << loop;
   EXPECT_NE(loop.message().find("redirects"), absl::string_view::npos);
   const absl::Status missing =
-      client_->DownloadToFile(UrlFor("/missing.tar"), path, 1000, absl::Seconds(10));
+      DownloadToString(*client_, UrlFor("/missing.tar"), &body_, 1000, absl::Seconds(10));
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound) << missing;
   EXPECT_NE(missing.message().find("no artifact at /missing.tar"), absl::string_view::npos);
-  EXPECT_TRUE(NothingLeftAt(path));
-  EXPECT_EQ(client_->DownloadToFile("unix:/tmp/x.sock", path, 1, absl::Seconds(1)).code(),
+  EXPECT_TRUE(body_.empty()) << "an error body is not the download";
+  EXPECT_EQ(DownloadToString(*client_, "unix:/tmp/x.sock", &body_, 1, absl::Seconds(1)).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -415,11 +397,35 @@ TEST_F(DownloadTest, TimesOut) {
     SendAllFd(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst bytes only");
     s.WaitPeerClose(fd);
   });
-  const auto path = dir_.path() / "slow";
-  EXPECT_EQ(
-      client_->DownloadToFile(TcpUrl(raw.port()) + "/", path, 1000, absl::Milliseconds(300)).code(),
-      absl::StatusCode::kDeadlineExceeded);
-  EXPECT_TRUE(NothingLeftAt(path));
+  EXPECT_EQ(DownloadToString(*client_, TcpUrl(raw.port()) + "/", &body_, 1000,
+                             absl::Milliseconds(300))
+                .code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(body_, "first bytes only") << "pieces are handed over as they arrive";
+}
+
+TEST_F(DownloadTest, StopsAStalledDownloadWhenAsked) {
+  // The server sends a head and then nothing: only `stopped` can end the wait before the
+  // deadline, in the header and in the body alike.
+  for (const bool stall_in_body : {false, true}) {
+    RawServer raw([stall_in_body](RawServer& s, int fd, int) {
+      s.ReadRequest(fd, absl::Seconds(5));
+      if (stall_in_body) SendAllFd(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhead");
+      s.WaitPeerClose(fd);
+    });
+    std::atomic<bool> stop{false};
+    std::thread stopper([&] {
+      absl::SleepFor(absl::Milliseconds(200));
+      stop = true;
+    });
+    const absl::Time start = absl::Now();
+    const absl::Status s = client_->Download(
+        TcpUrl(raw.port()) + "/", [](std::string_view) { return absl::OkStatus(); }, 1000,
+        absl::Seconds(60), [&] { return stop.load(); });
+    stopper.join();
+    EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+    EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "stopped long before the deadline";
+  }
 }
 
 // ---- https ----
@@ -429,12 +435,13 @@ TEST(HttpsTest, VerifiesTheServerCertificate) {
   const auto cert = dir.path() / "cert.pem";
   testing::TlsTestServer server(cert, "secret artifact");
   ASSERT_TRUE(server.ok());
-  const auto path = dir.path() / "artifact";
+  std::string body;
 
   // Untrusted (self-signed, not in the system store): refused by default.
   auto default_client = ClientFor("");
-  const absl::Status refused = default_client->DownloadToFile(
-      "https://localhost:" + std::to_string(server.port()) + "/a", path, 1000, absl::Seconds(10));
+  const absl::Status refused = DownloadToString(
+      *default_client, "https://localhost:" + std::to_string(server.port()) + "/a", &body, 1000,
+      absl::Seconds(10));
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
   EXPECT_NE(refused.message().find("certificate verify failed"), absl::string_view::npos)
       << refused;
@@ -445,9 +452,11 @@ TEST(HttpsTest, VerifiesTheServerCertificate) {
   options.base_url = "https://127.0.0.1:" + std::to_string(server.port());
   auto client = HttpClient::Create(options);
   ASSERT_TRUE(client.ok()) << client.status();
-  const absl::Status ok = (*client)->DownloadToFile(
-      "https://localhost:" + std::to_string(server.port()) + "/a", path, 1000, absl::Seconds(10));
+  const absl::Status ok =
+      DownloadToString(**client, "https://localhost:" + std::to_string(server.port()) + "/a",
+                       &body, 1000, absl::Seconds(10));
   ASSERT_TRUE(ok.ok()) << ok;
+  EXPECT_EQ(body, "secret artifact");
   auto response = (*client)->Send(MakeRequest("GET", "/b"), absl::Seconds(10));
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->body, "secret artifact");

@@ -1,4 +1,4 @@
-#include "registry/artifact_validator.h"
+#include "registry/length_prefixed_header.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,8 @@
 
 namespace tessera::registry {
 
-bool LengthPrefixedHeaderArrived(const std::filesystem::path& path, const ArrivingFile& file) {
+bool LengthPrefixedHeaderArrived(const std::filesystem::path& path, const ArrivingFile& file,
+                                 uint64_t max_header_bytes) {
   if (file.complete) return true;
   if (file.bytes_written < 8) return false;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -25,7 +26,8 @@ bool LengthPrefixedHeaderArrived(const std::filesystem::path& path, const Arrivi
   std::error_code ec;
   const uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) return false;
-  if (header_bytes > size - 8) return true;  // impossible: Validate will say so
+  // size >= 8: bytes_written >= 8 of it are on disk.
+  if (header_bytes > max_header_bytes || header_bytes > size - 8) return true;
   return static_cast<uint64_t>(file.bytes_written) >= 8 + header_bytes;
 }
 
