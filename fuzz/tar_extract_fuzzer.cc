@@ -1,11 +1,17 @@
-// Model archive extraction (.tar, .tar.gz) into an empty folder: whatever the archive holds,
-// the extractor must never write outside the folder, never leave a symbolic link or special
-// file, and never write past its limits.
+// Model archive extraction (.tar, .tar.gz) into an empty folder, from a path or as a stream
+// watched by the ArrivingArtifactCheck: whatever the archive holds, the extractor must never
+// write outside the folder, never leave a symbolic link or special file, and never write past its
+// limits; the check's inferred root stays inside the folder and only sees files that exist.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "fuzz_util.h"
 #include "registry/archive_extractor.h"
+#include "registry/arriving_artifact_check.h"
 #include "registry/cancellation.h"
 
 namespace fs = std::filesystem;
@@ -37,6 +43,31 @@ void CheckTree(const fs::path& dest) {
   Require(entries <= 2 * 64, "far more entries than max_entries were written");
 }
 
+// Decides once a complete config.json has arrived, checking what the check hands it.
+class ConfigValidator final : public tessera::registry::ArtifactValidator {
+ public:
+  explicit ConfigValidator(fs::path dest) : dest_(std::move(dest)) {}
+  absl::Status Validate(const fs::path& dir) override {
+    return fs::is_regular_file(dir / "config.json") ? absl::OkStatus()
+                                                    : absl::InvalidArgumentError("no config.json");
+  }
+  std::optional<absl::Status> ValidateEarly(
+      const fs::path& dir, const tessera::registry::ArrivingFiles& files) override {
+    const fs::path relative = dir.lexically_relative(dest_);
+    Require(!relative.empty() && *relative.begin() != "..", "the inferred root is outside dest");
+    for (const auto& [name, file] : files) {
+      Require(fs::is_regular_file(dir / name), "the check sees a file that is not there");
+      Require(file.bytes_written <= kMaxFileBytes, "the check sees more bytes than allowed");
+    }
+    const auto config = files.find("config.json");
+    if (config == files.end() || !config->second.complete) return std::nullopt;
+    return Validate(dir);
+  }
+
+ private:
+  fs::path dest_;
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -51,10 +82,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fs::create_directories(dest);
 
   tessera::registry::CancellationToken cancel;
-  const absl::Status status = tessera::registry::ExtractTarArchive(
-      archive, dest,
-      {.max_file_bytes = kMaxFileBytes, .max_total_bytes = kMaxTotalBytes, .max_entries = 64},
-      cancel);
+  const tessera::registry::ExtractLimits limits{
+      .max_file_bytes = kMaxFileBytes, .max_total_bytes = kMaxTotalBytes, .max_entries = 64};
+  ConfigValidator validator(dest);
+  tessera::registry::ArrivingArtifactCheck check(&validator, dest, "fuzz input");
+  absl::Status status;
+  if (size % 2 == 0) {  // half the inputs by path, half as a stream
+    status = tessera::registry::ExtractTarArchive(archive, dest, limits, cancel, {}, &check);
+  } else {
+    const int fd = ::open(archive.c_str(), O_RDONLY | O_CLOEXEC);
+    Require(fd >= 0, "cannot open the scratch file");
+    status = tessera::registry::ExtractTarStream(fd, "fuzz input", dest, limits, cancel, {}, &check);
+    ::close(fd);
+  }
   Require(status.ok() || absl::IsInvalidArgument(status) || absl::IsResourceExhausted(status) ||
               absl::IsFailedPrecondition(status),
           "an unexpected error code");
