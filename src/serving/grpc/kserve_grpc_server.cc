@@ -10,6 +10,7 @@
 #include "common/http/google_error.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
+#include "serving/grpc/grpc_cancellation_watcher.h"
 #include "serving/grpc/kserve_v2.grpc.pb.h"
 #include "serving/predict/classification.h"
 #include "serving/predict/kserve_v2.h"
@@ -122,10 +123,13 @@ class Service final : public inference::GRPCInferenceService::Service {
     return Guarded(context, "ModelInfer", [&] {
       // The client's gRPC deadline is the request's deadline all the way into the replica's
       // batch queue (predict_context.h), as X-Server-Timeout is on REST.
+      // Its cancellation (the client cancelled or left) too: the replica drops it unread.
       PredictContext predict;
       if (context->deadline() != std::chrono::system_clock::time_point::max()) {
         predict.client_deadline = absl::FromChrono(context->deadline());
       }
+      const std::unique_ptr<GrpcCancellationWatcher::Watch> watch = cancellations_.Start(context);
+      predict.cancellation = watch->token();
       ScopedPredictContext scope(std::move(predict));
       const absl::Status status = Infer(*request, *response);
       if (const std::optional<int> retry_after = http::RetryAfterSeconds(status)) {
@@ -233,6 +237,7 @@ class Service final : public inference::GRPCInferenceService::Service {
   PredictionService* predictions_;
   const ModelResolver* resolver_;
   const std::function<void(std::string_view)> before_call_;
+  GrpcCancellationWatcher cancellations_;
 };
 
 }  // namespace
