@@ -2,6 +2,7 @@
 
 #include "common/http/google_error.h"
 #include "common/http/request_deadline.h"
+#include "common/http/request_id.h"
 #include "common/status_macros.h"
 #include "common/untrusted_json.h"
 #include "fmt/format.h"
@@ -116,6 +117,7 @@ absl::StatusOr<std::string> ReplicaClient::Post(std::string target, std::string_
   request.target = std::move(target);
   request.headers.Set("Content-Type", content_type);
   request.headers.Set(http::kServerTimeoutHeader, http::ServerTimeoutValue(call.timeout));
+  if (!call.request_id.empty()) request.headers.Set(http::kRequestIdHeader, call.request_id);
   ASSIGN_OR_RETURN(http::HttpResponse response,
                    client_->Send(request, body, call.timeout, call.cancel));
   RETURN_IF_ERROR(http::StatusFromHttpResponse(response));

@@ -85,10 +85,13 @@ class ReplicaClient {
 
   // One predict call's limits: `timeout` is also sent as the request's X-Server-Timeout, so the
   // replica drops it before compute once nobody waits for it; `cancel` (optional, not owned)
-  // abandons the call (closing its connection: the replica drops the request too).
+  // abandons the call (closing its connection: the replica drops the request too);
+  // `request_id` (optional) goes as X-Request-Id, so the replica's errors and log lines carry the
+  // id the client was given.
   struct CallOptions {
     absl::Duration timeout = absl::Seconds(60);
     const CancellationToken* cancel = nullptr;
+    std::string request_id;
   };
   absl::StatusOr<std::string> Predict(std::string_view json_body, const CallOptions& call);
   absl::StatusOr<std::string> PredictBytes(std::string_view image_bytes, int top_k,

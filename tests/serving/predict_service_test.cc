@@ -9,6 +9,7 @@
 #include "common/http/google_error.h"
 #include "common/http/http_server.h"
 #include "gtest/gtest.h"
+#include "serving/predict/predict_context.h"
 #include "nlohmann/json.hpp"
 #include "serving/predict/prediction_service.h"
 #include "testing/fake_random.h"
@@ -36,6 +37,7 @@ class StandInReplica {
       {
         absl::MutexLock lock(&mu_);
         last_body_ = request.body;
+        last_request_id_ = request.request_id;
       }
       if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
       http::HttpResponse response;
@@ -53,11 +55,16 @@ class StandInReplica {
     absl::MutexLock lock(&mu_);
     return last_body_;
   }
+  std::string last_request_id() const {
+    absl::MutexLock lock(&mu_);
+    return last_request_id_;
+  }
 
  private:
   std::atomic<int> requests_{0};
   mutable absl::Mutex mu_;
   std::string last_body_ ABSL_GUARDED_BY(mu_);
+  std::string last_request_id_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<http::HttpServer> server_;
 };
 
@@ -130,6 +137,20 @@ TEST_F(PredictionServiceTest, AnswersWithTheDeployedModelThatServed) {
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->served_by.deployed_model_id, "7");
   EXPECT_TRUE(absl::IsNotFound(service->PredictModelVersion("3", "9", {.body = "{}"}).status()));
+}
+
+TEST_F(PredictionServiceTest, TheClientsRequestIdReachesTheReplica) {
+  // So that a failure the client reports by its id is found in the replica's log too.
+  StandInReplica replica(Socket("a.sock"), 200, kGood);
+  Publish({Socket("a.sock")});
+  auto service = Service();
+  {
+    ScopedPredictContext scope(PredictContext{.request_id = "client-trace-42"});
+    ASSERT_TRUE(service->PredictEndpoint(kEndpoint, "", {.body = "{}"}).ok());
+  }
+  EXPECT_EQ(replica.last_request_id(), "client-trace-42");
+  ASSERT_TRUE(service->PredictEndpoint(kEndpoint, "", {.body = "{}"}).ok());
+  EXPECT_NE(replica.last_request_id(), "client-trace-42") << "no id: the replica makes its own";
 }
 
 TEST_F(PredictionServiceTest, DeadReplicaIsRetriedOnceOnAnother) {

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <type_traits>
 #include <utility>
 
 #include "common/current_exception.h"
@@ -120,7 +121,7 @@ class Service final : public inference::GRPCInferenceService::Service {
   }
   grpc::Status ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
                           inference::ModelInferResponse* response) override {
-    return Guarded(context, "ModelInfer", [&] {
+    return Guarded(context, "ModelInfer", [&](const std::string& request_id) {
       // The client's gRPC deadline is the request's deadline all the way into the replica's
       // batch queue (predict_context.h), as X-Server-Timeout is on REST.
       // Its cancellation (the client cancelled or left) too: the replica drops it unread.
@@ -130,6 +131,7 @@ class Service final : public inference::GRPCInferenceService::Service {
       }
       const std::unique_ptr<GrpcCancellationWatcher::Watch> watch = cancellations_.Start(context);
       predict.cancellation = watch->token();
+      predict.request_id = request_id;
       ScopedPredictContext scope(std::move(predict));
       const absl::Status status = Infer(*request, *response);
       if (const std::optional<int> retry_after = http::RetryAfterSeconds(status)) {
@@ -149,7 +151,11 @@ class Service final : public inference::GRPCInferenceService::Service {
     context->AddTrailingMetadata("x-request-id", request_id);
     try {
       if (before_call_) before_call_(method);
-      return body();
+      if constexpr (std::is_invocable_v<Method, const std::string&>) {
+        return body(request_id);
+      } else {
+        return body();
+      }
     } catch (...) {
       const std::string what = CurrentExceptionMessage();
       spdlog::error("KServe gRPC {}: request {} threw {}", method, request_id, what);

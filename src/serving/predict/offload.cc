@@ -24,7 +24,9 @@ void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
     responder.Respond(ErrorResponseIn(errors, deadline.status()));
     return;
   }
-  PredictContext context{.client_deadline = *deadline, .cancellation = responder.cancellation()};
+  PredictContext context{.client_deadline = *deadline,
+                         .cancellation = responder.cancellation(),
+                         .request_id = request.request_id};
   auto shared = std::make_shared<http::HttpRequest>(std::move(request));
   const bool queued = executor->Submit([shared, responder, work = std::move(work),
                                         context = std::move(context), errors] {

@@ -1,12 +1,14 @@
 // What a frontend knows about one predict request that the PredictionService must honour but
 // that no protocol body carries: the client's deadline (X-Server-Timeout on REST, the gRPC
-// deadline) and its cancellation (the client closed its connection).
+// deadline), its cancellation (the client closed its connection) and its request id.
 //
 // Set for the duration of one frontend call on the thread that makes it (ScopedPredictContext),
 // read by PredictionService on that thread. A thread-local instead of a parameter, so every
 // frontend (Vertex, TF Serving, KServe REST and gRPC) and its helpers (ClassifyImages) pass it on
 // without each signature growing a deadline argument -- the way a gRPC or Go context travels.
 #pragma once
+
+#include <string>
 
 #include "absl/time/time.h"
 #include "common/cancellation.h"
@@ -16,6 +18,7 @@ namespace tessera::serving {
 struct PredictContext {
   absl::Time client_deadline = absl::InfiniteFuture();
   CancellationTokenPtr cancellation;  // null: the client cannot be observed leaving
+  std::string request_id;             // the id the client is given; sent on to the replica
 };
 
 // The context of the predict call running on this thread (the default one outside any scope).

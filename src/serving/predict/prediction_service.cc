@@ -101,8 +101,9 @@ absl::StatusOr<std::string> PredictionService::Call(const Route& route, const Re
   }
   ASSIGN_OR_RETURN(std::shared_ptr<control::ReplicaClient> client,
                    ClientFor(route.replica().address));
+  const PredictContext& context = CurrentPredictContext();
   const control::ReplicaClient::CallOptions options{
-      .timeout = left, .cancel = CurrentPredictContext().cancellation.get()};
+      .timeout = left, .cancel = context.cancellation.get(), .request_id = context.request_id};
   absl::StatusOr<std::string> reply = absl::InternalError("unknown replica call");
   switch (call.kind) {
     case ReplicaCall::Kind::kPredictJson:
