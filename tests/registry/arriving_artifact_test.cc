@@ -15,6 +15,7 @@
 #include "registry/archive_extractor.h"
 #include "registry/arriving_artifact_check.h"
 #include "registry/artifact_source.h"
+#include "testing/file_fetcher.h"
 #include "testing/hf_checkpoint_validator.h"
 #include "testing/synthetic_checkpoint.h"
 #include "testing/tar_writer.h"
@@ -23,6 +24,7 @@ namespace tessera::registry {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::FileFetcher;
 using testing::ScopedTempDir;
 using testing::TarEntry;
 using testing::WriteTar;
@@ -53,50 +55,6 @@ std::vector<TarEntry> Checkpoint(const std::string& folder, int64_t bulk, bool b
           {folder + "preprocessor_config.json", AE_IFREG, "{}"},
           {folder + "model.safetensors", AE_IFREG, Safetensors(header, bulk)}};
 }
-
-// Serves a local file as the body of any URL in 64 KiB pieces, counting what the sink took.
-// With `fail_after`, the connection "drops" after exactly that many bytes; with `stall_after`,
-// the "server" goes silent after that many bytes until the download is stopped.
-struct FetchBehaviour {
-  int64_t fail_after = -1;
-  int64_t stall_after = -1;
-};
-
-class FileFetcher final : public ArtifactFetcher {
- public:
-  explicit FileFetcher(fs::path file, FetchBehaviour behaviour = {})
-      : file_(std::move(file)), behaviour_(behaviour) {}
-  absl::Status Fetch(const std::string& url, const ByteSink& sink, int64_t max_bytes,
-                     const CancellationToken& cancel) override {
-    const std::string body = ReadFile(file_);
-    if (static_cast<int64_t>(body.size()) > max_bytes) {
-      return absl::ResourceExhaustedError("more than max_bytes");
-    }
-    for (size_t at = 0; at < body.size();) {
-      int64_t size = std::min<int64_t>(64 << 10, static_cast<int64_t>(body.size() - at));
-      for (const int64_t limit : {behaviour_.fail_after, behaviour_.stall_after}) {
-        if (limit > bytes_taken) size = std::min(size, limit - bytes_taken);
-      }
-      if (bytes_taken == behaviour_.fail_after) {
-        return absl::UnavailableError("downloading " + url + ": connection reset by peer");
-      }
-      if (bytes_taken == behaviour_.stall_after) {
-        while (!cancel.WaitFor(absl::Milliseconds(10))) {
-        }
-        return absl::CancelledError("download stopped");
-      }
-      RETURN_IF_ERROR(sink(std::string_view(body).substr(at, static_cast<size_t>(size))));
-      bytes_taken += size;
-      at += static_cast<size_t>(size);
-    }
-    return absl::OkStatus();
-  }
-  int64_t bytes_taken = 0;
-
- private:
-  fs::path file_;
-  FetchBehaviour behaviour_;
-};
 
 // The offset where the tar entry `index` (0-based) ends: 512-byte header plus data padded to
 // 512 (ustar, as WriteTar writes short names).

@@ -8,11 +8,11 @@
 #include <fstream>
 #include <thread>
 
-#include "common/status_macros.h"
 #include "gtest/gtest.h"
 #include "registry/archive_extractor.h"
 #include "registry/artifact_source.h"
 #include "registry/sha256.h"
+#include "testing/file_fetcher.h"
 #include "testing/synthetic_checkpoint.h"
 #include "testing/tar_writer.h"
 
@@ -313,31 +313,6 @@ TEST(ArtifactSourceTest, EnforcesAllowedRootsIncludingSymlinks) {
   EXPECT_EQ(files->files.size(), 3u);
 }
 
-// Serves a local file as the body of any URL, in 64 KiB pieces, counting what the sink took.
-class CopyingFetcher final : public ArtifactFetcher {
- public:
-  explicit CopyingFetcher(fs::path file) : file_(std::move(file)) {}
-  absl::Status Fetch(const std::string& url, const ByteSink& sink, int64_t max_bytes,
-                     const CancellationToken&) override {
-    last_url = url;
-    const std::string body = ReadFile(file_);
-    if (static_cast<int64_t>(body.size()) > max_bytes) {
-      return absl::ResourceExhaustedError("more than max_bytes");
-    }
-    for (size_t at = 0; at < body.size(); at += 64 << 10) {
-      const std::string_view piece = std::string_view(body).substr(at, 64 << 10);
-      RETURN_IF_ERROR(sink(piece));
-      bytes_taken += static_cast<int64_t>(piece.size());
-    }
-    return absl::OkStatus();
-  }
-  std::string last_url;
-  int64_t bytes_taken = 0;
-
- private:
-  fs::path file_;
-};
-
 TEST(ArtifactSourceTest, FetchesAndExtractsRemoteArchivesIntoScratch) {
   ScopedTempDir tmp;
   WriteTinyCheckpoint(tmp.path() / "ckpt", 60);
@@ -347,7 +322,7 @@ TEST(ArtifactSourceTest, FetchesAndExtractsRemoteArchivesIntoScratch) {
         {std::string("fashion-vit/") + f, AE_IFREG, ReadFile(tmp.path() / "ckpt" / f)});
   }
   WriteTar(tmp.path() / "m.tar.gz", entries, true);
-  CopyingFetcher fetcher(tmp.path() / "m.tar.gz");
+  testing::FileFetcher fetcher(tmp.path() / "m.tar.gz");
   ArtifactSourceOptions options;
   options.fetcher = &fetcher;
   auto loc = ResolveArtifactUri("https://models.example.com/fashion.tar.gz?sig=1", options);

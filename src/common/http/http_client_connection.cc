@@ -326,71 +326,38 @@ absl::StatusOr<HttpResponse> ClientConnection::RoundTrip(
 
 absl::Status ClientConnection::WriteRequest(bhttp::request<bhttp::empty_body>& request,
                                             SteadyClock::time_point deadline) {
-  SetDeadline(deadline);
-  beast::error_code result;
-  bool done = false;
-  std::visit(
-      [&](auto& s) {
-        if constexpr (kIsStream<decltype(s)>) {
-          bhttp::async_write(s, request, [&](beast::error_code ec, size_t) {
-            result = ec;
-            done = true;
-          });
-        }
-      },
-      stream_);
-  RunUntil(&done);
-  if (!done) return absl::InternalError("client io_context stopped");
-  if (result) return StatusFromError(result, "sending the request to", peer_);
+  absl::StatusOr<beast::error_code> result = RunOperation(
+      [&](auto& s, auto handler) { bhttp::async_write(s, request, std::move(handler)); },
+      deadline);
+  if (!result.ok()) return result.status();
+  if (*result) return StatusFromError(*result, "sending the request to", peer_);
   return absl::OkStatus();
 }
 
 absl::Status ClientConnection::ReadHeader(bhttp::response_parser<bhttp::empty_body>& parser,
                                           SteadyClock::time_point deadline,
                                           const std::function<bool()>& stopped) {
-  SetDeadline(deadline);
-  beast::error_code result;
-  bool done = false;
-  std::visit(
-      [&](auto& s) {
-        if constexpr (kIsStream<decltype(s)>) {
-          bhttp::async_read_header(s, buffer_, parser, [&](beast::error_code ec, size_t) {
-            result = ec;
-            done = true;
-          });
-        }
+  absl::StatusOr<beast::error_code> result = RunOperation(
+      [&](auto& s, auto handler) {
+        bhttp::async_read_header(s, buffer_, parser, std::move(handler));
       },
-      stream_);
-  if (RunUntilOrStopped(&done, stopped)) {
-    return absl::CancelledError(fmt::format("the read from {} was stopped", peer_));
-  }
-  if (!done) return absl::InternalError("client io_context stopped");
-  if (result) return StatusFromError(result, "reading the response from", peer_);
+      deadline, stopped);
+  if (!result.ok()) return result.status();
+  if (*result) return StatusFromError(*result, "reading the response from", peer_);
   return absl::OkStatus();
 }
 
 absl::Status ClientConnection::ReadSomeBody(bhttp::response_parser<bhttp::buffer_body>& parser,
                                             SteadyClock::time_point deadline,
                                             const std::function<bool()>& stopped) {
-  SetDeadline(deadline);
-  beast::error_code result;
-  bool done = false;
-  std::visit(
-      [&](auto& s) {
-        if constexpr (kIsStream<decltype(s)>) {
-          bhttp::async_read_some(s, buffer_, parser, [&](beast::error_code ec, size_t) {
-            result = ec;
-            done = true;
-          });
-        }
+  absl::StatusOr<beast::error_code> result = RunOperation(
+      [&](auto& s, auto handler) {
+        bhttp::async_read_some(s, buffer_, parser, std::move(handler));
       },
-      stream_);
-  if (RunUntilOrStopped(&done, stopped)) {
-    return absl::CancelledError(fmt::format("the read from {} was stopped", peer_));
-  }
-  if (!done) return absl::InternalError("client io_context stopped");
-  if (result == bhttp::error::need_buffer) return absl::OkStatus();  // the piece is full
-  if (result) return StatusFromError(result, "reading the response from", peer_);
+      deadline, stopped);
+  if (!result.ok()) return result.status();
+  if (*result == bhttp::error::need_buffer) return absl::OkStatus();  // the piece is full
+  if (*result) return StatusFromError(*result, "reading the response from", peer_);
   return absl::OkStatus();
 }
 

@@ -111,6 +111,12 @@ class ClientConnection {
  private:
   ClientConnection(std::string peer);
 
+  // Starts one asynchronous operation on the stream (`start(stream, handler)`, for whichever
+  // stream type this connection has) and runs it to its end by `deadline`. Its error code, or
+  // CANCELLED when `stopped` (optional) said yes first, or INTERNAL if the io_context stopped.
+  template <class Start>
+  absl::StatusOr<beast::error_code> RunOperation(Start&& start, SteadyClock::time_point deadline,
+                                                 const std::function<bool()>& stopped = nullptr);
   // Runs the io_context until `*done` is true (or it runs out of work).
   void RunUntil(const bool* done);
   // The same, asking `stopped` (when given) every 20 ms; once it says yes, the socket's
@@ -126,24 +132,36 @@ class ClientConnection {
   SteadyClock::time_point idle_since_;
 };
 
-template <class Parser>
-absl::Status ClientConnection::ReadRest(Parser& parser, SteadyClock::time_point deadline) {
+template <class Start>
+absl::StatusOr<beast::error_code> ClientConnection::RunOperation(
+    Start&& start, SteadyClock::time_point deadline, const std::function<bool()>& stopped) {
   SetDeadline(deadline);
   beast::error_code result;
   bool done = false;
   std::visit(
       [&](auto& s) {
         if constexpr (!std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) {
-          bhttp::async_read(s, buffer_, parser, [&](beast::error_code ec, size_t) {
+          start(s, [&](beast::error_code ec, size_t) {
             result = ec;
             done = true;
           });
         }
       },
       stream_);
-  RunUntil(&done);
+  if (RunUntilOrStopped(&done, stopped)) {
+    return absl::CancelledError("the read from " + peer_ + " was stopped");
+  }
   if (!done) return absl::InternalError("client io_context stopped");
-  if (result) return StatusFromError(result, "reading the response from", peer_);
+  return result;
+}
+
+template <class Parser>
+absl::Status ClientConnection::ReadRest(Parser& parser, SteadyClock::time_point deadline) {
+  absl::StatusOr<beast::error_code> result = RunOperation(
+      [&](auto& s, auto handler) { bhttp::async_read(s, buffer_, parser, std::move(handler)); },
+      deadline);
+  if (!result.ok()) return result.status();
+  if (*result) return StatusFromError(*result, "reading the response from", peer_);
   return absl::OkStatus();
 }
 
