@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <system_error>
 
@@ -47,9 +48,12 @@ void CheckTree(const fs::path& dest) {
 class ConfigValidator final : public tessera::registry::ArtifactValidator {
  public:
   explicit ConfigValidator(fs::path dest) : dest_(std::move(dest)) {}
+  // Refuses a config.json that starts with 'x', so that refusals mid-extraction are fuzzed too.
   absl::Status Validate(const fs::path& dir) override {
-    return fs::is_regular_file(dir / "config.json") ? absl::OkStatus()
-                                                    : absl::InvalidArgumentError("no config.json");
+    std::ifstream config(dir / "config.json", std::ios::binary);
+    if (!config) return absl::InvalidArgumentError("no config.json");
+    return config.peek() == 'x' ? absl::InvalidArgumentError("config.json refused")
+                                : absl::OkStatus();
   }
   std::optional<absl::Status> ValidateEarly(
       const fs::path& dir, const tessera::registry::ArrivingFiles& files) override {

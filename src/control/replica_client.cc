@@ -117,7 +117,9 @@ absl::StatusOr<std::string> ReplicaClient::Post(std::string target, std::string_
   request.target = std::move(target);
   request.headers.Set("Content-Type", content_type);
   request.headers.Set(http::kServerTimeoutHeader, http::ServerTimeoutValue(call.timeout));
-  if (!call.request_id.empty()) request.headers.Set(http::kRequestIdHeader, call.request_id);
+  if (http::IsAcceptableRequestId(call.request_id)) {
+    request.headers.Set(http::kRequestIdHeader, call.request_id);  // else the replica makes one
+  }
   ASSIGN_OR_RETURN(http::HttpResponse response,
                    client_->Send(request, body, call.timeout, call.cancel));
   RETURN_IF_ERROR(http::StatusFromHttpResponse(response));

@@ -18,23 +18,26 @@ namespace {
 
 using nlohmann::json;
 
-// A loopback port nothing listens on right now (bound and released).
+// A loopback port nothing listens on right now (bound and released; 0 if that failed). The
+// kernel hands out ephemeral ports in turn, so another test taking it meanwhile is unlikely.
 int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
   socklen_t length = sizeof(address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
   ::close(fd);
-  return ntohs(address.sin_port);
+  return bound ? ntohs(address.sin_port) : 0;
 }
 
 class KserveGrpcCancellationE2E : public DataPlaneTest {};
 
 TEST_F(KserveGrpcCancellationE2E, ACancelledCallIsDroppedInTheReplicaBeforeCompute) {
   const int grpc_port = FreePort();
+  ASSERT_NE(grpc_port, 0);
   const std::string grpc_address = "127.0.0.1:" + std::to_string(grpc_port);
   StartServer({"--grpc-listen", grpc_address});
   const std::string model = Upload("fashion");
@@ -62,21 +65,23 @@ TEST_F(KserveGrpcCancellationE2E, ACancelledCallIsDroppedInTheReplicaBeforeCompu
   input->add_shape(1);
   input->mutable_contents()->add_bytes_contents(ReadBytes(FashionImage("0018-bag.png")));
 
-  grpc::ClientContext cancelled_call;
-  cancelled_call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  std::thread canceller([&] {
-    absl::SleepFor(absl::Milliseconds(700));
-    cancelled_call.TryCancel();
-  });
-  inference::ModelInferResponse response;
-  const grpc::Status status = stub->ModelInfer(&cancelled_call, request, &response);
-  canceller.join();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
-
   const auto replica = [&] {
     json r = Replicas(endpoint, id);
     return r["replicas"].empty() ? json::object() : r["replicas"][0];
   };
+  grpc::ClientContext cancelled_call;
+  cancelled_call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  grpc::Status status;
+  inference::ModelInferResponse response;
+  std::thread call([&] { status = stub->ModelInfer(&cancelled_call, request, &response); });
+  // Cancelled once its image waits in the replica's batch queue, not on a timer.
+  const bool queued =
+      Eventually([&] { return replica().value("queueDepth", 0) == 1; }, absl::Seconds(20));
+  cancelled_call.TryCancel();
+  call.join();
+  ASSERT_TRUE(queued) << replica().dump();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+
   ASSERT_TRUE(Eventually([&] { return replica().value("cancelled", 0) == 1; }, absl::Seconds(20)))
       << replica().dump();
   EXPECT_EQ(replica()["batches"], 0) << "never computed: " << replica().dump();

@@ -151,6 +151,7 @@ TEST_F(PredictionServiceTest, TheClientsRequestIdReachesTheReplica) {
   EXPECT_EQ(replica.last_request_id(), "client-trace-42");
   ASSERT_TRUE(service->PredictEndpoint(kEndpoint, "", {.body = "{}"}).ok());
   EXPECT_NE(replica.last_request_id(), "client-trace-42") << "no id: the replica makes its own";
+  EXPECT_FALSE(replica.last_request_id().empty());
 }
 
 TEST_F(PredictionServiceTest, DeadReplicaIsRetriedOnceOnAnother) {

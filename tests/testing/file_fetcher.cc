@@ -10,6 +10,7 @@ absl::Status FileFetcher::Fetch(const std::string& url, const ByteSink& sink, in
                                 const registry::CancellationToken& cancel) {
   last_url = url;
   std::ifstream in(file_, std::ios::binary);
+  if (!in) return absl::NotFoundError("FileFetcher: cannot read " + file_.string());
   const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (static_cast<int64_t>(body.size()) > max_bytes) {
     return absl::ResourceExhaustedError("more than max_bytes");

@@ -149,7 +149,7 @@ absl::StatusOr<beast::error_code> ClientConnection::RunOperation(
       },
       stream_);
   if (RunUntilOrStopped(&done, stopped)) {
-    return absl::CancelledError("the read from " + peer_ + " was stopped");
+    return absl::CancelledError("the exchange with " + peer_ + " was stopped");
   }
   if (!done) return absl::InternalError("client io_context stopped");
   return result;

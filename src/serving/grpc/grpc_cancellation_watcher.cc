@@ -1,5 +1,7 @@
 #include "serving/grpc/grpc_cancellation_watcher.h"
 
+#include <chrono>
+
 #include "absl/time/time.h"
 
 namespace tessera::serving {
@@ -37,8 +39,14 @@ void GrpcCancellationWatcher::Loop() {
   while (true) {
     mu_.Await(absl::Condition(this, &GrpcCancellationWatcher::HasWork));  // asleep while idle
     if (stopping_) return;
+    // IsCancelled is also true once the call's deadline passed; that is the deadline's 504
+    // (the predict path has its own timer for it), not a client that went away.
+    const auto now = std::chrono::system_clock::now();
     for (auto& [id, watched] : watched_) {
-      if (!watched.token->cancelled() && watched.context->IsCancelled()) watched.token->Cancel();
+      if (!watched.token->cancelled() && now < watched.context->deadline() &&
+          watched.context->IsCancelled()) {
+        watched.token->Cancel();
+      }
     }
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(10));
   }
