@@ -38,8 +38,7 @@ absl::Status HttpArtifactFetcher::Fetch(const std::string& url, const ByteSink& 
   absl::Status s = client_->Download(
       url,
       [&](std::string_view bytes) {
-        absl::Status taken = cancel.Check();
-        if (taken.ok()) taken = sink(bytes);
+        absl::Status taken = sink(bytes);
         sink_failed = !taken.ok();
         return taken;
       },

@@ -99,8 +99,8 @@ class HttpClient {
   // error status becomes the matching Status (StatusFromHttpResponse); the whole download,
   // redirects included, must finish within `timeout`. An error from `sink` ends the download at
   // once (the connection is closed) and is returned as it is. `stopped` (optional) is asked
-  // every 20 ms while the download waits for the server: once it says yes, the download ends
-  // CANCELLED, however stalled the server.
+  // before each piece and every 20 ms while the download waits for the server: once it says yes,
+  // the download ends CANCELLED, whether the body flows or the server stalls.
   using ByteSink = std::function<absl::Status(std::string_view bytes)>;
   absl::Status Download(std::string_view url, const ByteSink& sink, int64_t max_bytes,
                         absl::Duration timeout, const std::function<bool()>& stopped = nullptr);

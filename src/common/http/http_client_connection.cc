@@ -71,7 +71,8 @@ void ClientConnection::RunUntil(const bool* done) {
   }
 }
 
-bool ClientConnection::RunUntilOrStopped(const bool* done, const std::function<bool()>& stopped) {
+bool ClientConnection::RunUntilOrStopped(const bool* done, const std::function<bool()>& stopped,
+                                         std::chrono::milliseconds period) {
   if (!stopped) {
     RunUntil(done);
     return false;
@@ -80,7 +81,7 @@ bool ClientConnection::RunUntilOrStopped(const bool* done, const std::function<b
   bool watch_done = false;
   asio::steady_timer watch(ioc_);
   std::function<void()> arm = [&] {
-    watch.expires_after(std::chrono::milliseconds(20));
+    watch.expires_after(period);
     watch.async_wait([&](beast::error_code ec) {
       if (ec || *done) {
         watch_done = true;
@@ -263,39 +264,10 @@ absl::StatusOr<HttpResponse> ClientConnection::RoundTrip(
       stream_);
   // Cancellation is polled on this thread's io_context (a token has no way to wake it): every
   // few milliseconds while the exchange runs. Cancelling the socket's operations ends both.
-  bool cancelled = false;
-  bool watch_done = cancel == nullptr;
-  asio::steady_timer watch(ioc_);
-  std::function<void()> arm = [&] {
-    watch.expires_after(std::chrono::milliseconds(5));
-    watch.async_wait([&](beast::error_code ec) {
-      if (ec || both_done) {
-        watch_done = true;
-        return;
-      }
-      if (cancel->cancelled()) {
-        cancelled = true;
-        watch_done = true;
-        std::visit(
-            [](auto& s) {
-              if constexpr (kIsStream<decltype(s)>) {
-                beast::error_code ignored;
-                beast::get_lowest_layer(s).socket().cancel(ignored);
-              }
-            },
-            stream_);
-        return;
-      }
-      arm();
-    });
-  };
-  if (cancel != nullptr) arm();
-  RunUntil(&both_done);
+  std::function<bool()> client_gone;
+  if (cancel != nullptr) client_gone = [cancel] { return cancel->cancelled(); };
+  const bool cancelled = RunUntilOrStopped(&both_done, client_gone, std::chrono::milliseconds(5));
   if (!both_done) return absl::InternalError("client io_context stopped");
-  if (!watch_done) {
-    watch.cancel();
-    RunUntil(&watch_done);
-  }
 
   info->request_sent = !write_ec;
   if (cancelled) {

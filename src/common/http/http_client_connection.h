@@ -119,9 +119,10 @@ class ClientConnection {
                                                  const std::function<bool()>& stopped = nullptr);
   // Runs the io_context until `*done` is true (or it runs out of work).
   void RunUntil(const bool* done);
-  // The same, asking `stopped` (when given) every 20 ms; once it says yes, the socket's
+  // The same, asking `stopped` (when given) every `period`; once it says yes, the socket's
   // operations are cancelled (they end with operation_aborted) and this returns true.
-  bool RunUntilOrStopped(const bool* done, const std::function<bool()>& stopped);
+  bool RunUntilOrStopped(const bool* done, const std::function<bool()>& stopped,
+                         std::chrono::milliseconds period = std::chrono::milliseconds(20));
   void SetDeadline(SteadyClock::time_point deadline);
   beast::tcp_stream* TcpLayer();
 

@@ -104,6 +104,10 @@ absl::Status Download(std::string_view url_text,
     std::array<char, 64 << 10> piece;
     int64_t received = 0;
     while (!body_parser.is_done()) {
+      // Asked here too: a read that finds bytes waiting returns before the 20 ms watch looks.
+      if (stopped && stopped()) {
+        return absl::CancelledError(fmt::format("GET {}: the download was stopped", where));
+      }
       body_parser.get().body().data = piece.data();
       body_parser.get().body().size = piece.size();
       absl::Status read = c.ReadSomeBody(body_parser, deadline, stopped);

@@ -349,6 +349,21 @@ TEST_F(DownloadTest, StreamsALargeBodyToASinkInOrderedPiecesAndStopsWhenTheSinkR
   EXPECT_LT(taken, size_t{2} << 20);
 }
 
+TEST_F(DownloadTest, StopsAFlowingDownloadWhenAsked) {
+  // Bytes keep arriving, so no read waits long enough for the 20 ms watch: `stopped` is asked
+  // before each piece as well.
+  size_t taken = 0;
+  const absl::Status s = client_->Download(
+      UrlFor("/large.tar"),
+      [&](std::string_view piece) {
+        taken += piece.size();
+        return absl::OkStatus();
+      },
+      kLarge, absl::Seconds(60), [&] { return taken >= (1 << 20); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  EXPECT_LT(taken, size_t{2} << 20);
+}
+
 TEST_F(DownloadTest, EnforcesMaxBytesFromContentLength) {
   const absl::Status s =
       DownloadToString(*client_, UrlFor("/large.tar"), &body_, kLarge - 1, absl::Seconds(60));
