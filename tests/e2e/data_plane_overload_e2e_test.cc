@@ -288,6 +288,19 @@ TEST_F(DataPlaneOverloadE2E, ClientThatHangsUpIsCancelledInTheReplicaBeforeCompu
   EXPECT_EQ(reply.status, 200) << reply.raw;
 }
 
+TEST(ServeAdmissionFlags, OutOfRangeValuesAreRefusedByName) {
+  for (const auto& [flag, value] :
+       {std::pair{"--predict-threads", "0"}, std::pair{"--predict-threads", "4097"},
+        std::pair{"--max-queued-predicts", "0"}, std::pair{"--max-queued-predicts", "many"}}) {
+    ScopedTempDir tmp;
+    CliResult run = RunCli({"serve", "--listen", "127.0.0.1:0", "--data-dir",
+                            (tmp.path() / "data").string(), flag, value});
+    EXPECT_NE(run.exit_status, 0) << flag << " " << value << " was accepted";
+    EXPECT_NE((run.out + run.err).find(flag), std::string::npos)
+        << flag << " " << value << ": " << run.err;
+  }
+}
+
 TEST_F(DataPlaneOverloadE2E, PredictsBeyondTheForwardingThreadsAndTheirQueueGet429AtOnce) {
   // One forwarding thread and one waiting predict: a third concurrent predict is refused by
   // serve itself, before it reaches any replica.
