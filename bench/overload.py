@@ -67,15 +67,15 @@ def children(pid):
 class Client:
     """One keep-alive connection; reconnects after errors."""
 
-    def __init__(self, port, timeout=60):
-        self.port, self.timeout, self.conn = port, timeout, None
+    def __init__(self, port, key, timeout=60):
+        self.port, self.key, self.timeout, self.conn = port, key, timeout, None
 
     def request(self, method, path, body=None, headers=None):
         for attempt in range(2):
             try:
                 if self.conn is None:
                     self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-                hdrs = {"Content-Type": "application/json"}
+                hdrs = {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"}
                 hdrs.update(headers or {})
                 self.conn.request(method, path, body=body, headers=hdrs)
                 r = self.conn.getresponse()
@@ -106,7 +106,7 @@ def closed_loop(port, path, body, clients, seconds):
     stop = time.monotonic() + seconds
 
     def run():
-        c = Client(port)
+        c = Client(port, os.environ["TESSERA_API_KEY"])
         while time.monotonic() < stop:
             t0 = time.monotonic()
             status, _, _ = c.request("POST", path, body)
@@ -159,7 +159,10 @@ def main():
         if not m:
             sys.exit(f"serve did not start: {line}\n" + open(os.path.join(work, "serve.err")).read())
         port = int(m.group(1))
-        api = Client(port)
+        # The admin key the first start wrote; wrk's flood script reads it from the environment.
+        key = open(os.path.join(work, "data", "admin.key")).read().strip()
+        os.environ["TESSERA_API_KEY"] = key
+        api = Client(port, key)
         loc = "/v1/projects/bench/locations/us-central1"
 
         def call(method, path, body=None):
@@ -195,7 +198,7 @@ def main():
         with open(args.image, "rb") as f:
             body = json.dumps({"instances": [{"b64": base64.b64encode(f.read()).decode()}]})
         path = "/v1/" + endpoint + ":predict"
-        code, _, data = Client(port).request("POST", path, body)
+        code, _, data = Client(port, key).request("POST", path, body)
         if code != 200:
             sys.exit(f"first predict failed: {code} {data[:300]}")
         expected = json.loads(data)["predictions"][0]["label"]

@@ -22,7 +22,11 @@ function init(args)
   statuses = {}
   wrong = 0
   no_retry_after = 0
-  req = wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+  local headers = {["Content-Type"] = "application/json"}
+  if os.getenv("TESSERA_API_KEY") then
+    headers["Authorization"] = "Bearer " .. os.getenv("TESSERA_API_KEY")
+  end
+  req = wrk.format("POST", path, headers, body)
 end
 
 function request()

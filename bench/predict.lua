@@ -24,6 +24,9 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+if os.getenv("TESSERA_API_KEY") then
+  wrk.headers["Authorization"] = "Bearer " .. os.getenv("TESSERA_API_KEY")
+end
 
 local window_start = tonumber(os.getenv("WINDOW_START_S") or "0")
 local window_seconds = tonumber(os.getenv("WINDOW_SECONDS") or "0")

@@ -52,6 +52,9 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$url" ] || { cat "$work/serve.err"; exit 1; }
+# Every route needs a key: the admin key the first start wrote (wrk's scripts and the deploy
+# helper read it from the environment).
+export TESSERA_API_KEY="$(cat "$work/data/admin.key")"
 
 "$py" -c 'import base64,json,sys; print(json.dumps({"instances": [{"b64": base64.b64encode(open(sys.argv[1], "rb").read()).decode()}]}))' \
   "$image" >"$work/body.json"

@@ -5,6 +5,7 @@ create an endpoint, deploy with one replica (machine type, batching), and print
 error stops the benchmark with the server's message.
 """
 import argparse
+import os
 import sys
 
 import requests
@@ -13,7 +14,9 @@ PARENT = "projects/bench/locations/local"
 
 
 def call(url, method, path, body=None):
-    r = requests.request(method, f"{url}/v1/{path}", json=body, timeout=600)
+    # The server's admin key, exported by serve_bench.sh.
+    headers = {"Authorization": f"Bearer {os.environ['TESSERA_API_KEY']}"}
+    r = requests.request(method, f"{url}/v1/{path}", json=body, headers=headers, timeout=600)
     if r.status_code >= 400:
         sys.exit(f"{method} {path} -> HTTP {r.status_code}: {r.text}")
     return r.json()

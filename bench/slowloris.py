@@ -38,10 +38,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARENT = "projects/bench/locations/local"
 
 
+# The server's admin key (read from its data dir once it started).
+KEY = {"Authorization": ""}
+
+
 def api(url, method, path, body=None):
     request = urllib.request.Request(f"{url}/v1/{path}", method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **KEY})
     with urllib.request.urlopen(request, timeout=600) as response:
         return json.loads(response.read())
 
@@ -88,7 +92,8 @@ def measure(host, port, path, body, seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         start = time.perf_counter()
-        connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        connection.request("POST", path, body=body,
+                           headers={"Content-Type": "application/json", **KEY})
         response = connection.getresponse()
         data = response.read()
         latencies.append((time.perf_counter() - start) * 1000)
@@ -197,6 +202,8 @@ def main():
             sys.exit(f"tessera serve did not start: {line!r}; see {work}/serve.err")
         host, port = match.group(1), int(match.group(2))
         url = f"http://{host}:{port}"
+        admin_key = open(os.path.join(work, "data", "admin.key")).read().strip()
+        KEY["Authorization"] = f"Bearer {admin_key}"
         endpoint = deploy(url, args.model_dir)
         with open(args.image, "rb") as f:
             body = json.dumps({"instances": [{"b64": base64.b64encode(f.read()).decode()}]})

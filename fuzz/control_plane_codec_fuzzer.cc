@@ -5,14 +5,17 @@
 //   0 models:upload           1 models:mergeVersionAliases   2 Endpoint (create / patch)
 //   3 endpoints:deployModel   4 endpoints:undeployModel      5 query string (updateMask,
 //                                                              pageSize, pageToken, filter)
+//   6 a rate limit (keys, endpoints)                        7 a project quota PATCH
 #include <set>
 
 #include "control/deployment_rules.h"
 #include "control/machine_types.h"
+#include "control/quota.h"
 #include "control/traffic_split.h"
 #include "fuzz_util.h"
 #include "registry/list_query.h"
 #include "registry/validation.h"
+#include "serving/rest/admin_codec.h"
 #include "serving/rest/endpoint_codec.h"
 #include "serving/rest/json_fields.h"
 #include "serving/rest/model_codec.h"
@@ -139,11 +142,28 @@ void Query(std::string_view text) {
   RequireClientError(rest::ParseDuration(text).status());
 }
 
+void RateLimit(const nlohmann::json& body) {
+  absl::StatusOr<registry::RateLimit> limit = rest::RateLimitFromJson(body, "rateLimit");
+  RequireClientError(limit.status());
+  if (!limit.ok()) return;
+  Require(limit->requests_per_second > 0 && limit->burst >= 1, "an invalid rate limit accepted");
+  (void)rest::RateLimitJson(*limit).dump();
+}
+
+void Quota(const nlohmann::json& body) {
+  registry::ProjectQuota quota{.project = "p"};
+  absl::Status merged = rest::MergeQuotaJson(body, quota);
+  RequireClientError(merged);
+  if (!merged.ok()) return;
+  RequireClientError(control::ValidateQuota(quota));
+  (void)rest::QuotaReportJson({.quota = quota, .usage = {}}).dump();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  const int selector = data[0] % 6;
+  const int selector = data[0] % 8;
   const std::string_view text = tessera::fuzz::AsView(data + 1, size - 1);
   if (selector == 5) {
     Query(text);
@@ -158,6 +178,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: Endpoint(*body); break;
     case 3: Deploy(*body); break;
     case 4: Undeploy(*body); break;
+    case 6:
+      RateLimit(*body);
+      break;
+    case 7:
+      Quota(*body);
+      break;
   }
   return 0;
 }

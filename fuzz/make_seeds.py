@@ -248,11 +248,32 @@ def control_plane_seeds():
         "deploy-automatic": (3, {"deployedModel": {"model": parent + "/models/7",
                                                    "automaticResources": {"minReplicaCount": 1}}}),
         "undeploy": (4, {"deployedModelId": "2", "trafficSplit": {"1": 100}}),
+        "rate-limit": (6, {"requestsPerSecond": 20, "burst": 40}),
+        "rate-limit-default-burst": (6, {"requestsPerSecond": 0.5}),
+        "quota": (7, {"endpoints": 5, "deployedModels": 10, "replicas": -1, "cpuCores": 64}),
     }
     for name, (selector, body) in bodies.items():
         write("control_plane_codec_fuzzer", name, bytes([selector]) + dumps(body).encode())
     write("control_plane_codec_fuzzer", "query",
           bytes([5]) + b'updateMask=displayName,labels&pageSize=10&pageToken=abc&filter=labels.k="v" AND display_name="x"')
+
+
+def credential_seeds():
+    """First byte: which values (split on newlines) are Authorization (bit set) or x-api-key."""
+    key = "tsk_0123456789abcdef_" + "A" * 43
+    seeds = {
+        "bearer": (0b1, f"Bearer {key}"),
+        "bearer-lowercase-spaces": (0b1, f"  bearer   {key}  "),
+        "api-key": (0b0, key),
+        "both-same": (0b01, f"Bearer {key}\n{key}"),
+        "both-different": (0b01, f"Bearer {key}\n{key[:-1]}B"),
+        "basic": (0b1, "Basic dXNlcjpwYXNz"),
+        "two-authorization": (0b11, f"Bearer {key}\nBearer {key}"),
+        "empty-bearer": (0b1, "Bearer "),
+        "short": (0b0, "tsk_0123"),
+    }
+    for name, (routing, text) in seeds.items():
+        write("credential_fuzzer", name, bytes([routing]) + text.encode())
 
 
 def main():
@@ -266,6 +287,7 @@ def main():
     tar_seeds()
     request_seeds()
     control_plane_seeds()
+    credential_seeds()
     for folder in sorted(CORPUS.iterdir()):
         files = list(folder.iterdir())
         print(f"{folder.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

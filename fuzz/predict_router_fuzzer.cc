@@ -18,6 +18,7 @@
 #include "fuzz_util.h"
 #include "nlohmann/json.hpp"
 #include "runtime/predict_codec.h"
+#include "serving/front_door/secured_router.h"
 #include "serving/predict/kserve_v2_routes.h"
 #include "serving/predict/model_resolver.h"
 #include "serving/predict/prediction_service.h"
@@ -95,10 +96,14 @@ struct Harness {
         {.routing = &routing, .random = &random, .request_timeout = absl::Seconds(30)});
     Require(service.ok(), "prediction service");
     predictions = std::move(*service);
-    Require(serving::AddVertexPredictRoutes(router, predictions.get(), &executor).ok() &&
-                serving::AddTfServingRoutes(router, predictions.get(), &resolver, &executor).ok() &&
-                serving::AddKserveV2Routes(router, predictions.get(), &resolver, &executor).ok(),
-            "routes");
+    // Through the front door as serve registers them, with authentication off: the bodies are
+    // the subject here (credentials have their own fuzzer).
+    serving::SecuredRouter secured(router, door);
+    Require(
+        serving::AddVertexPredictRoutes(secured, predictions.get(), &executor).ok() &&
+            serving::AddTfServingRoutes(secured, predictions.get(), &resolver, &executor).ok() &&
+            serving::AddKserveV2Routes(secured, predictions.get(), &resolver, &executor).ok(),
+        "routes");
   }
 
   std::unique_ptr<http::HttpServer> replica;
@@ -107,6 +112,8 @@ struct Harness {
   std::unique_ptr<serving::PredictionService> predictions;
   serving::ModelResolver resolver{nullptr};
   serving::rest::BlockingExecutor executor{{.threads = 1, .max_queued = 4}};
+  tessera::RealClock clock;
+  serving::FrontDoor door{{.clock = &clock}};
   http::Router router;
 };
 

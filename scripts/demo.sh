@@ -53,6 +53,9 @@ for _ in $(seq 100); do
 done
 [ -n "$url" ] || { echo "server did not start"; cat "$log"; exit 1; }
 echo "== tessera serving on $url (data dir $data_dir)"
+# Every route needs an API key: the first start wrote an admin key into the data dir (mode 0600).
+api_key="$(cat "$data_dir/admin.key")"
+echo "   admin key in $data_dir/admin.key (sent as Authorization: Bearer)"
 
 parent="projects/demo/locations/us-central1"
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -60,6 +63,7 @@ call() {  # METHOD PATH [BODY] -> response body; fails with the Google error on 
   local body
   # The body goes through stdin: an image's base64 is larger than a command line may be.
   body="$(printf '%s' "${3:-}" | curl -sS -X "$1" -H 'Content-Type: application/json' \
+    -H @<(printf 'Authorization: Bearer %s\n' "$api_key") \
     ${3:+--data-binary @-} -w '\n%{http_code}' "$url/v1/$2")"
   local code="${body##*$'\n'}"
   body="${body%$'\n'*}"

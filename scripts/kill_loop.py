@@ -69,8 +69,9 @@ class Violations:
 class Client:
     """JSON over HTTP/1.1 with a fresh connection per call (the server may die at any moment)."""
 
-    def __init__(self, port, timeout=30.0):
+    def __init__(self, port, key, timeout=30.0):
         self.port = port
+        self.key = key  # the admin key: every route but the health probes needs one
         self.timeout = timeout
 
     def call(self, method, path, body=None, timeout=None):
@@ -78,6 +79,7 @@ class Client:
         try:
             data = None if body is None else json.dumps(body).encode()
             headers = {"Content-Type": "application/json"} if data is not None else {}
+            headers["Authorization"] = f"Bearer {self.key}"
             conn.request(method, path, body=data, headers=headers)
             resp = conn.getresponse()
             raw = resp.read()
@@ -120,7 +122,9 @@ class Server:
             raise RuntimeError(f"serve did not start (exit {self.proc.returncode}): {line!r}; "
                                f"see {log_path}")
         self.port = int(line.split("127.0.0.1:")[1].split()[0])
-        self.client = Client(self.port)
+        # Written by the first start (before it listens) and kept across restarts and kills.
+        self.key = (pathlib.Path(data_dir) / "admin.key").read_text().strip()
+        self.client = Client(self.port, self.key)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

@@ -9,9 +9,10 @@ declare -A allowed=(
   [runtime]="common engine runtime"
   [registry]="common registry"
   [control]="common registry control"
-  [serving]="common registry control serving"
-  [batch]="common registry control serving batch"
-  [cli]="common engine runtime registry control serving batch cli"
+  [auth]="common registry auth"
+  [serving]="common registry control auth serving"
+  [batch]="common registry control auth serving batch"
+  [cli]="common engine runtime registry control auth serving batch cli"
 )
 status=0
 for layer in "${!allowed[@]}"; do

@@ -216,11 +216,14 @@ void AddModelCommands(CLI::App& app) {
 // client_endpoint_commands.cc
 void AddEndpointCommands(CLI::App& app);
 void AddOperationCommands(CLI::App& app);
+// client_access_commands.cc
+void AddAccessCommands(CLI::App& app);
 
 void AddClientCommands(CLI::App& app) {
   AddModelCommands(app);
   AddEndpointCommands(app);
   AddOperationCommands(app);
+  AddAccessCommands(app);
 }
 
 }  // namespace tessera::cli

@@ -53,11 +53,15 @@ void PrintEndpoint(const json& e) {
 
 }  // namespace
 
+// client_access_commands.cc
+void AddEndpointRateLimitCommand(CLI::App& endpoints, std::shared_ptr<CommonFlags> flags);
+
 void AddEndpointCommands(CLI::App& app) {
   auto flags = std::make_shared<CommonFlags>();
   CLI::App* group = app.add_subcommand("endpoints", "Manage endpoints and deployments");
   group->require_subcommand(1);
   AddCommonFlags(group, *flags);
+  AddEndpointRateLimitCommand(*group, flags);
 
   struct Create {
     std::string display_name, endpoint_id, description;

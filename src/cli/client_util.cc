@@ -2,7 +2,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
+#include "auth/secret_file.h"
+#include "cli/access_wiring.h"
+#include "cli/serve_command.h"
 #include "common/http/google_error.h"
 #include "common/http/url.h"
 #include "common/status_macros.h"
@@ -24,8 +28,64 @@ void AddCommonFlags(CLI::App* group, CommonFlags& flags) {
   group->add_option("--project", flags.project, "Project (default $TESSERA_PROJECT or default)");
   group->add_option("--location", flags.location,
                     "Location (default $TESSERA_LOCATION or us-central1)");
+  group->add_option("--api-key-file", flags.api_key_file,
+                    "A file holding the API key (default $TESSERA_API_KEY, else, for a server on "
+                    "this machine, its DATA_DIR/admin.key)");
+  group->add_option("--ca-cert", flags.ca_cert,
+                    "PEM certificates to trust for an https --server (default $TESSERA_CA_CERT)");
   group->add_flag("--json", flags.json, "Print the API's JSON instead of a table");
 }
+
+namespace {
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host.starts_with("127.") || host == "::1";
+}
+
+// The key to send to `server`. The data dir's admin key is a key for every project of the
+// server on this machine: it is offered only to a loopback (or unix socket) server, never to
+// whatever --server names elsewhere.
+absl::StatusOr<std::string> ApiKey(const CommonFlags& flags, const std::string& server) {
+  absl::StatusOr<http::Url> url = http::ParseUrl(server);
+  const bool local =
+      url.ok() && (url->scheme == http::Url::Scheme::kUnix || IsLoopbackHost(url->host));
+  std::string key;
+  if (!flags.api_key_file.empty()) {
+    absl::StatusOr<std::string> from_file = auth::ReadSecretFile(flags.api_key_file);
+    if (!from_file.ok()) {
+      return absl::Status(
+          from_file.status().code(),
+          fmt::format("--api-key-file: {}", std::string(from_file.status().message())));
+    }
+    key = *from_file;
+  } else if (const std::string from_env = EnvOr("TESSERA_API_KEY", ""); !from_env.empty()) {
+    key = from_env;
+  } else if (!local) {
+    if (std::filesystem::exists(DefaultDataDir() / kAdminKeyFile)) {
+      std::fprintf(stderr,
+                   "note: not sending this machine's admin key (%s) to %s, which is not on this "
+                   "machine; give --api-key-file or $TESSERA_API_KEY\n",
+                   (DefaultDataDir() / kAdminKeyFile).c_str(), server.c_str());
+    }
+  } else {
+    const std::filesystem::path admin_key = DefaultDataDir() / kAdminKeyFile;
+    absl::StatusOr<std::string> admin = auth::ReadSecretFile(admin_key);
+    if (admin.ok()) {
+      key = *admin;
+    } else if (absl::IsFailedPrecondition(admin.status())) {
+      return admin.status();  // a key file others may read: say so rather than use it
+    }  // missing or unreadable: no key (the server answers 401, and the CLI says where it looked)
+  }
+  if (!key.empty() && url.ok() && url->scheme == http::Url::Scheme::kHttp && !local) {
+    std::fprintf(stderr,
+                 "warning: sending an API key to %s over plain HTTP; anyone on the way can read "
+                 "it (use https://)\n",
+                 server.c_str());
+  }
+  return key;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<RestClient>> Connect(const CommonFlags& flags) {
   ClientTarget target;
@@ -34,6 +94,8 @@ absl::StatusOr<std::unique_ptr<RestClient>> Connect(const CommonFlags& flags) {
       flags.project.empty() ? EnvOr("TESSERA_PROJECT", kDefaultProject) : flags.project;
   target.location =
       flags.location.empty() ? EnvOr("TESSERA_LOCATION", kDefaultLocation) : flags.location;
+  target.ca_file = flags.ca_cert.empty() ? EnvOr("TESSERA_CA_CERT", "") : flags.ca_cert;
+  ASSIGN_OR_RETURN(target.api_key, ApiKey(flags, target.server));
   return RestClient::Create(target);
 }
 

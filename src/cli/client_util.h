@@ -24,13 +24,19 @@ struct CommonFlags {
   std::string server;
   std::string project;
   std::string location;
+  std::string api_key_file;
+  std::string ca_cert;
   bool json = false;
 };
 
-// --server, --project, --location, --json on a command group; leaves use fallthrough() so the
-// flags may also follow the leaf command.
+// --server, --project, --location, --api-key-file, --ca-cert, --json on a command group; leaves
+// use fallthrough() so the flags may also follow the leaf command.
 void AddCommonFlags(CLI::App* group, CommonFlags& flags);
-// A client for the flags, with the environment and built-in defaults filled in.
+// A client for the flags, with the environment and built-in defaults filled in. The API key:
+// --api-key-file, else $TESSERA_API_KEY, else -- for a server on loopback or a unix socket
+// only -- the admin key `tessera serve` wrote to its data dir ($TESSERA_DATA_DIR or the
+// default, DATA_DIR/admin.key), else none. A key sent over plain HTTP to another host is
+// warned about on stderr.
 absl::StatusOr<std::unique_ptr<RestClient>> Connect(const CommonFlags& flags);
 
 void PrintJson(const nlohmann::json& j);

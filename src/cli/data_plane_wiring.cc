@@ -95,13 +95,14 @@ class SupervisedDataPlane final : public DataPlane {
 
   control::DeploymentWaiter* waiter() override { return &waiter_; }
 
-  absl::Status AddRoutes(http::Router& router) override {
+  absl::Status AddRoutes(serving::SecuredRouter& router) override {
     if (predictions_ == nullptr) {
       ASSIGN_OR_RETURN(predictions_, serving::PredictionService::Create(
                                          {.routing = &routing_,
                                           .endpoints = deps_.endpoints,
                                           .random = &random_,
-                                          .request_timeout = deps_.predict_timeout}));
+                                          .request_timeout = deps_.predict_timeout,
+                                          .endpoint_limits = deps_.endpoint_limits}));
     }
     RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), &executor_));
     RETURN_IF_ERROR(
@@ -149,9 +150,14 @@ class SupervisedDataPlane final : public DataPlane {
       if (predictions_ == nullptr) {
         return absl::FailedPreconditionError("data plane: AddRoutes must run before Start");
       }
-      ASSIGN_OR_RETURN(grpc_, serving::KserveGrpcServer::Start({.listen = deps_.grpc_listen,
-                                                                .predictions = predictions_.get(),
-                                                                .resolver = &resolver_}));
+      ASSIGN_OR_RETURN(grpc_, serving::KserveGrpcServer::Start(
+                                  {.listen = deps_.grpc_listen,
+                                   .predictions = predictions_.get(),
+                                   .resolver = &resolver_,
+                                   .door = deps_.door,
+                                   .tls_certificate_chain = deps_.grpc_tls_certificate_chain,
+                                   .tls_private_key = deps_.grpc_tls_private_key,
+                                   .handshake_timeout = deps_.grpc_handshake_timeout}));
     }
     return absl::OkStatus();
   }

@@ -15,10 +15,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/http/router.h"
+#include "auth/rate_limiter.h"
 #include "control/deployment_waiter.h"
 #include "control/endpoint_service.h"
 #include "registry/model_service.h"
+#include "serving/front_door/front_door.h"
+#include "serving/front_door/secured_router.h"
 
 namespace tessera::cli {
 
@@ -35,13 +37,21 @@ struct DataPlaneDeps {
   // waiting for one; beyond both, 429 at once (serving/predict/offload.h).
   int predict_threads = 128;
   int max_queued_predicts = 128;
+  // Every gRPC call passes it, as every HTTP route does (serving/front_door/front_door.h).
+  serving::FrontDoor* door = nullptr;
+  // Buckets of the endpoints' rate limits (PredictionService::Options::endpoint_limits).
+  auth::RateLimiter* endpoint_limits = nullptr;
+  // The gRPC port's TLS: PEM certificate chain and key (both empty: plaintext).
+  std::string grpc_tls_certificate_chain;
+  std::string grpc_tls_private_key;
+  absl::Duration grpc_handshake_timeout = absl::Seconds(10);  // serve's --header-timeout
 };
 
 class DataPlane {
  public:
   virtual ~DataPlane() = default;
   virtual control::DeploymentWaiter* waiter() = 0;           // used by EndpointService
-  virtual absl::Status AddRoutes(http::Router& router) = 0;  // predict + protocol routes
+  virtual absl::Status AddRoutes(serving::SecuredRouter& router) = 0;  // predict + protocols
   virtual absl::Status Start() = 0;  // also starts the gRPC server when deps.grpc_listen is set
   virtual void Stop() = 0;
   virtual int grpc_port() const = 0;  // after Start(); 0 without a gRPC server

@@ -22,6 +22,7 @@ absl::StatusOr<std::unique_ptr<RestClient>> RestClient::Create(const ClientTarge
   http::HttpClient::Options options;
   options.base_url = target.server;
   options.user_agent = "tessera-cli";
+  options.ca_file = target.ca_file;
   absl::StatusOr<std::unique_ptr<http::HttpClient>> client = http::HttpClient::Create(options);
   if (!client.ok()) {
     return absl::InvalidArgumentError(fmt::format("bad --server \"{}\": {}", target.server,
@@ -47,6 +48,7 @@ absl::StatusOr<nlohmann::json> RestClient::Call(std::string_view method,
   request.method = std::string(method);
   request.target = path_and_query;
   request.headers.Set("Accept", "application/json");
+  if (!target_.api_key.empty()) request.headers.Set("Authorization", "Bearer " + target_.api_key);
   if (body != nullptr) {
     request.body = body->dump();
     request.headers.Set("Content-Type", "application/json");
@@ -57,7 +59,16 @@ absl::StatusOr<nlohmann::json> RestClient::Call(std::string_view method,
                         fmt::format("cannot reach the Tessera server at {}: {}", target_.server,
                                     std::string(response.status().message())));
   }
-  RETURN_IF_ERROR(http::StatusFromHttpResponse(*response));
+  if (absl::Status status = http::StatusFromHttpResponse(*response); !status.ok()) {
+    if (absl::IsUnauthenticated(status)) {
+      return absl::UnauthenticatedError(fmt::format(
+          "{} (the CLI sends --api-key-file, else $TESSERA_API_KEY, else, for a server on this "
+          "machine, its DATA_DIR/admin.key; {})",
+          std::string(status.message()),
+          target_.api_key.empty() ? "none of them was found" : "that key was refused"));
+    }
+    return status;
+  }
   if (stage != nullptr) {
     const std::string* percent = response->headers.Find("X-Tessera-Progress-Percent");
     const std::string* name = response->headers.Find("X-Tessera-Stage");

@@ -20,6 +20,8 @@ struct ClientTarget {
   std::string server;    // --server, $TESSERA_SERVER, or http://127.0.0.1:8080
   std::string project;   // --project, $TESSERA_PROJECT, or "default"
   std::string location;  // --location, $TESSERA_LOCATION, or "us-central1"
+  std::string api_key;   // sent as "Authorization: Bearer"; "" sends none
+  std::string ca_file;   // extra trusted certificates for https (--ca-cert, $TESSERA_CA_CERT)
 };
 
 inline constexpr char kDefaultServer[] = "http://127.0.0.1:8080";
@@ -37,6 +39,7 @@ class RestClient {
                                       const nlohmann::json* body = nullptr,
                                       std::string* stage = nullptr);
 
+  const ClientTarget& target() const { return target_; }
   // projects/{p}/locations/{l}
   std::string Parent() const;
   // A full resource name is kept; a bare id ("7", "7@2", "my-model@prod") is placed under

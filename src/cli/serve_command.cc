@@ -10,10 +10,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
+#include "auth/api_key_secret.h"
+#include "cli/access_wiring.h"
 #include "cli/data_plane_wiring.h"
 #include "cli/engine_artifact_validator.h"
+#include "cli/process_limits.h"
 #include "common/clock.h"
 #include "common/http/http_server.h"
 #include "common/http/router.h"
@@ -22,12 +27,16 @@
 #include "common/status_macros.h"
 #include "control/endpoint_service.h"
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
 #include "registry/artifact_store.h"
 #include "registry/http_artifact_fetcher.h"
 #include "registry/model_service.h"
 #include "registry/operation_service.h"
 #include "registry/sqlite/sqlite_metadata_store.h"
-#include "serving/predict/protocol_response.h"
+#include "serving/front_door/error_shape.h"
+#include "serving/front_door/secured_router.h"
+#include "serving/grpc/kserve_grpc_server.h"
+#include "serving/rest/admin_api.h"
 #include "serving/rest/control_plane_api.h"
 #include "spdlog/spdlog.h"
 
@@ -67,6 +76,42 @@ std::string UrlHost(const std::string& host) {
   return host.find(':') == std::string::npos ? host : "[" + host + "]";
 }
 
+bool IsLoopback(const std::string& host) { return host.starts_with("127.") || host == "::1"; }
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& path, std::string_view flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(fmt::format("{} {}: cannot read it", flag, path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The route table as `serve --list-routes` prints it (the auth matrix test reads it).
+std::string RoutesJson(const http::Router& router, const serving::SecuredRouter& secured) {
+  nlohmann::json routes = nlohmann::json::array();
+  for (const serving::SecuredRouter::Entry& e : secured.routes()) {
+    routes.push_back(
+        {{"protocol", "http"},
+         {"method", e.method},
+         {"pattern", e.pattern},
+         {"action", std::string(auth::ActionName(e.access.action))},
+         {"scope", std::string(serving::ScopeName(e.access.scope))},
+         {"errors", e.access.errors == serving::ErrorShape::kGoogle ? "google" : "plain"}});
+  }
+  for (const http::Router::RouteEntry& e : serving::UnguardedRoutes(router, secured)) {
+    routes.push_back({{"method", e.method}, {"pattern", e.pattern}, {"action", nullptr}});
+  }
+  // The gRPC methods (KServe v2), checked by the same front door.
+  for (const serving::KserveGrpcServer::MethodAccess& m : serving::KserveGrpcServer::Methods()) {
+    routes.push_back({{"protocol", "grpc"},
+                      {"method", m.method},
+                      {"pattern", serving::KserveGrpcServer::ServiceName() + "/" + m.method},
+                      {"action", std::string(auth::ActionName(m.access.action))},
+                      {"scope", std::string(serving::ScopeName(m.access.scope))}});
+  }
+  return routes.dump(1);
+}
+
 // Everything one server owns, declared in construction order so destruction runs in reverse
 // (the server and API go first, the store last).
 struct Server {
@@ -80,8 +125,12 @@ struct Server {
   std::unique_ptr<registry::ModelService> models;
   DataPlaneDeps deps{};
   std::unique_ptr<DataPlane> data_plane;
+  std::unique_ptr<Access> access;
   std::unique_ptr<control::EndpointService> endpoints;
   std::unique_ptr<serving::rest::ControlPlaneApi> api;
+  std::unique_ptr<serving::rest::AdminApi> admin;
+  std::shared_ptr<http::Router> router;
+  std::unique_ptr<serving::SecuredRouter> secured;
   std::unique_ptr<http::HttpServer> http;
 
   ~Server() {
@@ -90,20 +139,31 @@ struct Server {
     if (http) http->Shutdown(kDrainTimeout);
     if (data_plane) data_plane->Stop();
     http.reset();
+    secured.reset();
+    router.reset();
+    admin.reset();
     api.reset();
     endpoints.reset();
     data_plane.reset();
     models.reset();
+    access.reset();
   }
 };
 
-absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
+// Builds every service and registers every route; nothing listens yet.
+absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
                                                     const std::filesystem::path& data_dir) {
-  ASSIGN_OR_RETURN(http::HostPort listen, http::ParseHostPort(options.listen));
   auto s = std::make_unique<Server>();
   ASSIGN_OR_RETURN(s->lock, DataDirLock::Acquire(data_dir));
   ASSIGN_OR_RETURN(s->store,
                    registry::sqlite::SqliteMetadataStore::Open({.path = data_dir / "tessera.db"}));
+  ASSIGN_OR_RETURN(s->access, CreateAccess({.auth_enabled = options.auth != "none",
+                                            .data_dir = data_dir,
+                                            .audit_log = options.audit_log,
+                                            .audit_log_max_bytes = options.audit_log_max_bytes,
+                                            .audit_log_files = options.audit_log_files,
+                                            .reset_admin_key = options.reset_admin_key},
+                                           s->store.get(), &s->clock));
   ASSIGN_OR_RETURN(s->artifacts, registry::ArtifactStore::Create(
                                      {.data_dir = data_dir,
                                       .max_file_bytes = options.max_artifact_bytes,
@@ -121,6 +181,7 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   model_options.validator = &s->validator;
   model_options.clock = &s->clock;
   model_options.source.allowed_roots = options.allowed_artifact_roots;
+  model_options.source.denied_roots = {data_dir};
   model_options.source.fetcher = s->fetcher.get();
   model_options.source.limits.max_file_bytes = options.max_artifact_bytes;
   model_options.source.limits.max_total_bytes = options.max_artifact_bytes;
@@ -132,9 +193,17 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
   s->deps.data_dir = data_dir;
   s->deps.self_binary = options.self_binary;
   s->deps.grpc_listen = options.grpc_listen;
+  s->deps.grpc_handshake_timeout = absl::Seconds(options.header_timeout_s);
   s->deps.predict_timeout = absl::Seconds(options.predict_timeout_s);
   s->deps.predict_threads = options.predict_threads;
   s->deps.max_queued_predicts = options.max_queued_predicts;
+  s->deps.door = s->access->door.get();
+  s->deps.endpoint_limits = s->access->endpoint_limits.get();
+  if (!options.tls_cert_file.empty()) {
+    ASSIGN_OR_RETURN(s->deps.grpc_tls_certificate_chain,
+                     ReadPemFile(options.tls_cert_file, "--tls-cert"));
+    ASSIGN_OR_RETURN(s->deps.grpc_tls_private_key, ReadPemFile(options.tls_key_file, "--tls-key"));
+  }
   ASSIGN_OR_RETURN(s->data_plane, CreateDataPlane(s->deps));
   // Rolls back deployments the previous run left half-way.
   ASSIGN_OR_RETURN(s->endpoints,
@@ -149,14 +218,35 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
                                                       .operations = s->operations.get(),
                                                       .endpoints = s->endpoints.get(),
                                                       .handler_threads = options.handler_threads}));
-  auto router = std::make_shared<http::Router>();
-  RETURN_IF_ERROR(s->api->AddRoutes(*router));
-  RETURN_IF_ERROR(s->data_plane->AddRoutes(*router));
+  ASSIGN_OR_RETURN(s->admin, serving::rest::AdminApi::Create(
+                                 {.keys = s->access->keys.get(), .endpoints = s->endpoints.get()}));
+  s->router = std::make_shared<http::Router>();
+  s->secured = std::make_unique<serving::SecuredRouter>(*s->router, *s->access->door);
+  RETURN_IF_ERROR(s->api->AddRoutes(*s->secured));
+  RETURN_IF_ERROR(s->admin->AddRoutes(*s->secured));
+  RETURN_IF_ERROR(s->data_plane->AddRoutes(*s->secured));
+  return s;
+}
+
+// Starts the data plane and listens.
+absl::Status StartServer(Server& server, const ServeOptions& options) {
+  Server* s = &server;
+  ASSIGN_OR_RETURN(http::HostPort listen, http::ParseHostPort(options.listen));
+  // Fail closed: a route that bypassed the front door would be open to anyone.
+  if (const auto unguarded = serving::UnguardedRoutes(*s->router, *s->secured);
+      !unguarded.empty()) {
+    return absl::InternalError(
+        fmt::format("route {} {} was registered without an access rule (serving/front_door/"
+                    "secured_router.h); refusing to start",
+                    unguarded.front().method, unguarded.front().pattern));
+  }
   RETURN_IF_ERROR(s->data_plane->Start());
 
   http::HttpServer::Options server_options;
   server_options.tcp_address = listen.host;
   server_options.tcp_port = listen.port;
+  server_options.tls_certificate_file = options.tls_cert_file;
+  server_options.tls_private_key_file = options.tls_key_file;
   server_options.io_threads = options.io_threads;
   server_options.max_body_bytes = options.max_request_bytes;
   server_options.header_timeout = absl::Seconds(options.header_timeout_s);
@@ -167,12 +257,38 @@ absl::StatusOr<std::unique_ptr<Server>> StartServer(const ServeOptions& options,
       options.max_in_flight_request_bytes > 0
           ? options.max_in_flight_request_bytes
           : DefaultInFlightRequestBytes(options.max_request_bytes);
-  server_options.refusal_response = serving::ErrorResponseForTarget;
+  server_options.refusal_response = [](std::string_view target, const absl::Status& status) {
+    http::HttpResponse response = serving::ErrorResponseForTarget(target, status);
+    if (absl::IsUnauthenticated(status)) {
+      response.headers.Set("WWW-Authenticate", "Bearer realm=\"tessera\"");
+    }
+    return response;
+  };
+  if (s->access->door->auth_enabled()) {
+    // A request with a body is refused before its body is read when its key is missing, not
+    // valid, or may not make the call.
+    const serving::SecuredRouter* secured = s->secured.get();
+    server_options.admit_body = [secured](const http::HeaderView& h) {
+      return secured->AdmitBody(h);
+    };
+  }
+  server_options.redact_target = [](std::string_view target) { return auth::RedactKeys(target); };
   spdlog::info("admission: at most {} MiB of request bodies in flight; predict timeout {}s",
                server_options.max_in_flight_body_bytes >> 20, options.predict_timeout_s);
-  server_options.handler = http::Router::AsHandler(std::move(router));
+  server_options.handler = http::Router::AsHandler(s->router);
   ASSIGN_OR_RETURN(s->http, http::HttpServer::Create(server_options));
-  return s;
+  if (s->access->keys != nullptr && options.tls_cert_file.empty()) {
+    for (const std::string& address : {options.listen, options.grpc_listen}) {
+      absl::StatusOr<http::HostPort> hp = http::ParseHostPort(address);
+      if (!address.empty() && hp.ok() && !IsLoopback(hp->host)) {
+        spdlog::warn(
+            "{} is not a loopback address and has no TLS: API keys cross the network in "
+            "clear text; give --tls-cert and --tls-key",
+            address);
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -209,24 +325,52 @@ absl::Status RunServe(const ServeOptions& options) {
   }
   ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
 
-  std::filesystem::path data_dir = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  if (options.auth != "api-key" && options.auth != "none") {
+    return absl::InvalidArgumentError(
+        fmt::format("--auth={} is not one of api-key, none", options.auth));
+  }
   std::error_code ec;
+  if (options.list_routes) {
+    // Built on a scratch data dir: listing routes must not create keys, run migrations or roll
+    // back deployments in a real one.
+    char scratch_template[] = "/tmp/tessera-list-routes-XXXXXX";
+    const char* scratch = ::mkdtemp(scratch_template);
+    if (scratch == nullptr) return absl::InternalError("cannot create a scratch data dir");
+    absl::StatusOr<std::unique_ptr<Server>> server = BuildServer(options, scratch);
+    std::string routes;
+    if (server.ok()) {
+      routes = RoutesJson(*(*server)->router, *(*server)->secured);
+      server->reset();
+    }
+    std::filesystem::remove_all(scratch, ec);
+    if (!server.ok()) return server.status();
+    std::printf("%s\n", routes.c_str());
+    return absl::OkStatus();
+  }
+
+  std::filesystem::path data_dir = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
     return absl::PermissionDeniedError(
         fmt::format("cannot create the data dir {}: {}", data_dir.string(), ec.message()));
   }
   data_dir = std::filesystem::absolute(data_dir).lexically_normal();
+  RETURN_IF_ERROR(RestrictDataDir(data_dir));
+  RaiseOpenFileLimit();
   for (const auto& root : options.allowed_artifact_roots) {
     if (!std::filesystem::is_directory(root)) {
       return absl::InvalidArgumentError(
           fmt::format("--allowed-artifact-root {} is not a folder", root.string()));
     }
   }
-
-  ASSIGN_OR_RETURN(std::unique_ptr<Server> server, StartServer(options, data_dir));
+  ASSIGN_OR_RETURN(std::unique_ptr<Server> server, BuildServer(options, data_dir));
+  RETURN_IF_ERROR(StartServer(*server, options));
   ASSIGN_OR_RETURN(http::HostPort listen, http::ParseHostPort(options.listen));
-  std::printf("tessera serving on http://%s:%d (data dir %s)\n", UrlHost(listen.host).c_str(),
+  std::printf("tessera serving on %s://%s:%d (data dir %s)\n",
+              options.tls_cert_file.empty() ? "http" : "https", UrlHost(listen.host).c_str(),
               server->http->port(), data_dir.c_str());
   if (!options.grpc_listen.empty()) {
     ASSIGN_OR_RETURN(http::HostPort grpc, http::ParseHostPort(options.grpc_listen));
@@ -282,8 +426,8 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--max-request-mib", *max_request_mib, "Largest request body, in MiB")
       ->capture_default_str();
   cmd->add_option("--header-timeout-s", options->header_timeout_s,
-                  "Seconds a request's header may take from its first byte (slow clients are "
-                  "cut off)")
+                  "Seconds a request's header may take from its first byte, and a TLS or gRPC "
+                  "handshake from the connection (slow clients are cut off)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--body-timeout-s", options->body_timeout_s,
@@ -320,8 +464,38 @@ void AddServeCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
       ->capture_default_str();
+  cmd->add_option("--auth", options->auth,
+                  "api-key: every route but the health probes needs an API key (the first start "
+                  "writes an admin key to DATA_DIR/admin.key); none: no authentication, every "
+                  "caller an admin (local development only)")
+      ->check(CLI::IsMember({"api-key", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--tls-cert", options->tls_cert_file,
+                  "PEM certificate chain: the REST and gRPC listeners speak TLS only");
+  cmd->add_option("--tls-key", options->tls_key_file, "PEM private key of --tls-cert");
+  auto audit_log = std::make_shared<std::string>();
+  auto audit_log_max_mib = std::make_shared<int64_t>(64);
+  cmd->add_option("--audit-log", *audit_log,
+                  "JSON-lines audit log of mutations and refused credentials (default "
+                  "DATA_DIR/audit/audit.jsonl)");
+  cmd->add_option("--audit-log-max-mib", *audit_log_max_mib,
+                  "Size at which the audit log is rotated, in MiB")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--audit-log-files", options->audit_log_files,
+                  "Rotated audit logs kept (audit.jsonl.1 ... .N)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  cmd->add_flag("--reset-admin-key", options->reset_admin_key,
+                "Write a new admin key for every project to DATA_DIR/admin.key at start (for an "
+                "operator who lost it; older keys stay valid until revoked)");
+  cmd->add_flag("--list-routes", options->list_routes,
+                "Print every route with its access rule as JSON and exit without listening (the "
+                "data dir is not touched)");
   cmd->callback([options, allowed_roots, max_request_mib, max_artifact_gib, min_free_disk_gib,
-                 max_in_flight_mib] {
+                 max_in_flight_mib, audit_log, audit_log_max_mib] {
+    options->audit_log = *audit_log;
+    options->audit_log_max_bytes = *audit_log_max_mib << 20;
     if (absl::Status s = InitLogging("serve", options->log_level); !s.ok()) {
       std::fprintf(stderr, "tessera serve: %s\n", std::string(s.message()).c_str());
       std::exit(2);

@@ -1,8 +1,10 @@
 // `tessera serve [--data-dir DIR] [--listen ADDR:PORT] [--allowed-artifact-root DIR]...`: the one
 // process a user starts. Wires the control plane (SQLite metadata, artifact store, operations,
-// models, endpoints, REST API), the data plane (cli/data_plane_wiring.h) and one HTTP server;
-// prints `tessera serving on http://HOST:PORT (data dir DIR)` once listening (with port 0, the
-// port chosen), then runs until SIGINT or SIGTERM and shuts down cleanly (exit status 0).
+// models, endpoints, REST API), access (API keys, the front door: cli/access_wiring.h), the admin
+// API, the data plane (cli/data_plane_wiring.h) and one HTTP server; prints `tessera serving on
+// http(s)://HOST:PORT (data dir DIR)` once listening (with port 0, the port chosen), then runs
+// until SIGINT or SIGTERM and shuts down cleanly (exit status 0). Every route is registered
+// through the front door with its access rule; a route without one stops the start.
 //
 // Startup recovery happens in the services' Create(): unfinished operations of the previous run
 // end failed (UNAVAILABLE, "interrupted by a server restart"), DEPLOYING/UNDEPLOYING deployments
@@ -57,6 +59,18 @@ struct ServeOptions {
   int max_queued_predicts = 128;
   std::string log_level = "info";
   std::string self_binary;  // the tessera binary (argv[0] resolved)
+
+  // Access (docs/security.md): "api-key" (default) or "none" (local development only).
+  std::string auth = "api-key";
+  // TLS for the REST and gRPC listeners: PEM certificate chain and private key (both or none).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::filesystem::path audit_log;  // empty: DATA_DIR/audit/audit.jsonl
+  int64_t audit_log_max_bytes = int64_t{64} << 20;
+  int audit_log_files = 5;
+  bool reset_admin_key = false;
+  // Print every route with its access rule as JSON and exit, without listening.
+  bool list_routes = false;
 };
 
 // 1/8 of the host's physical memory, at most 4 GiB, at least max_request_bytes: what the request

@@ -125,6 +125,7 @@ absl::StatusOr<Operation> EndpointService::CreateEndpoint(std::string_view paren
   ASSIGN_OR_RETURN(
       Operation op,
       options_.store->TransactValue<Operation>([&](MetadataTxn& txn) -> absl::StatusOr<Operation> {
+        RETURN_IF_ERROR(CheckProjectQuota(txn, location.project, ProjectUsage{.endpoints = 1}));
         ASSIGN_OR_RETURN(Endpoint created,
                          txn.CreateEndpoint(location, std::string(endpoint_id), endpoint, now));
         Operation op = NewOperation(OperationKind::kCreateEndpoint, created.name, /*done=*/true);
@@ -259,6 +260,7 @@ absl::StatusOr<Operation> EndpointService::DeployModel(const DeployModelRequest&
         RETURN_IF_ERROR(DeploySplit(endpoint, request.traffic_split).status());
         dm.state = DeployedModelState::kDeploying;
         dm.desired_replica_count = dm.MinReplicaCount();
+        RETURN_IF_ERROR(CheckProjectQuota(txn, endpoint_name.parent.project, UsageOf(dm)));
         ASSIGN_OR_RETURN(new_id, txn.AddDeployedModel(endpoint_name, dm, now));
         return txn.CreateOperation(endpoint_name.parent,
                                    NewOperation(OperationKind::kDeployModel, endpoint.name, false));

@@ -37,6 +37,7 @@
 #include "common/clock.h"
 #include "control/deployment_waiter.h"
 #include "control/machine_types.h"
+#include "control/quota.h"
 #include "registry/endpoint.h"
 #include "registry/list_query.h"
 #include "registry/metadata_store.h"
@@ -77,7 +78,8 @@ class EndpointService {
 
   // Creates an endpoint from `endpoint`'s display_name (required), description and labels;
   // `endpoint_id` "" allocates a numeric id, else [a-z][a-z0-9_-]{0,62}. Returns a done
-  // Operation whose result names the endpoint.
+  // Operation whose result names the endpoint. RESOURCE_EXHAUSTED over the project's endpoints
+  // quota.
   absl::StatusOr<registry::Operation> CreateEndpoint(std::string_view parent,
                                                      const registry::Endpoint& endpoint,
                                                      std::string_view endpoint_id);
@@ -93,8 +95,8 @@ class EndpointService {
   absl::StatusOr<registry::Operation> DeleteEndpoint(std::string_view name);
 
   // Validates (model version exists in the same location, resources, machine type fits the
-  // host, batching options, split) and returns the running operation; its result names the
-  // endpoint and the new deployed model id.
+  // host, batching options, split, the project's quotas) and returns the running operation; its
+  // result names the endpoint and the new deployed model id.
   absl::StatusOr<registry::Operation> DeployModel(const DeployModelRequest& request);
   // Validates (model deployed and DEPLOYED, split) and returns the running operation.
   absl::StatusOr<registry::Operation> UndeployModel(const UndeployModelRequest& request);
@@ -104,6 +106,22 @@ class EndpointService {
   absl::StatusOr<registry::DeployedModel> SetDesiredReplicaCount(std::string_view endpoint,
                                                                  std::string_view deployed_model_id,
                                                                  int32_t count);
+  // Sets (nullopt: removes) the endpoint's predict rate limit (an admin's call, not part of
+  // UpdateEndpoint: a deployer must not raise its own limit). Returns the endpoint.
+  absl::StatusOr<registry::Endpoint> SetEndpointRateLimit(
+      std::string_view name, const std::optional<registry::RateLimit>& limit);
+
+  // A project's quota (control/quota.h) and what it uses now.
+  struct QuotaReport {
+    registry::ProjectQuota quota;
+    ProjectUsage usage;
+  };
+  absl::StatusOr<QuotaReport> GetProjectQuota(const std::string& project);
+  // Reads the project's quota, lets `edit` change it and writes it back, in one transaction (two
+  // concurrent PATCHes of different quotas both land).
+  absl::StatusOr<QuotaReport> UpdateProjectQuota(
+      const std::string& project, const std::function<absl::Status(registry::ProjectQuota&)>& edit);
+
   // Every endpoint of every project/location: input of the routing table and the reconciler.
   absl::StatusOr<std::vector<registry::Endpoint>> ListAllEndpoints();
 

@@ -27,7 +27,7 @@ void CloseFd(int fd) {
 
 // The child side of Launch, between fork and exec: async-signal-safe calls only.
 [[noreturn]] void ExecChild(const char* binary, char* const argv[], int devnull, int out_w,
-                            int err_w, pid_t parent) {
+                            int err_w, pid_t parent, int open_max) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
   // The server may block or ignore signals (sigwait-based shutdown, SIGPIPE): a replica starts
@@ -46,7 +46,8 @@ void CloseFd(int fd) {
   // Close everything else (sockets of the server, pipes of other children).
   const int first = err_fd == 3 ? 4 : 3;
   if (::close_range(static_cast<unsigned>(first), ~0U, 0) != 0) {
-    for (int fd = first; fd < 65536; ++fd) {
+    // No close_range (kernels before 5.9): every descriptor the limit allows.
+    for (int fd = first; fd < open_max; ++fd) {
       if (fd != err_fd) ::close(fd);
     }
   }
@@ -86,9 +87,12 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Launch(const LaunchO
   }
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const pid_t parent = ::getpid();
+  // Read before the fork (sysconf is not async-signal-safe); serve raises the limit at start.
+  const long open_max = ::sysconf(_SC_OPEN_MAX);
+  const int close_below = open_max > 0 && open_max < (1 << 30) ? static_cast<int>(open_max) : 65536;
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ExecChild(args[0].c_str(), argv.data(), devnull, out_pipe[1], err_pipe[1], parent);
+    ExecChild(args[0].c_str(), argv.data(), devnull, out_pipe[1], err_pipe[1], parent, close_below);
   }
   const int fork_errno = errno;
   CloseFd(devnull);

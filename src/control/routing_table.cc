@@ -96,6 +96,13 @@ absl::StatusOr<Route> RoutingTable::PickForModel(std::string_view model_id,
                                                  const PickOptions& options,
                                                  RandomSource& random) const {
   std::span<const DeployedModelRef> refs = FindByModelVersion(model_id, model_version_id);
+  std::vector<DeployedModelRef> allowed;
+  if (options.allow_endpoint) {
+    for (const DeployedModelRef& ref : refs) {
+      if (options.allow_endpoint(*ref.endpoint)) allowed.push_back(ref);
+    }
+    refs = allowed;
+  }
   if (refs.empty()) {
     return absl::NotFoundError(
         fmt::format("version \"{}\" of model \"{}\" is not deployed to any endpoint",

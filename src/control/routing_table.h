@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -75,6 +76,10 @@ struct RoutedEndpoint {
   TrafficSplit traffic_split;  // validated by ValidateTrafficSplit at Build
   // clientConnectionConfig.inferenceTimeout; zero: none (the server's predict timeout applies).
   absl::Duration inference_timeout = absl::ZeroDuration();
+  // Tessera's endpoint rate limit: predicts per second and burst, for every caller together.
+  // rate_limit_rps 0: no limit.
+  double rate_limit_rps = 0;
+  int64_t rate_limit_burst = 0;
 };
 
 struct PickOptions {
@@ -82,6 +87,9 @@ struct PickOptions {
   std::string pinned_deployed_model_id;
   // Non-empty: never pick this replica (the one a failed attempt used).
   std::string exclude_replica_id;
+  // PickForModel: when set, only deployed models on endpoints it accepts (the caller's key may
+  // reach only some endpoints). Not copied into RetryOptions: a retry stays on the same model.
+  std::function<bool(const RoutedEndpoint&)> allow_endpoint;
 };
 
 class RoutingTable;
@@ -145,8 +153,9 @@ class RoutingTable : public std::enable_shared_from_this<RoutingTable> {
   absl::StatusOr<Route> PickForEndpoint(std::string_view endpoint_id, const PickOptions& options,
                                         RandomSource& random) const;
   // Least-loaded ready replica among every deployed model of (model id, version);
-  // options.pinned_deployed_model_id narrows to one. NOT_FOUND when that version is deployed
-  // nowhere, UNAVAILABLE when none of its replicas is ready.
+  // options.pinned_deployed_model_id narrows to one, options.allow_endpoint to some endpoints.
+  // NOT_FOUND when that version is deployed nowhere (that it may use), UNAVAILABLE when none of
+  // its replicas is ready.
   absl::StatusOr<Route> PickForModel(std::string_view model_id, std::string_view model_version_id,
                                      const PickOptions& options, RandomSource& random) const;
 

@@ -582,6 +582,10 @@ void Supervisor::Reconciler::PublishRoutingTable() {
     routed.name = endpoint.name;
     for (const auto& [id, percent] : endpoint.traffic_split) routed.traffic_split[id] = percent;
     routed.inference_timeout = endpoint.inference_timeout;
+    if (endpoint.rate_limit) {
+      routed.rate_limit_rps = endpoint.rate_limit->requests_per_second;
+      routed.rate_limit_burst = endpoint.rate_limit->burst;
+    }
     for (const DeployedModel& dm : endpoint.deployed_models) {
       RoutedDeployedModel rdm;
       rdm.id = dm.id;

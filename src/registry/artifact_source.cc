@@ -26,18 +26,41 @@ bool IsInside(const fs::path& path, const fs::path& root) {
   return true;
 }
 
-std::vector<fs::path> CanonicalRoots(const ArtifactSourceOptions& options) {
-  std::vector<fs::path> roots;
-  for (const fs::path& root : options.allowed_roots) {
+struct Roots {
+  std::vector<fs::path> allowed;  // empty: anywhere
+  std::vector<fs::path> denied;
+};
+
+std::vector<fs::path> Canonical(const std::vector<fs::path>& paths) {
+  std::vector<fs::path> out;
+  for (const fs::path& root : paths) {
     std::error_code ec;
     fs::path c = fs::weakly_canonical(root, ec);
-    roots.push_back(ec ? root.lexically_normal() : c);
+    out.push_back(ec ? root.lexically_normal() : c);
   }
-  return roots;
+  return out;
 }
 
-absl::Status CheckInsideRoots(const fs::path& path, const std::vector<fs::path>& roots,
+Roots CanonicalRoots(const ArtifactSourceOptions& options) {
+  return {Canonical(options.allowed_roots), Canonical(options.denied_roots)};
+}
+
+absl::Status CheckNotDenied(const fs::path& path, const Roots& roots, const std::string& shown) {
+  for (const fs::path& root : roots.denied) {
+    if (IsInside(path, root)) {
+      return absl::PermissionDeniedError(fmt::format(
+          "artifactUri {} lies in {}, the server's own data dir (every project's artifacts and "
+          "its keys): upload from a folder of your own",
+          shown, root.string()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckInsideRoots(const fs::path& path, const Roots& all_roots,
                               const std::string& shown) {
+  RETURN_IF_ERROR(CheckNotDenied(path, all_roots, shown));
+  const std::vector<fs::path>& roots = all_roots.allowed;
   if (roots.empty()) return absl::OkStatus();
   for (const fs::path& root : roots) {
     if (IsInside(path, root)) return absl::OkStatus();
@@ -76,8 +99,8 @@ absl::StatusOr<std::string> PercentDecode(std::string_view s) {
 }
 
 // Walks a folder; every regular file (and symlink to one inside the roots) becomes a SourceFile.
-absl::StatusOr<std::vector<SourceFile>> ListFolder(const fs::path& folder,
-                                                   const std::vector<fs::path>& roots,
+// A file inside a denied root (the folder holds the server's data dir) refuses the whole folder.
+absl::StatusOr<std::vector<SourceFile>> ListFolder(const fs::path& folder, const Roots& roots,
                                                    const ExtractLimits& limits) {
   std::vector<SourceFile> files;
   std::error_code ec;
@@ -94,6 +117,7 @@ absl::StatusOr<std::vector<SourceFile>> ListFolder(const fs::path& folder,
       continue;
     }
     fs::path source = entry.path();
+    RETURN_IF_ERROR(CheckNotDenied(source, roots, source.string()));
     if (entry.is_symlink(ec)) {
       fs::path target = fs::canonical(entry.path(), ec);
       if (ec) {
@@ -170,7 +194,7 @@ absl::StatusOr<ArtifactLocation> ResolveArtifactUri(const std::string& artifact_
         fmt::format("artifactUri \"{}\" is not supported: {}", artifact_uri, kForms));
   }
   fs::path path = fs::path(path_text).lexically_normal();
-  std::vector<fs::path> roots = CanonicalRoots(options);
+  const Roots roots = CanonicalRoots(options);
   // Check the path as written first (no existence leak outside the roots), then as resolved.
   RETURN_IF_ERROR(CheckInsideRoots(path, roots, path.string()));
   std::error_code ec;
@@ -199,7 +223,7 @@ absl::StatusOr<CollectedArtifact> CollectArtifactFiles(const ArtifactLocation& l
                                                        const CancellationToken& cancel,
                                                        const UploadBudget& given_budget,
                                                        ArtifactValidator* validator) {
-  std::vector<fs::path> roots = CanonicalRoots(options);
+  const Roots roots = CanonicalRoots(options);
   if (location.kind == ArtifactLocation::Kind::kLocalFolder) {
     ASSIGN_OR_RETURN(std::vector<SourceFile> files,
                      ListFolder(location.local_path, roots, options.limits));

@@ -12,6 +12,10 @@
 // also for every symlinked file inside a folder) must lie inside one of them, else
 // PERMISSION_DENIED naming the roots; an empty list allows any local path the server can read
 // (the right default on a laptop; `tessera serve --allowed-artifact-root` narrows it).
+// Denied roots: a local path inside one of them -- or a folder holding a file inside one -- is
+// PERMISSION_DENIED whatever the allowed roots say. `tessera serve` denies its own data dir: its
+// artifact store holds every project's weights and the folder holds admin.key, so a deployer of
+// one project must not upload from it.
 // A folder's ".git" subfolder is skipped; other hidden files are kept.
 #pragma once
 
@@ -54,6 +58,7 @@ class ArtifactFetcher {
 
 struct ArtifactSourceOptions {
   std::vector<std::filesystem::path> allowed_roots;  // empty: any local path
+  std::vector<std::filesystem::path> denied_roots;   // never read from (the server's data dir)
   ArtifactFetcher* fetcher = nullptr;                // not owned; null refuses http(s)
   ExtractLimits limits;                              // archives and folders alike
 };

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "registry/rate_limit.h"
 
 namespace tessera::registry {
 
@@ -114,6 +115,9 @@ struct Endpoint {
   // clientConnectionConfig.inferenceTimeout: the most a predict may take on this endpoint
   // (the server's predict timeout and the client's deadline still apply). Zero: not set.
   absl::Duration inference_timeout = absl::ZeroDuration();
+  // Tessera: predicts per second across all callers (set by an admin, not by UpdateEndpoint;
+  // MetadataTxn::SetEndpointRateLimit). None: no endpoint limit.
+  std::optional<RateLimit> rate_limit;
   absl::Time create_time = absl::InfinitePast();
   absl::Time update_time = absl::InfinitePast();
   std::string etag;

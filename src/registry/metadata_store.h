@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "registry/api_key.h"
 #include "registry/endpoint.h"
 #include "registry/list_query.h"
 #include "registry/model.h"
@@ -142,6 +143,22 @@ class MetadataTxn {
                                            absl::Time now) = 0;
   // FAILED_PRECONDITION while models are deployed.
   virtual absl::Status DeleteEndpoint(const EndpointName& name) = 0;
+  // Sets (or, with nullopt, removes) the endpoint's rate limit; advances etag and update_time.
+  virtual absl::StatusOr<Endpoint> SetEndpointRateLimit(const EndpointName& name,
+                                                        const std::optional<RateLimit>& limit,
+                                                        absl::Time now) = 0;
+
+  // ---- API keys (auth/key_service.h) and project quotas (control/quota.h) ----
+  // ALREADY_EXISTS when the key id is taken.
+  virtual absl::Status CreateApiKey(const ApiKeyRecord& key) = 0;
+  // Every key, revoked and expired ones included, by creation.
+  virtual absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() = 0;
+  // Writes display_name, expire_time, revoke_time and rate_limit of an existing key (the id,
+  // role, scope and hash never change). NOT_FOUND for an unknown id.
+  virtual absl::Status UpdateApiKey(const ApiKeyRecord& key) = 0;
+  // The project's quota; every limit -1 (none) when none was set.
+  virtual absl::StatusOr<ProjectQuota> GetProjectQuota(const std::string& project) = 0;
+  virtual absl::Status SetProjectQuota(const ProjectQuota& quota) = 0;
 
   // ---- Operations ----
   // Inserts `op` (name ignored, id allocated) under `parent`; returns it with its name.

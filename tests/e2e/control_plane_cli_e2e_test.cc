@@ -1,5 +1,6 @@
 // The CLI against a real server: the seed's steps with `tessera models|endpoints|operations`,
-// tables by default, --json for scripts, $TESSERA_SERVER, and errors with exit status 1.
+// tables by default, --json for scripts, $TESSERA_SERVER, the key found the ways a user gives it
+// (the server's data dir, --api-key-file, $TESSERA_API_KEY), and errors with exit status 1.
 #include <signal.h>
 
 #include "e2e/control_plane_server.h"
@@ -27,23 +28,27 @@ TEST(ControlPlaneCliE2E, SeedStepsWithTheCli) {
   const std::string srv = s.url();
   const std::string model_dir = (VendoredDataDir() / "models" / "fashion-vit").string();
 
-  // Upload (waits, shows progress, prints the new id).
+  // Upload (waits, shows progress, prints the new id). The CLI finds the admin key the server
+  // wrote into its data dir, as on a newcomer's machine.
   CliResult up =
       RunCli({"models", "upload", "--server", srv, "--display-name", "fashion", "--artifact-uri",
-              model_dir, "--model-id", "fashion", "--label", "team=vision"});
+              model_dir, "--model-id", "fashion", "--label", "team=vision"},
+             {"TESSERA_DATA_DIR=" + (tmp.path() / "data").string()});
   ASSERT_EQ(up.exit_status, 0) << up.out << up.err;
   EXPECT_NE(up.out.find("uploaded model fashion version 1"), std::string::npos) << up.out;
   EXPECT_NE(up.err.find("waiting for operation"), std::string::npos) << up.err;
 
   // Second version, --json: the final operation.
   CliResult v2 = RunCli({"models", "upload", "--server", srv, "--artifact-uri", model_dir,
-                         "--parent-model", "fashion", "--alias", "candidate", "--json"});
+                         "--parent-model", "fashion", "--alias", "candidate", "--json",
+                         "--api-key-file", (tmp.path() / "data" / "admin.key").string()});
   ASSERT_EQ(v2.exit_status, 0) << v2.out << v2.err;
   json v2_op = ParseOut(v2);
   EXPECT_EQ(v2_op["response"]["modelVersionId"], "2");
 
   // Tables. $TESSERA_SERVER instead of --server.
-  const std::vector<std::string> env = {"TESSERA_SERVER=" + srv};
+  const std::vector<std::string> env = {"TESSERA_SERVER=" + srv,
+                                        "TESSERA_API_KEY=" + s.admin_key()};
   CliResult list = RunCli({"models", "list"}, env);
   ASSERT_EQ(list.exit_status, 0) << list.err;
   EXPECT_NE(list.out.find("DISPLAY NAME"), std::string::npos) << list.out;
@@ -109,13 +114,16 @@ TEST(ControlPlaneCliE2E, FailedUploadAndUnreachableServer) {
   const fs::path bad = tmp.path() / "bad";
   WriteTinyCheckpoint(bad, 1);
   CorruptSafetensorsHeader(bad);
+  const std::vector<std::string> env = {"TESSERA_API_KEY=" + (*server)->admin_key()};
   CliResult up = RunCli({"models", "upload", "--server", (*server)->url(), "--display-name", "x",
-                         "--artifact-uri", bad.string()});
+                         "--artifact-uri", bad.string()},
+                        env);
   EXPECT_EQ(up.exit_status, 1) << up.out;
   EXPECT_NE(up.err.find("error: INVALID_ARGUMENT"), std::string::npos) << up.err;
   // --async returns the running operation at once.
   CliResult async = RunCli({"models", "upload", "--server", (*server)->url(), "--display-name", "y",
-                            "--artifact-uri", bad.string(), "--async", "--json"});
+                            "--artifact-uri", bad.string(), "--async", "--json"},
+                           env);
   EXPECT_EQ(async.exit_status, 0) << async.err;
   EXPECT_TRUE(ParseOut(async).contains("name"));
 

@@ -1,8 +1,11 @@
 #include "e2e/control_plane_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,6 +95,10 @@ absl::StatusOr<std::unique_ptr<ServeProcess>> ServeProcess::Start(
   const size_t colon = line.find("127.0.0.1:");
   if (colon == std::string::npos) return absl::InternalError("bad start line: " + line);
   p->port_ = std::atoi(line.c_str() + colon + 10);
+  {
+    std::ifstream key(data_dir / "admin.key");
+    std::getline(key, p->admin_key_);  // absent with --auth=none
+  }
   auto client = http::HttpClient::Create({.base_url = p->url()});
   if (!client.ok()) return client.status();
   p->client_ = std::move(*client);
@@ -132,11 +139,17 @@ std::string ServeProcess::Log() const {
 
 ServeProcess::Reply ServeProcess::Call(const std::string& method, const std::string& target,
                                        const std::string& body) {
+  return CallAs(admin_key_, method, target, body);
+}
+
+ServeProcess::Reply ServeProcess::CallAs(const std::string& key, const std::string& method,
+                                         const std::string& target, const std::string& body) {
   http::HttpRequest request;
   request.method = method;
   request.target = target;
   request.body = body;
   if (!body.empty()) request.headers.Set("Content-Type", "application/json");
+  if (!key.empty()) request.headers.Set("Authorization", "Bearer " + key);
   Reply reply;
   auto response = client_->Send(request, absl::Seconds(60));
   if (!response.ok()) {
@@ -161,6 +174,19 @@ ServeProcess::Reply ServeProcess::PollOperation(const std::string& name, absl::D
   }
 }
 
+int FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  return bound ? ntohs(address.sin_port) : 0;
+}
+
 CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   CliResult result;
   int out_pipe[2], err_pipe[2];
@@ -171,6 +197,9 @@ CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::st
   if (pid == 0) {
     ::dup2(out_pipe[1], STDOUT_FILENO);
     ::dup2(err_pipe[1], STDERR_FILENO);
+    // Hermetic: the CLI's default key file (a developer's own server) is not the test's.
+    ::setenv("TESSERA_DATA_DIR", "/nonexistent-tessera-test-data-dir", 1);
+    ::unsetenv("TESSERA_API_KEY");
     for (const std::string& e : env) ::putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());

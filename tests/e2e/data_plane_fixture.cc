@@ -124,6 +124,9 @@ PredictReply DataPlaneTest::Post(const std::string& target, const std::string& b
   request.target = target;
   request.body = body;
   request.headers.Set("Content-Type", "application/json");
+  if (!server_->admin_key().empty()) {
+    request.headers.Set("Authorization", "Bearer " + server_->admin_key());
+  }
   for (const auto& [name, value] : headers) request.headers.Set(name, value);
   PredictReply reply;
   auto response = client_->Send(request, absl::Seconds(60));

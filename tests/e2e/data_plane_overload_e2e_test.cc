@@ -53,10 +53,10 @@ class RawClient {
   int fd_ = -1;
 };
 
-std::string HttpPost(const std::string& target, const std::string& body,
+std::string HttpPost(const std::string& target, const std::string& body, const std::string& key,
                      size_t content_length = std::string::npos) {
   return "POST " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
-         "Content-Length: " +
+         "Authorization: Bearer " + key + "\r\nContent-Length: " +
          std::to_string(content_length == std::string::npos ? body.size() : content_length) +
          "\r\n\r\n" + body;
 }
@@ -179,7 +179,7 @@ TEST_F(DataPlaneOverloadE2E, RequestBodiesBeyondTheInFlightLimitGet429WithRetryA
   const std::string target = "/v1/projects/p/locations/us-central1/endpoints/e:predict";
   // A client that announces ~1 MiB and sends none of it holds the budget while it is read.
   RawClient holder(server_->port());
-  ASSERT_TRUE(holder.Send(HttpPost(target, "", 1'000'000)));
+  ASSERT_TRUE(holder.Send(HttpPost(target, "", server_->admin_key(), 1'000'000)));
   absl::SleepFor(absl::Milliseconds(200));
 
   const std::string big(300'000, ' ');
@@ -274,7 +274,8 @@ TEST_F(DataPlaneOverloadE2E, ClientThatHangsUpIsCancelledInTheReplicaBeforeCompu
   ASSERT_FALSE(id.empty());
   {
     RawClient leaver(server_->port());
-    ASSERT_TRUE(leaver.Send(HttpPost("/v1/" + endpoint + ":predict", ManyImages(1).dump())));
+    ASSERT_TRUE(leaver.Send(
+        HttpPost("/v1/" + endpoint + ":predict", ManyImages(1).dump(), server_->admin_key())));
     absl::SleepFor(absl::Milliseconds(500));
   }  // closed here, with the image still queued in the replica
   ASSERT_TRUE(Eventually([&] { return Replica(endpoint, id).value("cancelled", 0) == 1; },

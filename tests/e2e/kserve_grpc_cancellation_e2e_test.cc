@@ -2,11 +2,7 @@
 // client cancels while its image waits in the replica's batch queue is dropped there before
 // compute, as a REST client that hangs up is (DataPlaneOverloadE2E); a call that stays is
 // answered.
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <thread>
 
@@ -18,25 +14,10 @@ namespace {
 
 using nlohmann::json;
 
-// A loopback port nothing listens on right now (bound and released; 0 if that failed). The
-// kernel hands out ephemeral ports in turn, so another test taking it meanwhile is unlikely.
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  ::close(fd);
-  return bound ? ntohs(address.sin_port) : 0;
-}
-
 class KserveGrpcCancellationE2E : public DataPlaneTest {};
 
 TEST_F(KserveGrpcCancellationE2E, ACancelledCallIsDroppedInTheReplicaBeforeCompute) {
-  const int grpc_port = FreePort();
+  const int grpc_port = FreeLoopbackPort();
   ASSERT_NE(grpc_port, 0);
   const std::string grpc_address = "127.0.0.1:" + std::to_string(grpc_port);
   StartServer({"--grpc-listen", grpc_address});
@@ -70,6 +51,7 @@ TEST_F(KserveGrpcCancellationE2E, ACancelledCallIsDroppedInTheReplicaBeforeCompu
     return r["replicas"].empty() ? json::object() : r["replicas"][0];
   };
   grpc::ClientContext cancelled_call;
+  cancelled_call.AddMetadata("authorization", "Bearer " + server_->admin_key());
   cancelled_call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   grpc::Status status;
   inference::ModelInferResponse response;
@@ -89,6 +71,7 @@ TEST_F(KserveGrpcCancellationE2E, ACancelledCallIsDroppedInTheReplicaBeforeCompu
 
   // A call that stays is answered (after the queue delay).
   grpc::ClientContext patient;
+  patient.AddMetadata("authorization", "Bearer " + server_->admin_key());
   patient.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   const grpc::Status answered = stub->ModelInfer(&patient, request, &response);
   ASSERT_TRUE(answered.ok()) << answered.error_message();

@@ -17,7 +17,10 @@ namespace {
 
 using http::testing::RawSocket;
 
-constexpr char kList[] = "GET /v1/projects/p/locations/l/models HTTP/1.1\r\nHost: x\r\n\r\n";
+std::string List(const std::string& key) {
+  return "GET /v1/projects/p/locations/l/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+         key + "\r\n\r\n";
+}
 
 TEST(SlowClientE2E, ServeCutsOffTricklersAndCapsConnectionsPerPeer) {
   ScopedTempDir tmp;
@@ -48,7 +51,7 @@ TEST(SlowClientE2E, ServeCutsOffTricklersAndCapsConnectionsPerPeer) {
     admitted.push_back(
         std::make_unique<RawSocket>(RawSocket::ConnectTcpFrom((*serve)->port(), kCapped)));
     ASSERT_TRUE(admitted.back()->ok());
-    ASSERT_TRUE(admitted.back()->Send(kList));
+    ASSERT_TRUE(admitted.back()->Send(List((*serve)->admin_key())));
     auto listed = admitted.back()->ReadResponse(absl::Seconds(30));
     ASSERT_TRUE(listed.has_value());
     EXPECT_EQ(listed->status, 200);
@@ -63,8 +66,10 @@ TEST(SlowClientE2E, ServeCutsOffTricklersAndCapsConnectionsPerPeer) {
   // Another address is still served, and the client's own request id comes back.
   RawSocket other = RawSocket::ConnectTcpFrom((*serve)->port(), "127.0.0.2");
   ASSERT_TRUE(other.ok());
-  ASSERT_TRUE(other.Send("GET /v1/projects/p/locations/l/models/404 HTTP/1.1\r\nHost: x\r\n"
-                         "X-Request-Id: e2e-7\r\n\r\n"));
+  ASSERT_TRUE(
+      other.Send("GET /v1/projects/p/locations/l/models/404 HTTP/1.1\r\nHost: x\r\n"
+                 "X-Request-Id: e2e-7\r\nAuthorization: Bearer " +
+                 (*serve)->admin_key() + "\r\n\r\n"));
   auto missing = other.ReadResponse(absl::Seconds(30));
   ASSERT_TRUE(missing.has_value());
   EXPECT_EQ(missing->status, 404);

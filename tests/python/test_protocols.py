@@ -6,7 +6,9 @@ tritonclient.grpc. Expected labels and confidences come from `tessera classify` 
 files (the engine alone), so the whole serving path must be lossless.
 
 Setup: fashion-vit uploaded as model id "fashion" (version 1, then version 2 with alias
-"candidate"), one endpoint with version 1 at 100% and version 2 at 0%.
+"candidate"), one endpoint with version 1 at 100% and version 2 at 0%. Authentication is on:
+`requests` sends the admin key in its session, tritonclient through a client plugin (how its
+users add headers to every call, HTTP and gRPC), and the raw gRPC stub as call metadata.
 
 Environment: TESSERA_BINARY and TESSERA_SOURCE_DIR, set by CTest (tests/python/CMakeLists.txt).
 """
@@ -24,11 +26,38 @@ import requests
 import grpc
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from tritonclient._plugin import InferenceServerClientPlugin
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
+from tessera_process import Serve
+
 SOURCE = pathlib.Path(os.environ["TESSERA_SOURCE_DIR"])
 BINARY = os.environ["TESSERA_BINARY"]
+# Every call of this module sends the server's admin key (set by the fixture).
+HTTP = requests.Session()
+
+
+class BearerKey(InferenceServerClientPlugin):
+    """Adds "Authorization: Bearer <key>" to every tritonclient request (HTTP and gRPC)."""
+
+    def __init__(self, key):
+        self._key = key
+
+    def __call__(self, request):
+        request.headers["authorization"] = f"Bearer {self._key}"
+
+
+def http_client(server):
+    client = httpclient.InferenceServerClient(server["url"].removeprefix("http://"))
+    client.register_plugin(BearerKey(server["key"]))
+    return client
+
+
+def grpc_client(server):
+    client = grpcclient.InferenceServerClient(server["grpc"])
+    client.register_plugin(BearerKey(server["key"]))
+    return client
 MODEL_DIR = SOURCE / "data" / "models" / "fashion-vit"
 IMAGES = sorted((SOURCE / "data" / "images" / "fashion").glob("*.png"))
 PARENT = "projects/p/locations/us-central1"
@@ -44,7 +73,7 @@ def classify(paths, top_k):
 
 def wait_operation(url, op):
     while not op.get("done"):
-        op = requests.post(f"{url}/v1/{op['name']}:wait?timeout=30s", json={}).json()
+        op = HTTP.post(f"{url}/v1/{op['name']}:wait?timeout=30s", json={}).json()
     assert "error" not in op, op
     return op.get("response", {})
 
@@ -52,36 +81,27 @@ def wait_operation(url, op):
 @pytest.fixture(scope="module")
 def server():
     with tempfile.TemporaryDirectory() as tmp:
-        log = open(pathlib.Path(tmp) / "serve.log", "w")
-        proc = subprocess.Popen(
-            [BINARY, "serve", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0",
-             "--data-dir", f"{tmp}/data"], stdout=subprocess.PIPE, stderr=log, text=True)
-        http_line = proc.stdout.readline()
-        grpc_line = proc.stdout.readline()
-        assert "tessera serving on http://127.0.0.1:" in http_line, http_line
-        assert "KServe v2 gRPC on 127.0.0.1:" in grpc_line, grpc_line
-        url = "http://127.0.0.1:" + http_line.split("127.0.0.1:")[1].split()[0]
-        grpc_address = "127.0.0.1:" + grpc_line.split("127.0.0.1:")[1].strip()
+        serve = Serve(tmp, grpc=True)
+        url = serve.url
+        HTTP.headers["Authorization"] = f"Bearer {serve.admin_key}"
 
         def upload(body):
-            op = requests.post(f"{url}/v1/{PARENT}/models:upload", json=body).json()
+            op = HTTP.post(f"{url}/v1/{PARENT}/models:upload", json=body).json()
             return wait_operation(url, op)
 
         model = {"displayName": "fashion-vit", "artifactUri": str(MODEL_DIR),
                  "containerSpec": {"imageUri": IMAGE_URI}}
         v1 = upload({"modelId": "fashion", "model": model})
         upload({"parentModel": v1["model"], "model": {**model, "versionAliases": ["candidate"]}})
-        endpoint = wait_operation(url, requests.post(f"{url}/v1/{PARENT}/endpoints",
-                                                     json={"displayName": "e"}).json())["name"]
+        endpoint = wait_operation(url, HTTP.post(f"{url}/v1/{PARENT}/endpoints",
+                                                 json={"displayName": "e"}).json())["name"]
         for version, split in (("1", {"0": 100}), ("2", None)):
             body = {"deployedModel": {"model": f"{v1['model']}@{version}"}}
             if split:
                 body["trafficSplit"] = split
-            wait_operation(url, requests.post(f"{url}/v1/{endpoint}:deployModel", json=body).json())
-        yield {"url": url, "grpc": grpc_address}
-        proc.terminate()
-        assert proc.wait(timeout=60) == 0
-        log.close()
+            wait_operation(url, HTTP.post(f"{url}/v1/{endpoint}:deployModel", json=body).json())
+        yield {"url": url, "grpc": serve.grpc, "key": serve.admin_key}
+        assert serve.stop() == 0, serve.log()[-4000:]
 
 
 def b64(path):
@@ -101,24 +121,24 @@ def assert_matches(got, expected):
 def test_tf_serving_row_and_columnar_predict(server):
     url, images = server["url"], IMAGES[:4]
     expected = classify(images, 1)
-    rows = requests.post(f"{url}/v1/models/fashion:predict",
+    rows = HTTP.post(f"{url}/v1/models/fashion:predict",
                          json={"instances": [{"b64": b64(p)} for p in images]})
     assert rows.status_code == 200, rows.text
     assert_matches([[(p["label"], p["confidence"])] for p in rows.json()["predictions"]], expected)
 
-    named = requests.post(f"{url}/v1/models/fashion/versions/2:predict", json={
+    named = HTTP.post(f"{url}/v1/models/fashion/versions/2:predict", json={
         "signature_name": "serving_default",
         "instances": [{"string_input": {"b64": b64(p)}} for p in images]})
     assert named.status_code == 200, named.text
     assert len(named.json()["predictions"]) == 4
 
-    columnar = requests.post(f"{url}/v1/models/fashion/labels/candidate:predict",
+    columnar = HTTP.post(f"{url}/v1/models/fashion/labels/candidate:predict",
                              json={"inputs": {"string_input": [{"b64": b64(p)} for p in images]}})
     assert columnar.status_code == 200, columnar.text
     outputs = columnar.json()["outputs"]
     assert_matches([[(l, c)] for l, c in zip(outputs["label"], outputs["confidence"])], expected)
 
-    top3 = requests.post(f"{url}/v1/models/fashion:predict", json={
+    top3 = HTTP.post(f"{url}/v1/models/fashion:predict", json={
         "instances": [{"b64": b64(images[0])}], "parameters": {"top_k": 3}}).json()
     p = top3["predictions"][0]
     assert_matches([list(zip(p["labels"], p["confidences"]))], classify(images[:1], 3))
@@ -126,15 +146,15 @@ def test_tf_serving_row_and_columnar_predict(server):
 
 def test_tf_serving_status_and_metadata(server):
     url = server["url"]
-    status = requests.get(f"{url}/v1/models/fashion").json()
+    status = HTTP.get(f"{url}/v1/models/fashion").json()
     assert [(v["version"], v["state"]) for v in status["model_version_status"]] == [
         ("1", "AVAILABLE"), ("2", "AVAILABLE")]
-    one = requests.get(f"{url}/v1/models/fashion/labels/candidate").json()
+    one = HTTP.get(f"{url}/v1/models/fashion/labels/candidate").json()
     assert [v["version"] for v in one["model_version_status"]] == ["2"]
     # The display name works too while it names one model.
-    assert requests.get(f"{url}/v1/models/fashion-vit/versions/1").status_code == 200
+    assert HTTP.get(f"{url}/v1/models/fashion-vit/versions/1").status_code == 200
 
-    meta = requests.get(f"{url}/v1/models/fashion/metadata").json()
+    meta = HTTP.get(f"{url}/v1/models/fashion/metadata").json()
     assert meta["model_spec"] == {"name": "fashion", "signature_name": "", "version": "2"}
     sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
     assert sig["inputs"]["string_input"]["dtype"] == "DT_STRING"
@@ -160,7 +180,7 @@ def test_tf_serving_status_and_metadata(server):
 ])
 def test_tf_serving_bad_requests(server, path, body, status, needle):
     kwargs = {"data": body} if isinstance(body, str) else {"json": body}
-    r = requests.post(server["url"] + path, **kwargs)
+    r = HTTP.post(server["url"] + path, **kwargs)
     assert r.status_code == status, r.text
     assert needle in r.json()["error"], r.text  # TF Serving's error shape: a string
 
@@ -186,7 +206,7 @@ def rows_of(result):
 
 
 def test_kserve_http_with_tritonclient(server):
-    client = httpclient.InferenceServerClient(server["url"].removeprefix("http://"))
+    client = http_client(server)
     assert client.is_server_live() and client.is_server_ready()
     assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
     assert client.is_model_ready("fashion") and client.is_model_ready("fashion", "1")
@@ -217,7 +237,7 @@ def test_kserve_http_plain_json(server):
     """A JSON-only client (curl): BYTES elements are the base64 of each image."""
     body = {"inputs": [{"name": "string_input", "datatype": "BYTES", "shape": [2, 1],
                         "data": [[b64(IMAGES[0])], [b64(IMAGES[1])]]}]}
-    r = requests.post(f"{server['url']}/v2/models/fashion/versions/1/infer", json=body)
+    r = HTTP.post(f"{server['url']}/v2/models/fashion/versions/1/infer", json=body)
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"].startswith("application/json")
     outputs = {o["name"]: o for o in r.json()["outputs"]}
@@ -227,7 +247,7 @@ def test_kserve_http_plain_json(server):
 
 
 def test_kserve_http_bad_requests(server):
-    client = httpclient.InferenceServerClient(server["url"].removeprefix("http://"))
+    client = http_client(server)
     cases = [
         (lambda: client.infer("nope", [bytes_input(httpclient, "string_input", IMAGES[:1])]),
          "no deployed model named"),
@@ -252,7 +272,7 @@ def test_kserve_http_bad_requests(server):
     # Truncated binary data, sent by hand: a clear 400.
     header = json.dumps({"inputs": [{"name": "string_input", "datatype": "BYTES", "shape": [1],
                                      "parameters": {"binary_data_size": 10}}]}).encode()
-    r = requests.post(f"{server['url']}/v2/models/fashion/infer", data=header + b"\x05\x00",
+    r = HTTP.post(f"{server['url']}/v2/models/fashion/infer", data=header + b"\x05\x00",
                       headers={"Inference-Header-Content-Length": str(len(header))})
     assert r.status_code == 400 and "binary_data_size" in r.json()["error"], r.text
     assert client.is_model_ready("fashion")
@@ -261,7 +281,7 @@ def test_kserve_http_bad_requests(server):
 # --- KServe v2 gRPC, with tritonclient.grpc -----------------------------------------------------
 
 def test_kserve_grpc_with_tritonclient(server):
-    client = grpcclient.InferenceServerClient(server["grpc"])
+    client = grpc_client(server)
     assert client.is_server_live() and client.is_server_ready()
     assert client.is_model_ready("fashion", "2")
     meta = client.get_model_metadata("fashion", as_json=True)
@@ -296,7 +316,8 @@ def test_kserve_grpc_with_tritonclient(server):
         tensor.shape.extend(shape)
         request.raw_input_contents.append(b"")
         with pytest.raises(grpc.RpcError) as error:
-            stub.ModelInfer(request, timeout=60)
+            stub.ModelInfer(request, timeout=60,
+                            metadata=[("authorization", f"Bearer {server['key']}")])
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value
         assert needle in error.value.details(), error.value.details()
     assert client.is_model_ready("fashion")

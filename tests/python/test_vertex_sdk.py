@@ -1,8 +1,9 @@
 """The official Vertex AI SDK (google-cloud-aiplatform from PyPI) against a real `tessera serve`.
 
 Runs the seed's steps unchanged apart from client options and credentials: the GAPIC clients
-(`google.cloud.aiplatform_v1`) with their REST transport pointed at http://127.0.0.1:PORT and
-AnonymousCredentials. The REST transport keeps an explicit "http://" scheme in api_endpoint, and
+(`google.cloud.aiplatform_v1`) with their REST transport pointed at http://127.0.0.1:PORT and a
+token credential holding a Tessera API key (`google.oauth2.credentials.Credentials(token=KEY)`:
+the SDK sends it as "Authorization: Bearer KEY", as it sends an OAuth token to Vertex). The REST transport keeps an explicit "http://" scheme in api_endpoint, and
 its operations client polls `GET /v1/{name=projects/*/locations/*/operations/*}` and parses the
 Operation with unknown fields refused, so this also checks that our JSON is strictly valid proto
 JSON (the "@type"d metadata and responses included).
@@ -23,9 +24,11 @@ import tempfile
 import pytest
 from google.api_core import exceptions
 from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1
+from google.oauth2.credentials import Credentials
 from google.protobuf import json_format, struct_pb2
+
+from tessera_process import Serve
 
 PROJECT = "my-project"
 LOCATION = "us-central1"
@@ -35,30 +38,32 @@ IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/pytorch-cpu.2-1:latest"
 
 @pytest.fixture(scope="module")
 def server():
-    binary = os.environ["TESSERA_BINARY"]
+    """{"url": ..., "key": the admin key} of a real server."""
     with tempfile.TemporaryDirectory() as tmp:
-        log = open(pathlib.Path(tmp) / "serve.log", "w")
-        proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", f"{tmp}/data"],
-            stdout=subprocess.PIPE, stderr=log, text=True)
-        line = proc.stdout.readline()
-        assert "tessera serving on http://127.0.0.1:" in line, line
-        port = int(line.split("127.0.0.1:")[1].split()[0])
-        yield f"http://127.0.0.1:{port}"
-        proc.terminate()
-        assert proc.wait(timeout=30) == 0
-        log.close()
+        serve = Serve(tmp)
+        yield {"url": serve.url, "key": serve.admin_key}
+        assert serve.stop() == 0, serve.log()[-4000:]
 
 
-def client_kwargs(url):
-    return dict(client_options=ClientOptions(api_endpoint=url),
-                credentials=AnonymousCredentials(), transport="rest")
+def client_kwargs(server, key=None):
+    return dict(client_options=ClientOptions(api_endpoint=server["url"]),
+                credentials=Credentials(token=server["key"] if key is None else key),
+                transport="rest")
 
 
-def clients(url):
-    kwargs = client_kwargs(url)
+def clients(server, key=None):
+    kwargs = client_kwargs(server, key)
     return (aiplatform_v1.ModelServiceClient(**kwargs),
             aiplatform_v1.EndpointServiceClient(**kwargs))
+
+
+def create_key(server, role, projects, **fields):
+    """A new key's secret, made with the admin key through the admin API (POST /v1/keys)."""
+    import requests
+    r = requests.post(f"{server['url']}/v1/keys", json={"role": role, "projects": projects, **fields},
+                      headers={"Authorization": f"Bearer {server['key']}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["keyString"]
 
 
 def fashion_vit():
@@ -156,6 +161,14 @@ def test_seed_steps_with_the_official_sdk(server):
         {"string_input": {"b64": base64.b64encode(p.read_bytes()).decode()}},
         struct_pb2.Value()) for p in images]
     response = predictions.predict(endpoint=endpoint.name, instances=instances)
+    # A predictor key limited to this endpoint predicts too; a viewer key may not.
+    predictor = create_key(server, "predictor", [PROJECT], endpoints=[endpoint.name])
+    as_predictor = aiplatform_v1.PredictionServiceClient(**client_kwargs(server, predictor))
+    assert as_predictor.predict(endpoint=endpoint.name, instances=instances[:1]).predictions
+    viewer = create_key(server, "viewer", [PROJECT])
+    with pytest.raises(exceptions.Forbidden, match="role viewer"):
+        aiplatform_v1.PredictionServiceClient(**client_kwargs(server, viewer)).predict(
+            endpoint=endpoint.name, instances=instances[:1])
     assert response.deployed_model_id == deployed.id
     assert response.model == uploaded.model
     assert response.model_display_name == "fashion-vit"
@@ -236,8 +249,8 @@ def test_high_level_sdk(server):
             display_name="high-level", artifact_uri=fashion_vit(),
             container_spec=aiplatform_v1.ModelContainerSpec(image_uri=IMAGE))).result(timeout=120)
 
-    aiplatform.init(project=PROJECT, location=LOCATION, api_endpoint=server,
-                    credentials=AnonymousCredentials(), api_transport="rest")
+    aiplatform.init(project=PROJECT, location=LOCATION, api_endpoint=server["url"],
+                    credentials=Credentials(token=server["key"]), api_transport="rest")
     assert uploaded.model in [m.resource_name for m in aiplatform.Model.list()]
     model = aiplatform.Model(uploaded.model)
     assert model.display_name == "high-level"
@@ -250,3 +263,31 @@ def test_high_level_sdk(server):
     endpoint.undeploy_all()
     endpoint.delete()
     assert endpoint.resource_name not in [e.resource_name for e in aiplatform.Endpoint.list()]
+
+
+def test_the_sdk_sees_401_and_403(server):
+    """A 401 makes the SDK's authorized session try to refresh its credential (as against
+    Google), which a bare token or anonymous credential cannot: the error is google.auth's.
+    A 403 is the SDK's own Forbidden, with the server's message."""
+    from google.auth import exceptions as auth_exceptions
+    from google.auth.credentials import AnonymousCredentials
+
+    anonymous = aiplatform_v1.ModelServiceClient(
+        client_options=ClientOptions(api_endpoint=server["url"]),
+        credentials=AnonymousCredentials(), transport="rest")
+    with pytest.raises(auth_exceptions.InvalidOperation, match="cannot be refreshed"):
+        list(anonymous.list_models(parent=PARENT))
+    models, _ = clients(server, key="tsk_0123456789abcdef_" + "x" * 43)
+    with pytest.raises(auth_exceptions.RefreshError):
+        list(models.list_models(parent=PARENT))
+
+    viewer = create_key(server, "viewer", [PROJECT])
+    models, endpoints = clients(server, viewer)
+    list(models.list_models(parent=PARENT))  # reading is allowed
+    with pytest.raises(exceptions.Forbidden, match="role viewer"):
+        endpoints.create_endpoint(parent=PARENT, endpoint=aiplatform_v1.Endpoint(display_name="x"))
+    # Another project: the same 403 whether or not anything exists there.
+    with pytest.raises(exceptions.Forbidden, match="may not act in project"):
+        list(models.list_models(parent="projects/other/locations/us-central1"))
+    with pytest.raises(exceptions.Forbidden, match="may not act in project"):
+        models.get_model(name="projects/other/locations/us-central1/models/1")

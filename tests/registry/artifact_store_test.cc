@@ -313,6 +313,35 @@ TEST(ArtifactSourceTest, EnforcesAllowedRootsIncludingSymlinks) {
   EXPECT_EQ(files->files.size(), 3u);
 }
 
+TEST(ArtifactSourceTest, NeverReadsFromADeniedRootWhateverTheAllowedOnes) {
+  ScopedTempDir tmp;
+  const fs::path data = tmp.path() / "data";  // the server's data dir
+  WriteTinyCheckpoint(data / "models" / "theirs", 53);
+  WriteTinyCheckpoint(tmp.path() / "mine", 54);
+  std::ofstream(data / "admin.key") << "tsk_secret";
+  ArtifactSourceOptions options;
+  options.denied_roots = {data};
+  EXPECT_TRUE(ResolveArtifactUri((tmp.path() / "mine").string(), options).ok());
+  for (const std::string& bad : std::vector<std::string>{
+           (data / "models" / "theirs").string(), data.string(),
+           "file://" + (data / "models" / "theirs").string(),
+           (tmp.path() / "mine" / ".." / "data" / "models" / "theirs").string()}) {
+    auto r = ResolveArtifactUri(bad, options);
+    ASSERT_TRUE(absl::IsPermissionDenied(r.status())) << bad << ": " << r.status();
+    EXPECT_NE(std::string(r.status().message()).find("the server's own data dir"),
+              std::string::npos);
+  }
+  // A symlink into it, and a folder that holds it (an upload of the data dir's parent).
+  fs::create_directory_symlink(data / "models" / "theirs", tmp.path() / "link");
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      ResolveArtifactUri((tmp.path() / "link").string(), options).status()));
+  options.allowed_roots = {tmp.path()};
+  auto parent = ResolveArtifactUri(tmp.path().string(), options);
+  ASSERT_TRUE(parent.ok()) << parent.status();
+  auto files = CollectArtifactFiles(*parent, options, tmp.path() / "scratch", CancellationToken());
+  EXPECT_TRUE(absl::IsPermissionDenied(files.status())) << files.status();
+}
+
 TEST(ArtifactSourceTest, FetchesAndExtractsRemoteArchivesIntoScratch) {
   ScopedTempDir tmp;
   WriteTinyCheckpoint(tmp.path() / "ckpt", 60);

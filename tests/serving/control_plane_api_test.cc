@@ -79,7 +79,11 @@ class ControlPlaneApiTest : public ::testing::Test {
     ASSERT_TRUE(api.ok()) << api.status();
     api_ = std::move(*api);
     auto router = std::make_shared<http::Router>();
-    ASSERT_TRUE(api_->AddRoutes(*router).ok());
+    // Authentication off: these tests are about the API; the front door has its own tests.
+    door_ = std::make_unique<serving::FrontDoor>(
+        serving::FrontDoor::Options{.clock = &harness_->clock()});
+    serving::SecuredRouter secured(*router, *door_);
+    ASSERT_TRUE(api_->AddRoutes(secured).ok());
     http::HttpServer::Options so;
     so.handler = http::Router::AsHandler(router);
     auto server = http::HttpServer::Create(so);
@@ -96,6 +100,7 @@ class ControlPlaneApiTest : public ::testing::Test {
     if (server_) server_->Shutdown(absl::Seconds(1));
     server_.reset();
     api_.reset();
+    door_.reset();
     endpoints_.reset();
     harness_.reset();
   }
@@ -169,6 +174,7 @@ class ControlPlaneApiTest : public ::testing::Test {
   HoldingWaiter waiter_;
   std::unique_ptr<RegistryHarness> harness_;
   std::unique_ptr<control::EndpointService> endpoints_;
+  std::unique_ptr<serving::FrontDoor> door_;
   std::unique_ptr<ControlPlaneApi> api_;
   std::unique_ptr<http::HttpServer> server_;
   std::unique_ptr<http::HttpClient> client_;

@@ -51,7 +51,7 @@ std::shared_ptr<const RoutingTable> Table() {
 
 TEST(ModelResolverTest, ByIdDefaultsToTheHighestDeployedVersion) {
   ModelResolver resolver(nullptr);
-  auto model = resolver.Resolve(*Table(), "fashion", "", "");
+  auto model = resolver.Resolve(*Table(), "fashion", "", "", nullptr);
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->model, kFashion);
   EXPECT_EQ(model->model_id, "fashion");
@@ -64,7 +64,7 @@ TEST(ModelResolverTest, ByIdDefaultsToTheHighestDeployedVersion) {
 
 TEST(ModelResolverTest, ExplicitVersion) {
   ModelResolver resolver(nullptr);
-  auto model = resolver.Resolve(*Table(), "fashion", "2", "");
+  auto model = resolver.Resolve(*Table(), "fashion", "2", "", nullptr);
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->version.version_id, "2");
   EXPECT_EQ(model->version.input_key, "string_input");
@@ -72,11 +72,11 @@ TEST(ModelResolverTest, ExplicitVersion) {
 
 TEST(ModelResolverTest, DisplayNameWhenItNamesOneModel) {
   ModelResolver resolver(nullptr);
-  auto model = resolver.Resolve(*Table(), "fashion-vit", "", "");
+  auto model = resolver.Resolve(*Table(), "fashion-vit", "", "", nullptr);
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->model, kFashion);
   // An id wins over a display name: "17" is model 17.
-  model = resolver.Resolve(*Table(), "17", "", "");
+  model = resolver.Resolve(*Table(), "17", "", "", nullptr);
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->model, kOther);
 }
@@ -99,10 +99,86 @@ TEST(ModelResolverTest, Errors) {
       {"fashion", "", "prod", absl::StatusCode::kFailedPrecondition, "registry"},
   };
   for (const Case& c : cases) {
-    auto model = resolver.Resolve(*table, c.name, c.version, c.label);
+    auto model = resolver.Resolve(*table, c.name, c.version, c.label, nullptr);
     EXPECT_EQ(model.status().code(), c.code) << c.name << "@" << c.version << c.label;
     EXPECT_THAT(std::string(model.status().message()), HasSubstr(c.needle));
   }
+}
+
+// Two tenants use the same model id; a third has an endpoint without it.
+std::shared_ptr<const RoutingTable> TenantTable() {
+  RoutingTableBuilder builder;
+  builder.AddEndpoint(RoutedEndpoint{
+      .id = "a-ep",
+      .name = "projects/a/locations/l/endpoints/a-ep",
+      .deployed_models = {Deployed("1", "projects/a/locations/l/models/fashion", "1", "f", 1)},
+      .traffic_split = {{"1", 100}}});
+  builder.AddEndpoint(RoutedEndpoint{.id = "a-empty",
+                                     .name = "projects/a/locations/l/endpoints/a-empty",
+                                     .deployed_models = {},
+                                     .traffic_split = {}});
+  builder.AddEndpoint(RoutedEndpoint{
+      .id = "b-ep",
+      .name = "projects/b/locations/l/endpoints/b-ep",
+      .deployed_models = {Deployed("2", "projects/b/locations/l/models/fashion", "3", "f", 1)},
+      .traffic_split = {{"2", 100}}});
+  auto table = builder.Build();
+  EXPECT_TRUE(table.ok()) << table.status();
+  return *table;
+}
+
+Principal Key(std::vector<std::string> projects, std::vector<std::string> endpoints = {}) {
+  return Principal{.key_id = "tsk_0000000000000001",
+                   .role = Role::kPredictor,
+                   .projects = std::move(projects),
+                   .endpoints = std::move(endpoints)};
+}
+
+TEST(ModelResolverTest, NamesResolveWithinTheKeysProjects) {
+  ModelResolver resolver(nullptr);
+  const auto table = TenantTable();
+  const Principal a = Key({"a"});
+  auto model = resolver.Resolve(*table, "fashion", "", "", &a);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->model, "projects/a/locations/l/models/fashion");
+  EXPECT_EQ(model->version.version_id, "1");
+  const Principal b = Key({"b"});
+  model = resolver.Resolve(*table, "fashion", "", "", &b);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->model, "projects/b/locations/l/models/fashion");
+  // Project b's version 3 does not exist for project a's key: the same answer as a version
+  // nobody deployed.
+  model = resolver.Resolve(*table, "fashion", "3", "", &a);
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ModelResolverTest, AnotherTenantsModelIsNotFoundLikeAMissingOne) {
+  ModelResolver resolver(nullptr);
+  const auto table = TenantTable();
+  const Principal c = Key({"c"});
+  auto theirs = resolver.Resolve(*table, "fashion", "", "", &c);
+  auto missing = resolver.Resolve(*table, "nothing", "", "", &c);
+  EXPECT_EQ(theirs.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(std::string(theirs.status().message()),
+            std::string(missing.status().message())
+                .replace(std::string(missing.status().message()).find("nothing"), 7, "fashion"));
+  // A predictor key limited to an endpoint without the model sees none either.
+  const Principal narrow = Key({"a"}, {"projects/a/locations/l/endpoints/a-empty"});
+  EXPECT_EQ(resolver.Resolve(*table, "fashion", "", "", &narrow).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(ModelResolverTest, AKeyForBothTenantsMustUseAnUnambiguousName) {
+  ModelResolver resolver(nullptr);
+  const auto table = TenantTable();
+  const Principal both = Key({"a", "b"});
+  auto model = resolver.Resolve(*table, "fashion", "", "", &both);
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(model.status().message()), HasSubstr("ambiguous"));
+  const Principal all = Key({"*"});
+  EXPECT_EQ(resolver.Resolve(*table, "fashion", "", "", &all).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// docs/openapi.json must describe exactly the routes serve registers -- ControlPlaneApi's and the
-// prediction frontends' -- (both ways), with their operationIds and path parameters, and the
-// served copy must be the checked-in file.
+// docs/openapi.json must describe exactly the routes serve registers -- ControlPlaneApi's,
+// AdminApi's and the prediction frontends' -- (both ways), with their operationIds, path
+// parameters and access rules, and the served copy must be the checked-in file.
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -9,12 +9,14 @@
 #include "control/routing_table.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "serving/front_door/secured_router.h"
 #include "serving/predict/kserve_v2_routes.h"
 #include "serving/predict/model_resolver.h"
 #include "serving/predict/prediction_service.h"
 #include "serving/predict/replica_status_routes.h"
 #include "serving/predict/tf_serving_routes.h"
 #include "serving/predict/vertex_predict_routes.h"
+#include "serving/rest/admin_api.h"
 #include "serving/rest/blocking_executor.h"
 #include "serving/rest/control_plane_api.h"
 #include "serving/rest/openapi_document.h"
@@ -23,8 +25,13 @@
 namespace tessera::serving::rest {
 namespace {
 
+using serving::FrontDoor;
 using serving::ModelResolver;
 using serving::PredictionService;
+using serving::RouteAccess;
+using serving::ScopeName;
+using serving::SecuredRouter;
+using serving::UnguardedRoutes;
 
 using nlohmann::json;
 
@@ -56,73 +63,90 @@ std::set<std::string> PathParams(std::string_view pattern) {
   return out;
 }
 
-// The prediction frontends' routes, as serve registers them (with stand-in dependencies: only
-// the route table matters here).
-std::vector<http::Router::RouteEntry> DataPlaneRoutes() {
+// One route with its access rule, from whichever API registers it.
+struct DocumentedRoute {
+  std::string method;
+  std::string pattern;
+  std::string operation_id;  // "" where the API does not name it (the data plane's routes)
+  RouteAccess access;
+};
+
+// Every route serve registers -- the control plane's, the admin API's and the prediction
+// frontends' (the latter with stand-in dependencies: only the route table matters here).
+std::vector<DocumentedRoute> AllRoutes() {
+  std::vector<DocumentedRoute> out;
+  for (const auto& r : ControlPlaneApi::Routes()) {
+    out.push_back(
+        {std::string(r.method), std::string(r.pattern), std::string(r.operation_id), r.access});
+  }
+  for (const auto& r : AdminApi::Routes()) {
+    out.push_back(
+        {std::string(r.method), std::string(r.pattern), std::string(r.operation_id), r.access});
+  }
   static RoutingTableHolder routing;
   static SeededRandom random(1);
   static const ModelResolver resolver(nullptr);
   static BlockingExecutor executor({.threads = 1});
+  static RealClock clock;
+  static FrontDoor door({.clock = &clock});
   static std::unique_ptr<PredictionService> predictions =
       *PredictionService::Create({.routing = &routing, .random = &random});
   http::Router router;
-  EXPECT_TRUE(AddVertexPredictRoutes(router, predictions.get(), &executor).ok());
-  EXPECT_TRUE(AddTfServingRoutes(router, predictions.get(), &resolver, &executor).ok());
-  EXPECT_TRUE(AddKserveV2Routes(router, predictions.get(), &resolver, &executor).ok());
+  SecuredRouter secured(router, door);
+  EXPECT_TRUE(AddVertexPredictRoutes(secured, predictions.get(), &executor).ok());
+  EXPECT_TRUE(AddTfServingRoutes(secured, predictions.get(), &resolver, &executor).ok());
+  EXPECT_TRUE(AddKserveV2Routes(secured, predictions.get(), &resolver, &executor).ok());
   EXPECT_TRUE(
       AddReplicaStatusRoutes(
-          router, {.deployed_models = [] { return std::vector<control::DeployedModelStatus>{}; }})
+          secured, {.deployed_models = [] { return std::vector<control::DeployedModelStatus>{}; }})
           .ok());
-  return router.Routes();
+  EXPECT_TRUE(UnguardedRoutes(router, secured).empty());
+  for (const SecuredRouter::Entry& e : secured.routes()) {
+    out.push_back({e.method, e.pattern, "", e.access});
+  }
+  return out;
 }
 
-TEST(OpenApiSyncTest, EveryDataPlaneRouteIsDocumented) {
+TEST(OpenApiSyncTest, EveryRouteIsDocumentedWithItsAccess) {
   const json doc = LoadDoc();
+  ASSERT_TRUE(doc.contains("paths"));
   std::set<std::string> operation_ids;
-  for (const auto& route : DataPlaneRoutes()) {
+  for (const DocumentedRoute& route : AllRoutes()) {
     const std::string method = Lower(route.method);
+    const std::string where = route.method + " " + route.pattern;
     ASSERT_TRUE(doc["paths"].contains(route.pattern))
         << "missing path in docs/openapi.json: " << route.pattern;
     ASSERT_TRUE(doc["paths"][route.pattern].contains(method))
-        << "missing " << route.method << " " << route.pattern << " in docs/openapi.json";
+        << "missing " << where << " in docs/openapi.json";
     const json& op = doc["paths"][route.pattern][method];
     EXPECT_TRUE(operation_ids.insert(op.value("operationId", "")).second)
-        << "missing or duplicate operationId at " << route.method << " " << route.pattern;
+        << "missing or duplicate operationId at " << where;
+    if (!route.operation_id.empty()) {
+      EXPECT_EQ(op.value("operationId", ""), route.operation_id) << where;
+    }
     std::set<std::string> documented;
     for (const json& p : op.value("parameters", json::array())) {
       if (p.value("in", "") == "path") documented.insert(p.value("name", ""));
     }
-    EXPECT_EQ(documented, PathParams(route.pattern))
-        << "path parameters of " << route.method << " " << route.pattern;
+    EXPECT_EQ(documented, PathParams(route.pattern)) << "path parameters of " << where;
+    // Who may call it: Tessera's extension, and OpenAPI's own `security` (the document's
+    // default is the API key; a public route overrides it with none).
+    const json access = op.value("x-tessera-access", json::object());
+    EXPECT_EQ(access.value("action", ""), auth::ActionName(route.access.action)) << where;
+    EXPECT_EQ(access.value("scope", ""), ScopeName(route.access.scope)) << where;
+    const bool is_public = route.access.action == auth::Action::kPublic;
+    EXPECT_EQ(op.contains("security") && op["security"] == json::array(), is_public)
+        << where << (is_public ? " is public: give it \"security\": []" : " needs a key");
   }
-}
-
-TEST(OpenApiSyncTest, EveryRouteIsDocumented) {
-  const json doc = LoadDoc();
-  ASSERT_TRUE(doc.contains("paths"));
-  for (const auto& route : ControlPlaneApi::Routes()) {
-    const std::string path(route.pattern);
-    const std::string method = Lower(route.method);
-    ASSERT_TRUE(doc["paths"].contains(path)) << "missing path in docs/openapi.json: " << path;
-    ASSERT_TRUE(doc["paths"][path].contains(method))
-        << "missing " << route.method << " " << path << " in docs/openapi.json";
-    const json& op = doc["paths"][path][method];
-    EXPECT_EQ(op.value("operationId", ""), route.operation_id) << route.method << " " << path;
-    std::set<std::string> documented;
-    for (const json& p : op.value("parameters", json::array())) {
-      if (p.value("in", "") == "path") documented.insert(p.value("name", ""));
-    }
-    EXPECT_EQ(documented, PathParams(path)) << "path parameters of " << route.method << " " << path;
-  }
+  ASSERT_TRUE(doc.contains("security"));
+  EXPECT_EQ(doc["security"], json::parse(R"([{"apiKey": []}, {"bearer": []}])"));
 }
 
 TEST(OpenApiSyncTest, EveryDocumentedOperationIsARoute) {
   const json doc = LoadDoc();
   std::set<std::pair<std::string, std::string>> routes;
-  for (const auto& route : ControlPlaneApi::Routes()) {
-    routes.emplace(Lower(route.method), std::string(route.pattern));
-  }
-  for (const auto& route : DataPlaneRoutes()) routes.emplace(Lower(route.method), route.pattern);
+  for (const DocumentedRoute& route : AllRoutes())
+    routes.emplace(Lower(route.method), route.pattern);
   for (auto path = doc["paths"].begin(); path != doc["paths"].end(); ++path) {
     for (auto method = path.value().begin(); method != path.value().end(); ++method) {
       EXPECT_TRUE(routes.count({method.key(), path.key()}))

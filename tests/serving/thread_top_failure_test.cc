@@ -13,11 +13,12 @@
 #include "common/http/http_client.h"
 #include "common/http/http_server.h"
 #include "control/random_source.h"
-#include "fmt/format.h"
 #include "control/routing_table.h"
+#include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "serving/front_door/front_door.h"
 #include "serving/grpc/kserve_grpc_server.h"
 #include "serving/grpc/kserve_v2.grpc.pb.h"
 #include "serving/predict/model_resolver.h"
@@ -119,13 +120,15 @@ class KserveGrpcFailureTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(predictions.ok()) << predictions.status();
     predictions_ = *std::move(predictions);
     const std::string kind = GetParam();
-    auto server = KserveGrpcServer::Start(
-        {.listen = "127.0.0.1:0",
-         .predictions = predictions_.get(),
-         .resolver = &resolver_,
-         .before_call_for_test = [this, kind](std::string_view method) {
-           if (method == "ModelInfer" && calls_.fetch_add(1) == 0) ThrowKind(kind);
-         }});
+    auto server =
+        KserveGrpcServer::Start({.listen = "127.0.0.1:0",
+                                 .predictions = predictions_.get(),
+                                 .resolver = &resolver_,
+                                 .door = &door_,
+                                 .before_call_for_test = [this, kind](std::string_view method) {
+                                   if (method == "ModelInfer" && calls_.fetch_add(1) == 0)
+                                     ThrowKind(kind);
+                                 }});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = inference::GRPCInferenceService::NewStub(grpc::CreateChannel(
@@ -135,6 +138,8 @@ class KserveGrpcFailureTest : public ::testing::TestWithParam<std::string> {
   RoutingTableHolder routing_;
   SeededRandom random_{1};
   ModelResolver resolver_{nullptr};
+  RealClock clock_;
+  FrontDoor door_{{.clock = &clock_}};  // authentication off: the failures are the subject
   std::unique_ptr<PredictionService> predictions_;
   std::atomic<int> calls_{0};
   std::unique_ptr<KserveGrpcServer> server_;

@@ -37,6 +37,32 @@ constexpr std::array<std::pair<absl::StatusCode, std::string_view>, 17> kCodeNam
 constexpr size_t kMaxEchoedBodyBytes = 200;
 constexpr char kRetryAfterPayload[] = "type.tessera.dev/retry-after-seconds";
 constexpr int kMaxRetryAfterSeconds = 3600;
+constexpr char kErrorInfoPayload[] = "type.googleapis.com/google.rpc.ErrorInfo";
+
+nlohmann::json ErrorInfoJson(const ErrorInfo& info) {
+  return nlohmann::json{{"@type", kErrorInfoPayload},
+                        {"reason", info.reason},
+                        {"domain", info.domain},
+                        {"metadata", info.metadata}};
+}
+
+// The ErrorInfo of a details entry; nullopt when it is not one (or malformed).
+std::optional<ErrorInfo> ErrorInfoFromJson(const nlohmann::json& j) {
+  if (!j.is_object() || j.value("@type", std::string()) != kErrorInfoPayload) return std::nullopt;
+  ErrorInfo info;
+  const auto reason = j.find("reason");
+  const auto domain = j.find("domain");
+  if (reason == j.end() || !reason->is_string()) return std::nullopt;
+  info.reason = reason->get<std::string>();
+  info.domain = domain != j.end() && domain->is_string() ? domain->get<std::string>() : "";
+  const auto metadata = j.find("metadata");
+  if (metadata != j.end() && metadata->is_object()) {
+    for (const auto& [key, value] : metadata->items()) {
+      if (value.is_string()) info.metadata[key] = value.get<std::string>();
+    }
+  }
+  return info;
+}
 
 }  // namespace
 
@@ -140,17 +166,22 @@ nlohmann::json GoogleErrorJson(int http_status, const absl::Status& status) {
     code = absl::StatusCode::kInternal;
     message = "OK status reported as an error";
   }
-  return nlohmann::json{
+  nlohmann::json j{
       {"error", {{"code", http_status}, {"message", message}, {"status", CodeName(code)}}}};
+  if (const std::optional<ErrorInfo> info = GetErrorInfo(status)) {
+    j["error"]["details"] = nlohmann::json::array({ErrorInfoJson(*info)});
+  }
+  return j;
 }
 
 nlohmann::json GoogleErrorJson(int http_status, const absl::Status& status,
                                std::string_view request_id) {
   nlohmann::json j = GoogleErrorJson(http_status, status);
   if (!request_id.empty()) {
-    j["error"]["details"] = nlohmann::json::array(
-        {{{"@type", "type.googleapis.com/google.rpc.RequestInfo"},
-          {"requestId", std::string(request_id)}}});
+    nlohmann::json& details = j["error"]["details"];
+    if (!details.is_array()) details = nlohmann::json::array();
+    details.push_back({{"@type", "type.googleapis.com/google.rpc.RequestInfo"},
+                       {"requestId", std::string(request_id)}});
   }
   return j;
 }
@@ -178,6 +209,19 @@ std::optional<int> RetryAfterSeconds(const absl::Status& status) {
   int seconds = 0;
   if (!absl::SimpleAtoi(std::string(*payload), &seconds) || seconds < 1) return std::nullopt;
   return seconds;
+}
+
+void SetErrorInfo(absl::Status& status, const ErrorInfo& info) {
+  if (status.ok()) return;
+  status.SetPayload(kErrorInfoPayload, absl::Cord(ErrorInfoJson(info).dump()));
+}
+
+std::optional<ErrorInfo> GetErrorInfo(const absl::Status& status) {
+  const auto payload = status.GetPayload(kErrorInfoPayload);  // absl::optional on Debian
+  if (!payload) return std::nullopt;
+  const nlohmann::json j =
+      nlohmann::json::parse(std::string(*payload), nullptr, /*allow_exceptions=*/false);
+  return ErrorInfoFromJson(j);
 }
 
 void AddRetryAfterHeader(const absl::Status& status, HttpResponse& response) {
@@ -214,7 +258,17 @@ absl::Status StatusFromHttpResponse(int http_status, std::string_view body) {
       }
       const auto message = error->find("message");
       if (message != error->end() && message->is_string()) {
-        return absl::Status(code, message->get<std::string>());
+        absl::Status status(code, message->get<std::string>());
+        const auto details = error->find("details");
+        if (details != error->end() && details->is_array()) {
+          for (const nlohmann::json& detail : *details) {
+            if (std::optional<ErrorInfo> info = ErrorInfoFromJson(detail)) {
+              SetErrorInfo(status, *info);
+              break;
+            }
+          }
+        }
+        return status;
       }
     }
   }

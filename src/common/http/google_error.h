@@ -5,6 +5,7 @@
 // Pure functions, thread-safe.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,18 @@ std::optional<int> RetryAfterSeconds(const absl::Status& status);
 // Sets `Retry-After` on `response` when `status` carries the hint.
 void AddRetryAfterHeader(const absl::Status& status, HttpResponse& response);
 
+// A google.rpc.ErrorInfo detail ("why", machine-readable), carried with the status like the
+// Retry-After hint and written by GoogleErrorJson as a "details" entry:
+//   {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
+//    "domain": "tessera", "metadata": {"limit": "key", ...}}
+struct ErrorInfo {
+  std::string reason;  // UPPER_SNAKE_CASE, e.g. "RATE_LIMIT_EXCEEDED"
+  std::string domain = "tessera";
+  std::map<std::string, std::string> metadata;
+};
+void SetErrorInfo(absl::Status& status, const ErrorInfo& info);
+std::optional<ErrorInfo> GetErrorInfo(const absl::Status& status);
+
 // HTTP status -> the canonical code, for responses without a Google error body: 2xx OK;
 // 400 INVALID_ARGUMENT; 401 UNAUTHENTICATED; 403 PERMISSION_DENIED; 404 NOT_FOUND;
 // 405 UNIMPLEMENTED; 408 DEADLINE_EXCEEDED; 409 ABORTED; 412 FAILED_PRECONDITION;
@@ -44,10 +57,12 @@ std::string CodeName(absl::StatusCode code);
 // The reverse of CodeName; false when `name` is not one.
 bool CodeFromName(std::string_view name, absl::StatusCode* code);
 
-// {"error": {"code": <http_status>, "message": ..., "status": ...}}. An OK `status` is reported as
-// INTERNAL ("OK status reported as an error"): a caller bug must not produce a 200-coded error.
+// {"error": {"code": <http_status>, "message": ..., "status": ...}}, with "details" holding the
+// status's ErrorInfo when it has one. An OK `status` is reported as INTERNAL ("OK status
+// reported as an error"): a caller bug must not produce a 200-coded error.
 nlohmann::json GoogleErrorJson(int http_status, const absl::Status& status);
-// The same, and when `request_id` is not empty, a details entry as Google APIs send it:
+// The same, and when `request_id` is not empty, a details entry (after any ErrorInfo) as Google
+// APIs send it:
 //   "details": [{"@type": "type.googleapis.com/google.rpc.RequestInfo", "requestId": "..."}]
 nlohmann::json GoogleErrorJson(int http_status, const absl::Status& status,
                                std::string_view request_id);
@@ -63,8 +78,8 @@ HttpResponse GoogleErrorResponse(int http_status, const absl::Status& status,
 
 // The status a response means (with its Retry-After header as the hint above). 2xx -> OK.
 // Otherwise, when the body is a Google error, its "status" and "message" (the message is kept
-// verbatim); if not, the code from CodeFromHttpStatus and a message "HTTP <status>: <first 200
-// bytes of the body>".
+// verbatim) and its ErrorInfo detail, if any; if not, the code from CodeFromHttpStatus and a
+// message "HTTP <status>: <first 200 bytes of the body>".
 absl::Status StatusFromHttpResponse(int http_status, std::string_view body);
 absl::Status StatusFromHttpResponse(const HttpResponse& response);
 

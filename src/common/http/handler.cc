@@ -52,6 +52,8 @@ class Responder::Slot {
     return responded_;
   }
 
+  const std::string& request_id() const { return request_id_; }
+
  private:
   mutable absl::Mutex mu_;
   bool responded_ ABSL_GUARDED_BY(mu_) = false;
@@ -68,6 +70,18 @@ Responder::Responder(SendFunction send, std::shared_ptr<CancellationToken> cance
                      std::string request_id)
     : slot_(std::make_shared<Slot>(std::move(send), std::move(request_id))),
       cancellation_(std::move(cancellation)) {}
+
+Responder Responder::Intercepted(std::function<void(HttpResponse&)> edit) const {
+  Responder inner = *this;
+  Responder out(
+      [inner, edit = std::move(edit)](HttpResponse&& response) {
+        edit(response);
+        inner.Respond(std::move(response));
+      },
+      slot_ != nullptr ? slot_->request_id() : std::string());
+  out.cancellation_ = cancellation_;
+  return out;
+}
 
 bool Responder::Respond(HttpResponse&& response) const {
   if (slot_ == nullptr) return false;

@@ -47,6 +47,11 @@ class Responder {
   // The request's token (null for an empty responder or one made without a token).
   CancellationTokenPtr cancellation() const { return cancellation_; }
 
+  // A responder whose response passes through `edit` before this one sends it, with the same
+  // request id and cancellation (the front door adds headers and writes audit lines this way).
+  // A handler that drops it without responding still gets its 500, edited likewise.
+  Responder Intercepted(std::function<void(HttpResponse&)> edit) const;
+
  private:
   class Slot;
   std::shared_ptr<Slot> slot_;

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -247,6 +248,7 @@ class HttpServer::Impl {
     if (o.tcp_port < 0 || o.tcp_port > 65535) {
       return absl::InvalidArgumentError(fmt::format("HttpServer: bad port {}", o.tcp_port));
     }
+    if (absl::Status s = MakeTlsContext(); !s.ok()) return s;
     ioc_.emplace(o.io_threads);
     if (!o.tcp_address.empty()) {
       boost::system::error_code ec;
@@ -388,6 +390,37 @@ class HttpServer::Impl {
     kStopped,  // Shutdown() ran (or is running): io threads joined, io_context gone
   };
 
+  absl::Status MakeTlsContext() {
+    const Options& o = core_.options;
+    if (o.tls_certificate_file.empty() && o.tls_private_key_file.empty()) return absl::OkStatus();
+    if (o.tls_certificate_file.empty() || o.tls_private_key_file.empty()) {
+      return absl::InvalidArgumentError("HttpServer: TLS needs both a certificate and a key file");
+    }
+    namespace ssl = asio::ssl;
+    auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
+    context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                         ssl::context::no_sslv3 | ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+    boost::system::error_code ec;
+    context->use_certificate_chain_file(o.tls_certificate_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(fmt::format("cannot load the TLS certificate {}: {}",
+                                                    o.tls_certificate_file, ec.message()));
+    }
+    context->use_private_key_file(o.tls_private_key_file, ssl::context::pem, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(fmt::format("cannot load the TLS private key {}: {}",
+                                                    o.tls_private_key_file, ec.message()));
+    }
+    if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+      return absl::InvalidArgumentError(
+          fmt::format("the TLS private key {} does not match the certificate {}",
+                      o.tls_private_key_file, o.tls_certificate_file));
+    }
+    core_.tls_context = std::move(context);
+    return absl::OkStatus();
+  }
+
   static std::string Describe(const tcp::endpoint& e) {
     return e.address().is_v6() ? fmt::format("[{}]:{}", e.address().to_string(), e.port())
                                : fmt::format("{}:{}", e.address().to_string(), e.port());
@@ -457,11 +490,14 @@ class HttpServer::Impl {
   // Writes a 503 (best effort, never blocking: the socket is non-blocking and the answer fits a
   // fresh socket's buffer) and closes.
   template <class Socket>
-  static void Refuse(Socket& socket, std::string_view message) {
+  static void Refuse(Socket& socket, std::string_view message, bool tls) {
     boost::system::error_code ignored;
     socket.non_blocking(true, ignored);
-    const std::string bytes = internal::RefusalResponseBytes(message);
-    socket.write_some(asio::buffer(bytes), ignored);
+    // A TLS client cannot read plain bytes before its handshake: it only sees the close.
+    if (!tls) {
+      const std::string bytes = internal::RefusalResponseBytes(message);
+      socket.write_some(asio::buffer(bytes), ignored);
+    }
     socket.shutdown(asio::socket_base::shutdown_both, ignored);
     socket.close(ignored);
   }
@@ -470,10 +506,11 @@ class HttpServer::Impl {
   // max_connections_per_peer (`peer` empty: not counted), else starts a connection.
   template <class Stream, class Socket>
   void Adopt(Socket socket, std::string remote, std::string peer) {
+    constexpr bool kTls = std::is_same_v<Stream, internal::TlsStream>;
     core_.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     if (core_.connections_active.load(std::memory_order_relaxed) >= core_.options.max_connections) {
       core_.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      Refuse(socket, "too many connections");
+      Refuse(socket, "too many connections", kTls);
       return;
     }
     if (!core_.AcquirePeer(peer)) {
@@ -481,13 +518,22 @@ class HttpServer::Impl {
       core_.connections_refused_per_peer.fetch_add(1, std::memory_order_relaxed);
       spdlog::debug("http server: refusing {}: {} connections from {} already", remote,
                     core_.options.max_connections_per_peer, peer);
-      Refuse(socket, fmt::format("too many connections from {} (the limit is {} per address)",
-                                 peer, core_.options.max_connections_per_peer));
+      Refuse(socket,
+             fmt::format("too many connections from {} (the limit is {} per address)", peer,
+                         core_.options.max_connections_per_peer),
+             kTls);
       return;
     }
     // From here the connection owns the peer count: its destructor releases it.
-    auto connection = std::make_shared<internal::Connection<Stream>>(
-        &core_, Stream(std::move(socket)), std::move(remote), std::move(peer));
+    std::shared_ptr<internal::Connection<Stream>> connection;
+    if constexpr (kTls) {
+      connection = std::make_shared<internal::Connection<Stream>>(
+          &core_, Stream(internal::TcpStream(std::move(socket)), *core_.tls_context),
+          std::move(remote), std::move(peer));
+    } else {
+      connection = std::make_shared<internal::Connection<Stream>>(
+          &core_, Stream(std::move(socket)), std::move(remote), std::move(peer));
+    }
     if (!core_.Register(connection)) return;  // draining: dropped, which closes it
     connection->Start();
   }
@@ -504,9 +550,15 @@ class HttpServer::Impl {
                                   boost::system::error_code ignored;
                                   socket.set_option(tcp::no_delay(true), ignored);
                                   TcpPeer peer = TcpRemote(socket);
-                                  Adopt<internal::TcpStream>(std::move(socket),
-                                                             std::move(peer.remote),
-                                                             std::move(peer.address));
+                                  if (core_.tls_context != nullptr) {
+                                    Adopt<internal::TlsStream>(std::move(socket),
+                                                               std::move(peer.remote),
+                                                               std::move(peer.address));
+                                  } else {
+                                    Adopt<internal::TcpStream>(std::move(socket),
+                                                               std::move(peer.remote),
+                                                               std::move(peer.address));
+                                  }
                                   AcceptTcp();
                                 });
   }

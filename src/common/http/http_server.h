@@ -3,8 +3,8 @@
 // TCP). Transport only: what a request means is the handler's business (see router.h).
 //
 // What it does:
-// - Listens on TCP (an IPv4 or IPv6 literal; port 0 picks a free port, see port()) and/or a unix
-//   domain socket; N io threads serve every connection.
+// - Listens on TCP (an IPv4 or IPv6 literal; port 0 picks a free port, see port()), plain or
+//   TLS (OpenSSL), and/or a unix domain socket; N io threads serve every connection.
 // - HTTP/1.1 keep-alive; pipelined requests are handled one after the other, responses in order.
 // - Limits, each answered with a Google error body and the connection closed: a body over
 //   max_body_bytes -> 413 (judged from Content-Length before the body is read, or while reading a
@@ -51,6 +51,15 @@
 
 namespace tessera::http {
 
+// What the server knows of a request once its header is in (Options::admit_body).
+struct HeaderView {
+  std::string_view method;
+  std::string_view target;
+  std::string_view request_id;
+  std::string_view remote_address;
+  const HttpHeaders& headers;
+};
+
 class HttpServer {
  public:
   struct Options {
@@ -58,6 +67,11 @@ class HttpServer {
     // listener. See ParseHostPort() in url.h for "host:port" text.
     std::string tcp_address = "127.0.0.1";
     int tcp_port = 0;  // 0 picks a free port; port() reports it
+    // TLS on the TCP listener: PEM files of the certificate chain and its private key (both or
+    // neither; the unix socket stays plain). TLS 1.2 or newer; the handshake must finish within
+    // header_timeout. A bad file is INVALID_ARGUMENT at Create.
+    std::string tls_certificate_file;
+    std::string tls_private_key_file;
     // A unix domain socket path; empty for none. A stale socket file there is replaced; any
     // other file there is an error. The file is removed at shutdown.
     std::string unix_socket_path;
@@ -71,6 +85,14 @@ class HttpServer {
     size_t max_header_bytes = 64 << 10;
     // 0: no limit (see above).
     int64_t max_in_flight_body_bytes = 0;
+    // Optional: what the server's own log lines show of a request target (e.g. secrets a client
+    // put in a URL by mistake, redacted). Null: the target as sent.
+    std::function<std::string(std::string_view target)> redact_target;
+    // Optional: called once the header of a request that has a body is in, before the body is
+    // read or counted against max_in_flight_body_bytes. A non-OK status refuses the request
+    // there (the HTTP status of its code, in refusal_response's shape) and closes the
+    // connection: a server that authenticates callers refuses a keyless upload unread.
+    std::function<absl::Status(const HeaderView& header)> admit_body;
     // Optional: the response for a request refused by the server itself (429 above), given its
     // target, so an API with its own error shape answers in it. Null: a Google error.
     std::function<HttpResponse(std::string_view target, const absl::Status& status)>

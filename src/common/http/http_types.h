@@ -6,12 +6,14 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/principal.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace tessera::http {
@@ -68,6 +70,9 @@ struct HttpRequest {
   // Server side: this request's id (request_id.h), also sent back in the X-Request-Id header.
   // Handlers put it in their log lines and in errors made for an exception.
   std::string request_id;
+  // Server side: who sent it, set by the server's front door once the credential and the
+  // route's access rule passed (serving/front_door/front_door.h); null on routes that need none.
+  std::shared_ptr<const Principal> principal;
 
   // The first value of query parameter `name`, or nullopt.
   std::optional<std::string> QueryParam(std::string_view name) const;

@@ -14,14 +14,17 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -47,6 +50,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
 using TcpStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
 
 class ConnectionBase;
@@ -59,6 +63,8 @@ struct ServerCore {
       : options(o), body_bytes(o.max_in_flight_body_bytes) {}
 
   const HttpServer::Options options;
+  // TLS on the TCP listener (Options::tls_*); null: plain HTTP. Set before the first accept.
+  std::unique_ptr<asio::ssl::context> tls_context;
   // Bytes of bodies read (or being read) and not yet answered.
   ByteBudget body_bytes;
   std::atomic<int64_t> connections_accepted{0};
@@ -157,7 +163,13 @@ class Connection final : public ConnectionBase {
         peer_watch_(stream_.get_executor()) {}
 
   void Start() override {
-    asio::dispatch(stream_.get_executor(), [self = Self()] { self->ReadNext(); });
+    asio::dispatch(stream_.get_executor(), [self = Self()] {
+      if constexpr (kTls) {
+        self->Handshake();
+      } else {
+        self->ReadNext();
+      }
+    });
   }
   void BeginDrain() override {
     asio::post(stream_.get_executor(), [self = Self()] {
@@ -175,7 +187,10 @@ class Connection final : public ConnectionBase {
   }
 
  private:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
   enum class State {
+    kHandshake,  // TLS only: the client's handshake, within header_timeout of the accept
     kIdle,       // waiting for the first byte of the next request (idle_timeout)
     kReading,    // reading one request: its header within header_timeout of its first byte,
                  // then its body within body_timeout of the header's end
@@ -197,12 +212,34 @@ class Connection final : public ConnectionBase {
   std::shared_ptr<Connection> Self() {
     return std::static_pointer_cast<Connection>(shared_from_this());
   }
+  // The TCP (or unix) stream under any TLS layer: timeouts, the socket, closing.
+  auto& Lowest() { return beast::get_lowest_layer(stream_); }
+
   // Arms the stream's timer for the next operations; "forever" for very long durations.
   void ExpireAfter(absl::Duration d) {
     if (d >= absl::Hours(24 * 365)) {
-      stream_.expires_never();
+      Lowest().expires_never();
     } else {
-      stream_.expires_after(absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration())));
+      Lowest().expires_after(absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration())));
+    }
+  }
+
+  // TLS: the handshake must finish within header_timeout (a client that opens a connection and
+  // says nothing is a slowloris too); a failed one closes the connection.
+  void Handshake() {
+    if constexpr (kTls) {
+      state_ = State::kHandshake;
+      ExpireAfter(core_->options.header_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, [self =
+                                                                   Self()](beast::error_code ec) {
+        if (self->state_ != State::kHandshake) return;
+        if (ec) {
+          spdlog::debug("http {}: TLS handshake failed: {}", self->remote_address_, ec.message());
+          self->Close();
+          return;
+        }
+        self->ReadNext();
+      });
     }
   }
 
@@ -265,6 +302,24 @@ class Connection final : public ConnectionBase {
     if (parser_->is_done()) {
       OnRequest();
       return;
+    }
+    if (core_->options.admit_body) {
+      HttpHeaders headers;
+      for (const auto& field : parser_->get()) {
+        headers.Add(std::string(field.name_string()), std::string(field.value()));
+      }
+      const std::string_view method(parser_->get().method_string().data(),
+                                    parser_->get().method_string().size());
+      const std::string target(parser_->get().target());
+      const absl::Status admitted = core_->options.admit_body({.method = method,
+                                                               .target = target,
+                                                               .request_id = request_id_,
+                                                               .remote_address = remote_address_,
+                                                               .headers = headers});
+      if (!admitted.ok()) {
+        SendErrorAndClose(HttpStatusFromCode(admitted.code()), admitted, target);
+        return;
+      }
     }
     const int64_t body_bytes = static_cast<int64_t>(
         length && !parser_->chunked() ? *length : core_->options.max_body_bytes);
@@ -382,8 +437,10 @@ class Connection final : public ConnectionBase {
     head_request_ = message.method() == bhttp::verb::head;
     // For the debug log line and for the error log of a handler that throws.
     static constexpr size_t kMaxLoggedTarget = 256;
-    const std::string_view target(message.target().data(),
-                                  std::min(message.target().size(), kMaxLoggedTarget));
+    const std::string_view full_target(message.target().data(), message.target().size());
+    std::string target = core_->options.redact_target ? core_->options.redact_target(full_target)
+                                                      : std::string(full_target);
+    if (target.size() > kMaxLoggedTarget) target.resize(kMaxLoggedTarget);
     request_line_ = fmt::format("{} {}", std::string_view(message.method_string().data(),
                                                           message.method_string().size()),
                                 target);
@@ -394,7 +451,7 @@ class Connection final : public ConnectionBase {
     }
     request->request_id = request_id_;
     state_ = State::kHandling;
-    stream_.expires_never();
+    Lowest().expires_never();
     core_->requests.fetch_add(1, std::memory_order_relaxed);
     auto link = std::make_shared<ResponseLink>(shared_from_this());
     core_->TrackLink(link);
@@ -420,7 +477,7 @@ class Connection final : public ConnectionBase {
     peer_watch_.expires_after(kPeerWatchInterval);
     peer_watch_.async_wait([self = Self()](beast::error_code ec) {
       if (ec || self->state_ != State::kHandling || self->cancellation_ == nullptr) return;
-      pollfd p{self->stream_.socket().native_handle(), POLLRDHUP, 0};
+      pollfd p{self->Lowest().socket().native_handle(), POLLRDHUP, 0};
       if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0) {
         spdlog::debug(
             "http {}: the client closed its connection before the response; "
@@ -481,7 +538,7 @@ class Connection final : public ConnectionBase {
         self->ReadNext();
       } else if (after == AfterWrite::kClose) {
         beast::error_code ignored;
-        self->stream_.socket().shutdown(asio::socket_base::shutdown_send, ignored);
+        self->Lowest().socket().shutdown(asio::socket_base::shutdown_send, ignored);
         self->Close();
       } else {
         self->Linger();
@@ -511,23 +568,24 @@ class Connection final : public ConnectionBase {
   void Linger() {
     state_ = State::kLingering;
     beast::error_code ignored;
-    stream_.socket().shutdown(asio::socket_base::shutdown_send, ignored);
+    Lowest().socket().shutdown(asio::socket_base::shutdown_send, ignored);
     ExpireAfter(absl::Seconds(1));
     lingered_bytes_ = 0;
     LingerRead();
   }
   void LingerRead() {
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(kReadChunkBytes),
-                            [self = Self()](beast::error_code ec, size_t n) {
-                              if (self->state_ != State::kLingering) return;
-                              self->lingered_bytes_ += n;
-                              if (ec || self->lingered_bytes_ > kMaxLingerBytes) {
-                                self->Close();
-                                return;
-                              }
-                              self->LingerRead();
-                            });
+    // Raw bytes (TLS records too): they are only discarded.
+    Lowest().async_read_some(buffer_.prepare(kReadChunkBytes),
+                             [self = Self()](beast::error_code ec, size_t n) {
+                               if (self->state_ != State::kLingering) return;
+                               self->lingered_bytes_ += n;
+                               if (ec || self->lingered_bytes_ > kMaxLingerBytes) {
+                                 self->Close();
+                                 return;
+                               }
+                               self->LingerRead();
+                             });
   }
 
   void Close() {
@@ -540,8 +598,8 @@ class Connection final : public ConnectionBase {
     if (cancellation_ != nullptr) cancellation_->Cancel();
     cancellation_.reset();
     beast::error_code ignored;
-    stream_.socket().shutdown(asio::socket_base::shutdown_both, ignored);
-    stream_.close();  // cancels the timer and any pending operation
+    Lowest().socket().shutdown(asio::socket_base::shutdown_both, ignored);
+    Lowest().close();  // cancels the timer and any pending operation
   }
 
   Stream stream_;

@@ -130,6 +130,35 @@ constexpr std::string_view kEndpointInferenceTimeout = R"sql(
 ALTER TABLE endpoints ADD COLUMN inference_timeout_us INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 5: API keys (only salted, peppered hashes of their secrets), per-project quotas and
+// per-endpoint rate limits (auth/, control/quota.h). An endpoint's limit dies with its row.
+constexpr std::string_view kAccess = R"sql(
+CREATE TABLE api_keys (
+  key_id TEXT PRIMARY KEY,
+  display_name TEXT NOT NULL DEFAULT '',
+  role TEXT NOT NULL,
+  projects TEXT NOT NULL,
+  endpoints TEXT NOT NULL,
+  salt TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_by TEXT NOT NULL DEFAULT '',
+  create_time_us INTEGER NOT NULL,
+  expire_time_us INTEGER,
+  revoke_time_us INTEGER,
+  rate_limit_rps REAL,
+  rate_limit_burst INTEGER
+);
+CREATE TABLE project_quotas (
+  project TEXT PRIMARY KEY,
+  max_endpoints INTEGER NOT NULL DEFAULT -1,
+  max_deployed_models INTEGER NOT NULL DEFAULT -1,
+  max_replicas INTEGER NOT NULL DEFAULT -1,
+  max_cpu_cores INTEGER NOT NULL DEFAULT -1
+);
+ALTER TABLE endpoints ADD COLUMN rate_limit_rps REAL;
+ALTER TABLE endpoints ADD COLUMN rate_limit_burst INTEGER;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -138,6 +167,7 @@ const std::vector<Migration>& Migrations() {
       {2, "endpoints, deployed models, traffic splits", kEndpoints},
       {3, "operation indexes", kOperationIndexes},
       {4, "endpoint inference timeout", kEndpointInferenceTimeout},
+      {5, "api keys, project quotas, endpoint rate limits", kAccess},
   };
   return kMigrations;
 }

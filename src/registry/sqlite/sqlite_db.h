@@ -26,6 +26,7 @@ class Statement {
 
   // Parameters are 1-based, as in SQLite. Each returns *this for chaining.
   Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, double value);
   Statement& Bind(int index, std::string_view value);
   Statement& Bind(int index, const char* value) { return Bind(index, std::string_view(value)); }
   Statement& Bind(int index, const std::string& value) {
@@ -39,6 +40,7 @@ class Statement {
   absl::Status Run();
 
   int64_t Int(int column) const;
+  double Double(int column) const;
   std::string Text(int column) const;
   bool IsNull(int column) const;
 

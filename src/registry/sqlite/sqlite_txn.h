@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -51,6 +52,16 @@ class SqliteTxn final : public MetadataTxn {
   absl::Status RemoveDeployedModel(const EndpointName& endpoint,
                                    const std::string& deployed_model_id, absl::Time now) override;
   absl::Status DeleteEndpoint(const EndpointName& name) override;
+  absl::StatusOr<Endpoint> SetEndpointRateLimit(const EndpointName& name,
+                                                const std::optional<RateLimit>& limit,
+                                                absl::Time now) override;
+
+  // API keys and quotas (sqlite_txn_access.cc)
+  absl::Status CreateApiKey(const ApiKeyRecord& key) override;
+  absl::StatusOr<std::vector<ApiKeyRecord>> ListApiKeys() override;
+  absl::Status UpdateApiKey(const ApiKeyRecord& key) override;
+  absl::StatusOr<ProjectQuota> GetProjectQuota(const std::string& project) override;
+  absl::Status SetProjectQuota(const ProjectQuota& quota) override;
 
   // Operations (sqlite_txn_operations.cc)
   absl::StatusOr<Operation> CreateOperation(const LocationName& parent,
@@ -89,8 +100,12 @@ class SqliteTxn final : public MetadataTxn {
   Database& db_;
 };
 
-// Shared helpers for the SQL of the three files.
+// Shared helpers for the SQL of the files.
 inline int64_t ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
 inline absl::Time FromMicros(int64_t us) { return absl::FromUnixMicros(us); }
+// Binds `limit` to parameters `rps_index` and `rps_index + 1` (NULLs for none).
+void BindRateLimit(Statement& stmt, int rps_index, const std::optional<RateLimit>& limit);
+// The limit in columns `rps_column` and `rps_column + 1`; none when NULL.
+std::optional<RateLimit> ReadRateLimit(const Statement& stmt, int rps_column);
 
 }  // namespace tessera::registry::sqlite

@@ -52,8 +52,8 @@ absl::StatusOr<Endpoint> SqliteTxn::LoadEndpoint(int64_t pk) {
     ASSIGN_OR_RETURN(
         auto stmt,
         db_.Prepare("SELECT project, location, endpoint_id, display_name, description, generation, "
-                    "create_time_us, update_time_us, inference_timeout_us FROM endpoints "
-                    "WHERE pk = ?"));
+                    "create_time_us, update_time_us, inference_timeout_us, rate_limit_rps, "
+                    "rate_limit_burst FROM endpoints WHERE pk = ?"));
     stmt.Bind(1, pk);
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return absl::NotFoundError(fmt::format("endpoint #{} not found", pk));
@@ -64,6 +64,7 @@ absl::StatusOr<Endpoint> SqliteTxn::LoadEndpoint(int64_t pk) {
     e.create_time = FromMicros(stmt.Int(6));
     e.update_time = FromMicros(stmt.Int(7));
     e.inference_timeout = absl::Microseconds(stmt.Int(8));
+    e.rate_limit = ReadRateLimit(stmt, 9);
   }
   e.etag = fmt::format("{}.{}", pk, generation);
   {
@@ -366,6 +367,19 @@ absl::Status SqliteTxn::DeleteEndpoint(const EndpointName& name) {
   ASSIGN_OR_RETURN(auto del, db_.Prepare("DELETE FROM endpoints WHERE pk = ?"));
   del.Bind(1, pk);
   return del.Run();
+}
+
+absl::StatusOr<Endpoint> SqliteTxn::SetEndpointRateLimit(const EndpointName& name,
+                                                         const std::optional<RateLimit>& limit,
+                                                         absl::Time now) {
+  ASSIGN_OR_RETURN(int64_t pk, EndpointPk(name));
+  ASSIGN_OR_RETURN(auto stmt, db_.Prepare("UPDATE endpoints SET rate_limit_rps = ?, "
+                                          "rate_limit_burst = ? WHERE pk = ?"));
+  BindRateLimit(stmt, 1, limit);
+  stmt.Bind(3, pk);
+  RETURN_IF_ERROR(stmt.Run());
+  RETURN_IF_ERROR(TouchEndpoint(pk, now));
+  return LoadEndpoint(pk);
 }
 
 }  // namespace tessera::registry::sqlite

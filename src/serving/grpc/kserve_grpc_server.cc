@@ -2,24 +2,34 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <utility>
 
 #include "common/current_exception.h"
-#include "common/http/request_id.h"
 #include "common/http/google_error.h"
+#include "common/http/request_id.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
+#include "serving/front_door/front_door.h"
 #include "serving/grpc/grpc_cancellation_watcher.h"
 #include "serving/grpc/kserve_v2.grpc.pb.h"
 #include "serving/predict/classification.h"
 #include "serving/predict/kserve_v2.h"
-#include "spdlog/spdlog.h"
 #include "serving/predict/predict_context.h"
+#include "spdlog/spdlog.h"
 
 namespace tessera::serving {
 namespace {
+
+// A channel argument in milliseconds: gRPC takes an int, and 0 or less would mean "never".
+int ChannelMilliseconds(absl::Duration d) {
+  return static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, std::numeric_limits<int>::max()));
+}
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -76,22 +86,41 @@ std::string CallRequestId(const grpc::ServerContext& context) {
   return http::NewRequestId();
 }
 
+// The values of one metadata key (gRPC lowercases the keys).
+std::vector<std::string> MetadataValues(const grpc::ServerContext& context, const char* key) {
+  std::vector<std::string> out;
+  const auto range = context.client_metadata().equal_range(key);
+  for (auto it = range.first; it != range.second; ++it) {
+    out.emplace_back(it->second.data(), it->second.size());
+  }
+  return out;
+}
+
+// What the body of a guarded method gets.
+struct Caller {
+  std::string request_id;
+  std::shared_ptr<const Principal> principal;  // null on public methods
+};
+
 class Service final : public inference::GRPCInferenceService::Service {
  public:
-  Service(PredictionService* predictions, const ModelResolver* resolver,
+  Service(PredictionService* predictions, const ModelResolver* resolver, FrontDoor* door,
           std::function<void(std::string_view)> before_call)
-      : predictions_(predictions), resolver_(resolver), before_call_(std::move(before_call)) {}
+      : predictions_(predictions),
+        resolver_(resolver),
+        door_(door),
+        before_call_(std::move(before_call)) {}
 
   grpc::Status ServerLive(grpc::ServerContext* context, const inference::ServerLiveRequest*,
                           inference::ServerLiveResponse* response) override {
-    return Guarded(context, "ServerLive", [&] {
+    return Guarded(context, "ServerLive", kserve::kProbeAccess, "", [&](const Caller&) {
       response->set_live(true);
       return grpc::Status::OK;
     });
   }
   grpc::Status ServerReady(grpc::ServerContext* context, const inference::ServerReadyRequest*,
                            inference::ServerReadyResponse* response) override {
-    return Guarded(context, "ServerReady", [&] {
+    return Guarded(context, "ServerReady", kserve::kProbeAccess, "", [&](const Caller&) {
       response->set_ready(true);
       return grpc::Status::OK;
     });
@@ -99,74 +128,105 @@ class Service final : public inference::GRPCInferenceService::Service {
   grpc::Status ServerMetadata(grpc::ServerContext* context,
                               const inference::ServerMetadataRequest*,
                               inference::ServerMetadataResponse* response) override {
-    return Guarded(context, "ServerMetadata", [&] {
-      response->set_name("tessera");
-      response->set_version(TESSERA_VERSION);
-      return grpc::Status::OK;
-    });
+    return Guarded(context, "ServerMetadata", kserve::kServerMetadataAccess, "",
+                   [&](const Caller&) {
+                     response->set_name("tessera");
+                     response->set_version(TESSERA_VERSION);
+                     return grpc::Status::OK;
+                   });
   }
   grpc::Status ModelReady(grpc::ServerContext* context, const inference::ModelReadyRequest* request,
                           inference::ModelReadyResponse* response) override {
-    return Guarded(context, "ModelReady", [&] {
-      absl::StatusOr<ResolvedModel> model = Resolve(request->name(), request->version());
-      if (!model.ok()) return ToGrpc(model.status());
-      response->set_ready(model->version.ready_replicas > 0);
-      return grpc::Status::OK;
-    });
+    return Guarded(context, "ModelReady", kserve::kModelMetadataAccess, request->name(),
+                   [&](const Caller& c) {
+                     absl::StatusOr<ResolvedModel> model =
+                         Resolve(request->name(), request->version(), c.principal.get());
+                     if (!model.ok()) return ToGrpc(model.status());
+                     response->set_ready(model->version.ready_replicas > 0);
+                     return grpc::Status::OK;
+                   });
   }
   grpc::Status ModelMetadata(grpc::ServerContext* context,
                              const inference::ModelMetadataRequest* request,
                              inference::ModelMetadataResponse* response) override {
-    return Guarded(context, "ModelMetadata", [&] { return Metadata(request, response); });
+    return Guarded(context, "ModelMetadata", kserve::kModelMetadataAccess, request->name(),
+                   [&](const Caller& c) { return Metadata(request, response, c); });
   }
   grpc::Status ModelInfer(grpc::ServerContext* context, const inference::ModelInferRequest* request,
                           inference::ModelInferResponse* response) override {
-    return Guarded(context, "ModelInfer", [&](const std::string& request_id) {
-      // The client's gRPC deadline is the request's deadline all the way into the replica's
-      // batch queue (predict_context.h), as X-Server-Timeout is on REST.
-      // Its cancellation (the client cancelled or left) too: the replica drops it unread.
-      PredictContext predict;
-      if (context->deadline() != std::chrono::system_clock::time_point::max()) {
-        predict.client_deadline = absl::FromChrono(context->deadline());
-      }
-      const std::unique_ptr<GrpcCancellationWatcher::Watch> watch = cancellations_.Start(context);
-      predict.cancellation = watch->token();
-      predict.request_id = request_id;
-      ScopedPredictContext scope(std::move(predict));
-      const absl::Status status = Infer(*request, *response);
-      if (const std::optional<int> retry_after = http::RetryAfterSeconds(status)) {
-        context->AddTrailingMetadata("retry-after", std::to_string(*retry_after));
-      }
-      return ToGrpc(status);
-    });
+    return Guarded(context, "ModelInfer", kserve::kInferAccess, request->model_name(),
+                   [&](const Caller& c) {
+                     // The client's gRPC deadline is the request's deadline all the way into the
+                     // replica's batch queue (predict_context.h), as X-Server-Timeout is on REST.
+                     // Its cancellation (the client cancelled or left) too: the replica drops it
+                     // unread.
+                     PredictContext predict;
+                     if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+                       predict.client_deadline = absl::FromChrono(context->deadline());
+                     }
+                     const std::unique_ptr<GrpcCancellationWatcher::Watch> watch =
+                         cancellations_.Start(context);
+                     predict.cancellation = watch->token();
+                     predict.request_id = c.request_id;
+                     predict.principal = c.principal;
+                     ScopedPredictContext scope(std::move(predict));
+                     const absl::Status status = Infer(*request, *response);
+                     if (const std::optional<int> retry_after = http::RetryAfterSeconds(status)) {
+                       context->AddTrailingMetadata("retry-after", std::to_string(*retry_after));
+                     }
+                     return ToGrpc(status);
+                   });
   }
 
  private:
-  // Runs one method so that no exception, of any type, leaves it: gRPC's sync server would
+  // Runs one method through the front door (its key, role, scope and rate limit; refusals go to
+  // the audit log), and so that no exception, of any type, leaves it: gRPC's sync server would
   // terminate the process. The failure is answered INTERNAL naming the request id, which is
   // logged with it and sent back in the trailing metadata of every call.
   template <class Method>
-  grpc::Status Guarded(grpc::ServerContext* context, std::string_view method, Method&& body) {
-    const std::string request_id = CallRequestId(*context);
-    context->AddTrailingMetadata("x-request-id", request_id);
+  grpc::Status Guarded(grpc::ServerContext* context, std::string_view method,
+                       const RouteAccess& access, const std::string& resource, Method&& body) {
+    Caller caller{.request_id = CallRequestId(*context), .principal = nullptr};
+    context->AddTrailingMetadata("x-request-id", caller.request_id);
     try {
       if (before_call_) before_call_(method);
-      if constexpr (std::is_invocable_v<Method, const std::string&>) {
-        return body(request_id);
-      } else {
-        return body();
+      if (access.action != auth::Action::kPublic) {
+        absl::StatusOr<std::optional<std::string>> key =
+            door_->auth_enabled() ? PresentedKey(MetadataValues(*context, "authorization"),
+                                                 MetadataValues(*context, "x-api-key"))
+                                  : absl::StatusOr<std::optional<std::string>>(std::nullopt);
+        FrontDoor::Admission admission = key.ok() ? door_->Admit(access, auth::Target{}, *key)
+                                                  : FrontDoor::Admission{key.status(), nullptr};
+        if (!admission.status.ok()) {
+          const std::string peer = context->peer();
+          door_->Audit(access, admission.principal.get(),
+                       {.protocol = "grpc",
+                        .method = method,
+                        .resource = resource,
+                        .request_id = caller.request_id,
+                        .remote = peer},
+                       http::HttpStatusFromCode(admission.status.code()), admission.status.code());
+          if (const std::optional<int> retry_after = http::RetryAfterSeconds(admission.status)) {
+            context->AddTrailingMetadata("retry-after", std::to_string(*retry_after));
+          }
+          return ToGrpc(admission.status);
+        }
+        caller.principal = std::move(admission.principal);
       }
+      return body(caller);
     } catch (...) {
       const std::string what = CurrentExceptionMessage();
-      spdlog::error("KServe gRPC {}: request {} threw {}", method, request_id, what);
-      return grpc::Status(grpc::StatusCode::INTERNAL,
-                          fmt::format("internal error (request id {}): {}", request_id, what));
+      spdlog::error("KServe gRPC {}: request {} threw {}", method, caller.request_id, what);
+      return grpc::Status(
+          grpc::StatusCode::INTERNAL,
+          fmt::format("internal error (request id {}): {}", caller.request_id, what));
     }
   }
 
   grpc::Status Metadata(const inference::ModelMetadataRequest* request,
-                        inference::ModelMetadataResponse* response) {
-    absl::StatusOr<ResolvedModel> model = Resolve(request->name(), request->version());
+                        inference::ModelMetadataResponse* response, const Caller& caller) {
+    absl::StatusOr<ResolvedModel> model =
+        Resolve(request->name(), request->version(), caller.principal.get());
     if (!model.ok()) return ToGrpc(model.status());
     response->set_name(request->name());
     for (const DeployedVersion& v : model->versions) response->add_versions(v.version_id);
@@ -186,13 +246,15 @@ class Service final : public inference::GRPCInferenceService::Service {
     return grpc::Status::OK;
   }
 
-  absl::StatusOr<ResolvedModel> Resolve(const std::string& name, const std::string& version) {
-    return resolver_->Resolve(*predictions_->Snapshot(), name, version, /*label=*/"");
+  absl::StatusOr<ResolvedModel> Resolve(const std::string& name, const std::string& version,
+                                        const Principal* caller) {
+    return resolver_->Resolve(*predictions_->Snapshot(), name, version, /*label=*/"", caller);
   }
 
   absl::Status Infer(const inference::ModelInferRequest& request,
                      inference::ModelInferResponse& response) {
-    ASSIGN_OR_RETURN(ResolvedModel model, Resolve(request.model_name(), request.model_version()));
+    ASSIGN_OR_RETURN(ResolvedModel model, Resolve(request.model_name(), request.model_version(),
+                                                  CurrentPredictContext().principal.get()));
     if (request.inputs_size() != 1) {
       return absl::InvalidArgumentError(
           fmt::format("the request has {} inputs; the model has one, \"{}\" (BYTES)",
@@ -242,6 +304,7 @@ class Service final : public inference::GRPCInferenceService::Service {
 
   PredictionService* predictions_;
   const ModelResolver* resolver_;
+  FrontDoor* door_;
   const std::function<void(std::string_view)> before_call_;
   GrpcCancellationWatcher cancellations_;
 };
@@ -250,11 +313,25 @@ class Service final : public inference::GRPCInferenceService::Service {
 
 struct KserveGrpcServer::Impl {
   explicit Impl(const Options& options)
-      : service(options.predictions, options.resolver, options.before_call_for_test) {}
+      : service(options.predictions, options.resolver, options.door, options.before_call_for_test) {
+  }
   Service service;
   std::unique_ptr<grpc::Server> server;
   bool shut_down = false;
 };
+
+std::vector<KserveGrpcServer::MethodAccess> KserveGrpcServer::Methods() {
+  return {{"ServerLive", kserve::kProbeAccess},
+          {"ServerReady", kserve::kProbeAccess},
+          {"ServerMetadata", kserve::kServerMetadataAccess},
+          {"ModelReady", kserve::kModelMetadataAccess},
+          {"ModelMetadata", kserve::kModelMetadataAccess},
+          {"ModelInfer", kserve::kInferAccess}};
+}
+
+std::string KserveGrpcServer::ServiceName() {
+  return inference::GRPCInferenceService::service_full_name();
+}
 
 KserveGrpcServer::KserveGrpcServer(std::unique_ptr<Impl> impl, int port)
     : impl_(std::move(impl)), port_(port) {}
@@ -262,15 +339,30 @@ KserveGrpcServer::KserveGrpcServer(std::unique_ptr<Impl> impl, int port)
 KserveGrpcServer::~KserveGrpcServer() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<KserveGrpcServer>> KserveGrpcServer::Start(const Options& options) {
-  if (options.predictions == nullptr || options.resolver == nullptr) {
-    return absl::InvalidArgumentError("KserveGrpcServer: predictions and resolver are required");
+  if (options.predictions == nullptr || options.resolver == nullptr || options.door == nullptr) {
+    return absl::InvalidArgumentError(
+        "KserveGrpcServer: predictions, resolver and door are required");
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_certificate_chain.empty() || !options.tls_private_key.empty()) {
+    if (options.tls_certificate_chain.empty() || options.tls_private_key.empty()) {
+      return absl::InvalidArgumentError("KserveGrpcServer: TLS needs both a certificate and a key");
+    }
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({options.tls_private_key, options.tls_certificate_chain});
+    credentials = grpc::SslServerCredentials(ssl);
   }
   auto impl = std::make_unique<Impl>(options);
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen, credentials, &port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             ChannelMilliseconds(options.handshake_timeout));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             ChannelMilliseconds(options.idle_timeout));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
   builder.RegisterService(&impl->service);
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || port == 0) {

@@ -16,9 +16,22 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "serving/front_door/route_access.h"
 #include "serving/predict/classification.h"
 
 namespace tessera::serving::kserve {
+
+// Who may call what, the same on REST and gRPC: the probes need no key (a load balancer checks
+// them), the server's metadata any key, model status and metadata any key with the name
+// resolved within its reach (model_resolver.h), inference a predictor, deployer or admin key.
+inline constexpr RouteAccess kProbeAccess{auth::Action::kPublic, Scope::kGlobal,
+                                          ErrorShape::kPlain};
+inline constexpr RouteAccess kServerMetadataAccess{auth::Action::kAuthenticated, Scope::kGlobal,
+                                                   ErrorShape::kPlain};
+inline constexpr RouteAccess kModelMetadataAccess{auth::Action::kAuthenticated, Scope::kModelName,
+                                                  ErrorShape::kPlain};
+inline constexpr RouteAccess kInferAccess{auth::Action::kPredict, Scope::kModelName,
+                                          ErrorShape::kPlain};
 
 inline constexpr char kLabelOutput[] = "label";
 inline constexpr char kConfidenceOutput[] = "confidence";

@@ -7,11 +7,11 @@
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "serving/front_door/error_shape.h"
 #include "serving/predict/classification.h"
 #include "serving/predict/kserve_v2.h"
 #include "serving/predict/kserve_v2_json.h"
 #include "serving/predict/offload.h"
-#include "serving/predict/protocol_response.h"
 
 namespace tessera::serving {
 namespace {
@@ -27,7 +27,7 @@ absl::StatusOr<ResolvedModel> ResolveFor(const PredictionService& predictions,
                                          const ModelResolver& resolver,
                                          const http::HttpRequest& request) {
   return resolver.Resolve(*predictions.Snapshot(), request.PathParam("name"),
-                          request.PathParam("version"), /*label=*/"");
+                          request.PathParam("version"), /*label=*/"", request.principal.get());
 }
 
 ordered_json ModelMetadata(const std::string& name, const ResolvedModel& model) {
@@ -103,38 +103,42 @@ absl::StatusOr<http::HttpResponse> Infer(PredictionService& predictions,
 
 }  // namespace
 
-absl::Status AddKserveV2Routes(http::Router& router, PredictionService* predictions,
+absl::Status AddKserveV2Routes(SecuredRouter& router, PredictionService* predictions,
                                const ModelResolver* resolver, rest::BlockingExecutor* executor) {
   if (predictions == nullptr || resolver == nullptr || executor == nullptr) {
     return absl::InvalidArgumentError("AddKserveV2Routes: predictions, resolver, executor");
   }
-  RETURN_IF_ERROR(router.AddSync("GET", "/v2/health/live", [](http::HttpRequest&&) {
-    return OrderedJsonResponse(ordered_json{{"live", true}});
-  }));
-  RETURN_IF_ERROR(router.AddSync("GET", "/v2/health/ready", [](http::HttpRequest&&) {
-    return OrderedJsonResponse(ordered_json{{"ready", true}});
-  }));
-  RETURN_IF_ERROR(router.AddSync("GET", "/v2", [](http::HttpRequest&&) {
-    return OrderedJsonResponse(ordered_json{
-        {"name", "tessera"}, {"version", TESSERA_VERSION}, {"extensions", {"binary_tensor_data"}}});
-  }));
+  RETURN_IF_ERROR(
+      router.AddSync("GET", "/v2/health/live", kserve::kProbeAccess, [](http::HttpRequest&&) {
+        return OrderedJsonResponse(ordered_json{{"live", true}});
+      }));
+  RETURN_IF_ERROR(
+      router.AddSync("GET", "/v2/health/ready", kserve::kProbeAccess, [](http::HttpRequest&&) {
+        return OrderedJsonResponse(ordered_json{{"ready", true}});
+      }));
+  RETURN_IF_ERROR(
+      router.AddSync("GET", "/v2", kserve::kServerMetadataAccess, [](http::HttpRequest&&) {
+        return OrderedJsonResponse(ordered_json{{"name", "tessera"},
+                                                {"version", TESSERA_VERSION},
+                                                {"extensions", {"binary_tensor_data"}}});
+      }));
   for (const char* pattern : kModelPatterns) {
     const std::string base(pattern);
-    RETURN_IF_ERROR(router.Add("GET", base,
+    RETURN_IF_ERROR(router.Add("GET", base, kserve::kModelMetadataAccess,
                                OffloadedHandler(
                                    executor,
                                    [predictions, resolver](http::HttpRequest& r) {
                                      return Metadata(*predictions, *resolver, r);
                                    },
                                    ErrorShape::kPlain)));
-    RETURN_IF_ERROR(router.Add("GET", base + "/ready",
+    RETURN_IF_ERROR(router.Add("GET", base + "/ready", kserve::kModelMetadataAccess,
                                OffloadedHandler(
                                    executor,
                                    [predictions, resolver](http::HttpRequest& r) {
                                      return Ready(*predictions, *resolver, r);
                                    },
                                    ErrorShape::kPlain)));
-    RETURN_IF_ERROR(router.Add("POST", base + "/infer",
+    RETURN_IF_ERROR(router.Add("POST", base + "/infer", kserve::kInferAccess,
                                OffloadedHandler(
                                    executor,
                                    [predictions, resolver](http::HttpRequest& r) {

@@ -21,11 +21,17 @@ bool VersionLess(const std::string& a, const std::string& b) {
   return a.size() != b.size() ? a.size() < b.size() : a < b;
 }
 
+bool Reaches(const Principal* caller, const RoutedEndpoint& endpoint) {
+  return caller == nullptr || caller->CoversEndpoint(endpoint.name);
+}
+
 // The registry models (resource names) `name` designates: by id first, else by display name.
-std::set<std::string> MatchingModels(const RoutingTable& table, std::string_view name) {
+std::set<std::string> MatchingModels(const RoutingTable& table, std::string_view name,
+                                     const Principal* caller) {
   std::set<std::string> by_id;
   std::set<std::string> by_display_name;
   for (const RoutedEndpoint& endpoint : table.endpoints()) {
+    if (!Reaches(caller, endpoint)) continue;
     for (const RoutedDeployedModel& dm : endpoint.deployed_models) {
       if (dm.ModelId() == name) by_id.insert(dm.model);
       if (dm.model_display_name == name) by_display_name.insert(dm.model);
@@ -39,7 +45,8 @@ std::set<std::string> MatchingModels(const RoutingTable& table, std::string_view
 absl::StatusOr<ResolvedModel> ModelResolver::Resolve(const RoutingTable& table,
                                                      std::string_view name,
                                                      std::string_view version,
-                                                     std::string_view label) const {
+                                                     std::string_view label,
+                                                     const Principal* caller) const {
   if (!version.empty() && !label.empty()) {
     return absl::InvalidArgumentError("give a model version or a version label, not both");
   }
@@ -48,7 +55,7 @@ absl::StatusOr<ResolvedModel> ModelResolver::Resolve(const RoutingTable& table,
         "model version \"{}\" is not a version number (1, 2, ...); use /labels/ for aliases",
         version));
   }
-  const std::set<std::string> models = MatchingModels(table, name);
+  const std::set<std::string> models = MatchingModels(table, name, caller);
   if (models.empty()) {
     return absl::NotFoundError(fmt::format(
         "no deployed model named \"{}\" (a model id or display name; only models deployed on an "
@@ -65,6 +72,7 @@ absl::StatusOr<ResolvedModel> ModelResolver::Resolve(const RoutingTable& table,
   resolved.model = *models.begin();
   std::map<std::string, DeployedVersion, decltype(&VersionLess)> versions(&VersionLess);
   for (const RoutedEndpoint& endpoint : table.endpoints()) {
+    if (!Reaches(caller, endpoint)) continue;
     for (const RoutedDeployedModel& dm : endpoint.deployed_models) {
       if (dm.model != resolved.model) continue;
       resolved.model_id = dm.ModelId();

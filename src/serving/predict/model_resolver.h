@@ -14,6 +14,11 @@
 // Only deployed versions exist here: a version that is in the registry but on no endpoint is
 // NOT_FOUND, like a model TF Serving has not loaded.
 //
+// Tenancy: a name resolves only among the endpoints the caller's key reaches (its projects, and
+// a predictor key's endpoint list; common/principal.h). A model of another project is NOT_FOUND
+// exactly like a model that does not exist, and two projects may use the same model id without
+// their keys ever seeing each other's; a key reaching both gets the ambiguity error.
+//
 // Thread-safe; Resolve reads an immutable snapshot and, for labels only, the registry.
 #pragma once
 
@@ -22,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/principal.h"
 #include "control/routing_table.h"
 #include "registry/model_service.h"
 
@@ -50,8 +56,10 @@ class ModelResolver {
   // Errors: NOT_FOUND (no deployed model of that name, or that version/label is not deployed),
   // FAILED_PRECONDITION (ambiguous name), INVALID_ARGUMENT (malformed version or both a version
   // and a label).
+  // `caller` null: every endpoint (no authentication, or internal callers).
   absl::StatusOr<ResolvedModel> Resolve(const RoutingTable& table, std::string_view name,
-                                        std::string_view version, std::string_view label) const;
+                                        std::string_view version, std::string_view label,
+                                        const Principal* caller) const;
 
  private:
   registry::ModelService* models_;

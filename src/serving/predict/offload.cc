@@ -7,15 +7,10 @@
 #include "common/http/exception_response.h"
 #include "common/http/google_error.h"
 #include "common/http/request_deadline.h"
+#include "serving/front_door/error_shape.h"
 #include "serving/predict/predict_context.h"
-#include "serving/predict/protocol_response.h"
 
 namespace tessera::serving {
-
-http::HttpResponse ErrorResponseIn(ErrorShape shape, const absl::Status& status) {
-  return shape == ErrorShape::kGoogle ? http::GoogleErrorResponse(status)
-                                      : PlainErrorResponse(status);
-}
 
 void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
              http::Responder responder, BlockingWork work, ErrorShape errors) {
@@ -26,7 +21,8 @@ void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
   }
   PredictContext context{.client_deadline = *deadline,
                          .cancellation = responder.cancellation(),
-                         .request_id = request.request_id};
+                         .request_id = request.request_id,
+                         .principal = request.principal};
   auto shared = std::make_shared<http::HttpRequest>(std::move(request));
   const bool queued = executor->Submit([shared, responder, work = std::move(work),
                                         context = std::move(context), errors] {

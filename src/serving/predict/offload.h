@@ -15,16 +15,12 @@
 #include "absl/status/status.h"
 #include "common/http/handler.h"
 #include "common/http/http_types.h"
+#include "serving/front_door/error_shape.h"
 #include "serving/rest/blocking_executor.h"
 
 namespace tessera::serving {
 
 using BlockingWork = std::function<http::HttpResponse(http::HttpRequest&)>;
-
-// How the frontend answers errors: Google's JSON error (Vertex) or {"error": "..."} (TF Serving,
-// KServe v2; protocol_response.h). Both carry Retry-After when the status has it.
-enum class ErrorShape { kGoogle, kPlain };
-http::HttpResponse ErrorResponseIn(ErrorShape shape, const absl::Status& status);
 
 // Runs `work(request)` on `executor` and responds with its result. An exception of any type from
 // `work` is answered 500 INTERNAL with the request id (common/http/exception_response.h).

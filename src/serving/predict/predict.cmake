@@ -5,7 +5,6 @@ add_library(tessera_serving_predict
   ${CMAKE_CURRENT_LIST_DIR}/prediction_service.cc
   ${CMAKE_CURRENT_LIST_DIR}/offload.cc
   ${CMAKE_CURRENT_LIST_DIR}/predict_context.cc
-  ${CMAKE_CURRENT_LIST_DIR}/protocol_response.cc
   ${CMAKE_CURRENT_LIST_DIR}/model_resolver.cc
   ${CMAKE_CURRENT_LIST_DIR}/classification.cc
   ${CMAKE_CURRENT_LIST_DIR}/vertex_predict_routes.cc
@@ -17,7 +16,7 @@ add_library(tessera_serving_predict
 )
 target_compile_definitions(tessera_serving_predict PRIVATE TESSERA_VERSION="${PROJECT_VERSION}")
 target_link_libraries(tessera_serving_predict PUBLIC
-  tessera_control_dataplane tessera_replica_client tessera_serving_rest tessera_control
+  tessera_serving_front_door tessera_auth tessera_control_dataplane tessera_replica_client tessera_serving_rest tessera_control
   tessera_http tessera_common)
 tessera_warnings(tessera_serving_predict)
 target_link_libraries(tessera_serving INTERFACE tessera_serving_predict)

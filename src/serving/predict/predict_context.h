@@ -1,6 +1,7 @@
 // What a frontend knows about one predict request that the PredictionService must honour but
 // that no protocol body carries: the client's deadline (X-Server-Timeout on REST, the gRPC
-// deadline), its cancellation (the client closed its connection) and its request id.
+// deadline), its cancellation (the client closed its connection), its request id, and who sent
+// it (the key's principal, which bounds the endpoints a model name may reach).
 //
 // Set for the duration of one frontend call on the thread that makes it (ScopedPredictContext),
 // read by PredictionService on that thread. A thread-local instead of a parameter, so every
@@ -8,10 +9,12 @@
 // without each signature growing a deadline argument -- the way a gRPC or Go context travels.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
 #include "common/cancellation.h"
+#include "common/principal.h"
 
 namespace tessera::serving {
 
@@ -19,6 +22,7 @@ struct PredictContext {
   absl::Time client_deadline = absl::InfiniteFuture();
   CancellationTokenPtr cancellation;  // null: the client cannot be observed leaving
   std::string request_id;             // the id the client is given; sent on to the replica
+  std::shared_ptr<const Principal> principal;  // null: unrestricted (no authentication)
 };
 
 // The context of the predict call running on this thread (the default one outside any scope).

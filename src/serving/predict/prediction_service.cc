@@ -38,7 +38,30 @@ absl::StatusOr<ReplicaReply> PredictionService::PredictEndpoint(
 
 absl::StatusOr<ReplicaReply> PredictionService::PredictModelVersion(
     const std::string& model_id, const std::string& model_version_id, const ReplicaCall& call) {
-  return Run("", model_id, model_version_id, PickOptions{}, call);
+  // Only the endpoints the caller's key reaches (the resolver found the model among them).
+  std::shared_ptr<const Principal> caller = CurrentPredictContext().principal;
+  const auto reachable = [caller](const RoutedEndpoint& e) {
+    return caller == nullptr || caller->CoversEndpoint(e.name);
+  };
+  // First among the endpoints whose rate limit has room, so a model deployed on several
+  // endpoints is served by one that can take the request; when none has room, the pick below
+  // finds a limited one and its limit answers (429 with Retry-After).
+  auth::RateLimiter* limits = options_.endpoint_limits;
+  if (limits != nullptr) {
+    PickOptions with_room;
+    with_room.allow_endpoint = [reachable, limits](const RoutedEndpoint& e) {
+      const registry::RateLimit limit{.requests_per_second = e.rate_limit_rps,
+                                      .burst = e.rate_limit_burst};
+      return reachable(e) && (e.rate_limit_rps <= 0 ||
+                              limits->Available(auth::LimitKind::kEndpoint, e.name, limit));
+    };
+    absl::StatusOr<ReplicaReply> reply =
+        Run("", model_id, model_version_id, std::move(with_room), call);
+    if (!absl::IsNotFound(reply.status())) return reply;
+  }
+  PickOptions pick;
+  if (caller != nullptr) pick.allow_endpoint = reachable;
+  return Run("", model_id, model_version_id, std::move(pick), call);
 }
 
 absl::StatusOr<Route> PredictionService::PickFrom(const RoutingTable& table,
@@ -149,6 +172,14 @@ absl::StatusOr<ReplicaReply> PredictionService::Run(const std::string& endpoint,
         return last_error;
       }
       return route.status();
+    }
+    if (attempt == 1 && options_.endpoint_limits != nullptr &&
+        route->endpoint().rate_limit_rps > 0) {
+      // Counted once per request, on the endpoint that serves it (a retry is not a new request).
+      RETURN_IF_ERROR(options_.endpoint_limits->Admit(
+          auth::LimitKind::kEndpoint, route->endpoint().name,
+          registry::RateLimit{.requests_per_second = route->endpoint().rate_limit_rps,
+                              .burst = route->endpoint().rate_limit_burst}));
     }
     absl::Time deadline = std::min(client_deadline, start + options_.request_timeout);
     if (const absl::Duration t = route->endpoint().inference_timeout; t > absl::ZeroDuration()) {

@@ -10,7 +10,8 @@
 //   INVALID_ARGUMENT     a pinned deployed model that is not on the endpoint; the replica's own
 //                        400s (bad instance, wrong key, ...) with its message verbatim
 //   UNAVAILABLE          no ready replica, or both attempts failed to reach a replica
-//   RESOURCE_EXHAUSTED   the replica's queue stayed full on both attempts
+//   RESOURCE_EXHAUSTED   the replica's queue stayed full on both attempts, or the endpoint's rate
+//                        limit (auth/rate_limiter.h) refused the request (Retry-After, ErrorInfo)
 //   DEADLINE_EXCEEDED    the replica did not answer within the request's deadline: the smallest
 //                        of request_timeout, the endpoint's inference timeout and the client's
 //                        deadline (predict_context.h); the replica gets the time left as its
@@ -29,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "auth/rate_limiter.h"
 #include "control/endpoint_service.h"
 #include "control/random_source.h"
 #include "control/replica_client.h"
@@ -71,6 +73,8 @@ class PredictionService {
                                                     // "not yet routed"
     RandomSource* random = nullptr;                 // required, thread-safe, not owned
     absl::Duration request_timeout = absl::Seconds(60);
+    // Buckets of the endpoints' rate limits (RoutedEndpoint::rate_limit_rps); null: not enforced.
+    auth::RateLimiter* endpoint_limits = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<PredictionService>> Create(const Options& options);
@@ -80,7 +84,8 @@ class PredictionService {
   absl::StatusOr<ReplicaReply> PredictEndpoint(const std::string& endpoint,
                                                const std::string& pinned_deployed_model_id,
                                                const ReplicaCall& call);
-  // TF Serving / KServe: least-loaded replica among every deployed model of that model version.
+  // TF Serving / KServe: least-loaded replica among every deployed model of that model version
+  // on an endpoint the caller reaches (CurrentPredictContext().principal; every one when null).
   absl::StatusOr<ReplicaReply> PredictModelVersion(const std::string& model_id,
                                                    const std::string& model_version_id,
                                                    const ReplicaCall& call);

@@ -13,6 +13,7 @@ namespace {
 
 constexpr char kEndpointPattern[] =
     "/v1/projects/{project}/locations/{location}/endpoints/{endpoint}";
+constexpr RouteAccess kReplicaViewAccess{auth::Action::kRead, Scope::kProject};
 
 std::string TimeText(absl::Time t) {
   if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return "";
@@ -98,25 +99,27 @@ std::string EndpointName(const http::HttpRequest& request) {
 
 }  // namespace
 
-absl::Status AddReplicaStatusRoutes(http::Router& router, ReplicaStatusSources sources) {
+absl::Status AddReplicaStatusRoutes(SecuredRouter& router, ReplicaStatusSources sources) {
   if (!sources.deployed_models) {
     return absl::InvalidArgumentError("AddReplicaStatusRoutes: deployed_models is required");
   }
   auto shared = std::make_shared<const ReplicaStatusSources>(std::move(sources));
-  RETURN_IF_ERROR(router.AddSync(
-      "GET", std::string(kEndpointPattern) + "/replicas", [shared](http::HttpRequest&& request) {
-        const std::string endpoint = EndpointName(request);
-        nlohmann::ordered_json list = nlohmann::ordered_json::array();
-        for (const control::DeployedModelStatus& s : shared->deployed_models()) {
-          if (s.endpoint == endpoint) list.push_back(StatusJson(s, *shared));
-        }
-        nlohmann::ordered_json body;
-        body["deployedModels"] = std::move(list);
-        return JsonOk(body);
-      }));
+  RETURN_IF_ERROR(router.AddSync("GET", std::string(kEndpointPattern) + "/replicas",
+                                 kReplicaViewAccess, [shared](http::HttpRequest&& request) {
+                                   const std::string endpoint = EndpointName(request);
+                                   nlohmann::ordered_json list = nlohmann::ordered_json::array();
+                                   for (const control::DeployedModelStatus& s :
+                                        shared->deployed_models()) {
+                                     if (s.endpoint == endpoint)
+                                       list.push_back(StatusJson(s, *shared));
+                                   }
+                                   nlohmann::ordered_json body;
+                                   body["deployedModels"] = std::move(list);
+                                   return JsonOk(body);
+                                 }));
   RETURN_IF_ERROR(router.AddSync(
       "GET", std::string(kEndpointPattern) + "/deployedModels/{deployed_model}/replicas",
-      [shared](http::HttpRequest&& request) {
+      kReplicaViewAccess, [shared](http::HttpRequest&& request) {
         const std::string endpoint = EndpointName(request);
         const std::string& id = request.PathParam("deployed_model");
         for (const control::DeployedModelStatus& s : shared->deployed_models()) {

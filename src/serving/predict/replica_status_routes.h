@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "common/http/router.h"
 #include "control/autoscaler_loop.h"
 #include "control/supervisor.h"
+#include "serving/front_door/secured_router.h"
 
 namespace tessera::serving {
 
@@ -34,6 +34,6 @@ struct ReplicaStatusSources {
       autoscaling_events;
 };
 
-absl::Status AddReplicaStatusRoutes(http::Router& router, ReplicaStatusSources sources);
+absl::Status AddReplicaStatusRoutes(SecuredRouter& router, ReplicaStatusSources sources);
 
 }  // namespace tessera::serving

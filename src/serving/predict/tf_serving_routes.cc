@@ -8,8 +8,8 @@
 #include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "serving/front_door/error_shape.h"
 #include "serving/predict/offload.h"
-#include "serving/predict/protocol_response.h"
 #include "simdjson.h"
 
 namespace tessera::serving {
@@ -19,6 +19,12 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 
 constexpr char kSignature[] = "serving_default";
+
+// A model name resolves within the key's projects and endpoints (model_resolver.h).
+constexpr RouteAccess kTfModelStatus{auth::Action::kAuthenticated, Scope::kModelName,
+                                     ErrorShape::kPlain};
+constexpr RouteAccess kTfPredictAccess{auth::Action::kPredict, Scope::kModelName,
+                                       ErrorShape::kPlain};
 
 // The three ways TF Serving addresses a model; each route family is registered for all of them.
 constexpr const char* kModelPatterns[] = {
@@ -31,7 +37,8 @@ absl::StatusOr<ResolvedModel> ResolveFor(const PredictionService& predictions,
                                          const ModelResolver& resolver,
                                          const http::HttpRequest& request) {
   return resolver.Resolve(*predictions.Snapshot(), request.PathParam("name"),
-                          request.PathParam("version"), request.PathParam("label"));
+                          request.PathParam("version"), request.PathParam("label"),
+                          request.principal.get());
 }
 
 // Columnar "inputs" -> row "instances". The model has one input, `input_key`.
@@ -207,7 +214,7 @@ BlockingWork JsonWork(Fn fn) {
 
 }  // namespace
 
-absl::Status AddTfServingRoutes(http::Router& router, PredictionService* predictions,
+absl::Status AddTfServingRoutes(SecuredRouter& router, PredictionService* predictions,
                                 const ModelResolver* resolver, rest::BlockingExecutor* executor) {
   if (predictions == nullptr || resolver == nullptr || executor == nullptr) {
     return absl::InvalidArgumentError("AddTfServingRoutes: predictions, resolver, executor");
@@ -215,19 +222,19 @@ absl::Status AddTfServingRoutes(http::Router& router, PredictionService* predict
   for (const char* pattern : kModelPatterns) {
     const std::string base(pattern);
     RETURN_IF_ERROR(router.Add(
-        "POST", base + ":predict",
+        "POST", base + ":predict", kTfPredictAccess,
         OffloadedHandler(executor, JsonWork([predictions, resolver](http::HttpRequest& r) {
                            return Predict(*predictions, *resolver, r);
                          }),
                          ErrorShape::kPlain)));
     RETURN_IF_ERROR(router.Add(
-        "GET", base,
+        "GET", base, kTfModelStatus,
         OffloadedHandler(executor, JsonWork([predictions, resolver](http::HttpRequest& r) {
                            return Status(*predictions, *resolver, r);
                          }),
                          ErrorShape::kPlain)));
     RETURN_IF_ERROR(router.Add(
-        "GET", base + "/metadata",
+        "GET", base + "/metadata", kTfModelStatus,
         OffloadedHandler(executor, JsonWork([predictions, resolver](http::HttpRequest& r) {
                            return Metadata(*predictions, *resolver, r);
                          }),

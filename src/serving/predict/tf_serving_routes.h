@@ -13,20 +13,20 @@
 // Names and versions: serving/predict/model_resolver.h. The one signature is "serving_default":
 // input <the deployed model's input key> (DT_STRING, encoded images), outputs "label"
 // (DT_STRING) and "confidence" (DT_FLOAT). Errors are TF Serving's {"error": "<message>"} with
-// the HTTP status of the code (protocol_response.h).
+// the HTTP status of the code (serving/front_door/error_shape.h).
 //
 // Handlers run on `executor`. `predictions` and `resolver` must outlive the router.
 #pragma once
 
 #include "absl/status/status.h"
-#include "common/http/router.h"
+#include "serving/front_door/secured_router.h"
 #include "serving/predict/model_resolver.h"
 #include "serving/predict/prediction_service.h"
 #include "serving/rest/blocking_executor.h"
 
 namespace tessera::serving {
 
-absl::Status AddTfServingRoutes(http::Router& router, PredictionService* predictions,
+absl::Status AddTfServingRoutes(SecuredRouter& router, PredictionService* predictions,
                                 const ModelResolver* resolver, rest::BlockingExecutor* executor);
 
 }  // namespace tessera::serving

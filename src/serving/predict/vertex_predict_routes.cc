@@ -16,6 +16,7 @@ namespace {
 
 constexpr char kEndpointPattern[] =
     "/v1/projects/{project}/locations/{location}/endpoints/{endpoint}";
+constexpr RouteAccess kVertexPredictAccess{auth::Action::kPredict, Scope::kEndpoint};
 
 std::string EndpointName(const http::HttpRequest& request) {
   return fmt::format("projects/{}/locations/{}/endpoints/{}", request.PathParam("project"),
@@ -141,19 +142,19 @@ http::HttpResponse RawPredict(PredictionService* predictions, http::HttpRequest&
 
 }  // namespace
 
-absl::Status AddVertexPredictRoutes(http::Router& router, PredictionService* predictions,
+absl::Status AddVertexPredictRoutes(SecuredRouter& router, PredictionService* predictions,
                                     rest::BlockingExecutor* executor) {
   if (predictions == nullptr || executor == nullptr) {
     return absl::InvalidArgumentError("AddVertexPredictRoutes: predictions and executor required");
   }
-  RETURN_IF_ERROR(router.Add("POST", std::string(kEndpointPattern) + ":predict",
-                             OffloadedHandler(executor, [predictions](http::HttpRequest& r) {
-                               return Predict(predictions, r);
-                             })));
-  RETURN_IF_ERROR(router.Add("POST", std::string(kEndpointPattern) + ":rawPredict",
-                             OffloadedHandler(executor, [predictions](http::HttpRequest& r) {
-                               return RawPredict(predictions, r);
-                             })));
+  RETURN_IF_ERROR(router.Add(
+      "POST", std::string(kEndpointPattern) + ":predict", kVertexPredictAccess,
+      OffloadedHandler(executor,
+                       [predictions](http::HttpRequest& r) { return Predict(predictions, r); })));
+  RETURN_IF_ERROR(router.Add(
+      "POST", std::string(kEndpointPattern) + ":rawPredict", kVertexPredictAccess,
+      OffloadedHandler(
+          executor, [predictions](http::HttpRequest& r) { return RawPredict(predictions, r); })));
   return absl::OkStatus();
 }
 

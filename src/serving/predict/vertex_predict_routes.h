@@ -16,7 +16,7 @@
 #pragma once
 
 #include "absl/status/status.h"
-#include "common/http/router.h"
+#include "serving/front_door/secured_router.h"
 #include "serving/predict/prediction_service.h"
 #include "serving/rest/blocking_executor.h"
 
@@ -25,7 +25,7 @@ namespace tessera::serving {
 inline constexpr char kDeployedModelIdHeader[] = "X-Vertex-AI-Deployed-Model-Id";
 inline constexpr char kEndpointIdHeader[] = "X-Vertex-AI-Endpoint-Id";
 
-absl::Status AddVertexPredictRoutes(http::Router& router, PredictionService* predictions,
+absl::Status AddVertexPredictRoutes(SecuredRouter& router, PredictionService* predictions,
                                     rest::BlockingExecutor* executor);
 
 }  // namespace tessera::serving

@@ -14,6 +14,15 @@
 
 namespace tessera::serving::rest {
 
+namespace {
+
+// Access rules (route_access.h) of the control plane's routes: every one names its project.
+constexpr RouteAccess kReader{auth::Action::kRead, Scope::kProject};
+constexpr RouteAccess kWriter{auth::Action::kWrite, Scope::kProject};
+constexpr RouteAccess kAnyKey{auth::Action::kAuthenticated, Scope::kGlobal};
+
+}  // namespace
+
 // Every Vertex resource lives under a location.
 #define TESSERA_LOC "/v1/projects/{project}/locations/{location}"
 #define TESSERA_UI_LOC "/ui/projects/{project}/locations/{location}"
@@ -21,54 +30,62 @@ namespace tessera::serving::rest {
 const std::vector<ControlPlaneApi::RouteEntry>& ControlPlaneApi::RouteTable() {
   static const auto* const table = new std::vector<RouteEntry>{
       // ModelService
-      {{"POST", TESSERA_LOC "/models:upload", "models.upload"}, &ControlPlaneApi::UploadModel},
-      {{"GET", TESSERA_LOC "/models", "models.list"}, &ControlPlaneApi::ListModels},
-      {{"GET", TESSERA_LOC "/models/{model}", "models.get"}, &ControlPlaneApi::GetModel},
-      {{"PATCH", TESSERA_LOC "/models/{model}", "models.patch"}, &ControlPlaneApi::UpdateModel},
-      {{"DELETE", TESSERA_LOC "/models/{model}", "models.delete"}, &ControlPlaneApi::DeleteModel},
-      {{"DELETE", TESSERA_LOC "/models/{model}:deleteVersion", "models.deleteVersion"},
+      {{"POST", TESSERA_LOC "/models:upload", "models.upload", kWriter},
+       &ControlPlaneApi::UploadModel},
+      {{"GET", TESSERA_LOC "/models", "models.list", kReader}, &ControlPlaneApi::ListModels},
+      {{"GET", TESSERA_LOC "/models/{model}", "models.get", kReader}, &ControlPlaneApi::GetModel},
+      {{"PATCH", TESSERA_LOC "/models/{model}", "models.patch", kWriter},
+       &ControlPlaneApi::UpdateModel},
+      {{"DELETE", TESSERA_LOC "/models/{model}", "models.delete", kWriter},
+       &ControlPlaneApi::DeleteModel},
+      {{"DELETE", TESSERA_LOC "/models/{model}:deleteVersion", "models.deleteVersion", kWriter},
        &ControlPlaneApi::DeleteModelVersion},
-      {{"GET", TESSERA_LOC "/models/{model}:listVersions", "models.listVersions"},
+      {{"GET", TESSERA_LOC "/models/{model}:listVersions", "models.listVersions", kReader},
        &ControlPlaneApi::ListModelVersions},
-      {{"POST", TESSERA_LOC "/models/{model}:mergeVersionAliases", "models.mergeVersionAliases"},
+      {{"POST", TESSERA_LOC "/models/{model}:mergeVersionAliases", "models.mergeVersionAliases",
+        kWriter},
        &ControlPlaneApi::MergeVersionAliases},
       // EndpointService
-      {{"POST", TESSERA_LOC "/endpoints", "endpoints.create"}, &ControlPlaneApi::CreateEndpoint},
-      {{"GET", TESSERA_LOC "/endpoints", "endpoints.list"}, &ControlPlaneApi::ListEndpoints},
-      {{"GET", TESSERA_LOC "/endpoints/{endpoint}", "endpoints.get"},
+      {{"POST", TESSERA_LOC "/endpoints", "endpoints.create", kWriter},
+       &ControlPlaneApi::CreateEndpoint},
+      {{"GET", TESSERA_LOC "/endpoints", "endpoints.list", kReader},
+       &ControlPlaneApi::ListEndpoints},
+      {{"GET", TESSERA_LOC "/endpoints/{endpoint}", "endpoints.get", kReader},
        &ControlPlaneApi::GetEndpoint},
-      {{"PATCH", TESSERA_LOC "/endpoints/{endpoint}", "endpoints.patch"},
+      {{"PATCH", TESSERA_LOC "/endpoints/{endpoint}", "endpoints.patch", kWriter},
        &ControlPlaneApi::UpdateEndpoint},
-      {{"DELETE", TESSERA_LOC "/endpoints/{endpoint}", "endpoints.delete"},
+      {{"DELETE", TESSERA_LOC "/endpoints/{endpoint}", "endpoints.delete", kWriter},
        &ControlPlaneApi::DeleteEndpoint},
-      {{"POST", TESSERA_LOC "/endpoints/{endpoint}:deployModel", "endpoints.deployModel"},
+      {{"POST", TESSERA_LOC "/endpoints/{endpoint}:deployModel", "endpoints.deployModel", kWriter},
        &ControlPlaneApi::DeployModel},
-      {{"POST", TESSERA_LOC "/endpoints/{endpoint}:undeployModel", "endpoints.undeployModel"},
+      {{"POST", TESSERA_LOC "/endpoints/{endpoint}:undeployModel", "endpoints.undeployModel",
+        kWriter},
        &ControlPlaneApi::UndeployModel},
       // Operations
-      {{"GET", TESSERA_LOC "/operations", "operations.list"}, &ControlPlaneApi::ListOperations},
-      {{"GET", TESSERA_LOC "/operations/{operation}", "operations.get"},
+      {{"GET", TESSERA_LOC "/operations", "operations.list", kReader},
+       &ControlPlaneApi::ListOperations},
+      {{"GET", TESSERA_LOC "/operations/{operation}", "operations.get", kReader},
        &ControlPlaneApi::GetOperation},
-      {{"DELETE", TESSERA_LOC "/operations/{operation}", "operations.delete"},
+      {{"DELETE", TESSERA_LOC "/operations/{operation}", "operations.delete", kWriter},
        &ControlPlaneApi::DeleteOperation},
-      {{"POST", TESSERA_LOC "/operations/{operation}:wait", "operations.wait"},
+      {{"POST", TESSERA_LOC "/operations/{operation}:wait", "operations.wait", kReader},
        &ControlPlaneApi::WaitOperation},
-      {{"POST", TESSERA_LOC "/operations/{operation}:cancel", "operations.cancel"},
+      {{"POST", TESSERA_LOC "/operations/{operation}:cancel", "operations.cancel", kWriter},
        &ControlPlaneApi::CancelOperation},
       // The same under /ui: Google's client libraries poll operations on Vertex's "/ui" bindings
       // (the first of each method's HTTP rules), so they are served too.
-      {{"GET", TESSERA_UI_LOC "/operations", "ui.operations.list"},
+      {{"GET", TESSERA_UI_LOC "/operations", "ui.operations.list", kReader},
        &ControlPlaneApi::ListOperations},
-      {{"GET", TESSERA_UI_LOC "/operations/{operation}", "ui.operations.get"},
+      {{"GET", TESSERA_UI_LOC "/operations/{operation}", "ui.operations.get", kReader},
        &ControlPlaneApi::GetOperation},
-      {{"DELETE", TESSERA_UI_LOC "/operations/{operation}", "ui.operations.delete"},
+      {{"DELETE", TESSERA_UI_LOC "/operations/{operation}", "ui.operations.delete", kWriter},
        &ControlPlaneApi::DeleteOperation},
-      {{"POST", TESSERA_UI_LOC "/operations/{operation}:wait", "ui.operations.wait"},
+      {{"POST", TESSERA_UI_LOC "/operations/{operation}:wait", "ui.operations.wait", kReader},
        &ControlPlaneApi::WaitOperation},
-      {{"POST", TESSERA_UI_LOC "/operations/{operation}:cancel", "ui.operations.cancel"},
+      {{"POST", TESSERA_UI_LOC "/operations/{operation}:cancel", "ui.operations.cancel", kWriter},
        &ControlPlaneApi::CancelOperation},
       // The API description itself.
-      {{"GET", "/openapi.json", "openapi.get"}, &ControlPlaneApi::GetOpenApi},
+      {{"GET", "/openapi.json", "openapi.get", kAnyKey}, &ControlPlaneApi::GetOpenApi},
   };
   return *table;
 }
@@ -101,31 +118,17 @@ ControlPlaneApi::~ControlPlaneApi() {
 
 void ControlPlaneApi::BeginShutdown() { shutting_down_.store(true); }
 
-absl::Status ControlPlaneApi::AddRoutes(http::Router& router) {
+absl::Status ControlPlaneApi::AddRoutes(SecuredRouter& router) {
   for (const RouteEntry& e : RouteTable()) {
-    RETURN_IF_ERROR(router.Add(e.info.method, e.info.pattern, Bind(e.handler)));
+    RETURN_IF_ERROR(router.Add(e.info.method, e.info.pattern, e.info.access, Bind(e.handler)));
   }
   return absl::OkStatus();
 }
 
 http::Handler ControlPlaneApi::Bind(Method method) {
-  return [this, method](http::HttpRequest&& request, http::Responder responder) {
-    auto shared = std::make_shared<http::HttpRequest>(std::move(request));
-    const bool queued = executor_->Submit([this, method, shared, responder] {
-      http::HttpResponse response;
-      try {
-        response = (this->*method)(*shared);
-      } catch (...) {
-        // A codec or service bug must not take the server down; report it as INTERNAL.
-        response = http::ExceptionResponse("control plane", *shared);
-      }
-      responder.Respond(std::move(response));
-    });
-    if (!queued) {
-      responder.Respond(Error(absl::UnavailableError(
-          "the control plane is overloaded or shutting down; retry the request")));
-    }
-  };
+  return OnExecutor(
+      executor_.get(), [this, method](const http::HttpRequest& r) { return (this->*method)(r); },
+      "control plane");
 }
 
 http::HttpResponse ControlPlaneApi::OperationResponse(const registry::Operation& op) {

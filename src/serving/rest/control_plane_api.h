@@ -25,6 +25,8 @@
 #include "control/endpoint_service.h"
 #include "registry/model_service.h"
 #include "registry/operation_service.h"
+#include "serving/front_door/secured_router.h"
+#include "serving/rest/api_route.h"
 #include "serving/rest/blocking_executor.h"
 
 namespace tessera::serving::rest {
@@ -45,12 +47,7 @@ class ControlPlaneApi {
     int max_blocking_waits = 0;
   };
 
-  // One REST method: what the OpenAPI document must describe.
-  struct RouteInfo {
-    std::string_view method;   // "GET", "POST", "PATCH", "DELETE"
-    std::string_view pattern;  // router pattern, e.g. "/v1/projects/{project}/.../models:upload"
-    std::string_view operation_id;  // e.g. "models.upload" (the OpenAPI operationId)
-  };
+  using RouteInfo = ApiRoute;
 
   static absl::StatusOr<std::unique_ptr<ControlPlaneApi>> Create(const Options& options);
   ~ControlPlaneApi();
@@ -59,7 +56,7 @@ class ControlPlaneApi {
   static std::vector<RouteInfo> Routes();
 
   // Registers Routes() on `router` (before the router is shared with a server).
-  absl::Status AddRoutes(http::Router& router);
+  absl::Status AddRoutes(SecuredRouter& router);
 
   // Pending and future :wait calls return the operation's current state at once. Call before
   // shutting the server down so draining does not wait for long polls.

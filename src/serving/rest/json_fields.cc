@@ -1,5 +1,7 @@
 #include "serving/rest/json_fields.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "common/untrusted_json.h"
@@ -141,6 +143,41 @@ absl::Status JsonObjectReader::Int64(std::string_view name, int64_t& out) {
   absl::StatusOr<int64_t> parsed = ParseInteger(*v);
   if (!parsed.ok()) return TypeError(name, "TYPE_INT64", *v);
   out = *parsed;
+  return absl::OkStatus();
+}
+
+absl::Status JsonObjectReader::Double(std::string_view name, double& out) {
+  const json* v = Take(name);
+  if (v == nullptr) return absl::OkStatus();
+  double value = 0;
+  if (v->is_number()) {
+    value = v->get<double>();
+  } else if (v->is_string()) {
+    const std::string& text = v->get_ref<const std::string&>();
+    char* end = nullptr;
+    value = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size())
+      return TypeError(name, "TYPE_DOUBLE", *v);
+  } else {
+    return TypeError(name, "TYPE_DOUBLE", *v);
+  }
+  if (!std::isfinite(value)) return TypeError(name, "TYPE_DOUBLE", *v);
+  out = value;
+  return absl::OkStatus();
+}
+
+absl::Status JsonObjectReader::Timestamp(std::string_view name, absl::Time& out) {
+  const json* v = Take(name);
+  if (v == nullptr) return absl::OkStatus();
+  if (!v->is_string()) return TypeError(name, "TYPE_MESSAGE (google.protobuf.Timestamp)", *v);
+  absl::Time parsed;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, v->get<std::string>(), &parsed, &error)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "Invalid value at '{}': \"{}\" is not an RFC 3339 timestamp (2026-12-31T23:59:59Z)",
+        FieldPath(name), v->get<std::string>().substr(0, 64)));
+  }
+  out = parsed;
   return absl::OkStatus();
 }
 

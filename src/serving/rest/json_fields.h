@@ -51,6 +51,10 @@ class JsonObjectReader {
   // int32: a JSON integer or a decimal string (proto JSON accepts both), in range.
   absl::Status Int32(std::string_view name, int32_t& out);
   absl::Status Int64(std::string_view name, int64_t& out);
+  // A finite JSON number (or a decimal string, as proto JSON allows for doubles).
+  absl::Status Double(std::string_view name, double& out);
+  // A google.protobuf.Timestamp: RFC 3339 ("2026-12-31T23:59:59Z", "...+01:00").
+  absl::Status Timestamp(std::string_view name, absl::Time& out);
   absl::Status Bool(std::string_view name, bool& out);
   absl::Status StringList(std::string_view name, std::vector<std::string>& out);
   absl::Status StringMap(std::string_view name, std::map<std::string, std::string>& out);

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 
+#include "common/http/exception_response.h"
 #include "common/http/google_error.h"
 #include "fmt/format.h"
 
@@ -84,6 +86,29 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
         "Invalid value for timeout: \"{}\" (expected a duration such as \"30s\")", text));
   }
   return absl::Seconds(seconds);
+}
+
+http::Handler OnExecutor(BlockingExecutor* executor,
+                         std::function<http::HttpResponse(const http::HttpRequest&)> method,
+                         std::string what) {
+  return [executor, method = std::move(method), what = std::move(what)](http::HttpRequest&& request,
+                                                                        http::Responder responder) {
+    auto shared = std::make_shared<http::HttpRequest>(std::move(request));
+    const bool queued = executor->Submit([method, what, shared, responder] {
+      http::HttpResponse response;
+      try {
+        response = method(*shared);
+      } catch (...) {
+        // A codec or service bug must not take the server down; report it as INTERNAL.
+        response = http::ExceptionResponse(what, *shared);
+      }
+      responder.Respond(std::move(response));
+    });
+    if (!queued) {
+      responder.Respond(Error(absl::UnavailableError(
+          fmt::format("the {} is overloaded or shutting down; retry the request", what))));
+    }
+  };
 }
 
 http::HttpResponse Ok(const nlohmann::json& body) { return http::JsonResponse(200, body); }

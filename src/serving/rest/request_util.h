@@ -2,15 +2,18 @@
 // query parameters, update masks, error responses. Internal to serving/rest. Pure functions.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/http/handler.h"
 #include "common/http/http_types.h"
 #include "nlohmann/json.hpp"
 #include "registry/list_query.h"
+#include "serving/rest/blocking_executor.h"
 
 namespace tessera::serving::rest {
 
@@ -31,6 +34,13 @@ std::vector<std::string> UpdateMaskFromRequest(const http::HttpRequest& request)
 
 // A google.protobuf.Duration in JSON form ("30s", "1.5s"); a bare number is taken as seconds.
 absl::StatusOr<absl::Duration> ParseDuration(std::string_view text);
+
+// A handler that runs `method` on `executor` and answers what it returns: an exception is a 500
+// with the request id (`what` names the API in the log), a full queue a 503 asking to retry.
+// `executor` must outlive the handler.
+http::Handler OnExecutor(BlockingExecutor* executor,
+                         std::function<http::HttpResponse(const http::HttpRequest&)> method,
+                         std::string what);
 
 // 200 with `body`, or the Google error of `status`.
 http::HttpResponse Ok(const nlohmann::json& body);

@@ -1,4 +1,4 @@
-#include "serving/predict/protocol_response.h"
+#include "serving/front_door/error_shape.h"
 
 #include <string>
 
@@ -17,10 +17,19 @@ http::HttpResponse PlainErrorResponse(const absl::Status& status) {
   return response;
 }
 
-http::HttpResponse ErrorResponseForTarget(std::string_view target, const absl::Status& status) {
+http::HttpResponse ErrorResponseIn(ErrorShape shape, const absl::Status& status) {
+  return shape == ErrorShape::kGoogle ? http::GoogleErrorResponse(status)
+                                      : PlainErrorResponse(status);
+}
+
+ErrorShape ErrorShapeForTarget(std::string_view target) {
   const bool plain =
       target.starts_with("/v1/models/") || target.starts_with("/v2/") || target == "/v2";
-  return plain ? PlainErrorResponse(status) : http::GoogleErrorResponse(status);
+  return plain ? ErrorShape::kPlain : ErrorShape::kGoogle;
+}
+
+http::HttpResponse ErrorResponseForTarget(std::string_view target, const absl::Status& status) {
+  return ErrorResponseIn(ErrorShapeForTarget(target), status);
 }
 
 http::HttpResponse OrderedJsonResponse(const nlohmann::ordered_json& body) {

@@ -1,0 +1,72 @@
+"""A real `tessera serve` for the Python compatibility tests.
+
+Starts the binary on port 0 in a data dir, reads its start lines (the REST URL, and the gRPC
+address when --grpc-listen is given) and the admin key the first start writes to
+DATA_DIR/admin.key: authentication is on, as for every user. `key_session` gives a requests
+Session that sends a key; `create_key` makes keys of other roles through the admin API.
+
+Environment: TESSERA_BINARY (set by CTest).
+"""
+import os
+import pathlib
+import re
+import subprocess
+
+import requests
+
+BINARY = os.environ["TESSERA_BINARY"]
+
+
+class Serve:
+    def __init__(self, tmp, *args, grpc=False):
+        self.tmp = pathlib.Path(tmp)
+        self.data = self.tmp / "data"
+        self.log_path = self.tmp / "serve.log"
+        command = [BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data)]
+        if grpc:
+            command += ["--grpc-listen", "127.0.0.1:0"]
+        command += list(args)
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        line = self.proc.stdout.readline()
+        match = re.search(r"serving on (https?://127\.0\.0\.1:\d+)", line)
+        assert match, line + self.log_path.read_text()
+        self.url = match.group(1)
+        self.grpc = None
+        if grpc:
+            grpc_line = self.proc.stdout.readline()
+            assert "KServe v2 gRPC on 127.0.0.1:" in grpc_line, grpc_line
+            self.grpc = "127.0.0.1:" + grpc_line.split("127.0.0.1:")[1].strip()
+        key_file = self.data / "admin.key"
+        self.admin_key = key_file.read_text().strip() if key_file.exists() else ""
+
+    def session(self, key=None, **kwargs):
+        """A requests Session sending `key` (the admin key by default; "" sends none)."""
+        return key_session(self.admin_key if key is None else key, **kwargs)
+
+    def create_key(self, role, projects, **fields):
+        """A new key's secret, made by the admin key through POST /v1/keys."""
+        body = {"role": role, "projects": projects, **fields}
+        r = self.session().post(f"{self.url}/v1/keys", json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["keyString"]
+
+    def log(self):
+        return self.log_path.read_text()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            code = self.proc.wait(timeout=60)
+            self._log.close()
+            return code
+        self._log.close()
+        return self.proc.returncode
+
+
+def key_session(key, verify=True):
+    session = requests.Session()
+    if key:
+        session.headers["Authorization"] = f"Bearer {key}"
+    session.verify = verify
+    return session
