@@ -241,6 +241,15 @@ def test_an_upload_without_a_key_is_refused_before_its_body(serve):
     head = answer_to_header(serve, b"x-api-key: " + viewer.encode() + b"\r\n")
     assert head.startswith("HTTP/1.1 403"), head
     assert any(l["status"] == 403 and l.get("keyId") == viewer[:20] for l in audit_lines(serve))
+    # A key whose limit has no token left gets its 429 there as well, with Retry-After.
+    limited = serve.create_key("deployer", ["p"],
+                               rateLimit={"requestsPerSecond": 0.01, "burst": 1})
+    assert key_session(limited).get(f"{serve.url}/v1/projects/p/locations/l/models",
+                                    timeout=30).status_code == 200
+    head = answer_to_header(serve, b"x-api-key: " + limited.encode() + b"\r\n")
+    assert head.startswith("HTTP/1.1 429"), head
+    retry_after = [l for l in head.split("\r\n") if l.lower().startswith("retry-after:")]
+    assert retry_after and 90 <= int(retry_after[0].split(":")[1]) <= 100, head
 
 
 def test_the_data_dir_is_closed_to_other_users():
