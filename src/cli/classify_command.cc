@@ -20,6 +20,7 @@ struct ClassifyOptions {
   int top_k = 1;
   int num_threads = 0;
   int max_batch_size = 8;
+  std::string precision = "fp32";
   std::vector<std::string> images;
 };
 
@@ -37,6 +38,7 @@ int RunClassify(const ClassifyOptions& options) {
   engine::EngineOptions engine_options;
   engine_options.num_threads = options.num_threads;
   engine_options.max_batch_size = options.max_batch_size;
+  engine_options.precision = options.precision;
   auto classifier = engine::ImageClassifier::Load(options.model_dir, engine_options);
   if (!classifier.ok()) {
     std::fprintf(stderr, "tessera classify: cannot load the model: %s\n",
@@ -98,6 +100,9 @@ void AddClassifyCommand(CLI::App& app) {
       ->check(CLI::Range(0, 4096));
   cmd->add_option("--max-batch-size", options->max_batch_size, "Images per forward pass")
       ->check(CLI::Range(1, 4096));
+  cmd->add_option("--precision", options->precision,
+                  "fp32, or bf16 (encoder GEMMs in bfloat16; needs AVX-512 BF16 or AMX)")
+      ->capture_default_str();
   cmd->add_option("images", options->images, "Image files (JPEG, PNG, WebP)")->required();
   cmd->callback([options]() {
     int status = RunClassify(*options);

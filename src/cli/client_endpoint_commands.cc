@@ -160,7 +160,8 @@ void AddEndpointCommands(CLI::App& app) {
   deploy->add_option("--traffic-split", dp->traffic_split,
                      "ID=PERCENT,... (0 = this model); default: unchanged (100 on an empty "
                      "endpoint)");
-  deploy->add_option("--precision", dp->precision, "fp32 (bf16 and int8 are not implemented)");
+  deploy->add_option("--precision", dp->precision,
+                     "fp32 (default), or bf16 where the host has AVX-512 BF16 or AMX");
   deploy->add_option("--max-batch-size", dp->max_batch_size, "Dynamic batching limit");
   deploy->add_flag("--async", dp->async, "Return at once with the operation");
   deploy->callback([flags, endpoint_ref, dp] {

@@ -33,7 +33,6 @@ struct ReplicaFlags {
   int64_t max_queued_mib = 256;
   long parent_pid = 0;  // 0: do not watch
   std::string log_level = "info";
-  std::string precision = "fp32";
 };
 
 int Fail(const std::string& what, const absl::Status& status) {
@@ -76,12 +75,7 @@ int RunReplica(ReplicaFlags flags) {
     flags.server.tcp_port = host_port->port;
   }
   flags.server.max_queued_bytes = flags.max_queued_mib << 20;
-  absl::Status options = runtime::ValidateReplicaServerOptions(flags.server);
-  if (options.ok()) {
-    ReplicaSpec spec = runtime::SpecOf(flags.server);
-    spec.precision = flags.precision;
-    options = ValidateReplicaSpec(spec, kReplicaFlagNames);
-  }
+  const absl::Status options = runtime::ValidateReplicaServerOptions(flags.server);
   if (!options.ok()) return Fail("bad options", options);
   std::error_code ec;
   if (!std::filesystem::is_directory(flags.server.model_dir, ec)) {
@@ -169,8 +163,8 @@ void AddReplicaCommand(CLI::App& app) {
   cmd->add_option("--input-key", s.codec.input_key,
                   "Instance key holding {\"b64\": ...} (requests may override with inputKey)")
       ->capture_default_str();
-  cmd->add_option("--precision", flags->precision,
-                  "Compute precision; only fp32 is implemented (others are refused by name)")
+  cmd->add_option("--precision", s.precision,
+                  "fp32, or bf16 (encoder GEMMs in bfloat16; needs AVX-512 BF16 or AMX)")
       ->capture_default_str();
   cmd->add_option("--max-image-pixels", s.max_image_pixels,
                   "Largest decoded image (width * height); larger ones get 400")

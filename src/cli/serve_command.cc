@@ -14,6 +14,7 @@
 #include <memory>
 #include <sstream>
 
+#include "absl/strings/str_join.h"
 #include "auth/api_key_secret.h"
 #include "cli/access_wiring.h"
 #include "cli/data_plane_wiring.h"
@@ -26,6 +27,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "control/endpoint_service.h"
+#include "engine/image_classifier.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "registry/artifact_store.h"
@@ -205,12 +207,20 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
     ASSIGN_OR_RETURN(s->deps.grpc_tls_private_key, ReadPemFile(options.tls_key_file, "--tls-key"));
   }
   ASSIGN_OR_RETURN(s->data_plane, CreateDataPlane(s->deps));
+  // What deploy admits: the host's memory and CPUs, and the precisions its engine runs natively.
+  control::HostResources host = control::HostResources::Detect();
+  const engine::HostSupport engine_support = engine::DetectHostSupport();
+  host.isa = engine_support.isa;
+  host.native_precisions = engine_support.precisions;
+  spdlog::info("engine: instruction set {}; precisions {}", host.isa,
+               absl::StrJoin(host.native_precisions, ", "));
   // Rolls back deployments the previous run left half-way.
   ASSIGN_OR_RETURN(s->endpoints,
                    control::EndpointService::Create({.store = s->store.get(),
                                                      .operations = s->operations.get(),
                                                      .waiter = s->data_plane->waiter(),
-                                                     .clock = &s->clock}));
+                                                     .clock = &s->clock,
+                                                     .host = host}));
   s->deps.endpoints = s->endpoints.get();
 
   ASSIGN_OR_RETURN(

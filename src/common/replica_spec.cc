@@ -64,13 +64,13 @@ absl::Status ValidateReplicaSpec(const ReplicaSpec& s, const ReplicaSpecFieldNam
                                                   names.input_key, kMaxInputKeyLength,
                                                   s.input_key.size()));
   }
-  if (s.precision != "fp32") {
-    if (s.precision == "bf16" || s.precision == "int8") {
-      return absl::InvalidArgumentError(fmt::format(
-          "{} \"{}\" is not implemented: replicas compute in fp32", names.precision, s.precision));
+  if (s.precision != "fp32" && s.precision != "bf16") {
+    if (s.precision == "int8") {
+      return absl::InvalidArgumentError(
+          fmt::format("{} \"int8\" is not implemented yet: use fp32 or bf16", names.precision));
     }
-    return absl::InvalidArgumentError(
-        fmt::format("{} must be \"fp32\", got \"{}\"", names.precision, s.precision.substr(0, 32)));
+    return absl::InvalidArgumentError(fmt::format("{} must be \"fp32\" or \"bf16\", got \"{}\"",
+                                                  names.precision, s.precision.substr(0, 32)));
   }
   return absl::OkStatus();
 }

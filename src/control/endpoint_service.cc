@@ -239,6 +239,9 @@ absl::StatusOr<Operation> EndpointService::DeployModel(const DeployModelRequest&
                     endpoint_name.parent.ToString()));
   }
   ASSIGN_OR_RETURN(MachineType machine, NormalizeResources(dm, options_.host));
+  // A misspelt precision is named as such before the host is asked whether it runs it.
+  RETURN_IF_ERROR(ValidateReplicaSpec(ReplicaSpecFor(dm, machine), kDeployFieldNames));
+  RETURN_IF_ERROR(CheckHostRunsPrecision(dm.precision, options_.host));
   if (machine.cpu_threads > options_.host.cpu_count) {
     spdlog::warn("deploy to {}: {} has {} threads, the host {} cores; replicas will share cores",
                  request.endpoint, machine.name, machine.cpu_threads, options_.host.cpu_count);

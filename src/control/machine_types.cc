@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "absl/strings/str_join.h"
 #include "fmt/format.h"
 
 namespace tessera::control {
@@ -77,6 +78,16 @@ HostResources HostResources::Detect() {
   host.cpu_count = cpus > 0 ? static_cast<int>(cpus) : 1;
   host.memory_bytes = (pages > 0 && page_size > 0) ? int64_t{pages} * page_size : 0;
   return host;
+}
+
+absl::Status CheckHostRunsPrecision(std::string_view precision, const HostResources& host) {
+  for (const std::string& native : host.native_precisions) {
+    if (native == precision) return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(fmt::format(
+      "deployedModel.tessera.precision \"{}\" does not run natively on this host (its CPU's "
+      "instruction set is {}; it runs {}): deploy with one of those",
+      precision, host.isa, absl::StrJoin(host.native_precisions, ", ")));
 }
 
 absl::Status CheckFitsHost(const MachineType& type, int min_replica_count,

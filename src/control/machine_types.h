@@ -49,9 +49,17 @@ absl::StatusOr<MachineType> LookupMachineType(std::string_view name);
 struct HostResources {
   int cpu_count = 0;
   int64_t memory_bytes = 0;
+  // The engine precisions this host runs natively, and its instruction set (for the refusal):
+  // the engine knows them, so the CLI fills them in (engine::DetectHostSupport); fp32 alone
+  // until then.
+  std::vector<std::string> native_precisions = {"fp32"};
+  std::string isa = "unknown";
   // From sysconf (online CPUs, physical pages).
   static HostResources Detect();
 };
+
+// OK when `host` runs `precision` natively; FAILED_PRECONDITION naming what it runs otherwise.
+absl::Status CheckHostRunsPrecision(std::string_view precision, const HostResources& host);
 
 // OK when `min_replica_count` replicas of `type` fit `host` by the admission rule above, else
 // FAILED_PRECONDITION saying how much is needed and how much there is.

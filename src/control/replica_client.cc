@@ -88,6 +88,12 @@ absl::StatusOr<ReplicaStatusInfo> ParseReplicaStatus(const std::string& text) {
     if (const auto a = m->find("architecture"); a != m->end() && a->is_string()) {
       info.architecture = a->get<std::string>();
     }
+    for (auto [field, out] : {std::pair{"precision", &info.precision}, std::pair{"isa", &info.isa},
+                              std::pair{"gemmKernel", &info.gemm_kernel}}) {
+      if (const auto v = m->find(field); v != m->end() && v->is_string()) {
+        *out = v->get<std::string>().substr(0, 128);  // a replica's word, bounded
+      }
+    }
     info.num_labels = static_cast<int>(IntField(*m, "numLabels"));
     info.weight_bytes = IntField(*m, "weightBytes");
     info.shared_weight_bytes = IntField(*m, "sharedWeightBytes");

@@ -52,6 +52,9 @@ struct ReplicaStatusInfo {
   std::string architecture;
   int64_t weight_bytes = 0;         // prepacked weights held
   int64_t shared_weight_bytes = 0;  // of those, mapped from the file shared with other replicas
+  std::string precision;            // the engine's: "fp32", "bf16"
+  std::string isa;                  // the instruction set its kernels dispatch to
+  std::string gemm_kernel;          // oneDNN's kernel for the largest GEMM at the max batch
   int num_labels = 0;
   int image_height = 0;
   int image_width = 0;

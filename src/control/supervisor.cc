@@ -270,9 +270,9 @@ bool Supervisor::Reconciler::Prepare(Group& group, absl::Time now) {
     return false;
   }
   group.model_dir = dir->string();
-  group.packed_weights =
-      options_.data_dir / "packed" /
-      fmt::format("{}-t{}.packed", model->artifact_digest, ReplicaThreads(group.dm));
+  group.packed_weights = options_.data_dir / "packed" /
+                         fmt::format("{}-t{}-{}.packed", model->artifact_digest,
+                                     ReplicaThreads(group.dm), group.dm.precision);
   group.model_display_name = model->display_name;
   group.prepared = true;
   routing_dirty_ = true;  // the display name is now known
@@ -307,15 +307,7 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
                  "--packed-weights",
                  group.packed_weights.string()};
   // The spec deploy validated, with the validator the replica applies again.
-  ReplicaSpec spec = ReplicaSpecFor(dm, MachineTypeOf(dm));
-  if (spec.precision != "fp32") {
-    // Only a deployment stored before deploy refused other precisions: it always ran in fp32.
-    spdlog::warn(
-        "supervisor: deployed model {} asks for precision {}; replicas run fp32 (the only "
-        "one implemented)",
-        dm.id, spec.precision);
-    spec.precision = "fp32";
-  }
+  const ReplicaSpec spec = ReplicaSpecFor(dm, MachineTypeOf(dm));
   const std::vector<std::string> spec_flags = ReplicaSpecFlags(spec);
   launch.args.insert(launch.args.end(), spec_flags.begin(), spec_flags.end());
   if (const int64_t mib = ReplicaMaxQueuedMib(dm); mib > 0) {
@@ -644,6 +636,9 @@ std::map<std::string, DeployedModelStatus> Supervisor::Reconciler::Summary() con
       r.restarts = replica->restarts;
       r.weight_bytes = replica->weight_bytes;
       r.shared_weight_bytes = replica->shared_weight_bytes;
+      r.precision = replica->counters.precision;
+      r.isa = replica->counters.isa;
+      r.gemm_kernel = replica->counters.gemm_kernel;
       r.requests = replica->counters.requests;
       r.failed_requests = replica->counters.failed_requests;
       r.expired = replica->counters.expired;

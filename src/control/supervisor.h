@@ -92,6 +92,9 @@ struct ReplicaStatus {
   int64_t pss_bytes = 0;            // proportional set size: shared pages split between their users
   int64_t weight_bytes = 0;         // the replica's prepacked weights (its /status, once ready)
   int64_t shared_weight_bytes = 0;  // of those, in the packed file every replica maps
+  std::string precision;            // the engine's, as the replica reports it once ready
+  std::string isa;                  // the instruction set its kernels dispatch to
+  std::string gemm_kernel;          // oneDNN's kernel for its largest GEMM at the max batch
   // The replica's own counters (its /status, refreshed about once a second while READY).
   int64_t requests = 0;                            // predict requests it received
   int64_t failed_requests = 0;                     // ...answered with an error

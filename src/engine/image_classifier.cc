@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/status_macros.h"
+#include "engine/kernels/precision.h"
 #include "engine/vit/checkpoint.h"
 #include "engine/vit/postprocess.h"
 #include "engine/vit/vit_model.h"
@@ -42,18 +43,30 @@ absl::Status ImageClassifier::Validate(const std::filesystem::path& model_dir) {
   return CheckPreprocessorMatchesModel(preprocess, config, model_dir);
 }
 
+HostSupport DetectHostSupport() {
+  HostSupport support{.isa = kernels::HostIsaName(), .precisions = {}};
+  for (kernels::Precision p : {kernels::Precision::kF32, kernels::Precision::kBF16}) {
+    if (kernels::CheckHostRuns(p).ok()) {
+      support.precisions.emplace_back(kernels::PrecisionName(p));
+    }
+  }
+  return support;
+}
+
 absl::StatusOr<std::unique_ptr<ImageClassifier>> ImageClassifier::Load(
     const std::filesystem::path& model_dir, const EngineOptions& options) {
   std::unique_ptr<ImageClassifier> classifier(new ImageClassifier());
   classifier->options_ = options;
   ASSIGN_OR_RETURN(classifier->preprocess_,
                    PreprocessConfig::FromFile(model_dir / kPreprocessorConfigFile));
+  ASSIGN_OR_RETURN(const kernels::Precision precision, kernels::ParsePrecision(options.precision));
   ASSIGN_OR_RETURN(ViTConfig config, LoadViTConfig(model_dir / kConfigFile));
   RETURN_IF_ERROR(CheckPreprocessorMatchesModel(classifier->preprocess_, config, model_dir));
   ASSIGN_OR_RETURN(classifier->model_,
                    VitModel::Load(model_dir, {.num_threads = options.num_threads,
                                               .max_batch_size = options.max_batch_size,
-                                              .packed_weights_path = options.packed_weights_path}));
+                                              .packed_weights_path = options.packed_weights_path,
+                                              .precision = precision}));
   const VitModel& model = *classifier->model_;
   ModelInfo& info = classifier->info_;
   info.architecture = ArchitectureName(config.architecture);
@@ -74,6 +87,8 @@ absl::StatusOr<std::unique_ptr<ImageClassifier>> ImageClassifier::Load(
   info.shared_weight_bytes = model.shared_weight_bytes();
   info.max_batch_size = model.max_batch_size();
   info.num_threads = model.num_threads();
+  info.precision = std::string(kernels::PrecisionName(model.precision()));
+  info.isa = kernels::HostIsaName();
   classifier->batch_pixels_.resize(size_t(options.max_batch_size) * classifier->pixels_per_image());
   classifier->batch_logits_.resize(size_t(options.max_batch_size) * info.num_labels);
   return classifier;
@@ -94,6 +109,8 @@ absl::Status ImageClassifier::Preprocess(std::span<const uint8_t> encoded_image,
 }
 
 absl::Status ImageClassifier::WarmUp(int batch) { return model_->WarmUp(batch); }
+
+std::string ImageClassifier::GemmKernel(int batch) const { return model_->GemmKernel(batch); }
 
 absl::Status ImageClassifier::Forward(std::span<const float> pixels, int batch,
                                       std::span<float> logits) {

@@ -38,6 +38,9 @@ struct EngineOptions {
   // Non-empty: share the prepacked weights with other processes through this file
   // (vit/vit_model.h, VitModelOptions::packed_weights_path).
   std::filesystem::path packed_weights_path;
+  // "fp32" or "bf16" (the encoder's GEMMs; vit/vit_model.h). A precision this host does not run
+  // natively fails Load with FAILED_PRECONDITION naming the host's ISA.
+  std::string precision = "fp32";
 };
 
 struct Prediction {
@@ -66,7 +69,18 @@ struct ModelInfo {
   size_t shared_weight_bytes = 0;  // of those, mapped from the shared packed weight file
   int max_batch_size = 0;
   int num_threads = 0;
+  std::string precision;  // "fp32", "bf16"
+  std::string isa;        // the instruction set the kernels dispatch to, e.g. "avx512_core_bf16"
 };
+
+// What this host's CPU runs natively: its instruction set as the kernels see it and the
+// precisions EngineOptions::precision may name here ("fp32" always; "bf16" with AVX-512 BF16 or
+// AMX).
+struct HostSupport {
+  std::string isa;
+  std::vector<std::string> precisions;
+};
+HostSupport DetectHostSupport();
 
 class ImageClassifier {
  public:
@@ -92,6 +106,9 @@ class ImageClassifier {
 
   // Creates the kernels for `batch` images ahead of the first Forward of that size.
   absl::Status WarmUp(int batch);
+  // The oneDNN kernel of the encoder's largest GEMM at `batch` images (after WarmUp(batch)),
+  // e.g. "brgconv_1x1:avx512_core_bf16": what the precision and ISA came to.
+  std::string GemmKernel(int batch) const;
   // pixels: [batch][pixels_per_image()]; logits: [batch][num_labels]; 1 <= batch <=
   // max_batch_size. Not re-entrant.
   absl::Status Forward(std::span<const float> pixels, int batch, std::span<float> logits);

@@ -75,7 +75,8 @@ ReplicaSpec SpecOf(const ReplicaServerOptions& o) {
   spec.max_queue_size = o.max_queue_size;
   spec.max_instances = o.codec.max_instances;
   spec.input_key = o.codec.input_key;
-  return spec;  // precision: the engine's only one, fp32
+  spec.precision = o.precision;
+  return spec;
 }
 
 absl::Status ValidateReplicaServerOptions(const ReplicaServerOptions& o) {
@@ -174,10 +175,11 @@ absl::StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Create(
   const engine::ModelInfo& info = server->classifier_->info();
   spdlog::info(
       "replica ready: {} ({} labels, {}x{}), max batch {}, {} engine threads, weights {} MiB "
-      "({} MiB shared), rss {} MiB",
+      "({} MiB shared), rss {} MiB; {} on {}, GEMM kernel {}",
       info.architecture, info.num_labels, info.image_height, info.image_width, info.max_batch_size,
       info.num_threads, info.weight_bytes >> 20, info.shared_weight_bytes >> 20,
-      CurrentRssBytes() >> 20);
+      CurrentRssBytes() >> 20, info.precision, info.isa,
+      server->classifier_->GemmKernel(info.max_batch_size));
   return server;
 }
 
@@ -226,6 +228,7 @@ absl::Status ReplicaServer::LoadEngine() {
   engine_options.max_batch_size = options_.max_batch_size;
   engine_options.decode_limits.max_pixels = options_.max_image_pixels;
   engine_options.packed_weights_path = options_.packed_weights_path;
+  engine_options.precision = options_.precision;
   ASSIGN_OR_RETURN(classifier_, engine::ImageClassifier::Load(options_.model_dir, engine_options));
   const size_t ppi = classifier_->pixels_per_image();
   const int labels = classifier_->info().num_labels;
@@ -579,6 +582,9 @@ json ReplicaServer::StatusJson() const {
         {"weightBytes", info.weight_bytes},
         {"sharedWeightBytes", info.shared_weight_bytes},
         {"threads", info.num_threads},
+        {"precision", info.precision},
+        {"isa", info.isa},
+        {"gemmKernel", classifier_->GemmKernel(info.max_batch_size)},
     };
   } else {
     status["model"] = nullptr;

@@ -82,6 +82,8 @@ struct ReplicaServerOptions {
   std::string tcp_address;
   int tcp_port = 0;
   int num_threads = 0;  // engine threads per Forward; 0 = all CPUs
+  // The engine's precision, "fp32" or "bf16" (engine::EngineOptions::precision).
+  std::string precision = "fp32";
   // HTTP io threads: they parse and base64-decode bodies, and decode and preprocess the images
   // when `preprocess` puts that on them.
   int io_threads = 2;

@@ -191,9 +191,8 @@ TEST(ServingOptionsTest, Bounds) {
   EXPECT_THAT(refused([](DeployedModel& d) { d.input_key = std::string(65, 'k'); }),
               HasSubstr("inputKey"));
   EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "fp8"; }), HasSubstr("precision"));
-  // Accepted before and ignored: the engine computes in fp32 only.
-  EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "bf16"; }),
-              HasSubstr("\"bf16\" is not implemented"));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "int8"; }),
+              HasSubstr("\"int8\" is not implemented yet"));
 }
 
 // A small queue is fine: requests are capped at the queue size instead of 64 instances (the

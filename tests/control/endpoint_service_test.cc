@@ -331,6 +331,10 @@ TEST_F(EndpointServiceTest, DeployBadRequests) {
   gpu.dedicated_resources->machine_spec.accelerator_type = "NVIDIA_L4";
   DeployedModel batch = Dm(model_.name);
   batch.batching.max_batch_size = 0;
+  DeployedModel bf16 = Dm(model_.name), int8 = Dm(model_.name), fp8 = Dm(model_.name);
+  bf16.precision = "bf16";
+  int8.precision = "int8";
+  fp8.precision = "fp8";
   std::vector<Case> cases = {
       {"unknown endpoint",
        std::string(kTestParent) + "/endpoints/404",
@@ -375,6 +379,15 @@ TEST_F(EndpointServiceTest, DeployBadRequests) {
        "cannot hold"},
       {"gpu", e.name, gpu, {}, kInvalidArgument, "accelerators"},
       {"bad batching", e.name, batch, {}, kInvalidArgument, "maxBatchSize"},
+      // This fixture's host runs fp32 only (HostResources' default).
+      {"bf16 on an fp32 host",
+       e.name,
+       bf16,
+       {},
+       kFailedPrecondition,
+       "\"bf16\" does not run natively on this host"},
+      {"int8", e.name, int8, {}, kInvalidArgument, "\"int8\" is not implemented yet"},
+      {"fp8", e.name, fp8, {}, kInvalidArgument, "must be \"fp32\" or \"bf16\""},
       {"split not 100", e.name, Dm(model_.name), {{"0", 50}, {v1, 40}}, kInvalidArgument, "100"},
       {"split unknown id",
        e.name,
@@ -398,6 +411,31 @@ TEST_F(EndpointServiceTest, DeployBadRequests) {
   Endpoint after = *endpoints_->GetEndpoint(e.name);
   EXPECT_EQ(after.deployed_models.size(), 1u) << "refused deploys leave nothing";
   EXPECT_EQ(after.traffic_split, (TrafficSplit{{v1, 100}}));
+}
+
+// A host whose engine runs bf16 natively deploys it, and the deployed model says so.
+TEST_F(EndpointServiceTest, Bf16DeploysWhereTheHostRunsIt) {
+  endpoints_.reset();
+  EndpointService::Options o;
+  o.store = &h_.store();
+  o.operations = &h_.operations();
+  o.waiter = &immediate_;
+  o.clock = &h_.clock();
+  o.host = {.cpu_count = 2,
+            .memory_bytes = 16 * kGiB,
+            .native_precisions = {"fp32", "bf16"},
+            .isa = "avx512_core_bf16"};
+  auto s = EndpointService::Create(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  endpoints_ = std::move(*s);
+  Endpoint e = CreateEndpoint();
+  DeployedModel dm = Dm(model_.name);
+  dm.precision = "bf16";
+  const std::string id = MustDeploy(e, dm);
+  const Endpoint after = *endpoints_->GetEndpoint(e.name);
+  ASSERT_EQ(after.deployed_models.size(), 1u);
+  EXPECT_EQ(after.deployed_models[0].id, id);
+  EXPECT_EQ(after.deployed_models[0].precision, "bf16");
 }
 
 TEST_F(EndpointServiceTest, UndeployAndDeleteRules) {

@@ -44,18 +44,31 @@ absl::StatusOr<std::unique_ptr<DnnlRuntime>> DnnlRuntime::Create() {
   return runtime;
 }
 
-absl::Status DnnlRuntime::ReserveScratchpad(size_t bytes) {
-  if (bytes <= scratchpad_bytes_) return absl::OkStatus();
+namespace {
+
+// Grows `buffer` (64-byte aligned) to at least `bytes`; its contents are not kept.
+template <typename Buffer>
+absl::Status Grow(Buffer& buffer, size_t& size, size_t bytes, const char* what) {
+  if (bytes <= size) return absl::OkStatus();
   constexpr size_t kAlign = 64;
-  size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
-  scratchpad_.reset(std::aligned_alloc(kAlign, rounded));
-  if (scratchpad_ == nullptr) {
-    scratchpad_bytes_ = 0;
-    return absl::ResourceExhaustedError(
-        fmt::format("cannot allocate a {}-byte oneDNN scratchpad", rounded));
+  const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  buffer.reset(std::aligned_alloc(kAlign, rounded));
+  if (buffer == nullptr) {
+    size = 0;
+    return absl::ResourceExhaustedError(fmt::format("cannot allocate a {}-byte {}", rounded, what));
   }
-  scratchpad_bytes_ = rounded;
+  size = rounded;
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DnnlRuntime::ReserveScratchpad(size_t bytes) {
+  return Grow(scratchpad_, scratchpad_bytes_, bytes, "oneDNN scratchpad");
+}
+
+absl::Status DnnlRuntime::ReserveStaging(size_t bytes) {
+  return Grow(staging_, staging_bytes_, bytes, "staging buffer");
 }
 
 dnnl::primitive_attr UserScratchpadAttr() {

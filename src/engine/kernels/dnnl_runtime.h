@@ -42,6 +42,11 @@ class DnnlRuntime {
   void* scratchpad() { return scratchpad_.get(); }
   size_t scratchpad_bytes() const { return scratchpad_bytes_; }
 
+  // A buffer for a kernel's converted inputs (fp32 activations as bf16 before a bf16 GEMM),
+  // shared like the scratchpad: kernels run one at a time. Grown when primitives are created.
+  absl::Status ReserveStaging(size_t bytes);
+  void* staging() { return staging_.get(); }
+
  private:
   DnnlRuntime() = default;
   dnnl::engine engine_;
@@ -51,6 +56,8 @@ class DnnlRuntime {
   };
   std::unique_ptr<void, FreeDeleter> scratchpad_;
   size_t scratchpad_bytes_ = 0;
+  std::unique_ptr<void, FreeDeleter> staging_;
+  size_t staging_bytes_ = 0;
 };
 
 // Attributes every kernel uses: a user-provided scratchpad (so executing allocates no buffers).

@@ -20,8 +20,16 @@ bool IsReference(const std::string& implementation) { return implementation.rfin
 
 // The token dimension is the convolution's height: [1, features, rows, 1] in NHWC is exactly a
 // row-major [rows][features] matrix.
-memory::desc Activations(int rows, int features) {
-  return memory::desc({1, features, rows, 1}, Dt::f32, Tag::nhwc);
+memory::desc Activations(int rows, int features, Dt type = Dt::f32) {
+  return memory::desc({1, features, rows, 1}, type, Tag::nhwc);
+}
+
+// The data type of the GEMM's inputs (source and weights).
+Dt InputType(Precision precision) { return precision == Precision::kBF16 ? Dt::bf16 : Dt::f32; }
+
+memory::desc AnyWeights(const LinearSpec& spec) {
+  return memory::desc({spec.out_features, spec.in_features, 1, 1}, InputType(spec.precision),
+                      Tag::any);
 }
 
 }  // namespace
@@ -49,7 +57,7 @@ absl::StatusOr<dnnl::convolution_forward::primitive_desc> Linear::MakePrimitiveD
     if (spec_.epilogue == LinearEpilogue::kAccumulate) post_ops.append_sum(1.f);
     dnnl::primitive_attr attr = UserScratchpadAttr();
     attr.set_post_ops(post_ops);
-    memory::desc src = Activations(rows, spec_.in_features);
+    memory::desc src = Activations(rows, spec_.in_features, InputType(spec_.precision));
     memory::desc dst = Activations(rows, spec_.out_features);
     const memory::dims strides = {1, 1}, padding = {0, 0};
     const auto prop = dnnl::prop_kind::forward_inference;
@@ -90,15 +98,14 @@ absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(DnnlRuntime* runtime, con
       linear->bias_ = memory({{spec.out_features}, Dt::f32, Tag::a}, engine);
       std::copy(bias.begin(), bias.end(), static_cast<float*>(linear->bias_.get_data_handle()));
     }
-    memory::desc any_weights({spec.out_features, spec.in_features, 1, 1}, Dt::f32, Tag::any);
     ASSIGN_OR_RETURN(
         auto pd, linear->MakePrimitiveDesc(spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows,
-                                           any_weights));
+                                           AnyWeights(spec)));
     if (shared != nullptr && shared->desc == pd.weights_desc()) {
       RETURN_IF_ERROR(linear->UseSharedWeights(*shared));
       return linear;
     }
-    // Prepack: reorder the PyTorch layout (oihw) into the kernel's preferred layout.
+    // Prepack: reorder the PyTorch layout (oihw) into the kernel's preferred layout (and type).
     memory plain({{spec.out_features, spec.in_features, 1, 1}, Dt::f32, Tag::oihw}, engine,
                  const_cast<float*>(weights.data()));
     linear->weights_ = memory(pd.weights_desc(), engine);
@@ -136,8 +143,7 @@ absl::Status Linear::Prepare(int rows) {
     // (e.g. brgconv_1x1 on AVX-512 at 197 rows with a layout picked at 256) oneDNN has no fast
     // kernel for it and falls back to its reference one, 1000x slower. Then this row count gets
     // the layout its fast kernel wants, in a copy of the weights (shared by plans that agree).
-    const memory::desc any({spec_.out_features, spec_.in_features, 1, 1}, Dt::f32, Tag::any);
-    ASSIGN_OR_RETURN(auto best, MakePrimitiveDesc(rows, any));
+    ASSIGN_OR_RETURN(auto best, MakePrimitiveDesc(rows, AnyWeights(spec_)));
     if (!IsReference(best.impl_info_str())) {
       ASSIGN_OR_RETURN(plan.weights, WeightsIn(best.weights_desc()));
       pd = best;
@@ -151,6 +157,13 @@ absl::Status Linear::Prepare(int rows) {
     plan.implementation = pd.impl_info_str();
     if (plan.weights) plan.implementation += " (own weight layout)";
     RETURN_IF_ERROR(runtime_->ReserveScratchpad(pd.scratchpad_desc().get_size()));
+    if (spec_.precision != Precision::kF32) {
+      const memory::desc input = Activations(rows, spec_.in_features);
+      plan.convert = dnnl::reorder(dnnl::reorder::primitive_desc(
+          runtime_->engine(), input, runtime_->engine(), pd.src_desc()));
+      plan.input = memory(input, runtime_->engine(), DNNL_MEMORY_NONE);
+      RETURN_IF_ERROR(runtime_->ReserveStaging(pd.src_desc().get_size()));
+    }
     plans_.push_back(std::move(plan));
   } catch (const dnnl::error& e) {
     return DnnlError(e, fmt::format("create a {}x{} linear layer for {} rows", spec_.in_features,
@@ -167,11 +180,21 @@ absl::Status Linear::Run(int rows, const float* x, float* y) {
   }
   try {
     // set_data_handle on CPU memory only stores the pointer.
-    plan->src.set_data_handle(const_cast<float*>(x));
+    if (plan->convert) {
+      plan->input.set_data_handle(const_cast<float*>(x));
+      plan->src.set_data_handle(runtime_->staging());
+    } else {
+      plan->src.set_data_handle(const_cast<float*>(x));
+    }
     plan->dst.set_data_handle(y);
     plan->scratchpad.set_data_handle(runtime_->scratchpad());
   } catch (const dnnl::error& e) {
     return DnnlError(e, "bind linear layer buffers");
+  }
+  if (plan->convert) {
+    RETURN_IF_ERROR(Execute(plan->convert, runtime_->stream(),
+                            {{DNNL_ARG_FROM, plan->input.get()}, {DNNL_ARG_TO, plan->src.get()}},
+                            "linear layer input conversion"));
   }
   const memory& weights = plan->weights ? plan->weights : weights_;
   if (bias_) {

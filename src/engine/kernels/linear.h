@@ -3,6 +3,10 @@
 // jit_1x1), with the activation fused as an eltwise post-op and a residual add fused as a sum
 // post-op. The weights are reordered once, at Create, into the layout the kernel prefers.
 //
+// In bf16 (LinearSpec::precision) the weights are packed as bfloat16 and each Run converts x to
+// bfloat16 (a reorder into the runtime's staging buffer) before the GEMM; the GEMM accumulates
+// in fp32 and y, the bias, the activation and the residual add stay fp32.
+//
 // Contract: Create and Prepare allocate (call them at load / warm-up); Run allocates no buffers
 // once Prepare(rows) has run for that row count (Run prepares on first use). Not re-entrant:
 // one Run at a time per Linear (they share the runtime's stream and scratchpad). Call from the
@@ -17,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "engine/kernels/dnnl_runtime.h"
 #include "engine/kernels/packed_weight_file.h"
+#include "engine/kernels/precision.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace tessera::engine::kernels {
@@ -44,6 +49,8 @@ struct LinearSpec {
   // The row count the layer mostly runs at (a ViT's token count): the weights are packed in the
   // layout oneDNN's fastest kernel wants for it. 0: a generic 256.
   int typical_rows = 0;
+  // The GEMM's inputs (the caller checks the host runs it natively: CheckHostRuns).
+  Precision precision = Precision::kF32;
 };
 
 class Linear {
@@ -80,6 +87,9 @@ class Linear {
     int rows = 0;
     dnnl::primitive primitive;
     dnnl::memory src, dst, scratchpad;
+    // bf16 only: x (fp32, `input`) converted into `src` (bf16, in the runtime's staging buffer).
+    dnnl::primitive convert;
+    dnnl::memory input;
     // Empty: weights_. Else a copy in the layout the kernel for `rows` needs (see Prepare).
     dnnl::memory weights;
     std::string implementation;

@@ -100,6 +100,7 @@ absl::StatusOr<std::unique_ptr<VitModel>> VitModel::Create(const ViTConfig& conf
     return absl::InvalidArgumentError(
         fmt::format("num_threads {} must be 0 (all) or positive", options.num_threads));
   }
+  RETURN_IF_ERROR(kernels::CheckHostRuns(options.precision));
   RETURN_IF_ERROR(CheckTensors(weights.header(), config, weights.path().string(), config_source));
   std::unique_ptr<VitModel> model(new VitModel(config, options));
   model->num_parameters_ = CountParameters(config);
@@ -142,8 +143,11 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     }
   }
   std::vector<Linear*> linears;
-  auto make_linear = [&](const LinearSpec& spec, std::span<const float> w,
-                         std::span<const float> b) -> absl::StatusOr<std::unique_ptr<Linear>> {
+  // The patch embedding (on raw pixels) and the classifier head stay fp32 whatever the
+  // precision: they are a few percent of the work and where rounding would show most.
+  auto make_linear = [&](LinearSpec spec, std::span<const float> w, std::span<const float> b,
+                         bool in_encoder = true) -> absl::StatusOr<std::unique_ptr<Linear>> {
+    if (in_encoder) spec.precision = options_.precision;
     const kernels::PackedWeightFile::Tensor* shared = nullptr;
     if (shared_weights_ != nullptr && linears.size() < shared_weights_->tensors().size()) {
       shared = &shared_weights_->tensors()[linears.size()];
@@ -169,8 +173,8 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     ASSIGN_OR_RETURN(auto w, reader.Read(p + "embeddings.patch_embeddings.projection.weight"));
     std::vector<float> weight = Copy(w);
     ASSIGN_OR_RETURN(auto bias, reader.Read(p + "embeddings.patch_embeddings.projection.bias"));
-    ASSIGN_OR_RETURN(patch_embedding_,
-                     make_linear({patch_geometry_.patch_size(), h}, weight, bias));
+    ASSIGN_OR_RETURN(patch_embedding_, make_linear({patch_geometry_.patch_size(), h}, weight, bias,
+                                                   /*in_encoder=*/false));
   }
 
   auto read_copy = [&](const std::string& name) -> absl::StatusOr<std::vector<float>> {
@@ -256,11 +260,11 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
       }
       bias[l] = 0.5f * bc[l] + 0.5f * bd[l];
     }
-    ASSIGN_OR_RETURN(classifier_, make_linear({2 * h, labels}, weight, bias));
+    ASSIGN_OR_RETURN(classifier_, make_linear({2 * h, labels}, weight, bias, /*in_encoder=*/false));
   } else {
     ASSIGN_OR_RETURN(auto w, read_copy("classifier.weight"));
     ASSIGN_OR_RETURN(auto b, reader.Read("classifier.bias"));
-    ASSIGN_OR_RETURN(classifier_, make_linear({h, labels}, w, b));
+    ASSIGN_OR_RETURN(classifier_, make_linear({h, labels}, w, b, /*in_encoder=*/false));
   }
 
   const int heads = config_.num_attention_heads, d = config_.head_dim();
@@ -401,6 +405,12 @@ absl::Status VitModel::WarmUp(int batch) {
   }
   RETURN_IF_ERROR(final_norm_->Prepare(batch * q));
   return classifier_->Prepare(batch);
+}
+
+std::string VitModel::GemmKernel(int batch) const {
+  const EncoderLayer& first = layers_.front();
+  const int rows = first.qkv == nullptr ? batch * num_query_tokens_ : batch * config_.num_tokens();
+  return first.intermediate->ImplementationName(rows);
 }
 
 absl::Status VitModel::Embed(std::span<const float> pixels, int batch) {

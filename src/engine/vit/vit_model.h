@@ -1,4 +1,7 @@
-// The ViT / DeiT image classifier's forward pass, fp32 on oneDNN: CHW pixels in, logits out.
+// The ViT / DeiT image classifier's forward pass on oneDNN: CHW pixels in, logits out. In fp32,
+// or with the encoder's GEMMs in bf16 (VitModelOptions::precision: weights packed as bfloat16,
+// fp32 accumulation; the patch embedding, LayerNorm, softmax, GELU, the residual stream and the
+// classifier head stay fp32).
 //
 //   patches -> patch embedding (GEMM) -> + class (+ distillation) token, + position embeddings
 //   -> N pre-norm encoder layers:  h += Attention(LN1(h));  h += MLP(LN2(h))
@@ -35,6 +38,7 @@
 #include "engine/kernels/linear.h"
 #include "engine/kernels/packed_weight_file.h"
 #include "engine/kernels/patches.h"
+#include "engine/kernels/precision.h"
 #include "engine/vit/config.h"
 #include "engine/vit/safetensors.h"
 
@@ -50,6 +54,9 @@ struct VitModelOptions {
   // safetensors file guards against a wrong key. Failing to write it is not an error (the model
   // keeps private weights).
   std::filesystem::path packed_weights_path;
+  // The encoder GEMMs' precision; a precision this host does not run natively is refused
+  // (kernels/precision.h). The packed weight file holds one precision: key its path by it too.
+  kernels::Precision precision = kernels::Precision::kF32;
 };
 
 class VitModel {
@@ -72,6 +79,10 @@ class VitModel {
   size_t weight_bytes() const { return weight_bytes_; }
   // Of those, the bytes mapped from the shared packed weight file (0 without one).
   size_t shared_weight_bytes() const { return shared_weight_bytes_; }
+  kernels::Precision precision() const { return options_.precision; }
+  // The oneDNN kernel of the encoder's largest GEMM (the first MLP layer) for `batch` images,
+  // e.g. "brgconv_1x1:avx512_core_bf16"; empty before WarmUp(batch) or Forward of that size.
+  std::string GemmKernel(int batch) const;
 
   // Creates the oneDNN primitives for `batch` images ahead of the first Forward(batch).
   absl::Status WarmUp(int batch);

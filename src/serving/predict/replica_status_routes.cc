@@ -53,6 +53,9 @@ nlohmann::ordered_json StatusJson(const control::DeployedModelStatus& s,
     rj["pssBytes"] = r.pss_bytes;
     rj["weightBytes"] = r.weight_bytes;
     rj["sharedWeightBytes"] = r.shared_weight_bytes;
+    rj["precision"] = r.precision;
+    rj["isa"] = r.isa;
+    rj["gemmKernel"] = r.gemm_kernel;
     rj["requests"] = r.requests;
     rj["failedRequests"] = r.failed_requests;
     rj["expired"] = r.expired;

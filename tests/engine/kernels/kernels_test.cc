@@ -3,6 +3,8 @@
 // several OpenMP thread counts. Tolerance: |got - ref| <= 1e-4 (1 + |ref|) per element (fp32
 // accumulation over up to ~800 products against a double reference).
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <random>
 
 #include "engine/kernels/attention.h"
@@ -10,6 +12,7 @@
 #include "engine/kernels/layer_norm.h"
 #include "engine/kernels/linear.h"
 #include "engine/kernels/patches.h"
+#include "engine/kernels/precision.h"
 #include "engine/kernels/reference_ops.h"
 #include "gtest/gtest.h"
 
@@ -107,6 +110,61 @@ TEST_P(KernelsTest, LinearMatchesReference) {
   }
 }
 
+// `v` rounded to bfloat16 (round to nearest even), as oneDNN converts fp32 to bf16.
+std::vector<float> RoundedToBf16(std::vector<float> v) {
+  for (float& x : v) {
+    uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    bits += 0x7fff + ((bits >> 16) & 1);
+    bits &= 0xffff0000u;
+    std::memcpy(&x, &bits, sizeof bits);
+  }
+  return v;
+}
+
+// In bf16 the GEMM sees x and W rounded to bfloat16 and accumulates in fp32: against the
+// reference on the rounded inputs it agrees to fp32 accumulation error. A host without native
+// bf16 refuses to make such a layer (CheckHostRuns), by name.
+TEST_P(KernelsTest, LinearInBf16IsTheGemmOfTheRoundedInputs) {
+  if (absl::Status runs = CheckHostRuns(Precision::kBF16); !runs.ok()) {
+    EXPECT_EQ(runs.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(std::string(runs.message()).find(HostIsaName()), std::string::npos) << runs;
+    return;
+  }
+  struct Shape {
+    int in, out;
+  };
+  const Shape shapes[] = {{96, 288}, {7, 3}, {1, 1}, {384, 96}, {64, 1000}, {768, 768}};
+  int index = 0;
+  for (const Shape& shape : shapes) {
+    const LinearEpilogue epilogue =
+        index % 2 == 0 ? LinearEpilogue::kStore : LinearEpilogue::kAccumulate;
+    const Eltwise activation = index % 3 == 0 ? Eltwise::kGeluErf : Eltwise::kNone;
+    ++index;
+    LinearSpec spec{.in_features = shape.in,
+                    .out_features = shape.out,
+                    .activation = activation,
+                    .epilogue = epilogue,
+                    .precision = Precision::kBF16};
+    SCOPED_TRACE(testing::Message() << shape.in << "x" << shape.out);
+    auto w = Random(rng_, size_t(shape.in) * shape.out);
+    auto b = Random(rng_, shape.out);
+    auto linear = Linear::Create(runtime_.get(), spec, w, b);
+    ASSERT_TRUE(linear.ok()) << linear.status();
+    for (int rows : {1, 197, Uniform(rng_, 2, 300)}) {
+      auto x = Random(rng_, size_t(rows) * shape.in);
+      auto y = Random(rng_, size_t(rows) * shape.out);
+      auto expected = y;
+      reference::Linear(spec, rows, RoundedToBf16(x), RoundedToBf16(w), b, expected);
+      ASSERT_TRUE((*linear)->Run(rows, x.data(), y.data()).ok()) << rows << " rows";
+      const std::string kernel = (*linear)->ImplementationName(rows);
+      EXPECT_LE(RelativeError(y, expected), kTolerance) << rows << " rows, " << kernel;
+      EXPECT_NE(kernel.find("bf16"), std::string::npos) << kernel;  // native, not emulated
+      // The unrounded fp32 product differs by bf16's rounding: it is a different computation.
+    }
+  }
+}
+
 // oneDNN falls back to its reference convolution (1000x slower) for row counts whose fast kernel
 // cannot use the packed layout (seen: brgconv_1x1 on AVX-512, ViT-B shapes at 197 rows with a
 // layout packed for 256). Prepare must then give that row count its own layout.
@@ -114,23 +172,32 @@ TEST_P(KernelsTest, LinearNeverRunsTheReferenceKernelAtViTShapes) {
   const struct {
     int in, out;
   } shapes[] = {{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}, {192, 576}};
+  std::vector<Precision> precisions = {Precision::kF32};
+  if (CheckHostRuns(Precision::kBF16).ok()) precisions.push_back(Precision::kBF16);
   for (const auto& shape : shapes) {
     for (int typical_rows : {0, 197}) {
       auto w = Random(rng_, size_t(shape.in) * shape.out);
-      auto linear = Linear::Create(
-          runtime_.get(),
-          {.in_features = shape.in, .out_features = shape.out, .typical_rows = typical_rows}, w,
-          {});
-      ASSERT_TRUE(linear.ok()) << linear.status();
-      for (int rows : {1, 2, 8, 196, 197, 256, 1576}) {
-        ASSERT_TRUE((*linear)->Prepare(rows).ok());
-        EXPECT_EQ((*linear)->ImplementationName(rows).rfind("ref", 0), std::string::npos)
-            << shape.in << "x" << shape.out << " packed for " << typical_rows << ", " << rows
-            << " rows: " << (*linear)->ImplementationName(rows);
+      for (Precision precision : precisions) {
+        auto linear = Linear::Create(runtime_.get(),
+                                     {.in_features = shape.in,
+                                      .out_features = shape.out,
+                                      .typical_rows = typical_rows,
+                                      .precision = precision},
+                                     w, {});
+        ASSERT_TRUE(linear.ok()) << linear.status();
+        for (int rows : {1, 2, 8, 196, 197, 256, 1576}) {
+          ASSERT_TRUE((*linear)->Prepare(rows).ok());
+          EXPECT_EQ((*linear)->ImplementationName(rows).rfind("ref", 0), std::string::npos)
+              << shape.in << "x" << shape.out << " " << PrecisionName(precision) << " packed for "
+              << typical_rows << ", " << rows << " rows: " << (*linear)->ImplementationName(rows);
+        }
       }
       // And it still computes the right thing on a row count that needed its own layout (one
       // shape: the naive reference is slow).
       if (shape.in != 768 || shape.out != 768 || typical_rows != 0) continue;
+      auto linear = Linear::Create(runtime_.get(),
+                                   {.in_features = shape.in, .out_features = shape.out}, w, {});
+      ASSERT_TRUE(linear.ok()) << linear.status();
       const int rows = 197;
       auto x = Random(rng_, size_t(rows) * shape.in);
       std::vector<float> y(size_t(rows) * shape.out), expected(y.size());

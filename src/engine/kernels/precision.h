@@ -1,0 +1,32 @@
+// The arithmetic a model's matrix multiplications run in, and whether this host's CPU runs it
+// natively. Dispatch is at run time: one binary serves AVX2-only, AVX-512, AVX-512 BF16/VNNI and
+// AMX hosts, and a precision the host would only emulate (oneDNN emulates bf16 on plain AVX-512,
+// several times slower than fp32) is refused by name instead of run slowly.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tessera::engine::kernels {
+
+enum class Precision {
+  kF32,   // fp32 everywhere
+  kBF16,  // GEMM inputs and weights in bfloat16, accumulation and everything else in fp32
+};
+
+// "fp32", "bf16".
+std::string_view PrecisionName(Precision precision);
+// The inverse of PrecisionName; INVALID_ARGUMENT naming the accepted values otherwise.
+absl::StatusOr<Precision> ParsePrecision(std::string_view name);
+
+// The instruction set oneDNN dispatches to on this host, e.g. "avx512_core_bf16",
+// "avx512_core_amx", "avx2".
+std::string HostIsaName();
+// OK when this host runs `precision` natively; FAILED_PRECONDITION naming the host's ISA and
+// what the precision needs otherwise.
+absl::Status CheckHostRuns(Precision precision);
+
+}  // namespace tessera::engine::kernels
