@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   python3-venv python3-torch libopenblas0-pthread python3-pil
+  dataset-fashion-mnist  # the precision guard: fashion-vit on the whole test set
   wrk
 )
 
