@@ -108,6 +108,58 @@ TEST_F(DataPlanePredictE2E, SeedScenarioMatchesClassify) {
   EXPECT_EQ(all.body["deployedModels"].size(), 1u);
 }
 
+// deployedModel.tessera.precision "bf16": served in bf16 where the host runs it natively (the
+// replica says so, its answers are `tessera classify --precision bf16`'s), refused by name at
+// deploy where it does not. Which of the two this host is, the real binary says.
+TEST_F(DataPlanePredictE2E, Bf16IsServedInBf16OrRefusedAtDeploy) {
+  const fs::path image = FashionImage("0018-bag.png");
+  const CliResult classify = RunCli({"classify", "--model", FashionVitDir().string(),
+                                     "--precision", "bf16", image.string()});
+  const bool host_runs_bf16 = classify.exit_status == 0;
+  if (!host_runs_bf16) {
+    EXPECT_NE(classify.err.find("needs a CPU with AVX-512 BF16 or AMX"), std::string::npos)
+        << classify.err;
+  }
+  StartServer();
+  const std::string model = Upload("fashion");
+  const std::string endpoint = CreateEndpoint();
+  const json dm = {{"model", model},
+                   {"dedicatedResources",
+                    {{"machineSpec", {{"machineType", "tessera-cpu-1"}}},
+                     {"minReplicaCount", 1},
+                     {"maxReplicaCount", 1}}},
+                   {"tessera", {{"precision", "bf16"}}}};
+  const ServeProcess::Reply done = DeployReply(endpoint, dm, nullptr);
+  if (!host_runs_bf16) {
+    EXPECT_EQ(done.status, 400) << done.raw;
+    EXPECT_EQ(done.body["error"]["status"], "FAILED_PRECONDITION") << done.raw;
+    EXPECT_NE(done.raw.find("does not run natively on this host"), std::string::npos) << done.raw;
+    return;
+  }
+  ASSERT_TRUE(done.body.contains("response")) << done.raw << "\n" << server_->Log();
+  const std::string id = done.body["response"]["deployedModel"]["id"];
+  const auto got = server_->Call("GET", "/v1/" + endpoint);
+  ASSERT_EQ(got.status, 200) << got.raw;
+  EXPECT_EQ(got.body["deployedModels"][0]["tessera"]["precision"], "bf16") << got.raw;
+  const json replica = Replicas(endpoint, id)["replicas"][0];
+  EXPECT_EQ(replica["precision"], "bf16") << replica.dump();
+  EXPECT_FALSE(replica["isa"].get<std::string>().empty()) << replica.dump();
+  EXPECT_NE(replica["gemmKernel"].get<std::string>().find("bf16"), std::string::npos)
+      << replica.dump();
+  const json want = json::parse(classify.out)[0]["predictions"][0];
+  const PredictReply reply = Predict(endpoint, PredictBody({image}));
+  ASSERT_EQ(reply.status, 200) << reply.raw;
+  EXPECT_EQ(reply.body["predictions"][0]["label"], want["label"]);
+  EXPECT_NEAR(reply.body["predictions"][0]["confidence"].get<double>(),
+              want["confidence"].get<double>(), 1e-5);
+  // Its packed weights are a file of their own, named by the precision.
+  bool bf16_file = false;
+  for (const auto& entry : fs::directory_iterator(tmp_.path() / "data" / "packed")) {
+    bf16_file |= entry.path().filename().string().ends_with("-bf16.packed");
+  }
+  EXPECT_TRUE(bf16_file);
+}
+
 TEST_F(DataPlanePredictE2E, BadInputsAre400AndTheReplicaKeepsServing) {
   StartServer();
   const std::string model = Upload("fashion");
@@ -245,7 +297,7 @@ namespace tessera::testing {
 namespace {
 
 // Replicas of one model version share one copy of the prepacked weights: the first packs and
-// writes DATA_DIR/packed/<artifact digest>-t<threads>.packed, every replica maps it, and the file
+// writes DATA_DIR/packed/<artifact digest>-t<threads>-<precision>.packed, every replica maps it, and the file
 // goes with the last deployment that uses it.
 TEST_F(DataPlanePredictE2E, ReplicasShareThePackedWeights) {
   StartServer();
