@@ -1,15 +1,17 @@
-// Engine benchmark: images/s and ms/image of the ViT forward pass (VitModel::Forward, fp32 on
-// oneDNN) per batch size, the machine's measured oneDNN GEMM peak, and the fraction of it the
+// Engine benchmark: images/s and ms/image of the ViT forward pass (VitModel::Forward on oneDNN, in
+// fp32 or bf16: --precision) per batch size, the machine's measured oneDNN GEMM peak, and the fraction of it the
 // model reaches. Prints figures, never pass/fail. See docs/performance.md and
 // bench/run_engine_bench.sh (which also runs ONNX Runtime on the same inputs).
 //
 //   engine_bench --model build/bench-models/vit-base-16 --inputs build/bench-models/inputs.bin
-//       --threads 2 --batches 1,4,8 --seconds 5
+//       --threads 2 --batches 1,4,8 --seconds 5 [--precision bf16]
 //
 // Output lines (stable, parsed by run_engine_bench.sh):
 //   gemm_peak gflops=<x> shape=<MxKxN> sgemm_gflops=<x> linear_gflops=<x> linear_impl=<impl>
-//   tessera <model> batch=<n> images_per_s=<median> ms_per_image=<median> best_images_per_s=<x>
-//           gflops=<at the median> peak_fraction=<gflops / gemm peak> iterations=<n>
+//   isa=<the instruction set the kernels dispatch to>
+//   tessera[-bf16] <model> batch=<n> images_per_s=<median> ms_per_image=<median>
+//           best_images_per_s=<x> gflops=<at the median> peak_fraction=<gflops / fp32 gemm peak>
+//           iterations=<n> kernel=<oneDNN's kernel for the largest GEMM>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +22,7 @@
 #include "CLI/CLI.hpp"
 #include "engine/kernels/dnnl_runtime.h"
 #include "engine/kernels/linear.h"
+#include "engine/kernels/precision.h"
 #include "engine/vit/vit_model.h"
 #include "fmt/format.h"
 
@@ -85,8 +88,10 @@ double MeasureGemmPeak(double seconds) {
 }
 
 int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_path, int threads,
-        const std::vector<int>& batches, double seconds, bool gemm_peak) {
+        const std::vector<int>& batches, double seconds, bool gemm_peak,
+        engine::kernels::Precision precision) {
   engine::kernels::SetThreads(threads);
+  std::printf("isa=%s\n", engine::kernels::HostIsaName().c_str());
   const double peak = gemm_peak ? MeasureGemmPeak(std::min(seconds, 3.0)) : 0;
   std::vector<float> inputs;
   if (!inputs_path.empty()) {
@@ -101,7 +106,8 @@ int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_pa
   }
   const int max_batch = *std::max_element(batches.begin(), batches.end());
   for (const std::string& dir : model_dirs) {
-    auto model = engine::VitModel::Load(dir, {.num_threads = threads, .max_batch_size = max_batch});
+    auto model = engine::VitModel::Load(
+        dir, {.num_threads = threads, .max_batch_size = max_batch, .precision = precision});
     if (!model.ok()) {
       std::fprintf(stderr, "%s: %s\n", dir.c_str(), std::string(model.status().message()).c_str());
       return 1;
@@ -144,11 +150,15 @@ int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_pa
       const double median = times[times.size() / 2], best = times.front();
       const double images_per_s = batch / median, best_images_per_s = batch / best;
       const double gflops = images_per_s * flops / 1e9;
+      const std::string runner = precision == engine::kernels::Precision::kF32
+                                     ? "tessera"
+                                     : fmt::format("tessera-{}", PrecisionName(precision));
       std::printf(
-          "tessera %s batch=%d images_per_s=%.3f ms_per_image=%.3f best_images_per_s=%.3f "
-          "gflops=%.1f peak_fraction=%.3f iterations=%zu\n",
-          name.c_str(), batch, images_per_s, 1000.0 / images_per_s, best_images_per_s, gflops,
-          peak > 0 ? gflops / peak : 0.0, times.size());
+          "%s %s batch=%d images_per_s=%.3f ms_per_image=%.3f best_images_per_s=%.3f "
+          "gflops=%.1f peak_fraction=%.3f iterations=%zu kernel=%s\n",
+          runner.c_str(), name.c_str(), batch, images_per_s, 1000.0 / images_per_s,
+          best_images_per_s, gflops, peak > 0 ? gflops / peak : 0.0, times.size(),
+          (*model)->GemmKernel(batch).c_str());
       std::fflush(stdout);
     }
   }
@@ -166,7 +176,9 @@ int main(int argc, char** argv) {
   std::string batches_text = "1,4,8";
   double seconds = 5;
   bool no_gemm_peak = false;
+  std::string precision_name = "fp32";
   app.add_option("--model", models, "Checkpoint folder(s)")->required();
+  app.add_option("--precision", precision_name, "fp32 or bf16 (the encoder's GEMMs)");
   app.add_option("--inputs", inputs, "float32 [N, 3, H, W] pixels (bench/make_bench_models.py)");
   app.add_option("--threads", threads, "OpenMP threads")->check(CLI::Range(1, 4096));
   app.add_option("--batches", batches_text, "Comma-separated batch sizes");
@@ -180,5 +192,10 @@ int main(int argc, char** argv) {
     batches.push_back(std::stoi(batches_text.substr(start, end - start)));
     start = end + 1;
   }
-  return tessera::bench::Run(models, inputs, threads, batches, seconds, !no_gemm_peak);
+  auto precision = tessera::engine::kernels::ParsePrecision(precision_name);
+  if (!precision.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(precision.status().message()).c_str());
+    return 2;
+  }
+  return tessera::bench::Run(models, inputs, threads, batches, seconds, !no_gemm_peak, *precision);
 }

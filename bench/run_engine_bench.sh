@@ -3,6 +3,8 @@
 #
 #   bench/run_engine_bench.sh [BUILD_DIR]        (default: build)
 #   ROUNDS=3 SECONDS_PER_BATCH=5 THREADS=2 BATCHES=1,4,8 bench/run_engine_bench.sh build
+#   PRECISIONS=fp32,bf16 ...   also time Tessera in bf16 (default: every precision this host runs
+#                              natively; the ISA and kernels are printed)
 #
 # 1. makes the random-weight ViT-B/16 and ViT-Tiny/16 checkpoints, their ONNX exports and one
 #    shared input batch (bench/make_bench_models.py, into BUILD_DIR/bench-models; skipped when
@@ -21,6 +23,15 @@ threads="${THREADS:-2}"
 batches="${BATCHES:-1,4,8}"
 models_dir="$build/bench-models"
 models=(vit-base-16 vit-tiny-16)
+precisions="${PRECISIONS:-}"
+if [ -z "$precisions" ]; then
+  precisions=fp32
+  # bf16 where the host runs it natively (classify refuses it by name elsewhere).
+  if "$build/src/cli/tessera" classify --model data/models/fashion-vit --precision bf16 \
+       data/images/fashion/0018-bag.png >/dev/null 2>&1; then
+    precisions=fp32,bf16
+  fi
+fi
 
 [ -x "$build/bench/engine_bench" ] || cmake --build "$build" --target engine_bench
 OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/make_bench_models.py --out "$models_dir"
@@ -33,9 +44,12 @@ for round in $(seq "$rounds"); do
   peak_flag=""
   [ "$round" -eq 1 ] || peak_flag="--no-gemm-peak"
   for model in "${models[@]}"; do
-    "$build/bench/engine_bench" --model "$models_dir/$model" --inputs "$models_dir/inputs.bin" \
-      --threads "$threads" --batches "$batches" --seconds "$seconds" $peak_flag | tee -a "$log"
-    peak_flag="--no-gemm-peak"
+    for precision in ${precisions//,/ }; do
+      "$build/bench/engine_bench" --model "$models_dir/$model" --inputs "$models_dir/inputs.bin" \
+        --threads "$threads" --batches "$batches" --seconds "$seconds" --precision "$precision" \
+        $peak_flag | tee -a "$log"
+      peak_flag="--no-gemm-peak"
+    done
     .venv/bin/python bench/ort_bench.py --model-dir "$models_dir/$model" \
       --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
       --seconds "$seconds" | tee -a "$log"
@@ -46,7 +60,7 @@ done
 import re, statistics, sys
 median, best, peak = {}, {}, None
 for line in open(sys.argv[1]):
-    m = re.match(r"(tessera|ort) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
+    m = re.match(r"(tessera|tessera-bf16|ort) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
     if m:
         key = (m[2], int(m[3]), m[1])
         median.setdefault(key, []).append(float(m[4]))
@@ -69,4 +83,12 @@ for (model, batch) in sorted({(k[0], k[1]) for k in median}):
     frac = t * flops.get(model, nan) / 1e9 / peak * 100 if peak else nan
     print(f"{model:<12} {batch:>5} {t:>8.2f} {1000 / t:>7.1f} {o:>8.2f} {1000 / o:>7.1f} {t / o:>6.2f} "
           f"{tb:>15.2f} {ob:>8.2f} {tb / ob:>6.2f} {frac:>18.0f}%")
+if any(k[2] == "tessera-bf16" for k in median):
+    print()
+    print(f"{'model':<12} {'batch':>5} {'bf16':>8} {'ms/img':>7} {'bf16/fp32':>9} {'bf16/ORT':>9}")
+    for (model, batch) in sorted({(k[0], k[1]) for k in median}):
+        b = statistics.median(median.get((model, batch, "tessera-bf16"), [nan]))
+        t = statistics.median(median.get((model, batch, "tessera"), [nan]))
+        o = statistics.median(median.get((model, batch, "ort"), [nan]))
+        print(f"{model:<12} {batch:>5} {b:>8.2f} {1000 / b:>7.1f} {b / t:>9.2f} {b / o:>9.2f}")
 EOF

@@ -62,7 +62,8 @@ std::string EscapedAsTheInputSays(const std::string& key, std::string_view input
   for (size_t i = 0; i < key.size(); ++i) {
     bits = bits * 6364136223846793005ULL + 1442695040888963407ULL;  // a step of an LCG
     if ((bits >> 61) == 0) {                                        // about one character in 8
-      out += fmt::format(upper ? "%{:02X}" : "%{:02x}", static_cast<unsigned char>(key[i]));
+      const auto c = static_cast<unsigned char>(key[i]);
+      out += upper ? fmt::format("%{:02X}", c) : fmt::format("%{:02x}", c);
     } else {
       out += key[i];
     }
