@@ -9,6 +9,7 @@
 // Output lines (stable, parsed by run_engine_bench.sh):
 //   gemm_peak gflops=<x> shape=<MxKxN> sgemm_gflops=<x> linear_gflops=<x> linear_impl=<impl>
 //   isa=<the instruction set the kernels dispatch to>
+//   weights <model> precision=<p> weight_bytes=<prepacked weights and embeddings held>
 //   tessera[-bf16] <model> batch=<n> images_per_s=<median> ms_per_image=<median>
 //           best_images_per_s=<x> gflops=<at the median> peak_fraction=<gflops / fp32 gemm peak>
 //           iterations=<n> kernel=<oneDNN's kernel for the largest GEMM>
@@ -114,6 +115,9 @@ int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_pa
     }
     const auto& config = (*model)->config();
     const size_t per_image = config.pixels_per_image();
+    std::printf("weights %s precision=%s weight_bytes=%zu\n",
+                std::filesystem::path(dir).filename().string().c_str(),
+                std::string(PrecisionName(precision)).c_str(), (*model)->weight_bytes());
     if (inputs.size() < per_image * max_batch) {
       // No shared input file (or too small): deterministic pseudo-random pixels.
       inputs.resize(per_image * max_batch);

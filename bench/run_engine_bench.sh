@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tessera's engine against ONNX Runtime on the same models and inputs (docs/performance.md).
+# Tessera's engine against ONNX Runtime and OpenVINO on the same models and inputs
+# (docs/performance.md).
 #
 #   bench/run_engine_bench.sh [BUILD_DIR]        (default: build)
 #   ROUNDS=3 SECONDS_PER_BATCH=5 THREADS=2 BATCHES=1,4,8 bench/run_engine_bench.sh build
@@ -34,6 +35,7 @@ if [ -z "$precisions" ]; then
 fi
 
 [ -x "$build/bench/engine_bench" ] || cmake --build "$build" --target engine_bench
+.venv/bin/python -c "import openvino" 2>/dev/null || .venv/bin/pip install -q -r bench/requirements-bench.txt
 OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/make_bench_models.py --out "$models_dir"
 
 log="$(mktemp)"
@@ -53,6 +55,12 @@ for round in $(seq "$rounds"); do
     .venv/bin/python bench/ort_bench.py --model-dir "$models_dir/$model" \
       --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
       --seconds "$seconds" | tee -a "$log"
+    for precision in ${precisions//,/ }; do
+      [ "$precision" = fp32 ] && precision=f32
+      .venv/bin/python bench/openvino_bench.py --model-dir "$models_dir/$model" \
+        --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
+        --seconds "$seconds" --precision "$precision" | tee -a "$log"
+    done
   done
 done
 
@@ -60,7 +68,7 @@ done
 import re, statistics, sys
 median, best, peak = {}, {}, None
 for line in open(sys.argv[1]):
-    m = re.match(r"(tessera|tessera-bf16|ort) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
+    m = re.match(r"(tessera|tessera-bf16|ort|openvino-f32|openvino-bf16) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
     if m:
         key = (m[2], int(m[3]), m[1])
         median.setdefault(key, []).append(float(m[4]))
@@ -83,12 +91,13 @@ for (model, batch) in sorted({(k[0], k[1]) for k in median}):
     frac = t * flops.get(model, nan) / 1e9 / peak * 100 if peak else nan
     print(f"{model:<12} {batch:>5} {t:>8.2f} {1000 / t:>7.1f} {o:>8.2f} {1000 / o:>7.1f} {t / o:>6.2f} "
           f"{tb:>15.2f} {ob:>8.2f} {tb / ob:>6.2f} {frac:>18.0f}%")
-if any(k[2] == "tessera-bf16" for k in median):
-    print()
-    print(f"{'model':<12} {'batch':>5} {'bf16':>8} {'ms/img':>7} {'bf16/fp32':>9} {'bf16/ORT':>9}")
-    for (model, batch) in sorted({(k[0], k[1]) for k in median}):
-        b = statistics.median(median.get((model, batch, "tessera-bf16"), [nan]))
-        t = statistics.median(median.get((model, batch, "tessera"), [nan]))
-        o = statistics.median(median.get((model, batch, "ort"), [nan]))
-        print(f"{model:<12} {batch:>5} {b:>8.2f} {1000 / b:>7.1f} {b / t:>9.2f} {b / o:>9.2f}")
+print()
+print("images/s (median), every runner; ratios: Tessera over OpenVINO at the same precision")
+print(f"{'model':<12} {'batch':>5} {'tessera':>8} {'OV f32':>8} {'T/OV':>5} {'t-bf16':>8} "
+      f"{'OV bf16':>8} {'T/OV':>5} {'bf16/fp32':>9}")
+for (model, batch) in sorted({(k[0], k[1]) for k in median}):
+    get = lambda runner: statistics.median(median.get((model, batch, runner), [nan]))
+    t, ov, tb, ovb = get("tessera"), get("openvino-f32"), get("tessera-bf16"), get("openvino-bf16")
+    print(f"{model:<12} {batch:>5} {t:>8.2f} {ov:>8.2f} {t / ov:>5.2f} {tb:>8.2f} {ovb:>8.2f} "
+          f"{tb / ovb:>5.2f} {tb / t:>9.2f}")
 EOF

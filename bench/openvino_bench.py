@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Times a model through OpenVINO the way bench/engine_bench times Tessera: the same ONNX export and
+input batch (make_bench_models.py), the same batch sizes, a fixed thread count, and an inference
+precision (f32, or bf16 -- OpenVINO's default where the CPU has AVX-512 BF16 or AMX).
+
+  .venv/bin/python bench/openvino_bench.py --model-dir build/bench-models/vit-base-16 \
+      --inputs build/bench-models/inputs.bin --threads 2 --batches 1,4,8 --seconds 5 --precision bf16
+
+Prints one line per batch size (median and best of the per-run times):
+  openvino-<precision> <model> batch=<N> images_per_s=<median> ms_per_image=<median>
+      best_images_per_s=<x> iterations=<n> execution_precision=<what OpenVINO reports using>
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+import openvino as ov
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--inputs", required=True)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", default="1,4,8")
+    parser.add_argument("--seconds", type=float, default=5.0, help="minimum timed seconds per batch size")
+    parser.add_argument("--min-iters", type=int, default=3)
+    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
+    args = parser.parse_args()
+
+    core = ov.Core()
+    model = core.read_model(os.path.join(args.model_dir, "model.onnx"))
+    name = os.path.basename(os.path.normpath(args.model_dir))
+    all_inputs = np.fromfile(args.inputs, dtype=np.float32).reshape(-1, 3, 224, 224)
+    for batch in [int(b) for b in args.batches.split(",")]:
+        model.reshape({model.inputs[0]: [batch, 3, 224, 224]})
+        compiled = core.compile_model(model, "CPU", {
+            "INFERENCE_NUM_THREADS": args.threads,
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": args.precision,
+        })
+        used = compiled.get_property("INFERENCE_PRECISION_HINT")
+        request = compiled.create_infer_request()
+        x = np.ascontiguousarray(all_inputs[:batch])
+        request.infer({0: x})  # warm-up
+        times, start = [], time.perf_counter()
+        while True:
+            t0 = time.perf_counter()
+            request.infer({0: x})
+            times.append(time.perf_counter() - t0)
+            if time.perf_counter() - start >= args.seconds and len(times) >= args.min_iters:
+                break
+        times.sort()
+        median, best = times[len(times) // 2], times[0]
+        print(f"openvino-{args.precision} {name} batch={batch} images_per_s={batch / median:.3f} "
+              f"ms_per_image={1000.0 * median / batch:.3f} best_images_per_s={batch / best:.3f} "
+              f"iterations={len(times)} execution_precision={used}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
