@@ -12,10 +12,11 @@ Prints one line per batch size (median and best of the per-run times):
 """
 import argparse
 import os
-import time
 
 import numpy as np
 import openvino as ov
+
+from bench_timing import result_line, time_runs
 
 
 def main():
@@ -44,19 +45,9 @@ def main():
         used = compiled.get_property("INFERENCE_PRECISION_HINT")
         request = compiled.create_infer_request()
         x = np.ascontiguousarray(all_inputs[:batch])
-        request.infer({0: x})  # warm-up
-        times, start = [], time.perf_counter()
-        while True:
-            t0 = time.perf_counter()
-            request.infer({0: x})
-            times.append(time.perf_counter() - t0)
-            if time.perf_counter() - start >= args.seconds and len(times) >= args.min_iters:
-                break
-        times.sort()
-        median, best = times[len(times) // 2], times[0]
-        print(f"openvino-{args.precision} {name} batch={batch} images_per_s={batch / median:.3f} "
-              f"ms_per_image={1000.0 * median / batch:.3f} best_images_per_s={batch / best:.3f} "
-              f"iterations={len(times)} execution_precision={used}", flush=True)
+        median, best, n = time_runs(lambda: request.infer({0: x}), args.seconds, args.min_iters)
+        print(result_line(f"openvino-{args.precision}", name, batch, median, best, n)
+              + f" execution_precision={used}", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ Prints one line per batch size (median and best of the per-run times):
 """
 import argparse
 import os
-import time
 
 import numpy as np
 import onnxruntime as ort
+
+from bench_timing import result_line, time_runs
 
 
 def main():
@@ -37,19 +38,10 @@ def main():
     all_inputs = np.fromfile(args.inputs, dtype=np.float32).reshape(-1, 3, 224, 224)
     for batch in [int(b) for b in args.batches.split(",")]:
         x = np.ascontiguousarray(all_inputs[:batch])
-        session.run(None, {"pixel_values": x})  # warm-up
-        times, start = [], time.perf_counter()
-        while True:
-            t0 = time.perf_counter()
-            session.run(None, {"pixel_values": x})
-            times.append(time.perf_counter() - t0)
-            if time.perf_counter() - start >= args.seconds and len(times) >= args.min_iters:
-                break
-        times.sort()
-        median, best = times[len(times) // 2], times[0]
-        print(f"ort {name} batch={batch} images_per_s={batch / median:.3f} "
-              f"ms_per_image={1000.0 * median / batch:.3f} best_images_per_s={batch / best:.3f} "
-              f"iterations={len(times)}", flush=True)
+        median, best, n = time_runs(lambda: session.run(None, {"pixel_values": x}), args.seconds,
+                                    args.min_iters)
+        print(result_line("ort", name, batch, median, best, n), flush=True)
+
 
 if __name__ == "__main__":
     main()
