@@ -8,7 +8,8 @@ precision (f32, or bf16 -- OpenVINO's default where the CPU has AVX-512 BF16 or 
 
 Prints one line per batch size (median and best of the per-run times):
   openvino-<precision> <model> batch=<N> images_per_s=<median> ms_per_image=<median>
-      best_images_per_s=<x> iterations=<n> execution_precision=<what OpenVINO reports using>
+      best_images_per_s=<x> iterations=<n> execution_precision=<the compiled model's
+      INFERENCE_PRECISION_HINT, read back>
 """
 import argparse
 import os

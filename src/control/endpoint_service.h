@@ -132,6 +132,10 @@ class EndpointService {
   // Blocks until no deploy/undeploy work is queued or running (tests).
   void WaitIdle();
 
+  // What deploy admits against (cores, memory, native precisions): the supervisor checks stored
+  // deployments against it too.
+  const HostResources& host() const { return options_.host; }
+
  private:
   explicit EndpointService(const Options& options) : options_(options) {}
   absl::Status RecoverInterruptedDeployments();

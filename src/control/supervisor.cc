@@ -140,7 +140,8 @@ class Supervisor::Reconciler {
     absl::Time next_prepare = absl::InfinitePast();
     int prepare_failures = 0;
     std::string model_dir;
-    // The replicas' shared prepacked weights: DATA_DIR/packed/<artifact digest>-t<threads>.packed
+    // The replicas' shared prepacked weights:
+    // DATA_DIR/packed/<artifact digest>-t<threads>-<precision>.packed
     // (threads: the packed layout may depend on them). Deleted with the group.
     std::filesystem::path packed_weights;
     std::string model_display_name;
@@ -267,6 +268,20 @@ bool Supervisor::Reconciler::Prepare(Group& group, absl::Time now) {
     ++group.start_failures;
     group.next_prepare = now + Backoff(++group.prepare_failures);
     spdlog::error("supervisor: deployed model {}: {}", group.dm.id, group.last_error);
+    return false;
+  }
+  // A deployment stored before deploy checked precisions (or a data dir moved to another host)
+  // may ask for one this host cannot run: it waits with the reason instead of crash-looping
+  // replicas. Only a checked precision goes into the file name below.
+  const ReplicaSpec spec = ReplicaSpecFor(group.dm, MachineTypeOf(group.dm));
+  absl::Status runnable = ValidateReplicaSpec(spec, kDeployFieldNames);
+  if (runnable.ok()) runnable = CheckHostRunsPrecision(spec.precision, options_.endpoints->host());
+  if (!runnable.ok()) {
+    group.last_error = fmt::format("cannot run deployed model {}: {}", group.dm.id,
+                                   std::string(runnable.message()));
+    ++group.start_failures;
+    group.next_prepare = now + Backoff(++group.prepare_failures);
+    spdlog::error("supervisor: {}", group.last_error);
     return false;
   }
   group.model_dir = dir->string();

@@ -107,7 +107,8 @@ class ImageClassifier {
   // Creates the kernels for `batch` images ahead of the first Forward of that size.
   absl::Status WarmUp(int batch);
   // The oneDNN kernel of the encoder's largest GEMM at `batch` images (after WarmUp(batch)),
-  // e.g. "brgconv_1x1:avx512_core_bf16": what the precision and ISA came to.
+  // e.g. "brgconv_1x1:avx512_core_bf16": what the precision and ISA came to. Not thread-safe
+  // against Forward (which may add kernels): call it where Forward would be called.
   std::string GemmKernel(int batch) const;
   // pixels: [batch][pixels_per_image()]; logits: [batch][num_labels]; 1 <= batch <=
   // max_batch_size. Not re-entrant.

@@ -178,8 +178,7 @@ absl::StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Create(
       "({} MiB shared), rss {} MiB; {} on {}, GEMM kernel {}",
       info.architecture, info.num_labels, info.image_height, info.image_width, info.max_batch_size,
       info.num_threads, info.weight_bytes >> 20, info.shared_weight_bytes >> 20,
-      CurrentRssBytes() >> 20, info.precision, info.isa,
-      server->classifier_->GemmKernel(info.max_batch_size));
+      CurrentRssBytes() >> 20, info.precision, info.isa, server->gemm_kernel_);
   return server;
 }
 
@@ -242,6 +241,9 @@ absl::Status ReplicaServer::LoadEngine() {
                                          batch,
                                          std::span<float>(batch_logits_.data(), batch * labels)));
   }
+  // Read now, once: the kernels' plans grow while batches of new sizes run, so the status
+  // threads must not ask the engine later.
+  gemm_kernel_ = classifier_->GemmKernel(options_.max_batch_size);
   return absl::OkStatus();
 }
 
@@ -584,7 +586,7 @@ json ReplicaServer::StatusJson() const {
         {"threads", info.num_threads},
         {"precision", info.precision},
         {"isa", info.isa},
-        {"gemmKernel", classifier_->GemmKernel(info.max_batch_size)},
+        {"gemmKernel", gemm_kernel_},
     };
   } else {
     status["model"] = nullptr;

@@ -198,6 +198,7 @@ class ReplicaServer {
   const ReplicaServerOptions options_;
   bool preprocess_in_batch_ = false;  // options_.preprocess resolved (kAuto decided here)
   std::unique_ptr<engine::ImageClassifier> classifier_;  // set before READY; then immutable
+  std::string gemm_kernel_;  // the engine's GEMM kernel at the max batch; set with classifier_
   std::unique_ptr<Batcher> batcher_;                     // set before READY
   std::unique_ptr<http::HttpServer> http_;
   ByteBudget queued_bytes_;

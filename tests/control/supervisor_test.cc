@@ -186,6 +186,41 @@ TEST_F(SupervisorTest, ReplicaNeverReadyTimesOutAndIsKilled) {
   EXPECT_TRUE(Eventually([&] { return supervisor_->Status().empty(); }));
 }
 
+// A deployment stored before deploy checked precisions (or a data dir moved to another host) asks
+// for one this host cannot run: the supervisor launches no replica, and says why.
+TEST_F(SupervisorTest, AStoredPrecisionTheHostCannotRunStartsNoReplica) {
+  const fs::path launched = tmp_.path() / "launched";
+  Start(Script("tessera", "touch " + launched.string() + "; exec sleep 60"));
+  std::string model = UploadFashionVit();
+  Endpoint e = CreateEndpoint();
+  DeployedModel dm = Dm(model, 1, 1);
+  dm.precision = "bf16";  // this fixture's host runs fp32 only
+  dm.model_version_id = "1";
+  dm.display_name = "stored";
+  dm.state = registry::DeployedModelState::kDeployed;
+  dm.desired_replica_count = 1;
+  auto name = registry::EndpointName::Parse(e.name);
+  ASSERT_TRUE(name.ok());
+  std::string id;
+  ASSERT_TRUE(h_.store()
+                  .Transact([&](registry::MetadataTxn& txn) -> absl::Status {
+                    auto added = txn.AddDeployedModel(*name, dm, h_.clock().Now());
+                    if (added.ok()) id = *added;
+                    return added.status();
+                  })
+                  .ok());
+  CreateEndpoint();  // a change through the service: the supervisor reads the store again
+  ASSERT_TRUE(Eventually(
+      [&] {
+        const auto status = supervisor_->StatusOf(id);
+        return status.has_value() &&
+               status->last_error.find("\"bf16\" does not run natively") != std::string::npos;
+      },
+      absl::Seconds(20)))
+      << (supervisor_->StatusOf(id) ? supervisor_->StatusOf(id)->last_error : "no status");
+  EXPECT_FALSE(fs::exists(launched));
+}
+
 TEST_F(SupervisorTest, MissingBinaryFailsTheDeploy) {
   Start((tmp_.path() / "no-such-tessera").string());
   std::string model = UploadFashionVit();

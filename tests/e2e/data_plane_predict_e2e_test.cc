@@ -108,6 +108,24 @@ TEST_F(DataPlanePredictE2E, SeedScenarioMatchesClassify) {
   EXPECT_EQ(all.body["deployedModels"].size(), 1u);
 }
 
+// A host whose CPU lacks AVX-512 BF16 and AMX refuses bf16 by name, never emulates it: made so
+// here on any host by capping oneDNN's instruction set (DNNL_MAX_CPU_ISA), for the real binary.
+TEST_F(DataPlanePredictE2E, Bf16IsRefusedByNameWhereTheCpuLacksIt) {
+  const CliResult refused = RunCli({"classify", "--model", FashionVitDir().string(), "--precision",
+                                    "bf16", FashionImage("0018-bag.png").string()},
+                                   {"DNNL_MAX_CPU_ISA=AVX512_CORE"});
+  EXPECT_NE(refused.exit_status, 0);
+  EXPECT_NE(refused.err.find("precision bf16 needs a CPU with AVX-512 BF16 or AMX"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_TRUE(refused.out.empty()) << refused.out;
+  // fp32 runs there as anywhere.
+  const CliResult fp32 = RunCli(
+      {"classify", "--model", FashionVitDir().string(), FashionImage("0018-bag.png").string()},
+      {"DNNL_MAX_CPU_ISA=AVX512_CORE"});
+  EXPECT_EQ(fp32.exit_status, 0) << fp32.err;
+}
+
 // deployedModel.tessera.precision "bf16": served in bf16 where the host runs it natively (the
 // replica says so, its answers are `tessera classify --precision bf16`'s), refused by name at
 // deploy where it does not. Which of the two this host is, the real binary says.

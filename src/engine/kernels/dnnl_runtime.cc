@@ -46,17 +46,19 @@ absl::StatusOr<std::unique_ptr<DnnlRuntime>> DnnlRuntime::Create() {
 
 namespace {
 
-// Grows `buffer` (64-byte aligned) to at least `bytes`; its contents are not kept.
+// Grows `buffer` (64-byte aligned) to at least `bytes`; its contents are not kept. Kernels bind
+// it at every run, never keep its address.
 template <typename Buffer>
 absl::Status Grow(Buffer& buffer, size_t& size, size_t bytes, const char* what) {
   if (bytes <= size) return absl::OkStatus();
   constexpr size_t kAlign = 64;
   const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
-  buffer.reset(std::aligned_alloc(kAlign, rounded));
-  if (buffer == nullptr) {
-    size = 0;
+  void* grown = std::aligned_alloc(kAlign, rounded);
+  // On failure the old buffer stays: the primitives already made still fit in it.
+  if (grown == nullptr) {
     return absl::ResourceExhaustedError(fmt::format("cannot allocate a {}-byte {}", rounded, what));
   }
+  buffer.reset(grown);
   size = rounded;
   return absl::OkStatus();
 }

@@ -159,10 +159,14 @@ absl::Status Linear::Prepare(int rows) {
     RETURN_IF_ERROR(runtime_->ReserveScratchpad(pd.scratchpad_desc().get_size()));
     if (spec_.precision != Precision::kF32) {
       const memory::desc input = Activations(rows, spec_.in_features);
-      plan.convert = dnnl::reorder(dnnl::reorder::primitive_desc(
-          runtime_->engine(), input, runtime_->engine(), pd.src_desc()));
+      const dnnl::reorder::primitive_desc convert_pd(runtime_->engine(), input, runtime_->engine(),
+                                                     pd.src_desc(), UserScratchpadAttr());
+      plan.convert = dnnl::reorder(convert_pd);
       plan.input = memory(input, runtime_->engine(), DNNL_MEMORY_NONE);
+      plan.convert_scratchpad =
+          memory(convert_pd.scratchpad_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
       RETURN_IF_ERROR(runtime_->ReserveStaging(pd.src_desc().get_size()));
+      RETURN_IF_ERROR(runtime_->ReserveScratchpad(convert_pd.scratchpad_desc().get_size()));
     }
     plans_.push_back(std::move(plan));
   } catch (const dnnl::error& e) {
@@ -183,6 +187,7 @@ absl::Status Linear::Run(int rows, const float* x, float* y) {
     if (plan->convert) {
       plan->input.set_data_handle(const_cast<float*>(x));
       plan->src.set_data_handle(runtime_->staging());
+      plan->convert_scratchpad.set_data_handle(runtime_->scratchpad());
     } else {
       plan->src.set_data_handle(const_cast<float*>(x));
     }
@@ -193,7 +198,9 @@ absl::Status Linear::Run(int rows, const float* x, float* y) {
   }
   if (plan->convert) {
     RETURN_IF_ERROR(Execute(plan->convert, runtime_->stream(),
-                            {{DNNL_ARG_FROM, plan->input.get()}, {DNNL_ARG_TO, plan->src.get()}},
+                            {{DNNL_ARG_FROM, plan->input.get()},
+                             {DNNL_ARG_TO, plan->src.get()},
+                             {DNNL_ARG_SCRATCHPAD, plan->convert_scratchpad.get()}},
                             "linear layer input conversion"));
   }
   const memory& weights = plan->weights ? plan->weights : weights_;

@@ -89,7 +89,7 @@ class Linear {
     dnnl::memory src, dst, scratchpad;
     // bf16 only: x (fp32, `input`) converted into `src` (bf16, in the runtime's staging buffer).
     dnnl::primitive convert;
-    dnnl::memory input;
+    dnnl::memory input, convert_scratchpad;
     // Empty: weights_. Else a copy in the layout the kernel for `rows` needs (see Prepare).
     dnnl::memory weights;
     std::string implementation;
