@@ -2,7 +2,21 @@
 runner is measured as bench/engine_bench measures Tessera: per-iteration times after one warm-up,
 for at least `seconds` and `min_iters` iterations; the median is the typical figure, the best one
 what the machine gives without interference."""
+import argparse
 import time
+
+
+def peer_arguments(doc):
+    """The options every peer benchmark takes (as bench/engine_bench does); callers add theirs."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--inputs", required=True)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", default="1,4,8")
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="minimum timed seconds per batch size")
+    parser.add_argument("--min-iters", type=int, default=3)
+    return parser
 
 
 def time_runs(run, seconds, min_iters):

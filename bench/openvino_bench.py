@@ -11,23 +11,16 @@ Prints one line per batch size (median and best of the per-run times):
       best_images_per_s=<x> iterations=<n> execution_precision=<the compiled model's
       INFERENCE_PRECISION_HINT, read back>
 """
-import argparse
 import os
 
 import numpy as np
 import openvino as ov
 
-from bench_timing import result_line, time_runs
+from bench_timing import peer_arguments, result_line, time_runs
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--inputs", required=True)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batches", default="1,4,8")
-    parser.add_argument("--seconds", type=float, default=5.0, help="minimum timed seconds per batch size")
-    parser.add_argument("--min-iters", type=int, default=3)
+    parser = peer_arguments(__doc__)
     parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     args = parser.parse_args()
 

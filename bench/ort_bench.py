@@ -8,23 +8,16 @@
 Prints one line per batch size (median and best of the per-run times):
   ort <model> batch=<N> images_per_s=<median> ms_per_image=<median> best_images_per_s=<x> iterations=<n>
 """
-import argparse
 import os
 
 import numpy as np
 import onnxruntime as ort
 
-from bench_timing import result_line, time_runs
+from bench_timing import peer_arguments, result_line, time_runs
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--inputs", required=True)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batches", default="1,4,8")
-    parser.add_argument("--seconds", type=float, default=5.0, help="minimum timed seconds per batch size")
-    parser.add_argument("--min-iters", type=int, default=3)
+    parser = peer_arguments(__doc__)
     args = parser.parse_args()
 
     opts = ort.SessionOptions()
