@@ -38,6 +38,7 @@ def main():
     parser.add_argument("--machine-type", default="tessera-cpu-2")
     parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--max-queue-delay-us", type=int, default=2000)
+    parser.add_argument("--precision", default="fp32", help="fp32, or bf16 where the host runs it")
     parser.add_argument("--undeploy", nargs=2, metavar=("ENDPOINT", "ID"))
     args = parser.parse_args()
     if args.undeploy:
@@ -55,7 +56,8 @@ def main():
             "model": model,
             "dedicatedResources": {"machineSpec": {"machineType": args.machine_type},
                                    "minReplicaCount": 1, "maxReplicaCount": 1},
-            "tessera": {"batching": {"maxBatchSize": args.max_batch_size,
+            "tessera": {"precision": args.precision,
+                        "batching": {"maxBatchSize": args.max_batch_size,
                                      "maxQueueDelayUs": args.max_queue_delay_us}}},
         "trafficSplit": {"0": 100}}))["deployedModel"]["id"]
     print(endpoint, deployed)
