@@ -239,9 +239,6 @@ absl::StatusOr<Operation> EndpointService::DeployModel(const DeployModelRequest&
                     endpoint_name.parent.ToString()));
   }
   ASSIGN_OR_RETURN(MachineType machine, NormalizeResources(dm, options_.host));
-  // A misspelt precision is named as such before the host is asked whether it runs it.
-  RETURN_IF_ERROR(ValidateReplicaSpec(ReplicaSpecFor(dm, machine), kDeployFieldNames));
-  RETURN_IF_ERROR(CheckHostRunsPrecision(dm.precision, options_.host));
   if (machine.cpu_threads > options_.host.cpu_count) {
     spdlog::warn("deploy to {}: {} has {} threads, the host {} cores; replicas will share cores",
                  request.endpoint, machine.name, machine.cpu_threads, options_.host.cpu_count);
@@ -258,6 +255,8 @@ absl::StatusOr<Operation> EndpointService::DeployModel(const DeployModelRequest&
         dm.model_version_id = model.version_id;
         if (dm.display_name.empty()) dm.display_name = model.display_name;
         RETURN_IF_ERROR(ValidateServingOptions(dm, machine));
+        // After the options: a misspelt precision is named as such, not as one the host lacks.
+        RETURN_IF_ERROR(CheckHostRunsPrecision(dm.precision, options_.host));
         // Validated now; applied (and, when omitted, defaulted) against the endpoint as it is
         // when the deploy completes.
         RETURN_IF_ERROR(DeploySplit(endpoint, request.traffic_split).status());

@@ -45,7 +45,7 @@ absl::Status ImageClassifier::Validate(const std::filesystem::path& model_dir) {
 
 HostSupport DetectHostSupport() {
   HostSupport support{.isa = kernels::HostIsaName(), .precisions = {}};
-  for (kernels::Precision p : {kernels::Precision::kF32, kernels::Precision::kBF16}) {
+  for (kernels::Precision p : kernels::kAllPrecisions) {
     if (kernels::CheckHostRuns(p).ok()) {
       support.precisions.emplace_back(kernels::PrecisionName(p));
     }

@@ -26,10 +26,14 @@ std::string_view PrecisionName(Precision precision) {
 }
 
 absl::StatusOr<Precision> ParsePrecision(std::string_view name) {
-  if (name == "fp32") return Precision::kF32;
-  if (name == "bf16") return Precision::kBF16;
+  std::string names;
+  for (Precision p : kAllPrecisions) {
+    if (name == PrecisionName(p)) return p;
+    names += names.empty() ? "" : ", ";
+    names += PrecisionName(p);
+  }
   return absl::InvalidArgumentError(
-      fmt::format("precision \"{}\" is not one of fp32, bf16", name.substr(0, 32)));
+      fmt::format("precision \"{}\" is not one of {}", name.substr(0, 32), names));
 }
 
 std::string HostIsaName() {

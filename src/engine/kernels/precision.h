@@ -17,6 +17,9 @@ enum class Precision {
   kBF16,  // GEMM inputs and weights in bfloat16, accumulation and everything else in fp32
 };
 
+// Every precision, in the order they are listed to users.
+inline constexpr Precision kAllPrecisions[] = {Precision::kF32, Precision::kBF16};
+
 // "fp32", "bf16".
 std::string_view PrecisionName(Precision precision);
 // The inverse of PrecisionName; INVALID_ARGUMENT naming the accepted values otherwise.

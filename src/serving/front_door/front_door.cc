@@ -127,6 +127,11 @@ FrontDoor::Admission FrontDoor::Admit(const RouteAccess& access, const auth::Tar
                                       const std::optional<std::string>& key) {
   if (access.action == auth::Action::kPublic) return {absl::OkStatus(), nullptr};
   if (!auth_enabled()) return {absl::OkStatus(), anonymous_};
+  return Check(access, target, key, LimitUse::kTake);
+}
+
+FrontDoor::Admission FrontDoor::Check(const RouteAccess& access, const auth::Target& target,
+                                      const std::optional<std::string>& key, LimitUse limits) {
   if (!key) {
     return {absl::UnauthenticatedError(
                 "this call needs an API key: send \"Authorization: Bearer <key>\" or "
@@ -140,55 +145,40 @@ FrontDoor::Admission FrontDoor::Admit(const RouteAccess& access, const auth::Tar
   admission.status = auth::Authorize(*admission.principal, access.action, target);
   if (admission.status.ok() && !authenticated->rate_limits.empty() &&
       options_.key_limits != nullptr) {
-    admission.status = options_.key_limits->AdmitAll(authenticated->rate_limits);
+    admission.status = limits == LimitUse::kTake
+                           ? options_.key_limits->AdmitAll(authenticated->rate_limits)
+                           : options_.key_limits->Check(authenticated->rate_limits);
   }
   return admission;
 }
 
 absl::Status FrontDoor::AdmitBody(const http::HeaderView& header, const MatchedRoute* route) {
   // A body needs a valid key on every route, public ones included: no public route takes one,
-  // and a keyless body must not hold the budget whatever path it names.
+  // and a keyless body must not hold the budget whatever path it names. Without a route, any
+  // valid key will do (the route's own check comes later, with the request).
   if (!auth_enabled()) return absl::OkStatus();
+  const RouteAccess access =
+      route != nullptr ? route->access : RouteAccess{auth::Action::kAuthenticated, Scope::kGlobal};
   absl::StatusOr<std::optional<std::string>> key =
       PresentedKey(header.headers.GetAll("Authorization"), header.headers.GetAll("x-api-key"));
-  absl::Status status = key.ok() ? absl::OkStatus() : key.status();
-  if (status.ok() && !key->has_value()) {
-    status = absl::UnauthenticatedError(
-        "this call needs an API key: send \"Authorization: Bearer <key>\" or \"x-api-key: <key>\" "
-        "(docs/security.md)");
-  }
-  std::shared_ptr<const Principal> principal;
-  std::vector<auth::LimitedTarget> rate_limits;
-  if (status.ok()) {
-    absl::StatusOr<auth::Authenticated> authenticated = options_.keys->Authenticate(**key);
-    status = authenticated.status();
-    if (authenticated.ok()) {
-      principal = std::move(authenticated->principal);
-      rate_limits = std::move(authenticated->rate_limits);
-    }
-  }
-  if (status.ok() && route != nullptr) {
-    status = auth::Authorize(*principal, route->access.action, route->target);
-  }
-  // What the full check would answer 429 is refused now too, without taking the token.
-  if (status.ok() && !rate_limits.empty() && options_.key_limits != nullptr) {
-    status = options_.key_limits->Check(rate_limits);
-  }
-  if (status.ok()) return status;
+  // What the full check would answer is answered now, 429 included, without taking the token.
+  const Admission admission =
+      key.ok()
+          ? Check(access, route != nullptr ? route->target : auth::Target{}, *key, LimitUse::kPeek)
+          : Admission{key.status(), nullptr};
+  if (admission.status.ok()) return absl::OkStatus();
   // Refused before the route ran: audited as the route's own refusal would be, under the
   // decoded path (as the route would log it; an undecodable one as sent).
   const std::string_view raw_path = header.target.substr(0, header.target.find('?'));
   const std::string path = http::PercentDecodePath(raw_path).value_or(std::string(raw_path));
-  const RouteAccess access =
-      route != nullptr ? route->access : RouteAccess{auth::Action::kAuthenticated, Scope::kGlobal};
-  Audit(access, principal.get(),
+  Audit(access, admission.principal.get(),
         {.protocol = "http",
          .method = header.method,
          .resource = path,
          .request_id = header.request_id,
          .remote = header.remote_address},
-        http::HttpStatusFromCode(status.code()), status.code());
-  return status;
+        http::HttpStatusFromCode(admission.status.code()), admission.status.code());
+  return admission.status;
 }
 
 void FrontDoor::Audit(const RouteAccess& access, const Principal* principal, const CallInfo& call,

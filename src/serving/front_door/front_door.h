@@ -104,6 +104,13 @@ class FrontDoor {
   absl::Status AdmitBody(const http::HeaderView& header, const MatchedRoute* route);
 
  private:
+  // Whether a check takes a token from the key's rate limits or only looks.
+  enum class LimitUse { kTake, kPeek };
+  // The key's decision on a call (authentication on, public or not): authenticated, authorized,
+  // then counted against its rate limits.
+  Admission Check(const RouteAccess& access, const auth::Target& target,
+                  const std::optional<std::string>& key, LimitUse limits);
+
   const Options options_;
   const std::shared_ptr<const Principal> anonymous_;
 };

@@ -36,6 +36,15 @@ grpc::Status ToGrpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+// The same, with a rate limit's or a full queue's Retry-After as "retry-after" trailing metadata
+// (what the REST frontends send as the header).
+grpc::Status ToGrpc(const absl::Status& status, grpc::ServerContext* context) {
+  if (const std::optional<int> retry_after = http::RetryAfterSeconds(status)) {
+    context->AddTrailingMetadata("retry-after", std::to_string(*retry_after));
+  }
+  return ToGrpc(status);
+}
+
 // An integer request parameter (int64, uint64 or an integral double), nullopt when absent.
 absl::StatusOr<std::optional<int64_t>> IntParameter(
     const google::protobuf::Map<std::string, inference::InferParameter>& parameters,
@@ -170,11 +179,7 @@ class Service final : public inference::GRPCInferenceService::Service {
                      predict.request_id = c.request_id;
                      predict.principal = c.principal;
                      ScopedPredictContext scope(std::move(predict));
-                     const absl::Status status = Infer(*request, *response);
-                     if (const std::optional<int> retry_after = http::RetryAfterSeconds(status)) {
-                       context->AddTrailingMetadata("retry-after", std::to_string(*retry_after));
-                     }
-                     return ToGrpc(status);
+                     return ToGrpc(Infer(*request, *response), context);
                    });
   }
 
@@ -206,10 +211,7 @@ class Service final : public inference::GRPCInferenceService::Service {
                         .request_id = caller.request_id,
                         .remote = peer},
                        http::HttpStatusFromCode(admission.status.code()), admission.status.code());
-          if (const std::optional<int> retry_after = http::RetryAfterSeconds(admission.status)) {
-            context->AddTrailingMetadata("retry-after", std::to_string(*retry_after));
-          }
-          return ToGrpc(admission.status);
+          return ToGrpc(admission.status, context);
         }
         caller.principal = std::move(admission.principal);
       }
