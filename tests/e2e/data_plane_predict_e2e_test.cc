@@ -119,6 +119,12 @@ TEST_F(DataPlanePredictE2E, Bf16IsRefusedByNameWhereTheCpuLacksIt) {
             std::string::npos)
       << refused.err;
   EXPECT_TRUE(refused.out.empty()) << refused.out;
+  // A precision that does not exist is named as such, with the ones that do.
+  const CliResult unknown = RunCli({"classify", "--model", FashionVitDir().string(), "--precision",
+                                    "int4", FashionImage("0018-bag.png").string()});
+  EXPECT_NE(unknown.exit_status, 0);
+  EXPECT_NE(unknown.err.find("precision \"int4\" is not one of fp32, bf16"), std::string::npos)
+      << unknown.err;
   // fp32 runs there as anywhere.
   const CliResult fp32 = RunCli(
       {"classify", "--model", FashionVitDir().string(), FashionImage("0018-bag.png").string()},
