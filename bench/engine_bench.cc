@@ -1,6 +1,6 @@
 // Engine benchmark: images/s and ms/image of the ViT forward pass (VitModel::Forward on oneDNN, in
-// fp32 or bf16: --precision) per batch size, the machine's measured oneDNN GEMM peak, and the fraction of it the
-// model reaches. Prints figures, never pass/fail. See docs/performance.md and
+// fp32, bf16 or int8: --precision) per batch size, the machine's measured oneDNN GEMM peak, and the
+// fraction of it the model reaches. Prints figures, never pass/fail. See docs/performance.md and
 // bench/run_engine_bench.sh (which also runs ONNX Runtime on the same inputs).
 //
 //   engine_bench --model build/bench-models/vit-base-16 --inputs build/bench-models/inputs.bin
@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
   bool no_gemm_peak = false;
   std::string precision_name = "fp32";
   app.add_option("--model", models, "Checkpoint folder(s)")->required();
-  app.add_option("--precision", precision_name, "fp32 or bf16 (the encoder's GEMMs)");
+  app.add_option("--precision", precision_name, "fp32, bf16 or int8 (the encoder's GEMMs)");
   app.add_option("--inputs", inputs, "float32 [N, 3, H, W] pixels (bench/make_bench_models.py)");
   app.add_option("--threads", threads, "OpenMP threads")->check(CLI::Range(1, 4096));
   app.add_option("--batches", batches_text, "Comma-separated batch sizes");

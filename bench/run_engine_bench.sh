@@ -4,8 +4,10 @@
 #
 #   bench/run_engine_bench.sh [BUILD_DIR]        (default: build)
 #   ROUNDS=3 SECONDS_PER_BATCH=5 THREADS=2 BATCHES=1,4,8 bench/run_engine_bench.sh build
-#   PRECISIONS=fp32,bf16 ...   also time Tessera in bf16 (default: every precision this host runs
-#                              natively; the ISA and kernels are printed)
+#   PRECISIONS=fp32,bf16,int8 ...   the precisions to time (default: every one this host runs
+#                              natively; the ISA and kernels are printed). Peers per precision:
+#                              fp32 ONNX Runtime and OpenVINO, bf16 OpenVINO, int8 ONNX Runtime's
+#                              dynamic quantization.
 #
 # 1. makes the random-weight ViT-B/16 and ViT-Tiny/16 checkpoints, their ONNX exports and one
 #    shared input batch (bench/make_bench_models.py, into BUILD_DIR/bench-models; skipped when
@@ -27,11 +29,13 @@ models=(vit-base-16 vit-tiny-16)
 precisions="${PRECISIONS:-}"
 if [ -z "$precisions" ]; then
   precisions=fp32
-  # bf16 where the host runs it natively (classify refuses it by name elsewhere).
-  if "$build/src/cli/tessera" classify --model data/models/fashion-vit --precision bf16 \
-       data/images/fashion/0018-bag.png >/dev/null 2>&1; then
-    precisions=fp32,bf16
-  fi
+  # The others where the host runs them natively (classify refuses them by name elsewhere).
+  for p in bf16 int8; do
+    if "$build/src/cli/tessera" classify --model data/models/fashion-vit --precision "$p" \
+         data/images/fashion/0018-bag.png >/dev/null 2>&1; then
+      precisions="$precisions,$p"
+    fi
+  done
 fi
 
 [ -x "$build/bench/engine_bench" ] || cmake --build "$build" --target engine_bench
@@ -55,7 +59,13 @@ for round in $(seq "$rounds"); do
     .venv/bin/python bench/ort_bench.py --model-dir "$models_dir/$model" \
       --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
       --seconds "$seconds" | tee -a "$log"
+    if [[ ",$precisions," == *,int8,* ]]; then
+      .venv/bin/python bench/ort_bench.py --model-dir "$models_dir/$model" --int8 \
+        --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
+        --seconds "$seconds" | tee -a "$log"
+    fi
     for precision in ${precisions//,/ }; do
+      [ "$precision" = int8 ] && continue  # OpenVINO's int8 needs NNCF (not benchmarked yet)
       [ "$precision" = fp32 ] && precision=f32
       .venv/bin/python bench/openvino_bench.py --model-dir "$models_dir/$model" \
         --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
@@ -68,7 +78,7 @@ done
 import re, statistics, sys
 median, best, peak = {}, {}, None
 for line in open(sys.argv[1]):
-    m = re.match(r"(tessera|tessera-bf16|ort|openvino-f32|openvino-bf16) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
+    m = re.match(r"(tessera|tessera-bf16|tessera-int8|ort|ort-int8|openvino-f32|openvino-bf16) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
     if m:
         key = (m[2], int(m[3]), m[1])
         median.setdefault(key, []).append(float(m[4]))
@@ -92,12 +102,19 @@ for (model, batch) in sorted({(k[0], k[1]) for k in median}):
     print(f"{model:<12} {batch:>5} {t:>8.2f} {1000 / t:>7.1f} {o:>8.2f} {1000 / o:>7.1f} {t / o:>6.2f} "
           f"{tb:>15.2f} {ob:>8.2f} {tb / ob:>6.2f} {frac:>18.0f}%")
 print()
-print("images/s (median), every runner; ratios: Tessera over OpenVINO at the same precision")
-print(f"{'model':<12} {'batch':>5} {'tessera':>8} {'OV f32':>8} {'T/OV':>5} {'t-bf16':>8} "
-      f"{'OV bf16':>8} {'T/OV':>5} {'bf16/fp32':>9}")
+print("images/s (median), by precision: Tessera, the best peer at that precision, their ratio,")
+print("and Tessera's speed-up over its own fp32")
+peers = {"fp32": ["ort", "openvino-f32"], "bf16": ["openvino-bf16"], "int8": ["ort-int8"]}
+print(f"{'model':<12} {'batch':>5} {'prec':>5} {'tessera':>8} {'best peer':>14} {'img/s':>8} "
+      f"{'T/peer':>6} {'vs fp32':>7}")
 for (model, batch) in sorted({(k[0], k[1]) for k in median}):
     get = lambda runner: statistics.median(median.get((model, batch, runner), [nan]))
-    t, ov, tb, ovb = get("tessera"), get("openvino-f32"), get("tessera-bf16"), get("openvino-bf16")
-    print(f"{model:<12} {batch:>5} {t:>8.2f} {ov:>8.2f} {t / ov:>5.2f} {tb:>8.2f} {ovb:>8.2f} "
-          f"{tb / ovb:>5.2f} {tb / t:>9.2f}")
+    for precision, runners in peers.items():
+        t = get("tessera" if precision == "fp32" else f"tessera-{precision}")
+        if t != t:
+            continue
+        measured = [(get(r), r) for r in runners if get(r) == get(r)]
+        p, name = max(measured) if measured else (nan, "-")
+        print(f"{model:<12} {batch:>5} {precision:>5} {t:>8.2f} {name:>14} {p:>8.2f} "
+              f"{t / p:>6.2f} {t / get('tessera'):>7.2f}")
 EOF

@@ -101,7 +101,8 @@ void AddClassifyCommand(CLI::App& app) {
   cmd->add_option("--max-batch-size", options->max_batch_size, "Images per forward pass")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--precision", options->precision,
-                  "fp32, or bf16 (encoder GEMMs in bfloat16; needs AVX-512 BF16 or AMX)")
+                  "fp32; bf16 (encoder GEMMs in bfloat16; needs AVX-512 BF16 or AMX); int8 "
+                  "(encoder GEMMs in 8-bit integers; needs AVX2, fast with VNNI or AMX)")
       ->capture_default_str();
   cmd->add_option("images", options->images, "Image files (JPEG, PNG, WebP)")->required();
   cmd->callback([options]() {

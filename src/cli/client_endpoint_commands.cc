@@ -1,6 +1,7 @@
 // `tessera endpoints ...` and `tessera operations ...` (see client_commands.h).
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -144,6 +145,7 @@ void AddEndpointCommands(CLI::App& app) {
   struct Deploy {
     std::string model, display_name, machine_type = "n1-standard-2", traffic_split, precision;
     int min_replicas = 1, max_replicas = 0, max_batch_size = 0;
+    std::optional<double> min_precision_agreement;
     bool automatic = false, async = false;
   };
   auto dp = std::make_shared<Deploy>();
@@ -161,7 +163,11 @@ void AddEndpointCommands(CLI::App& app) {
                      "ID=PERCENT,... (0 = this model); default: unchanged (100 on an empty "
                      "endpoint)");
   deploy->add_option("--precision", dp->precision,
-                     "fp32 (default), or bf16 where the host has AVX-512 BF16 or AMX");
+                     "fp32 (default); bf16 where the host has AVX-512 BF16 or AMX; int8 "
+                     "(AVX2 at least; fast with VNNI or AMX)");
+  deploy->add_option("--min-precision-agreement", dp->min_precision_agreement,
+                     "bf16 / int8: the share of calibration images whose top-1 class must match "
+                     "fp32's, else the deploy fails (default 0.9)");
   deploy->add_option("--max-batch-size", dp->max_batch_size, "Dynamic batching limit");
   deploy->add_flag("--async", dp->async, "Return at once with the operation");
   deploy->callback([flags, endpoint_ref, dp] {
@@ -180,6 +186,9 @@ void AddEndpointCommands(CLI::App& app) {
       }
       json tessera = json::object();
       if (!dp->precision.empty()) tessera["precision"] = dp->precision;
+      if (dp->min_precision_agreement) {
+        tessera["minPrecisionAgreement"] = *dp->min_precision_agreement;
+      }
       if (dp->max_batch_size > 0) tessera["batching"] = {{"maxBatchSize", dp->max_batch_size}};
       if (!tessera.empty()) dm["tessera"] = tessera;
       json body = {{"deployedModel", dm}};

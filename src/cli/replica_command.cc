@@ -164,7 +164,12 @@ void AddReplicaCommand(CLI::App& app) {
                   "Instance key holding {\"b64\": ...} (requests may override with inputKey)")
       ->capture_default_str();
   cmd->add_option("--precision", s.precision,
-                  "fp32, or bf16 (encoder GEMMs in bfloat16; needs AVX-512 BF16 or AMX)")
+                  "fp32; bf16 (encoder GEMMs in bfloat16; needs AVX-512 BF16 or AMX); int8 "
+                  "(encoder GEMMs in 8-bit integers; needs AVX2, fast with VNNI or AMX)")
+      ->capture_default_str();
+  cmd->add_option("--min-precision-agreement", s.min_precision_agreement,
+                  "bf16 / int8: the share of calibration images whose top-1 class must match "
+                  "fp32's at warm-up, else the replica does not start")
       ->capture_default_str();
   cmd->add_option("--max-image-pixels", s.max_image_pixels,
                   "Largest decoded image (width * height); larger ones get 400")

@@ -13,6 +13,7 @@ const ReplicaSpecFieldNames kDeployFieldNames{
     .max_instances = "deployedModel.tessera.batching.maxQueueSize",
     .input_key = "deployedModel.tessera.inputKey",
     .precision = "deployedModel.tessera.precision",
+    .min_precision_agreement = "deployedModel.tessera.minPrecisionAgreement",
 };
 
 const ReplicaSpecFieldNames kReplicaFlagNames{
@@ -23,6 +24,7 @@ const ReplicaSpecFieldNames kReplicaFlagNames{
     .max_instances = "--max-instances",
     .input_key = "--input-key",
     .precision = "--precision",
+    .min_precision_agreement = "--min-precision-agreement",
 };
 
 namespace {
@@ -64,13 +66,14 @@ absl::Status ValidateReplicaSpec(const ReplicaSpec& s, const ReplicaSpecFieldNam
                                                   names.input_key, kMaxInputKeyLength,
                                                   s.input_key.size()));
   }
-  if (s.precision != "fp32" && s.precision != "bf16") {
-    if (s.precision == "int8") {
-      return absl::InvalidArgumentError(
-          fmt::format("{} \"int8\" is not implemented yet: use fp32 or bf16", names.precision));
-    }
-    return absl::InvalidArgumentError(fmt::format("{} must be \"fp32\" or \"bf16\", got \"{}\"",
-                                                  names.precision, s.precision.substr(0, 32)));
+  if (s.precision != "fp32" && s.precision != "bf16" && s.precision != "int8") {
+    return absl::InvalidArgumentError(
+        fmt::format("{} must be \"fp32\", \"bf16\" or \"int8\", got \"{}\"", names.precision,
+                    s.precision.substr(0, 32)));
+  }
+  if (!(s.min_precision_agreement >= 0.0 && s.min_precision_agreement <= 1.0)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{} must be in [0, 1], got {}", names.min_precision_agreement, s.min_precision_agreement));
   }
   return absl::OkStatus();
 }
@@ -83,7 +86,8 @@ std::vector<std::string> ReplicaSpecFlags(const ReplicaSpec& s) {
           fmt::format("--max-queue-size={}", s.max_queue_size),
           fmt::format("--max-instances={}", s.max_instances),
           fmt::format("--input-key={}", s.input_key),
-          fmt::format("--precision={}", s.precision)};
+          fmt::format("--precision={}", s.precision),
+          fmt::format("--min-precision-agreement={}", s.min_precision_agreement)};
 }
 
 }  // namespace tessera

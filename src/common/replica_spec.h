@@ -35,8 +35,10 @@ struct ReplicaSpec {
   int max_queue_size = 128;  // instances waiting for a batch; beyond it 429
   int max_instances = kDefaultMaxInstancesPerRequest;  // per request; at most max_queue_size
   std::string input_key = "string_input";
-  // Only "fp32" is implemented: the engine computes in fp32. Other names are refused by name.
+  // The engine's precision: "fp32", "bf16" or "int8"; other names are refused by name.
   std::string precision = "fp32";
+  // The share of calibration images a reduced precision must agree on with fp32, in [0, 1].
+  double min_precision_agreement = 0.9;
 };
 
 // How the validator names each field in its messages.
@@ -48,6 +50,7 @@ struct ReplicaSpecFieldNames {
   std::string_view max_instances;
   std::string_view input_key;
   std::string_view precision;
+  std::string_view min_precision_agreement;
 };
 // The DeployModel request's fields.
 extern const ReplicaSpecFieldNames kDeployFieldNames;

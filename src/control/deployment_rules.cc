@@ -105,6 +105,7 @@ ReplicaSpec ReplicaSpecFor(const DeployedModel& dm, const MachineType& machine) 
   spec.max_instances = std::min(kDefaultMaxInstancesPerRequest, dm.batching.max_queue_size);
   spec.input_key = dm.input_key;
   spec.precision = dm.precision;
+  spec.min_precision_agreement = dm.min_precision_agreement;
   return spec;
 }
 

@@ -94,6 +94,16 @@ absl::StatusOr<ReplicaStatusInfo> ParseReplicaStatus(const std::string& text) {
         *out = v->get<std::string>().substr(0, 128);  // a replica's word, bounded
       }
     }
+    if (const auto a = m->find("precisionAgreement"); a != m->end() && a->is_object()) {
+      info.precision_agreement.images = IntField(*a, "images");
+      info.precision_agreement.agreeing = IntField(*a, "agreeing");
+      if (const auto d = a->find("maxConfidenceDifference"); d != a->end() && d->is_number()) {
+        info.precision_agreement.max_confidence_difference = d->get<double>();
+      }
+      if (const auto s = a->find("source"); s != a->end() && s->is_string()) {
+        info.precision_agreement.source = s->get<std::string>().substr(0, 128);
+      }
+    }
     info.num_labels = static_cast<int>(IntField(*m, "numLabels"));
     info.weight_bytes = IntField(*m, "weightBytes");
     info.shared_weight_bytes = IntField(*m, "sharedWeightBytes");

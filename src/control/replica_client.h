@@ -34,6 +34,14 @@ struct ReplicaHealth {
 };
 
 // GET /status (the fields the control plane uses; see replica_server.h for the body).
+// A replica's check of its reduced precision against fp32 (engine/precision_agreement.h).
+struct PrecisionAgreementInfo {
+  int64_t images = 0;
+  int64_t agreeing = 0;
+  double max_confidence_difference = 0;
+  std::string source;  // which images
+};
+
 struct ReplicaStatusInfo {
   std::string state;
   int64_t in_flight = 0;    // predict requests admitted and not yet answered
@@ -52,9 +60,11 @@ struct ReplicaStatusInfo {
   std::string architecture;
   int64_t weight_bytes = 0;         // prepacked weights held
   int64_t shared_weight_bytes = 0;  // of those, mapped from the file shared with other replicas
-  std::string precision;            // the engine's: "fp32", "bf16"
+  std::string precision;            // the engine's: "fp32", "bf16", "int8"
   std::string isa;                  // the instruction set its kernels dispatch to
   std::string gemm_kernel;          // oneDNN's kernel for the largest GEMM at the max batch
+  // A reduced precision's top-1 agreement with fp32 at warm-up (images 0: none measured).
+  PrecisionAgreementInfo precision_agreement;
   int num_labels = 0;
   int image_height = 0;
   int image_width = 0;

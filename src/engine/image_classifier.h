@@ -38,8 +38,8 @@ struct EngineOptions {
   // Non-empty: share the prepacked weights with other processes through this file
   // (vit/vit_model.h, VitModelOptions::packed_weights_path).
   std::filesystem::path packed_weights_path;
-  // "fp32" or "bf16" (the encoder's GEMMs; vit/vit_model.h). A precision this host does not run
-  // natively fails Load with FAILED_PRECONDITION naming the host's ISA.
+  // "fp32", "bf16" or "int8" (the encoder's GEMMs; vit/vit_model.h). A precision this host does not
+  // run natively fails Load with FAILED_PRECONDITION naming the host's ISA.
   std::string precision = "fp32";
 };
 
@@ -69,7 +69,7 @@ struct ModelInfo {
   size_t shared_weight_bytes = 0;  // of those, mapped from the shared packed weight file
   int max_batch_size = 0;
   int num_threads = 0;
-  std::string precision;  // "fp32", "bf16"
+  std::string precision;  // "fp32", "bf16", "int8"
   std::string isa;        // the instruction set the kernels dispatch to, e.g. "avx512_core_bf16"
 };
 

@@ -76,6 +76,9 @@ enum class DeployedModelState {
 std::string_view DeployedModelStateName(DeployedModelState state);  // "DEPLOYING", ...
 bool ParseDeployedModelState(std::string_view name, DeployedModelState& out);
 
+// The default floor of DeployedModel::min_precision_agreement.
+inline constexpr double kDefaultMinPrecisionAgreement = 0.9;
+
 struct DeployedModel {
   // --- Vertex fields ---
   std::string id;                // numeric string, allocated at deploy
@@ -94,6 +97,9 @@ struct DeployedModel {
   BatchingOptions batching;
   std::string input_key = "string_input";  // TF Serving-style input name for raw image bytes
   std::string precision = "fp32";          // "fp32", "bf16" or "int8"
+  // A reduced precision must agree with fp32 on at least this share of the calibration images'
+  // top-1 classes at warm-up, or its replicas refuse to serve (engine/precision_agreement.h).
+  double min_precision_agreement = kDefaultMinPrecisionAgreement;
   int32_t desired_replica_count = 0;       // set by the autoscaler within [min, max]
   DeployedModelState state = DeployedModelState::kDeploying;
 

@@ -76,6 +76,7 @@ ReplicaSpec SpecOf(const ReplicaServerOptions& o) {
   spec.max_instances = o.codec.max_instances;
   spec.input_key = o.codec.input_key;
   spec.precision = o.precision;
+  spec.min_precision_agreement = o.min_precision_agreement;
   return spec;
 }
 
@@ -244,6 +245,19 @@ absl::Status ReplicaServer::LoadEngine() {
   // Read now, once: the kernels' plans grow while batches of new sizes run, so the status
   // threads must not ask the engine later.
   gemm_kernel_ = classifier_->GemmKernel(options_.max_batch_size);
+  if (options_.precision != "fp32") RETURN_IF_ERROR(CheckPrecisionAgreement(engine_options));
+  return absl::OkStatus();
+}
+
+absl::Status ReplicaServer::CheckPrecisionAgreement(const engine::EngineOptions& engine_options) {
+  ASSIGN_OR_RETURN(engine::CalibrationSet set, engine::LoadCalibrationSet(options_.model_dir));
+  ASSIGN_OR_RETURN(engine::PrecisionAgreement agreement,
+                   engine::MeasureAgreement(*classifier_, options_.model_dir, engine_options, set));
+  // The deploy field's name: a refusal reaches the user as the deploy operation's error.
+  RETURN_IF_ERROR(engine::CheckAgreementFloor(agreement, options_.min_precision_agreement,
+                                              "deployedModel.tessera.minPrecisionAgreement"));
+  spdlog::info("precision check: {}", engine::DescribeAgreement(agreement));
+  precision_agreement_ = std::move(agreement);
   return absl::OkStatus();
 }
 
@@ -587,7 +601,16 @@ json ReplicaServer::StatusJson() const {
         {"precision", info.precision},
         {"isa", info.isa},
         {"gemmKernel", gemm_kernel_},
+        {"precisionAgreement", nullptr},
     };
+    if (precision_agreement_) {
+      const engine::PrecisionAgreement& a = *precision_agreement_;
+      status["model"]["precisionAgreement"] = {
+          {"images", a.images},       {"agreeing", a.agreeing},
+          {"fraction", a.fraction()}, {"maxConfidenceDifference", a.max_confidence_difference},
+          {"source", a.source},       {"floor", options_.min_precision_agreement},
+      };
+    }
   } else {
     status["model"] = nullptr;
   }

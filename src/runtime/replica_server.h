@@ -43,6 +43,7 @@
 #include "common/http/http_types.h"
 #include "common/replica_spec.h"
 #include "engine/image_classifier.h"
+#include "engine/precision_agreement.h"
 #include "nlohmann/json_fwd.hpp"
 #include "runtime/batcher.h"
 #include "runtime/predict_codec.h"
@@ -82,8 +83,11 @@ struct ReplicaServerOptions {
   std::string tcp_address;
   int tcp_port = 0;
   int num_threads = 0;  // engine threads per Forward; 0 = all CPUs
-  // The engine's precision, "fp32" or "bf16" (engine::EngineOptions::precision).
+  // The engine's precision, "fp32", "bf16" or "int8" (engine::EngineOptions::precision).
   std::string precision = "fp32";
+  // A reduced precision is checked against fp32 on calibration images during warm-up
+  // (engine/precision_agreement.h): below this share of agreeing top-1 classes, Create fails.
+  double min_precision_agreement = 0.9;
   // HTTP io threads: they parse and base64-decode bodies, and decode and preprocess the images
   // when `preprocess` puts that on them.
   int io_threads = 2;
@@ -164,6 +168,8 @@ class ReplicaServer {
   absl::Status Load();
   // Load's work, on the batch thread: the engine, the batch buffers, the warm-up passes.
   absl::Status LoadEngine();
+  // Below options_.min_precision_agreement: FAILED_PRECONDITION with the figures.
+  absl::Status CheckPrecisionAgreement(const engine::EngineOptions& engine_options);
   std::vector<absl::StatusOr<Logits>> ProcessBatch(std::span<const Tensor* const> batch);
 
   void HandleRequest(http::HttpRequest&& request, http::Responder responder);
@@ -199,6 +205,8 @@ class ReplicaServer {
   bool preprocess_in_batch_ = false;  // options_.preprocess resolved (kAuto decided here)
   std::unique_ptr<engine::ImageClassifier> classifier_;  // set before READY; then immutable
   std::string gemm_kernel_;  // the engine's GEMM kernel at the max batch; set with classifier_
+  // A reduced precision's check against fp32; set with classifier_ (empty in fp32).
+  std::optional<engine::PrecisionAgreement> precision_agreement_;
   std::unique_ptr<Batcher> batcher_;                     // set before READY
   std::unique_ptr<http::HttpServer> http_;
   ByteBudget queued_bytes_;

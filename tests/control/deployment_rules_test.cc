@@ -191,8 +191,8 @@ TEST(ServingOptionsTest, Bounds) {
   EXPECT_THAT(refused([](DeployedModel& d) { d.input_key = std::string(65, 'k'); }),
               HasSubstr("inputKey"));
   EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "fp8"; }), HasSubstr("precision"));
-  EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "int8"; }),
-              HasSubstr("\"int8\" is not implemented yet"));
+  EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "int4"; }),
+              HasSubstr("must be \"fp32\", \"bf16\" or \"int8\", got \"int4\""));
 }
 
 // A small queue is fine: requests are capped at the queue size instead of 64 instances (the

@@ -3,6 +3,7 @@
 // status, bad inputs (400 while the replica keeps serving), a 90/10 traffic split and pinning.
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 
 #include "common/base64.h"
 #include "e2e/data_plane_fixture.h"
@@ -123,7 +124,8 @@ TEST_F(DataPlanePredictE2E, Bf16IsRefusedByNameWhereTheCpuLacksIt) {
   const CliResult unknown = RunCli({"classify", "--model", FashionVitDir().string(), "--precision",
                                     "int4", FashionImage("0018-bag.png").string()});
   EXPECT_NE(unknown.exit_status, 0);
-  EXPECT_NE(unknown.err.find("precision \"int4\" is not one of fp32, bf16"), std::string::npos)
+  EXPECT_NE(unknown.err.find("precision \"int4\" is not one of fp32, bf16, int8"),
+            std::string::npos)
       << unknown.err;
   // fp32 runs there as anywhere.
   const CliResult fp32 = RunCli(
@@ -182,6 +184,111 @@ TEST_F(DataPlanePredictE2E, Bf16IsServedInBf16OrRefusedAtDeploy) {
     bf16_file |= entry.path().filename().string().ends_with("-bf16.packed");
   }
   EXPECT_TRUE(bf16_file);
+}
+
+// deployedModel.tessera.precision "int8" (every host the engine supports runs it: AVX2 at least).
+// At warm-up the replica checks itself against fp32 on the calibration images -- Tessera's
+// compiled-in samples, as fashion-vit ships none -- and reports the figures in its status; its
+// answers are `tessera classify --precision int8`'s; its packed weights are a file of their own.
+TEST_F(DataPlanePredictE2E, Int8IsServedAfterItsCheckAgainstFp32) {
+  const fs::path image = FashionImage("0018-bag.png");
+  const CliResult classify = RunCli(
+      {"classify", "--model", FashionVitDir().string(), "--precision", "int8", image.string()});
+  ASSERT_EQ(classify.exit_status, 0) << classify.err;
+  StartServer();
+  const std::string model = Upload("fashion");
+  const std::string endpoint = CreateEndpoint();
+  const json dm = {{"model", model},
+                   {"dedicatedResources",
+                    {{"machineSpec", {{"machineType", "tessera-cpu-1"}}},
+                     {"minReplicaCount", 1},
+                     {"maxReplicaCount", 1}}},
+                   {"tessera", {{"precision", "int8"}}}};
+  const ServeProcess::Reply done = DeployReply(endpoint, dm, nullptr);
+  ASSERT_TRUE(done.body.contains("response")) << done.raw << "\n" << server_->Log();
+  const std::string id = done.body["response"]["deployedModel"]["id"];
+  const auto got = server_->Call("GET", "/v1/" + endpoint);
+  ASSERT_EQ(got.status, 200) << got.raw;
+  EXPECT_EQ(got.body["deployedModels"][0]["tessera"]["precision"], "int8") << got.raw;
+  EXPECT_EQ(got.body["deployedModels"][0]["tessera"]["minPrecisionAgreement"], 0.9) << got.raw;
+  const json replica = Replicas(endpoint, id)["replicas"][0];
+  EXPECT_EQ(replica["precision"], "int8") << replica.dump();
+  EXPECT_FALSE(replica["gemmKernel"].get<std::string>().empty()) << replica.dump();
+  const json& agreement = replica["precisionAgreement"];
+  ASSERT_TRUE(agreement.is_object()) << replica.dump();
+  EXPECT_EQ(agreement["source"], "Tessera's sample images") << replica.dump();
+  EXPECT_GE(agreement["images"].get<int>(), 12) << replica.dump();
+  EXPECT_GE(agreement["fraction"].get<double>(), 0.9) << replica.dump();
+  EXPECT_NE(server_->Log().find("precision check: int8 agrees with fp32"), std::string::npos);
+
+  const json want = json::parse(classify.out)[0]["predictions"][0];
+  const PredictReply reply = Predict(endpoint, PredictBody({image}));
+  ASSERT_EQ(reply.status, 200) << reply.raw;
+  EXPECT_EQ(reply.body["predictions"][0]["label"], want["label"]);
+  // One engine thread here, all CPUs in classify: the fp32 parts may round differently, which
+  // moves a quantization step now and then.
+  EXPECT_NEAR(reply.body["predictions"][0]["confidence"].get<double>(),
+              want["confidence"].get<double>(), 2e-3);
+  bool int8_file = false;
+  for (const auto& entry : fs::directory_iterator(tmp_.path() / "data" / "packed")) {
+    int8_file |= entry.path().filename().string().ends_with("-int8.packed");
+  }
+  EXPECT_TRUE(int8_file);
+}
+
+// A model that ships calibration images is checked on them; one that does not decode fails the
+// deploy with its name: the replica's refusal is the deploy operation's error, as a floor above
+// the measured agreement is (the floor's verdict and message: precision_agreement_test).
+TEST_F(DataPlanePredictE2E, Int8ChecksTheArtifactsCalibrationImages) {
+  const fs::path artifact = tmp_.path() / "fashion-with-calibration";
+  fs::create_directories(artifact / "calibration");
+  for (const char* file : {"config.json", "preprocessor_config.json", "model.safetensors"}) {
+    fs::copy_file(FashionVitDir() / file, artifact / file);
+  }
+  fs::copy_file(FashionImage("0002-trouser.png"), artifact / "calibration" / "a-trouser.png");
+  fs::copy_file(FashionImage("0012-sneaker.png"), artifact / "calibration" / "b-sneaker.png");
+  std::ofstream(artifact / "calibration" / "c-notes.txt") << "not an image";
+  StartServer();
+  auto upload = [&](const std::string& name) {
+    const json body = {{"model",
+                        {{"displayName", name},
+                         {"artifactUri", artifact.string()},
+                         {"containerSpec", {{"imageUri", "tessera/vit"}}}}}};
+    auto up = server_->Call("POST", std::string(kDataPlaneLoc) + "/models:upload", body);
+    EXPECT_EQ(up.status, 200) << up.raw;
+    auto op = server_->PollOperation(up.body.value("name", ""));
+    EXPECT_TRUE(op.body.contains("response")) << op.raw;
+    return op.body["response"].value("model", "");
+  };
+  const std::string endpoint = CreateEndpoint();
+  auto deploy = [&](const std::string& model, double floor) {
+    return DeployReply(endpoint,
+                       {{"model", model},
+                        {"dedicatedResources",
+                         {{"machineSpec", {{"machineType", "tessera-cpu-1"}}},
+                          {"minReplicaCount", 1},
+                          {"maxReplicaCount", 1}}},
+                        {"tessera", {{"precision", "int8"}, {"minPrecisionAgreement", floor}}}},
+                       nullptr);
+  };
+  const ServeProcess::Reply broken = deploy(upload("broken-calibration"), 0.5);
+  ASSERT_TRUE(broken.body.contains("error")) << broken.raw;
+  EXPECT_NE(broken.raw.find("calibration image c-notes.txt"), std::string::npos) << broken.raw;
+
+  fs::remove(artifact / "calibration" / "c-notes.txt");
+  const ServeProcess::Reply checked = deploy(upload("calibrated"), 0.5);
+  ASSERT_TRUE(checked.body.contains("response")) << checked.raw << "\n" << server_->Log();
+  const std::string id = checked.body["response"]["deployedModel"]["id"];
+  const json agreement = Replicas(endpoint, id)["replicas"][0]["precisionAgreement"];
+  EXPECT_EQ(agreement["source"], "the model's calibration/ folder") << agreement.dump();
+  EXPECT_EQ(agreement["images"], 2) << agreement.dump();
+
+  // A floor outside [0, 1] is refused at the request, by name.
+  const ServeProcess::Reply out_of_range = deploy(upload("calibrated"), 1.5);
+  EXPECT_EQ(out_of_range.status, 400) << out_of_range.raw;
+  EXPECT_NE(out_of_range.raw.find("deployedModel.tessera.minPrecisionAgreement must be in [0, 1]"),
+            std::string::npos)
+      << out_of_range.raw;
 }
 
 TEST_F(DataPlanePredictE2E, BadInputsAre400AndTheReplicaKeepsServing) {

@@ -80,9 +80,9 @@ dnnl::primitive_attr UserScratchpadAttr() {
 }
 
 absl::Status Execute(const dnnl::primitive& primitive, const dnnl::stream& stream,
-                     std::initializer_list<dnnl_exec_arg_t> args, const char* what) {
+                     std::span<const dnnl_exec_arg_t> args, const char* what) {
   dnnl_status_t status = dnnl_primitive_execute(primitive.get(), stream.get(),
-                                                static_cast<int>(args.size()), args.begin());
+                                                static_cast<int>(args.size()), args.data());
   if (status == dnnl_success) status = dnnl_stream_wait(stream.get());
   if (status != dnnl_success) {
     return absl::InternalError(

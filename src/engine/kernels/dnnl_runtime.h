@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "absl/status/status.h"
@@ -66,6 +67,11 @@ dnnl::primitive_attr UserScratchpadAttr();
 // Executes `primitive` with `args` on the runtime's stream and waits. `what` names the operation in
 // errors. Arguments go straight to oneDNN's C API (no std::unordered_map built here).
 absl::Status Execute(const dnnl::primitive& primitive, const dnnl::stream& stream,
-                     std::initializer_list<dnnl_exec_arg_t> args, const char* what);
+                     std::span<const dnnl_exec_arg_t> args, const char* what);
+inline absl::Status Execute(const dnnl::primitive& primitive, const dnnl::stream& stream,
+                            std::initializer_list<dnnl_exec_arg_t> args, const char* what) {
+  return Execute(primitive, stream, std::span<const dnnl_exec_arg_t>(args.begin(), args.size()),
+                 what);
+}
 
 }  // namespace tessera::engine::kernels

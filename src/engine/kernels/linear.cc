@@ -27,36 +27,44 @@ memory::desc Activations(int rows, int features, Dt type = Dt::f32) {
 // The data type of the GEMM's inputs (source and weights).
 Dt InputType(Precision precision) { return precision == Precision::kBF16 ? Dt::bf16 : Dt::f32; }
 
-memory::desc AnyWeights(const LinearSpec& spec) {
-  return memory::desc({spec.out_features, spec.in_features, 1, 1}, InputType(spec.precision),
+}  // namespace
+
+memory::desc Linear::AnyWeights() const {
+  if (spec_.precision == Precision::kInt8) {
+    return memory::desc({spec_.in_features, spec_.out_features}, Dt::s8, Tag::any);
+  }
+  return memory::desc({spec_.out_features, spec_.in_features, 1, 1}, InputType(spec_.precision),
                       Tag::any);
 }
 
-}  // namespace
+dnnl::post_ops Linear::PostOps() const {
+  dnnl::post_ops post_ops;
+  switch (spec_.activation) {
+    case Eltwise::kNone:
+      break;
+    case Eltwise::kGeluErf:
+      post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+      break;
+    case Eltwise::kGeluTanh:
+      post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f);
+      break;
+    case Eltwise::kRelu:
+      post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      break;
+    case Eltwise::kSilu:
+      post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+      break;
+  }
+  if (spec_.epilogue == LinearEpilogue::kAccumulate) post_ops.append_sum(1.f);
+  return post_ops;
+}
 
-absl::StatusOr<dnnl::convolution_forward::primitive_desc> Linear::MakePrimitiveDesc(
+absl::StatusOr<dnnl::primitive_desc> Linear::MakePrimitiveDesc(
     int rows, const memory::desc& weights_desc) const {
+  if (spec_.precision == Precision::kInt8) return MakeInt8PrimitiveDesc(rows, weights_desc);
   try {
-    dnnl::post_ops post_ops;
-    switch (spec_.activation) {
-      case Eltwise::kNone:
-        break;
-      case Eltwise::kGeluErf:
-        post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
-        break;
-      case Eltwise::kGeluTanh:
-        post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f);
-        break;
-      case Eltwise::kRelu:
-        post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-        break;
-      case Eltwise::kSilu:
-        post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
-        break;
-    }
-    if (spec_.epilogue == LinearEpilogue::kAccumulate) post_ops.append_sum(1.f);
     dnnl::primitive_attr attr = UserScratchpadAttr();
-    attr.set_post_ops(post_ops);
+    attr.set_post_ops(PostOps());
     memory::desc src = Activations(rows, spec_.in_features, InputType(spec_.precision));
     memory::desc dst = Activations(rows, spec_.out_features);
     const memory::dims strides = {1, 1}, padding = {0, 0};
@@ -76,10 +84,9 @@ absl::StatusOr<dnnl::convolution_forward::primitive_desc> Linear::MakePrimitiveD
   }
 }
 
-absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(DnnlRuntime* runtime, const LinearSpec& spec,
-                                                       std::span<const float> weights,
-                                                       std::span<const float> bias,
-                                                       const PackedWeightFile::Tensor* shared) {
+absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(
+    DnnlRuntime* runtime, const LinearSpec& spec, std::span<const float> weights,
+    std::span<const float> bias, std::span<const PackedWeightFile::Tensor> shared) {
   if (spec.in_features <= 0 || spec.out_features <= 0) {
     return absl::InvalidArgumentError(fmt::format("linear layer {}x{}: sizes must be positive",
                                                   spec.in_features, spec.out_features));
@@ -98,11 +105,23 @@ absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(DnnlRuntime* runtime, con
       linear->bias_ = memory({{spec.out_features}, Dt::f32, Tag::a}, engine);
       std::copy(bias.begin(), bias.end(), static_cast<float*>(linear->bias_.get_data_handle()));
     }
+    if (spec.precision == Precision::kInt8) {
+      linear->quantizer_ = std::make_unique<ActivationQuantizer>(runtime, spec.in_features);
+      linear->output_scales_ = memory({{spec.out_features}, Dt::f32, Tag::a}, engine);
+      linear->zero_point_ = memory({{1}, Dt::s32, Tag::a}, engine);
+      if (linear->bias_) {
+        linear->scaled_bias_ = memory({{1, spec.out_features}, Dt::f32, Tag::ab}, engine);
+      }
+    }
     ASSIGN_OR_RETURN(
         auto pd, linear->MakePrimitiveDesc(spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows,
-                                           AnyWeights(spec)));
-    if (shared != nullptr && shared->desc == pd.weights_desc()) {
-      RETURN_IF_ERROR(linear->UseSharedWeights(*shared));
+                                           linear->AnyWeights()));
+    if (!shared.empty() && shared[0].desc == pd.weights_desc() &&
+        linear->UseSharedWeights(shared).ok()) {
+      return linear;
+    }
+    if (spec.precision == Precision::kInt8) {
+      RETURN_IF_ERROR(linear->PackInt8Weights(pd.weights_desc(), weights));
       return linear;
     }
     // Prepack: reorder the PyTorch layout (oihw) into the kernel's preferred layout (and type).
@@ -143,21 +162,24 @@ absl::Status Linear::Prepare(int rows) {
     // (e.g. brgconv_1x1 on AVX-512 at 197 rows with a layout picked at 256) oneDNN has no fast
     // kernel for it and falls back to its reference one, 1000x slower. Then this row count gets
     // the layout its fast kernel wants, in a copy of the weights (shared by plans that agree).
-    ASSIGN_OR_RETURN(auto best, MakePrimitiveDesc(rows, AnyWeights(spec_)));
+    ASSIGN_OR_RETURN(auto best, MakePrimitiveDesc(rows, AnyWeights()));
     if (!IsReference(best.impl_info_str())) {
       ASSIGN_OR_RETURN(plan.weights, WeightsIn(best.weights_desc()));
       pd = best;
     }
   }
   try {
-    plan.primitive = dnnl::convolution_forward(pd);
+    plan.primitive = dnnl::primitive(pd);
     plan.src = memory(pd.src_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
     plan.dst = memory(pd.dst_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
     plan.scratchpad = memory(pd.scratchpad_desc(), runtime_->engine(), DNNL_MEMORY_NONE);
     plan.implementation = pd.impl_info_str();
     if (plan.weights) plan.implementation += " (own weight layout)";
     RETURN_IF_ERROR(runtime_->ReserveScratchpad(pd.scratchpad_desc().get_size()));
-    if (spec_.precision != Precision::kF32) {
+    if (spec_.precision == Precision::kInt8) {
+      RETURN_IF_ERROR(quantizer_->Prepare(rows));
+      RETURN_IF_ERROR(runtime_->ReserveStaging(pd.src_desc().get_size()));
+    } else if (spec_.precision == Precision::kBF16) {
       const memory::desc input = Activations(rows, spec_.in_features);
       const dnnl::reorder::primitive_desc convert_pd(runtime_->engine(), input, runtime_->engine(),
                                                      pd.src_desc(), UserScratchpadAttr());
@@ -182,6 +204,7 @@ absl::Status Linear::Run(int rows, const float* x, float* y) {
     RETURN_IF_ERROR(Prepare(rows));
     plan = FindPlan(rows);
   }
+  if (spec_.precision == Precision::kInt8) return RunInt8(*plan, x, y);
   try {
     // set_data_handle on CPU memory only stores the pointer.
     if (plan->convert) {
@@ -222,7 +245,8 @@ absl::Status Linear::Run(int rows, const float* x, float* y) {
 }
 
 size_t Linear::weight_bytes() const {
-  size_t bytes = weights_.get_desc().get_size() + (bias_ ? bias_.get_desc().get_size() : 0);
+  size_t bytes = weights_.get_desc().get_size() + (bias_ ? bias_.get_desc().get_size() : 0) +
+                 (weight_scales_ ? weight_scales_.get_desc().get_size() : 0);
   for (size_t i = 0; i < plans_.size(); ++i) {
     const memory& w = plans_[i].weights;
     const bool first_of_its_kind =
@@ -249,19 +273,32 @@ absl::StatusOr<memory> Linear::WeightsIn(const memory::desc& desc) {
   }
 }
 
-PackedWeightFile::Tensor Linear::packed_weights() const {
-  return PackedWeightFile::Tensor{.desc = weights_.get_desc(), .data = weights_.get_data_handle()};
+std::vector<PackedWeightFile::Tensor> Linear::packed_tensors() const {
+  std::vector<PackedWeightFile::Tensor> tensors = {
+      {.desc = weights_.get_desc(), .data = weights_.get_data_handle()}};
+  if (weight_scales_) {
+    tensors.push_back(
+        {.desc = weight_scales_.get_desc(), .data = weight_scales_.get_data_handle()});
+  }
+  return tensors;
 }
 
-absl::Status Linear::UseSharedWeights(const PackedWeightFile::Tensor& shared) {
-  if (weights_ && shared.desc != weights_.get_desc()) {
+absl::Status Linear::UseSharedWeights(std::span<const PackedWeightFile::Tensor> shared) {
+  const bool int8 = spec_.precision == Precision::kInt8;
+  const memory::desc scales_desc({spec_.out_features}, Dt::f32, Tag::a);
+  if (shared.size() != size_t(PackedTensorCount(spec_.precision)) ||
+      (weights_ && shared[0].desc != weights_.get_desc()) ||
+      (int8 && shared[1].desc != scales_desc)) {
     return absl::FailedPreconditionError(
         fmt::format("shared weights of a {}x{} linear layer are in another layout",
                     spec_.in_features, spec_.out_features));
   }
   try {
-    // oneDNN never writes a primitive's weights: a view of read-only memory is safe.
-    weights_ = memory(shared.desc, runtime_->engine(), const_cast<void*>(shared.data));
+    // oneDNN never writes a primitive's weights or scales: views of read-only memory are safe.
+    weights_ = memory(shared[0].desc, runtime_->engine(), const_cast<void*>(shared[0].data));
+    if (int8) {
+      weight_scales_ = memory(scales_desc, runtime_->engine(), const_cast<void*>(shared[1].data));
+    }
   } catch (const dnnl::error& e) {
     return DnnlError(e, "bind shared linear weights");
   }

@@ -7,6 +7,12 @@
 // bfloat16 (a reorder into the runtime's staging buffer) before the GEMM; the GEMM accumulates
 // in fp32 and y, the bias, the activation and the residual add stay fp32.
 //
+// In int8 the layer is a oneDNN matmul instead (its int8 kernels take the runtime output scales
+// and source zero point dynamic quantization needs; the convolution's do not): the weights are
+// quantized per output channel at Create, each Run quantizes x to uint8 (kernels/quantize.h)
+// into the staging buffer, and the GEMM accumulates in int32, scaled back to fp32 before the
+// bias, activation and residual add.
+//
 // Contract: Create and Prepare allocate (call them at load / warm-up); Run allocates no buffers
 // once Prepare(rows) has run for that row count (Run prepares on first use). Not re-entrant:
 // one Run at a time per Linear (they share the runtime's stream and scratchpad). Call from the
@@ -22,6 +28,7 @@
 #include "engine/kernels/dnnl_runtime.h"
 #include "engine/kernels/packed_weight_file.h"
 #include "engine/kernels/precision.h"
+#include "engine/kernels/quantize.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace tessera::engine::kernels {
@@ -57,12 +64,16 @@ class Linear {
  public:
   // `weights` is row-major [out_features][in_features] (PyTorch's nn.Linear layout); `bias` has
   // out_features values, or is empty for no bias. Both are copied (prepacked).
-  // `shared`, when given and in the very layout this layer chooses, is used instead of packing
-  // `weights` (another process's packing of the same weights, in a mapped PackedWeightFile; it
-  // must outlive the Linear); otherwise it is ignored.
+  // `shared`, when given (PackedTensorCount tensors) and in the very layout this layer chooses,
+  // is used instead of packing `weights` (another process's packing of the same weights, in a
+  // mapped PackedWeightFile; it must outlive the Linear); otherwise it is ignored.
   static absl::StatusOr<std::unique_ptr<Linear>> Create(
       DnnlRuntime* runtime, const LinearSpec& spec, std::span<const float> weights,
-      std::span<const float> bias, const PackedWeightFile::Tensor* shared = nullptr);
+      std::span<const float> bias, std::span<const PackedWeightFile::Tensor> shared = {});
+  // How many tensors a layer of `precision` packs: the weights, and in int8 their scales.
+  static int PackedTensorCount(Precision precision) {
+    return precision == Precision::kInt8 ? 2 : 1;
+  }
 
   // Creates the primitive for `rows` rows (allocates, reserves scratchpad). Idempotent.
   absl::Status Prepare(int rows);
@@ -72,13 +83,13 @@ class Linear {
 
   const LinearSpec& spec() const { return spec_; }
   size_t weight_bytes() const;
-  // The packed weights, for PackedWeightFile::Write.
-  PackedWeightFile::Tensor packed_weights() const;
+  // The packed tensors (PackedTensorCount of them), for PackedWeightFile::Write.
+  std::vector<PackedWeightFile::Tensor> packed_tensors() const;
   // True when the weights are `shared` ones (Create or UseSharedWeights), not a private copy.
   bool uses_shared_weights() const { return shared_; }
-  // Switches to `shared` (same layout required, else FAILED_PRECONDITION) and frees the private
-  // copy. `shared.data` must outlive the Linear.
-  absl::Status UseSharedWeights(const PackedWeightFile::Tensor& shared);
+  // Switches to `shared` (packed_tensors()'s count and layouts required, else
+  // FAILED_PRECONDITION) and frees the private copy. The data must outlive the Linear.
+  absl::Status UseSharedWeights(std::span<const PackedWeightFile::Tensor> shared);
   // The oneDNN implementation chosen for `rows` (after Prepare), e.g. "jit_1x1:avx2".
   std::string ImplementationName(int rows) const;
 
@@ -88,6 +99,7 @@ class Linear {
     dnnl::primitive primitive;
     dnnl::memory src, dst, scratchpad;
     // bf16 only: x (fp32, `input`) converted into `src` (bf16, in the runtime's staging buffer).
+    // (int8 quantizes x into `src` with quantizer_ instead.)
     dnnl::primitive convert;
     dnnl::memory input, convert_scratchpad;
     // Empty: weights_. Else a copy in the layout the kernel for `rows` needs (see Prepare).
@@ -95,8 +107,16 @@ class Linear {
     std::string implementation;
   };
   Linear(DnnlRuntime* runtime, const LinearSpec& spec) : runtime_(runtime), spec_(spec) {}
-  absl::StatusOr<dnnl::convolution_forward::primitive_desc> MakePrimitiveDesc(
+  absl::StatusOr<dnnl::primitive_desc> MakePrimitiveDesc(
       int rows, const dnnl::memory::desc& weights_desc) const;
+  // The fused epilogue: activation [, residual sum].
+  dnnl::post_ops PostOps() const;
+  dnnl::memory::desc AnyWeights() const;
+  // int8 (linear_int8.cc): the matmul, the weights quantized and packed, and a Run.
+  absl::StatusOr<dnnl::primitive_desc> MakeInt8PrimitiveDesc(
+      int rows, const dnnl::memory::desc& weights_desc) const;
+  absl::Status PackInt8Weights(const dnnl::memory::desc& packed, std::span<const float> weights);
+  absl::Status RunInt8(Plan& plan, const float* x, float* y);
   // The weights in `desc`'s layout: a plan's existing copy, or a new one reordered from weights_.
   absl::StatusOr<dnnl::memory> WeightsIn(const dnnl::memory::desc& desc);
   Plan* FindPlan(int rows);
@@ -108,6 +128,11 @@ class Linear {
   bool shared_ = false;
   dnnl::memory bias_;  // empty when there is no bias
   std::vector<Plan> plans_;
+  // int8 only: the weights' per-channel scales ([out_features] fp32, owned or shared like the
+  // weights), each Run's output scales (x's scale times them) and x's zero point.
+  // scaled_bias_ is each Run's bias divided by its output scales (see RunInt8).
+  dnnl::memory weight_scales_, output_scales_, zero_point_, scaled_bias_;
+  std::unique_ptr<ActivationQuantizer> quantizer_;
 };
 
 }  // namespace tessera::engine::kernels

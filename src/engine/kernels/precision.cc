@@ -21,6 +21,8 @@ std::string_view PrecisionName(Precision precision) {
       return "fp32";
     case Precision::kBF16:
       return "bf16";
+    case Precision::kInt8:
+      return "int8";
   }
   return "fp32";
 }
@@ -62,8 +64,18 @@ absl::Status CheckHostRuns(Precision precision) {
           "precision bf16 needs a CPU with AVX-512 BF16 or AMX; this host's is {} (oneDNN "
           "would only emulate bf16, slower than fp32): use fp32",
           HostIsaName()));
+    case Precision::kInt8:
+      // 256-bit integer SIMD at least: oneDNN's int8 kernels below AVX2 are slower than fp32.
+      if (HostHas(dnnl::cpu_isa::avx2)) return absl::OkStatus();
+      return absl::FailedPreconditionError(
+          fmt::format("precision int8 needs a CPU with AVX2 at least; this host's is {}: use fp32",
+                      HostIsaName()));
   }
   return absl::OkStatus();
+}
+
+bool HostHasInt8DotProduct() {
+  return HostHas(dnnl::cpu_isa::avx512_core_vnni) || HostHas(dnnl::cpu_isa::avx2_vnni);
 }
 
 }  // namespace tessera::engine::kernels

@@ -15,12 +15,14 @@ namespace tessera::engine::kernels {
 enum class Precision {
   kF32,   // fp32 everywhere
   kBF16,  // GEMM inputs and weights in bfloat16, accumulation and everything else in fp32
+  kInt8,  // GEMM weights in int8 per output channel, inputs in uint8 per call (kernels/quantize.h),
+          // accumulation in int32, everything else in fp32
 };
 
 // Every precision, in the order they are listed to users.
-inline constexpr Precision kAllPrecisions[] = {Precision::kF32, Precision::kBF16};
+inline constexpr Precision kAllPrecisions[] = {Precision::kF32, Precision::kBF16, Precision::kInt8};
 
-// "fp32", "bf16".
+// "fp32", "bf16", "int8".
 std::string_view PrecisionName(Precision precision);
 // The inverse of PrecisionName; INVALID_ARGUMENT naming the accepted values otherwise.
 absl::StatusOr<Precision> ParsePrecision(std::string_view name);
@@ -31,5 +33,9 @@ std::string HostIsaName();
 // OK when this host runs `precision` natively; FAILED_PRECONDITION naming the host's ISA and
 // what the precision needs otherwise.
 absl::Status CheckHostRuns(Precision precision);
+// True when the CPU multiplies 8-bit integers straight into 32-bit sums (VNNI or AMX). Without
+// it, oneDNN's int8 kernels pair products in 16 bits (vpmaddubsw), which saturates unless the
+// weights keep to 7 bits (kernels/quantize.h).
+bool HostHasInt8DotProduct();
 
 }  // namespace tessera::engine::kernels

@@ -123,10 +123,16 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
   const int64_t tokens = config_.num_tokens();
   kernels::DnnlRuntime* rt = runtime_.get();
 
-  // Linear layers in creation order; each takes the shared packed file's tensor of its rank when
-  // the file is there and holds the layout it would choose (Linear::Create checks).
+  // Linear layers in creation order; each takes the shared packed file's next tensors (one, or
+  // two in int8: Linear::PackedTensorCount) when the file is there and holds the layout it would
+  // choose (Linear::Create checks).
   const bool share = !options_.packed_weights_path.empty();
-  const uint64_t fingerprint = share ? WeightsFingerprint(file) : 0;
+  uint64_t fingerprint = share ? WeightsFingerprint(file) : 0;
+  if (options_.precision == kernels::Precision::kInt8) {
+    // The weights' integer range depends on the host (kernels/quantize.h): a file quantized for
+    // another range must not be taken for this one.
+    fingerprint = (fingerprint ^ uint64_t(kernels::Int8WeightLimit())) * 1099511628211ull;
+  }
   std::unique_ptr<kernels::PackedWeightFile::Lock> lock;  // held until the file is written
   if (share) {
     auto locked = kernels::PackedWeightFile::Acquire(options_.packed_weights_path);
@@ -143,15 +149,18 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     }
   }
   std::vector<Linear*> linears;
+  size_t packed_tensors = 0;  // the tensors of `linears` in the packed file
   // The patch embedding (on raw pixels) and the classifier head stay fp32 whatever the
   // precision: they are a few percent of the work and where rounding would show most.
   auto make_linear = [&](LinearSpec spec, std::span<const float> w, std::span<const float> b,
                          bool in_encoder = true) -> absl::StatusOr<std::unique_ptr<Linear>> {
     if (in_encoder) spec.precision = options_.precision;
-    const kernels::PackedWeightFile::Tensor* shared = nullptr;
-    if (shared_weights_ != nullptr && linears.size() < shared_weights_->tensors().size()) {
-      shared = &shared_weights_->tensors()[linears.size()];
+    const size_t count = Linear::PackedTensorCount(spec.precision);
+    std::span<const kernels::PackedWeightFile::Tensor> shared;
+    if (shared_weights_ != nullptr && packed_tensors + count <= shared_weights_->tensors().size()) {
+      shared = std::span(shared_weights_->tensors()).subspan(packed_tensors, count);
     }
+    packed_tensors += count;
     LinearSpec packed_for = spec;
     if (packed_for.typical_rows == 0) packed_for.typical_rows = static_cast<int>(tokens);
     ASSIGN_OR_RETURN(std::unique_ptr<Linear> linear, Linear::Create(rt, packed_for, w, b, shared));
@@ -314,13 +323,15 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
   }
 
   const bool all_shared = shared_weights_ != nullptr &&
-                          shared_weights_->tensors().size() == linears.size() &&
+                          shared_weights_->tensors().size() == packed_tensors &&
                           std::all_of(linears.begin(), linears.end(),
                                       [](const Linear* l) { return l->uses_shared_weights(); });
   if (share && !all_shared) ShareWeights(linears, fingerprint);
   for (const Linear* linear : linears) {
     if (linear->uses_shared_weights()) {
-      shared_weight_bytes_ += linear->packed_weights().desc.get_size();
+      for (const auto& tensor : linear->packed_tensors()) {
+        shared_weight_bytes_ += tensor.desc.get_size();
+      }
     }
   }
 
@@ -338,12 +349,16 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
 
 void VitModel::ShareWeights(const std::vector<kernels::Linear*>& linears, uint64_t fingerprint) {
   std::vector<kernels::PackedWeightFile::Tensor> tensors;
-  for (const Linear* linear : linears) tensors.push_back(linear->packed_weights());
+  std::vector<size_t> first_tensor;  // of each linear
+  for (const Linear* linear : linears) {
+    first_tensor.push_back(tensors.size());
+    for (const auto& tensor : linear->packed_tensors()) tensors.push_back(tensor);
+  }
   const std::filesystem::path& path = options_.packed_weights_path;
   absl::Status written = kernels::PackedWeightFile::Write(path, fingerprint, tensors);
   auto opened = written.ok() ? kernels::PackedWeightFile::Open(path, fingerprint)
                              : absl::StatusOr<std::unique_ptr<kernels::PackedWeightFile>>(written);
-  if (!opened.ok() || (*opened)->tensors().size() != linears.size()) {
+  if (!opened.ok() || (*opened)->tensors().size() != tensors.size()) {
     spdlog::warn("weights stay private to this process: {}",
                  opened.ok() ? "the packed weight file changed meanwhile"
                              : std::string(opened.status().message()));
@@ -351,7 +366,10 @@ void VitModel::ShareWeights(const std::vector<kernels::Linear*>& linears, uint64
   }
   // Same process, same layouts: every switch succeeds; a failure leaves that layer private.
   for (size_t i = 0; i < linears.size(); ++i) {
-    if (absl::Status s = linears[i]->UseSharedWeights((*opened)->tensors()[i]); !s.ok()) {
+    const auto shared =
+        std::span((*opened)->tensors())
+            .subspan(first_tensor[i], Linear::PackedTensorCount(linears[i]->spec().precision));
+    if (absl::Status s = linears[i]->UseSharedWeights(shared); !s.ok()) {
       spdlog::warn("layer {} keeps private weights: {}", i, std::string(s.message()));
     }
   }

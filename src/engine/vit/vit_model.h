@@ -1,7 +1,8 @@
 // The ViT / DeiT image classifier's forward pass on oneDNN: CHW pixels in, logits out. In fp32,
-// or with the encoder's GEMMs in bf16 (VitModelOptions::precision: weights packed as bfloat16,
-// fp32 accumulation; the patch embedding, LayerNorm, softmax, GELU, the residual stream and the
-// classifier head stay fp32).
+// or with the encoder's GEMMs in bf16 or int8 (VitModelOptions::precision: weights packed as
+// bfloat16, or quantized to int8 per output channel with activations quantized per call;
+// accumulation in fp32 / int32; the patch embedding, LayerNorm, softmax, GELU, the residual stream
+// and the classifier head stay fp32).
 //
 //   patches -> patch embedding (GEMM) -> + class (+ distillation) token, + position embeddings
 //   -> N pre-norm encoder layers:  h += Attention(LN1(h));  h += MLP(LN2(h))

@@ -110,6 +110,7 @@ std::string EncodeServing(const DeployedModel& dm) {
             {"maxQueueSize", dm.batching.max_queue_size},
             {"inputKey", dm.input_key},
             {"precision", dm.precision},
+            {"minPrecisionAgreement", dm.min_precision_agreement},
             {"disableContainerLogging", dm.disable_container_logging},
             {"enableAccessLogging", dm.enable_access_logging}};
   return j.dump();
@@ -123,6 +124,9 @@ absl::Status DecodeServing(const std::string& text, DeployedModel& dm) {
     dm.batching.max_queue_size = j.at("maxQueueSize").get<int32_t>();
     dm.input_key = j.at("inputKey").get<std::string>();
     dm.precision = j.at("precision").get<std::string>();
+    // Absent in rows written before the floor existed: they get the default.
+    dm.min_precision_agreement =
+        j.value("minPrecisionAgreement", registry::kDefaultMinPrecisionAgreement);
     dm.disable_container_logging = j.at("disableContainerLogging").get<bool>();
     dm.enable_access_logging = j.at("enableAccessLogging").get<bool>();
     return absl::OkStatus();

@@ -56,6 +56,16 @@ nlohmann::ordered_json StatusJson(const control::DeployedModelStatus& s,
     rj["precision"] = r.precision;
     rj["isa"] = r.isa;
     rj["gemmKernel"] = r.gemm_kernel;
+    if (r.precision_agreement.images > 0) {
+      const control::PrecisionAgreementInfo& a = r.precision_agreement;
+      rj["precisionAgreement"] = {{"images", a.images},
+                                  {"agreeing", a.agreeing},
+                                  {"fraction", double(a.agreeing) / double(a.images)},
+                                  {"maxConfidenceDifference", a.max_confidence_difference},
+                                  {"source", a.source}};
+    } else {
+      rj["precisionAgreement"] = nullptr;
+    }
     rj["requests"] = r.requests;
     rj["failedRequests"] = r.failed_requests;
     rj["expired"] = r.expired;

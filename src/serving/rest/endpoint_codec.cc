@@ -85,6 +85,7 @@ absl::Status TesseraOptionsFromJson(const json& object, const std::string& path,
                                     registry::DeployedModel& out) {
   JsonObjectReader r(object, path);
   RETURN_IF_ERROR(r.String("precision", out.precision));
+  RETURN_IF_ERROR(r.Double("minPrecisionAgreement", out.min_precision_agreement));
   RETURN_IF_ERROR(r.String("inputKey", out.input_key));
   ASSIGN_OR_RETURN(const json* batching, r.Object("batching"));
   if (batching != nullptr) {
@@ -123,6 +124,7 @@ json DeployedModelToJson(const registry::DeployedModel& dm, const CodecOptions& 
     j["tessera"] = {{"state", std::string(registry::DeployedModelStateName(dm.state))},
                     {"desiredReplicaCount", dm.desired_replica_count},
                     {"precision", dm.precision},
+                    {"minPrecisionAgreement", dm.min_precision_agreement},
                     {"inputKey", dm.input_key},
                     {"batching",
                      {{"maxBatchSize", dm.batching.max_batch_size},

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "engine/kernels/attention.h"
@@ -13,6 +14,7 @@
 #include "engine/kernels/linear.h"
 #include "engine/kernels/patches.h"
 #include "engine/kernels/precision.h"
+#include "engine/kernels/quantize.h"
 #include "engine/kernels/reference_ops.h"
 #include "gtest/gtest.h"
 
@@ -165,31 +167,179 @@ TEST_P(KernelsTest, LinearInBf16IsTheGemmOfTheRoundedInputs) {
   }
 }
 
+// In int8 every output may differ from the fp32 GEMM by what quantizing its operands moves it:
+// per product, |dx| |w| + |x| |dw| + |dx| |dw| with |dx| <= x's step / 2 and |dw| <= the row's
+// step / 2 (kernels/quantize.h), times GELU's steepest slope (1.13) where it follows. The bound
+// is tight enough to catch a wrong scale, a lost zero point or a saturated 16-bit pair sum (the
+// all-positive case, where 255 x 127 pairs overflow without VNNI), and loose enough for rounding.
+TEST_P(KernelsTest, LinearInInt8StaysWithinItsQuantizationError) {
+  ASSERT_TRUE(CheckHostRuns(Precision::kInt8).ok()) << "every supported host has AVX2";
+  struct Case {
+    int in, out;
+    float x_lo, x_hi, w_lo, w_hi;
+  };
+  const Case cases[] = {{96, 288, -1, 1, -1, 1},      {7, 3, -2, 5, -1, 1},
+                        {1, 1, -1, 1, -1, 1},         {384, 96, -0.2f, 3, -0.5f, 0.5f},
+                        {768, 768, 0, 1, 0.5f, 1},    {64, 1000, -4, -1, -1, 1},
+                        {3072, 64, 0, 6, -0.1f, 0.1f}};
+  int index = 0;
+  for (const Case& c : cases) {
+    const LinearEpilogue epilogue =
+        index % 2 == 0 ? LinearEpilogue::kStore : LinearEpilogue::kAccumulate;
+    const Eltwise activation = index % 3 == 0 ? Eltwise::kGeluErf : Eltwise::kNone;
+    const bool with_bias = index % 4 != 3;
+    ++index;
+    const LinearSpec spec{.in_features = c.in,
+                          .out_features = c.out,
+                          .activation = activation,
+                          .epilogue = epilogue,
+                          .precision = Precision::kInt8};
+    SCOPED_TRACE(testing::Message() << c.in << "x" << c.out << " x in [" << c.x_lo << ", " << c.x_hi
+                                    << "], w in [" << c.w_lo << ", " << c.w_hi << "]");
+    auto w = Random(rng_, size_t(c.in) * c.out, c.w_lo, c.w_hi);
+    auto b = with_bias ? Random(rng_, c.out) : std::vector<float>();
+    auto linear = Linear::Create(runtime_.get(), spec, w, b);
+    ASSERT_TRUE(linear.ok()) << linear.status();
+    const int limit = Int8WeightLimit();
+    std::vector<float> w_step(c.out);
+    for (int o = 0; o < c.out; ++o) {
+      float largest = 0;
+      for (int i = 0; i < c.in; ++i)
+        largest = std::max(largest, std::fabs(w[size_t(o) * c.in + i]));
+      w_step[o] = largest / limit;
+    }
+    for (int rows : {1, 197, Uniform(rng_, 2, 300)}) {
+      auto x = Random(rng_, size_t(rows) * c.in, c.x_lo, c.x_hi);
+      auto y = Random(rng_, size_t(rows) * c.out);
+      auto expected = y;
+      LinearSpec fp32 = spec;
+      fp32.precision = Precision::kF32;
+      reference::Linear(fp32, rows, x, w, b, expected);
+      const absl::Status ran = (*linear)->Run(rows, x.data(), y.data());
+      ASSERT_TRUE(ran.ok()) << rows << " rows: " << ran;
+      const float x_step = (std::max(c.x_hi, 0.f) - std::min(c.x_lo, 0.f)) / 255.f;
+      double worst_ratio = 0;
+      for (int r = 0; r < rows; ++r) {
+        for (int o = 0; o < c.out; ++o) {
+          double bound = 0;
+          for (int i = 0; i < c.in; ++i) {
+            const double xi = std::fabs(x[size_t(r) * c.in + i]);
+            const double wi = std::fabs(w[size_t(o) * c.in + i]);
+            bound += x_step / 2 * wi + xi * w_step[o] / 2 + x_step / 2 * w_step[o] / 2;
+          }
+          if (activation == Eltwise::kGeluErf) bound *= 1.13;
+          const size_t at = size_t(r) * c.out + o;
+          const double error = std::fabs(double{y[at]} - expected[at]);
+          worst_ratio =
+              std::max(worst_ratio, error / (bound * 1.001 + 1e-4 * (1 + std::fabs(expected[at]))));
+        }
+      }
+      EXPECT_LE(worst_ratio, 1.0) << rows << " rows, " << (*linear)->ImplementationName(rows);
+      // And it is not the fp32 GEMM in disguise: quantization moves some outputs.
+      if (c.in > 1) EXPECT_GT(RelativeError(y, expected), 1e-6) << rows << " rows";
+    }
+  }
+}
+
+TEST(QuantizeTest, WeightsPerRowRoundTripWithinHalfAStep) {
+  const std::vector<float> w = {0.5f, -1.0f, 0.25f,  // row 0: scale 1/127
+                                0.f,  0.f,   0.f,    // row 1: all zero
+                                3.f,  -3.f,  0.1f};  // row 2: scale 3/63 at limit 63
+  for (int limit : {127, 63}) {
+    auto q = QuantizeWeightsPerRow(w, 3, 3, limit);
+    ASSERT_TRUE(q.ok()) << q.status();
+    EXPECT_FLOAT_EQ(q->scales[0], 1.f / limit);
+    EXPECT_EQ(q->values[1], -limit);
+    EXPECT_EQ(q->values[0], std::nearbyint(0.5f / q->scales[0]));
+    for (int i = 3; i < 6; ++i) EXPECT_EQ(q->values[i], 0);
+    EXPECT_EQ(q->values[6], limit);
+    EXPECT_EQ(q->values[7], -limit);
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 3; ++c) {
+        const size_t i = size_t(r) * 3 + c;
+        EXPECT_LE(std::fabs(q->values[i] * q->scales[r] - w[i]), q->scales[r] / 2 + 1e-7);
+        EXPECT_LE(std::abs(int{q->values[i]}), limit);
+      }
+    }
+  }
+  std::vector<float> bad = w;
+  bad[4] = std::numeric_limits<float>::quiet_NaN();
+  auto refused = QuantizeWeightsPerRow(bad, 3, 3, 127);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(refused.status().message()).find("weight [1][1]"), std::string::npos)
+      << refused.status();
+  bad[4] = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(QuantizeWeightsPerRow(bad, 3, 3, 127).ok());
+  EXPECT_FALSE(QuantizeWeightsPerRow(w, 3, 2, 127).ok()) << "size mismatch";
+  EXPECT_FALSE(QuantizeWeightsPerRow(w, 3, 3, 128).ok()) << "int8 holds +-127 at most";
+}
+
+TEST(QuantizeTest, U8RangeHoldsZeroExactlyAndDegenerateRangesAreSafe) {
+  U8Quantization q = ChooseU8Quantization(-1.f, 3.f);
+  EXPECT_FLOAT_EQ(q.scale, 4.f / 255);
+  EXPECT_EQ(q.zero_point, 64);         // 1 / (4 / 255) = 63.75 -> 64
+  q = ChooseU8Quantization(2.f, 5.f);  // widened to [0, 5]: 0 is representable
+  EXPECT_FLOAT_EQ(q.scale, 5.f / 255);
+  EXPECT_EQ(q.zero_point, 0);
+  q = ChooseU8Quantization(-6.f, -2.f);  // widened to [-6, 0]
+  EXPECT_EQ(q.zero_point, 255);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (auto [lo, hi] :
+       {std::pair{0.f, 0.f}, std::pair{-inf, 1.f}, std::pair{0.f, inf}, std::pair{nan, 1.f},
+        std::pair{nan, nan}, std::pair{0.f, 1e-40f},
+        std::pair{-std::numeric_limits<float>::max(), std::numeric_limits<float>::max()}}) {
+    q = ChooseU8Quantization(lo, hi);
+    EXPECT_EQ(q.scale, 1.f) << lo << " " << hi;
+    EXPECT_EQ(q.zero_point, 0) << lo << " " << hi;
+  }
+}
+
 // oneDNN falls back to its reference convolution (1000x slower) for row counts whose fast kernel
 // cannot use the packed layout (seen: brgconv_1x1 on AVX-512, ViT-B shapes at 197 rows with a
 // layout packed for 256). Prepare must then give that row count its own layout.
 TEST_P(KernelsTest, LinearNeverRunsTheReferenceKernelAtViTShapes) {
   const struct {
     int in, out;
-  } shapes[] = {{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}, {192, 576}};
+  } shapes[] = {{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}, {192, 576}, {96, 96}, {384, 96}};
   std::vector<Precision> precisions = {Precision::kF32};
   if (CheckHostRuns(Precision::kBF16).ok()) precisions.push_back(Precision::kBF16);
+  if (CheckHostRuns(Precision::kInt8).ok()) precisions.push_back(Precision::kInt8);
+  // The epilogues a ViT uses: QKV (bias), MLP up (bias + GELU), output projections (bias +
+  // residual); and none at all. (oneDNN 2.6's int8 matmul, for one, has no fast kernel for a
+  // binary-add bias next to a residual sum.)
+  const struct {
+    Eltwise activation;
+    LinearEpilogue epilogue;
+    bool bias;
+  } epilogues[] = {{Eltwise::kNone, LinearEpilogue::kStore, false},
+                   {Eltwise::kNone, LinearEpilogue::kStore, true},
+                   {Eltwise::kGeluErf, LinearEpilogue::kStore, true},
+                   {Eltwise::kNone, LinearEpilogue::kAccumulate, true}};
   for (const auto& shape : shapes) {
     for (int typical_rows : {0, 197}) {
       auto w = Random(rng_, size_t(shape.in) * shape.out);
+      auto b = Random(rng_, shape.out);
       for (Precision precision : precisions) {
-        auto linear = Linear::Create(runtime_.get(),
-                                     {.in_features = shape.in,
-                                      .out_features = shape.out,
-                                      .typical_rows = typical_rows,
-                                      .precision = precision},
-                                     w, {});
-        ASSERT_TRUE(linear.ok()) << linear.status();
-        for (int rows : {1, 2, 8, 196, 197, 256, 1576}) {
-          ASSERT_TRUE((*linear)->Prepare(rows).ok());
-          EXPECT_EQ((*linear)->ImplementationName(rows).rfind("ref", 0), std::string::npos)
-              << shape.in << "x" << shape.out << " " << PrecisionName(precision) << " packed for "
-              << typical_rows << ", " << rows << " rows: " << (*linear)->ImplementationName(rows);
+        for (const auto& e : epilogues) {
+          auto linear = Linear::Create(runtime_.get(),
+                                       {.in_features = shape.in,
+                                        .out_features = shape.out,
+                                        .activation = e.activation,
+                                        .epilogue = e.epilogue,
+                                        .typical_rows = typical_rows,
+                                        .precision = precision},
+                                       w, e.bias ? b : std::vector<float>());
+          ASSERT_TRUE(linear.ok()) << linear.status();
+          for (int rows : {1, 2, 8, 196, 197, 256, 1576, 3250}) {
+            ASSERT_TRUE((*linear)->Prepare(rows).ok());
+            EXPECT_EQ((*linear)->ImplementationName(rows).rfind("ref", 0), std::string::npos)
+                << shape.in << "x" << shape.out << " " << PrecisionName(precision) << " packed for "
+                << typical_rows << ", " << rows << " rows, " << Name(e.activation)
+                << (e.bias ? " bias" : "")
+                << (e.epilogue == LinearEpilogue::kAccumulate ? " accumulate" : "") << ": "
+                << (*linear)->ImplementationName(rows);
+          }
         }
       }
       // And it still computes the right thing on a row count that needed its own layout (one

@@ -1,10 +1,10 @@
 // The precision guard: fashion-vit (a real trained ViT, data/models/fashion-vit) over the whole
 // Fashion-MNIST test set (10,000 images, Debian's dataset-fashion-mnist unpacked by
-// tests/fixtures/make_fashion_mnist.py) in fp32 and in bf16. bf16 must pick the same top-1 class
-// as fp32 for >= 99.5% of the images. The fp32 accuracy against the labels must match what
-// training measured with transformers (accuracy.json), which also proves the preprocessing.
-// On a host that cannot run bf16 natively, the guard checks that loading it is refused instead.
-// Prints the agreement, both accuracies and the largest top-1 confidence difference.
+// tests/fixtures/make_fashion_mnist.py) in fp32, bf16 and int8. bf16 must pick the same top-1
+// class as fp32 for >= 99.5% of the images, int8 for >= 99%. The fp32 accuracy against the labels
+// must match what training measured with transformers (accuracy.json), which also proves the
+// preprocessing. On a host that cannot run a precision natively, the guard checks that loading it
+// is refused. Prints the agreement, both accuracies and the largest top-1 confidence difference.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -14,6 +14,7 @@
 
 #include "engine/image/preprocess.h"
 #include "engine/kernels/precision.h"
+#include "engine/kernels/quantize.h"
 #include "engine/vit/vit_model.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -26,6 +27,7 @@ constexpr int kImages = 10000;
 constexpr int kSide = 28;
 constexpr int kBatch = 100;
 constexpr double kMinBf16Agreement = 0.995;
+constexpr double kMinInt8Agreement = 0.99;
 
 std::vector<uint8_t> ReadAll(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -101,33 +103,42 @@ TEST(PrecisionGuardTest, FashionVitOnTheWholeTestSet) {
   EXPECT_NEAR(fp32_accuracy, trained, 0.002) << "fp32 top-1 accuracy";
   std::printf("fp32: top-1 accuracy %.4f (training measured %.4f)\n", fp32_accuracy, trained);
 
-  if (absl::Status runs = kernels::CheckHostRuns(kernels::Precision::kBF16); !runs.ok()) {
-    auto refused = VitModel::Load(model_dir, {.precision = kernels::Precision::kBF16});
-    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-    std::printf("bf16: refused on this host (%s): %s\n", kernels::HostIsaName().c_str(),
-                std::string(refused.status().message()).c_str());
-    return;
-  }
-  const std::vector<TopOne> bf16 = Classify(model_dir, pixels, per_image, kernels::Precision::kBF16);
-  ASSERT_EQ(bf16.size(), size_t(kImages));
-  int agree = 0, bf16_correct = 0;
-  double max_confidence_difference = 0;
-  for (int i = 0; i < kImages; ++i) {
-    agree += bf16[i].index == fp32[i].index;
-    bf16_correct += bf16[i].index == labels[8 + i];
-    if (bf16[i].index == fp32[i].index) {
-      max_confidence_difference = std::max(
-          max_confidence_difference, std::fabs(double{bf16[i].confidence} - fp32[i].confidence));
+  for (auto [precision, floor] : {std::pair{kernels::Precision::kBF16, kMinBf16Agreement},
+                                  std::pair{kernels::Precision::kInt8, kMinInt8Agreement}}) {
+    const std::string name(kernels::PrecisionName(precision));
+    SCOPED_TRACE(name);
+    if (absl::Status runs = kernels::CheckHostRuns(precision); !runs.ok()) {
+      auto refused = VitModel::Load(model_dir, {.precision = precision});
+      EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+      std::printf("%s: refused on this host (%s): %s\n", name.c_str(),
+                  kernels::HostIsaName().c_str(), std::string(refused.status().message()).c_str());
+      continue;
     }
+    const std::vector<TopOne> reduced = Classify(model_dir, pixels, per_image, precision);
+    ASSERT_EQ(reduced.size(), size_t(kImages));
+    int agree = 0, correct = 0;
+    double max_confidence_difference = 0;
+    for (int i = 0; i < kImages; ++i) {
+      agree += reduced[i].index == fp32[i].index;
+      correct += reduced[i].index == labels[8 + i];
+      if (reduced[i].index == fp32[i].index) {
+        max_confidence_difference =
+            std::max(max_confidence_difference,
+                     std::fabs(double{reduced[i].confidence} - fp32[i].confidence));
+      }
+    }
+    const double agreement = double(agree) / kImages;
+    std::printf(
+        "%s on %s%s: top-1 agreement with fp32 %.4f (%d of %d differ), top-1 accuracy %.4f, max "
+        "top-1 confidence difference %.4f\n",
+        name.c_str(), kernels::HostIsaName().c_str(),
+        precision == kernels::Precision::kInt8
+            ? (kernels::Int8WeightLimit() == 127 ? " (8-bit weights)" : " (7-bit weights)")
+            : "",
+        agreement, kImages - agree, kImages, double(correct) / kImages, max_confidence_difference);
+    EXPECT_GE(agreement, floor);
+    ::testing::Test::RecordProperty(name + "_agreement", std::to_string(agreement));
   }
-  const double agreement = double(agree) / kImages;
-  std::printf(
-      "bf16 on %s: top-1 agreement with fp32 %.4f (%d of %d differ), top-1 accuracy %.4f, max "
-      "top-1 confidence difference %.4f\n",
-      kernels::HostIsaName().c_str(), agreement, kImages - agree, kImages,
-      double(bf16_correct) / kImages, max_confidence_difference);
-  EXPECT_GE(agreement, kMinBf16Agreement);
-  ::testing::Test::RecordProperty("bf16_agreement", std::to_string(agreement));
 }
 
 }  // namespace

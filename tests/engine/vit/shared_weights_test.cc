@@ -30,9 +30,12 @@ class SharedWeightsTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<VitModel> Load(const std::filesystem::path& packed) {
-    auto model = VitModel::Load(
-        fixture_.dir, {.num_threads = 2, .max_batch_size = 4, .packed_weights_path = packed});
+  std::unique_ptr<VitModel> Load(const std::filesystem::path& packed,
+                                 kernels::Precision precision = kernels::Precision::kF32) {
+    auto model = VitModel::Load(fixture_.dir, {.num_threads = 2,
+                                               .max_batch_size = 4,
+                                               .packed_weights_path = packed,
+                                               .precision = precision});
     EXPECT_TRUE(model.ok()) << model.status();
     return model.ok() ? std::move(*model) : nullptr;
   }
@@ -83,6 +86,37 @@ TEST_F(SharedWeightsTest, FirstLoadWritesSecondMapsBothExact) {
   EXPECT_LE(WorstDiff(*first), 1e-3);
   EXPECT_LE(WorstDiff(*second), 1e-3);
   EXPECT_EQ(WorstDiff(*second), WorstDiff(*alone)) << "the shared packing is the same bits";
+}
+
+// int8 layers pack two tensors each (the quantized weights and their scales): a second load maps
+// both and computes the very same logits as a load that quantized for itself.
+TEST_F(SharedWeightsTest, Int8SharesItsWeightsAndScales) {
+  ASSERT_TRUE(kernels::CheckHostRuns(kernels::Precision::kInt8).ok())
+      << "every host the engine supports has AVX2";
+  auto fp32 = Load(path_);
+  ASSERT_NE(fp32, nullptr);
+  const std::filesystem::path int8_path = dir_ / "packed" / "model-int8.packed";
+  auto first = Load(int8_path, kernels::Precision::kInt8);
+  ASSERT_NE(first, nullptr);
+  const auto written = std::filesystem::last_write_time(int8_path);
+  auto second = Load(int8_path, kernels::Precision::kInt8);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(std::filesystem::last_write_time(int8_path), written)
+      << "a valid file is not rewritten";
+  EXPECT_EQ(second->shared_weight_bytes(), first->shared_weight_bytes());
+  // The encoder's weights take a byte instead of four (the patch embedding and heads stay fp32).
+  const ViTConfig& c = fp32->config();
+  const size_t encoder_fp32_bytes = 4 * size_t(c.num_hidden_layers) *
+                                    (4 * size_t(c.hidden_size) * c.hidden_size +
+                                     2 * size_t(c.hidden_size) * c.intermediate_size);
+  EXPECT_LT(first->shared_weight_bytes(), fp32->shared_weight_bytes() - encoder_fp32_bytes / 2);
+  auto alone = Load("", kernels::Precision::kInt8);
+  ASSERT_NE(alone, nullptr);
+  EXPECT_EQ(WorstDiff(*second), WorstDiff(*alone)) << "the shared packing is the same bits";
+  // An fp32 file is not an int8 one: loading int8 from it repacks into its own file instead.
+  auto from_fp32_file = Load(path_, kernels::Precision::kInt8);
+  ASSERT_NE(from_fp32_file, nullptr);
+  EXPECT_EQ(WorstDiff(*from_fp32_file), WorstDiff(*alone));
 }
 
 TEST_F(SharedWeightsTest, ForeignOrDamagedFileIsReplaced) {
