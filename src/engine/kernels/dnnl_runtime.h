@@ -15,6 +15,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -60,6 +61,12 @@ class DnnlRuntime {
   std::unique_ptr<void, FreeDeleter> staging_;
   size_t staging_bytes_ = 0;
 };
+
+// oneDNN's reference kernels ("ref:any", "ref_int8:any"...): correct, and two to three orders of
+// magnitude slower than its JIT ones.
+inline bool IsReferenceKernel(std::string_view implementation) {
+  return implementation.rfind("ref", 0) == 0;
+}
 
 // Attributes every kernel uses: a user-provided scratchpad (so executing allocates no buffers).
 dnnl::primitive_attr UserScratchpadAttr();

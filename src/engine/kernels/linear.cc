@@ -15,9 +15,6 @@ using Dt = dnnl::memory::data_type;
 // Rows used to pick the prepacked weight layout when the spec gives no typical row count.
 constexpr int kLayoutRows = 256;
 
-// oneDNN's reference kernels: correct, and two to three orders of magnitude slower.
-bool IsReference(const std::string& implementation) { return implementation.rfind("ref", 0) == 0; }
-
 // The token dimension is the convolution's height: [1, features, rows, 1] in NHWC is exactly a
 // row-major [rows][features] matrix.
 memory::desc Activations(int rows, int features, Dt type = Dt::f32) {
@@ -30,9 +27,7 @@ Dt InputType(Precision precision) { return precision == Precision::kBF16 ? Dt::b
 }  // namespace
 
 memory::desc Linear::AnyWeights() const {
-  if (spec_.precision == Precision::kInt8) {
-    return memory::desc({spec_.in_features, spec_.out_features}, Dt::s8, Tag::any);
-  }
+  if (spec_.precision == Precision::kInt8) return Int8Weights(Tag::any);
   return memory::desc({spec_.out_features, spec_.in_features, 1, 1}, InputType(spec_.precision),
                       Tag::any);
 }
@@ -109,9 +104,10 @@ absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(
       linear->quantizer_ = std::make_unique<ActivationQuantizer>(runtime, spec.in_features);
       linear->output_scales_ = memory({{spec.out_features}, Dt::f32, Tag::a}, engine);
       linear->zero_point_ = memory({{1}, Dt::s32, Tag::a}, engine);
-      if (linear->bias_) {
-        linear->scaled_bias_ = memory({{1, spec.out_features}, Dt::f32, Tag::ab}, engine);
-      }
+      linear->x_scale_ = memory(XScaleDesc(), engine);
+      RETURN_IF_ERROR(
+          linear->ChooseInt8Primitive(spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows));
+      if (linear->bias_) linear->scaled_bias_ = memory(linear->ScaledBiasDesc(), engine);
     }
     ASSIGN_OR_RETURN(
         auto pd, linear->MakePrimitiveDesc(spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows,
@@ -157,13 +153,13 @@ absl::Status Linear::Prepare(int rows) {
   ASSIGN_OR_RETURN(auto pd, MakePrimitiveDesc(rows, weights_.get_desc()));
   Plan plan;
   plan.rows = rows;
-  if (IsReference(pd.impl_info_str())) {
+  if (IsReferenceKernel(pd.impl_info_str())) {
     // The packed layout suits the typical row count, not necessarily every one: for some
     // (e.g. brgconv_1x1 on AVX-512 at 197 rows with a layout picked at 256) oneDNN has no fast
     // kernel for it and falls back to its reference one, 1000x slower. Then this row count gets
     // the layout its fast kernel wants, in a copy of the weights (shared by plans that agree).
     ASSIGN_OR_RETURN(auto best, MakePrimitiveDesc(rows, AnyWeights()));
-    if (!IsReference(best.impl_info_str())) {
+    if (!IsReferenceKernel(best.impl_info_str())) {
       ASSIGN_OR_RETURN(plan.weights, WeightsIn(best.weights_desc()));
       pd = best;
     }

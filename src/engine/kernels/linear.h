@@ -112,9 +112,25 @@ class Linear {
   // The fused epilogue: activation [, residual sum].
   dnnl::post_ops PostOps() const;
   dnnl::memory::desc AnyWeights() const;
-  // int8 (linear_int8.cc): the matmul, the weights quantized and packed, and a Run.
+  // int8 (linear_int8.cc): the convolution or matmul, the weights quantized and packed, a Run.
   absl::StatusOr<dnnl::primitive_desc> MakeInt8PrimitiveDesc(
       int rows, const dnnl::memory::desc& weights_desc) const;
+  // Sets int8_convolution_: the convolution unless oneDNN has only its reference one for it.
+  absl::Status ChooseInt8Primitive(int rows);
+  // The int8 weights' logical shape in `tag`: [out][in][1][1] or the matmul's [in][out].
+  dnnl::memory::desc Int8Weights(dnnl::memory::format_tag tag) const;
+  // The convolution's bias is [out], the matmul's [1][out].
+  dnnl::memory::desc ScaledBiasDesc() const {
+    return int8_convolution_
+               ? dnnl::memory::desc({spec_.out_features}, dnnl::memory::data_type::f32,
+                                    dnnl::memory::format_tag::a)
+               : dnnl::memory::desc({1, spec_.out_features}, dnnl::memory::data_type::f32,
+                                    dnnl::memory::format_tag::ab);
+  }
+  static dnnl::memory::desc XScaleDesc() {
+    return dnnl::memory::desc({1, 1, 1, 1}, dnnl::memory::data_type::f32,
+                              dnnl::memory::format_tag::nchw);
+  }
   absl::Status PackInt8Weights(const dnnl::memory::desc& packed, std::span<const float> weights);
   absl::Status RunInt8(Plan& plan, const float* x, float* y);
   // The weights in `desc`'s layout: a plan's existing copy, or a new one reordered from weights_.
@@ -130,8 +146,10 @@ class Linear {
   std::vector<Plan> plans_;
   // int8 only: the weights' per-channel scales ([out_features] fp32, owned or shared like the
   // weights), each Run's output scales (x's scale times them) and x's zero point.
-  // scaled_bias_ is each Run's bias divided by its output scales (see RunInt8).
-  dnnl::memory weight_scales_, output_scales_, zero_point_, scaled_bias_;
+  // scaled_bias_ is each Run's bias divided by its output scales (see RunInt8); x_scale_ the
+  // convolution's runtime scalar.
+  dnnl::memory weight_scales_, output_scales_, zero_point_, scaled_bias_, x_scale_;
+  bool int8_convolution_ = false;
   std::unique_ptr<ActivationQuantizer> quantizer_;
 };
 
