@@ -24,10 +24,12 @@ absl::StatusOr<std::vector<uint8_t>> ReadImage(const std::filesystem::path& path
         fmt::format("calibration image {} is {} bytes, over the {}-byte limit",
                     path.filename().string(), size, kMaxCalibrationImageBytes));
   }
+  // Read at most the size seen (the file may grow meanwhile).
+  std::vector<uint8_t> bytes(size);
   std::ifstream in(path, std::ios::binary);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (!in.eof() && !in.good()) {
+  in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(size));
+  bytes.resize(size_t(in.gcount()));
+  if (!in.good() && !in.eof()) {
     return absl::InvalidArgumentError(
         fmt::format("calibration image {} cannot be read", path.filename().string()));
   }
@@ -58,7 +60,7 @@ absl::StatusOr<CalibrationSet> LoadCalibrationSet(const std::filesystem::path& m
   CalibrationSet set;
   const std::filesystem::path folder = model_dir / kCalibrationFolder;
   std::error_code error;
-  if (!std::filesystem::is_directory(folder, error)) {
+  if (!std::filesystem::exists(std::filesystem::symlink_status(folder, error))) {
     set.source = "Tessera's sample images";
     for (const EmbeddedFile& file : SampleImages()) {
       set.names.emplace_back(file.name);
@@ -66,11 +68,16 @@ absl::StatusOr<CalibrationSet> LoadCalibrationSet(const std::filesystem::path& m
     }
     return set;
   }
+  if (!std::filesystem::is_directory(folder, error)) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} is not a folder of images", kCalibrationFolder));
+  }
   set.source = fmt::format("the model's {}/ folder", kCalibrationFolder);
   std::vector<std::filesystem::path> files;
   for (std::filesystem::directory_iterator it(folder, error), end; !error && it != end;
        it.increment(error)) {
-    if (it->is_regular_file(error)) files.push_back(it->path());
+    const bool hidden = it->path().filename().string().starts_with(".");  // .DS_Store...
+    if (!hidden && it->is_regular_file(error)) files.push_back(it->path());
   }
   if (error) {
     return absl::InvalidArgumentError(
@@ -83,8 +90,15 @@ absl::StatusOr<CalibrationSet> LoadCalibrationSet(const std::filesystem::path& m
   }
   std::sort(files.begin(), files.end());
   if (files.size() > size_t(kMaxCalibrationImages)) files.resize(kMaxCalibrationImages);
+  uintmax_t total = 0;
   for (const std::filesystem::path& file : files) {
     ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadImage(file));
+    total += bytes.size();
+    if (total > kMaxCalibrationSetBytes) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}/ holds over {} bytes of images (at {}): keep it smaller",
+                      kCalibrationFolder, kMaxCalibrationSetBytes, file.filename().string()));
+    }
     set.names.push_back(file.filename().string());
     set.images.push_back(std::move(bytes));
   }
@@ -100,6 +114,8 @@ absl::StatusOr<PrecisionAgreement> MeasureAgreement(ImageClassifier& reduced,
   EngineOptions fp32_options = reduced_options;
   fp32_options.precision = "fp32";
   fp32_options.packed_weights_path.clear();  // a private packing, gone with the load
+  // Its workspace scales with the batch: a serving batch of 1024 would need GBs for a while.
+  fp32_options.max_batch_size = std::min(fp32_options.max_batch_size, 8);
   std::vector<Prediction> expected;
   {
     ASSIGN_OR_RETURN(auto fp32, ImageClassifier::Load(model_dir, fp32_options));

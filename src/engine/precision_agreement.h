@@ -23,6 +23,7 @@ namespace tessera::engine {
 inline constexpr char kCalibrationFolder[] = "calibration";
 inline constexpr int kMaxCalibrationImages = 64;
 inline constexpr uintmax_t kMaxCalibrationImageBytes = uintmax_t{32} << 20;
+inline constexpr uintmax_t kMaxCalibrationSetBytes = uintmax_t{256} << 20;
 
 // The sample images compiled into the binary (data/images/...).
 std::span<const EmbeddedFile> SampleImages();
@@ -32,8 +33,10 @@ struct CalibrationSet {
   std::vector<std::string> names;
   std::vector<std::vector<uint8_t>> images;  // encoded, as a request would carry them
 };
-// The artifact's calibration/ folder (its first kMaxCalibrationImages regular files by name; a
-// larger file, or an empty folder, is an INVALID_ARGUMENT naming it), else SampleImages().
+// The artifact's calibration/ folder (its first kMaxCalibrationImages regular files by name,
+// dotfiles skipped; a file over kMaxCalibrationImageBytes, a set over kMaxCalibrationSetBytes, an
+// empty folder or a `calibration` that is not a folder is an INVALID_ARGUMENT naming it), else
+// SampleImages().
 absl::StatusOr<CalibrationSet> LoadCalibrationSet(const std::filesystem::path& model_dir);
 
 struct PrecisionAgreement {

@@ -2,6 +2,7 @@
 // deploy / undeploy / update (control/machine_types.h, control/deployment_rules.h).
 #include "control/deployment_rules.h"
 
+#include <limits>
 #include <string>
 
 #include "control/machine_types.h"
@@ -191,6 +192,10 @@ TEST(ServingOptionsTest, Bounds) {
   EXPECT_THAT(refused([](DeployedModel& d) { d.input_key = std::string(65, 'k'); }),
               HasSubstr("inputKey"));
   EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "fp8"; }), HasSubstr("precision"));
+  for (double floor : {-0.1, 1.5, std::numeric_limits<double>::quiet_NaN()}) {
+    EXPECT_THAT(refused([floor](DeployedModel& d) { d.min_precision_agreement = floor; }),
+                HasSubstr("deployedModel.tessera.minPrecisionAgreement must be in [0, 1]"));
+  }
   EXPECT_THAT(refused([](DeployedModel& d) { d.precision = "int4"; }),
               HasSubstr("must be \"fp32\", \"bf16\" or \"int8\", got \"int4\""));
 }

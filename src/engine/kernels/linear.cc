@@ -147,8 +147,16 @@ const Linear::Plan* Linear::FindPlan(int rows) const {
   return nullptr;
 }
 
-absl::Status Linear::Prepare(int rows) {
-  if (rows <= 0) return absl::InvalidArgumentError(fmt::format("linear layer: {} rows", rows));
+absl::StatusOr<int> Linear::PlanRows(int rows, int groups) const {
+  if (rows <= 0 || groups <= 0 || rows % groups != 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("linear layer: {} rows in {} equal groups", rows, groups));
+  }
+  return spec_.precision == Precision::kInt8 ? rows / groups : rows;
+}
+
+absl::Status Linear::Prepare(int all_rows, int groups) {
+  ASSIGN_OR_RETURN(const int rows, PlanRows(all_rows, groups));
   if (FindPlan(rows) != nullptr) return absl::OkStatus();
   ASSIGN_OR_RETURN(auto pd, MakePrimitiveDesc(rows, weights_.get_desc()));
   Plan plan;
@@ -194,13 +202,20 @@ absl::Status Linear::Prepare(int rows) {
   return absl::OkStatus();
 }
 
-absl::Status Linear::Run(int rows, const float* x, float* y) {
+absl::Status Linear::Run(int all_rows, const float* x, float* y, int groups) {
+  ASSIGN_OR_RETURN(const int rows, PlanRows(all_rows, groups));
   Plan* plan = FindPlan(rows);
   if (plan == nullptr) {
     RETURN_IF_ERROR(Prepare(rows));
     plan = FindPlan(rows);
   }
-  if (spec_.precision == Precision::kInt8) return RunInt8(*plan, x, y);
+  if (spec_.precision == Precision::kInt8) {
+    for (int g = 0; g < all_rows / rows; ++g) {
+      RETURN_IF_ERROR(RunInt8(*plan, x + size_t(g) * rows * spec_.in_features,
+                              y + size_t(g) * rows * spec_.out_features));
+    }
+    return absl::OkStatus();
+  }
   try {
     // set_data_handle on CPU memory only stores the pointer.
     if (plan->convert) {
@@ -302,8 +317,9 @@ absl::Status Linear::UseSharedWeights(std::span<const PackedWeightFile::Tensor> 
   return absl::OkStatus();
 }
 
-std::string Linear::ImplementationName(int rows) const {
-  const Plan* plan = FindPlan(rows);
+std::string Linear::ImplementationName(int all_rows, int groups) const {
+  absl::StatusOr<int> rows = PlanRows(all_rows, groups);
+  const Plan* plan = rows.ok() ? FindPlan(*rows) : nullptr;
   return plan == nullptr ? std::string() : plan->implementation;
 }
 

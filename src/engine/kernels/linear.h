@@ -7,11 +7,10 @@
 // bfloat16 (a reorder into the runtime's staging buffer) before the GEMM; the GEMM accumulates
 // in fp32 and y, the bias, the activation and the residual add stay fp32.
 //
-// In int8 the layer is a oneDNN matmul instead (its int8 kernels take the runtime output scales
-// and source zero point dynamic quantization needs; the convolution's do not): the weights are
-// quantized per output channel at Create, each Run quantizes x to uint8 (kernels/quantize.h)
-// into the staging buffer, and the GEMM accumulates in int32, scaled back to fp32 before the
-// bias, activation and residual add.
+// In int8 the weights are quantized per output channel at Create; each Run quantizes x to uint8
+// (kernels/quantize.h: per group of rows, i.e. per image) into the staging buffer; the GEMM -- an
+// int8 1x1 convolution, or a matmul where the host has no fast convolution for it -- accumulates
+// in int32, scaled back to fp32 before the activation and residual add (linear_int8.cc).
 //
 // Contract: Create and Prepare allocate (call them at load / warm-up); Run allocates no buffers
 // once Prepare(rows) has run for that row count (Run prepares on first use). Not re-entrant:
@@ -75,11 +74,16 @@ class Linear {
     return precision == Precision::kInt8 ? 2 : 1;
   }
 
+  // `groups`: the rows are that many equal, independent groups (a batch's images). int8
+  // quantizes each group on its own -- its scale and zero point come from its rows only -- so
+  // an image's result never depends on what it was batched with; fp32 and bf16 are row-wise
+  // independent anyway and ignore it. rows must be a multiple of groups.
+
   // Creates the primitive for `rows` rows (allocates, reserves scratchpad). Idempotent.
-  absl::Status Prepare(int rows);
+  absl::Status Prepare(int rows, int groups = 1);
   // y[rows][out_features] = epilogue(act(x[rows][in_features] W^T + b)). x and y are dense
   // row-major and must not overlap.
-  absl::Status Run(int rows, const float* x, float* y);
+  absl::Status Run(int rows, const float* x, float* y, int groups = 1);
 
   const LinearSpec& spec() const { return spec_; }
   size_t weight_bytes() const;
@@ -91,7 +95,7 @@ class Linear {
   // FAILED_PRECONDITION) and frees the private copy. The data must outlive the Linear.
   absl::Status UseSharedWeights(std::span<const PackedWeightFile::Tensor> shared);
   // The oneDNN implementation chosen for `rows` (after Prepare), e.g. "jit_1x1:avx2".
-  std::string ImplementationName(int rows) const;
+  std::string ImplementationName(int rows, int groups = 1) const;
 
  private:
   struct Plan {
@@ -133,6 +137,8 @@ class Linear {
   }
   absl::Status PackInt8Weights(const dnnl::memory::desc& packed, std::span<const float> weights);
   absl::Status RunInt8(Plan& plan, const float* x, float* y);
+  // The rows one primitive runs for `rows` in `groups` (int8: one group's; else all).
+  absl::StatusOr<int> PlanRows(int rows, int groups) const;
   // The weights in `desc`'s layout: a plan's existing copy, or a new one reordered from weights_.
   absl::StatusOr<dnnl::memory> WeightsIn(const dnnl::memory::desc& desc);
   Plan* FindPlan(int rows);

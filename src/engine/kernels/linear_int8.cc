@@ -6,6 +6,7 @@
 // which packs the weights on every call) ran 28 GOP/s at 197 rows, the convolution
 // (jit_uni_int8_1x1) 68-73 -- fp32's rate on this CPU.
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "common/status_macros.h"
@@ -136,13 +137,15 @@ absl::Status Linear::RunInt8(Plan& plan, const float* x, float* y) {
     // oneDNN 2.x adds an int8 primitive's bias to the sums before the output scales (and, in the
     // convolution, the x-scale post-op): y = scale * (sum + bias'), so bias' = bias / scale. (A
     // binary-add post-op would add it after, but next to the residual's sum post-op oneDNN 2.6
-    // has only its reference kernel for that: two orders of magnitude slower.) A scale that
-    // underflowed to 0 leaves the bias out: the layer's weights and inputs are then ~1e-38, and
-    // no bias would make its output meaningful.
+    // has only its reference kernel for that: two orders of magnitude slower.) Both scales are
+    // at least 2^-40, so the divisor is a normal float; a quotient beyond float's range (a bias
+    // over ~1e14) saturates instead of becoming inf.
     const float* bias = static_cast<const float*>(bias_.get_data_handle());
     float* scaled = static_cast<float*>(scaled_bias_.get_data_handle());
+    constexpr double kFloatMax = std::numeric_limits<float>::max();
     for (int o = 0; o < spec_.out_features; ++o) {
-      scaled[o] = output_scales[o] > 0.f ? bias[o] / output_scales[o] : 0.f;
+      const double quotient = double{bias[o]} / double{output_scales[o]};
+      scaled[o] = static_cast<float>(std::clamp(quotient, -kFloatMax, kFloatMax));
     }
   }
   try {

@@ -33,9 +33,9 @@ std::string HostIsaName();
 // OK when this host runs `precision` natively; FAILED_PRECONDITION naming the host's ISA and
 // what the precision needs otherwise.
 absl::Status CheckHostRuns(Precision precision);
-// True when the CPU multiplies 8-bit integers straight into 32-bit sums (VNNI or AMX). Without
-// it, oneDNN's int8 kernels pair products in 16 bits (vpmaddubsw), which saturates unless the
-// weights keep to 7 bits (kernels/quantize.h).
+// True when the int8 kernels multiply 8-bit integers straight into 32-bit sums (AVX-512 VNNI or
+// AMX). Without it, oneDNN's int8 kernels pair products in 16 bits (vpmaddubsw), which
+// saturates unless the weights keep to 7 bits (kernels/quantize.h).
 bool HostHasInt8DotProduct();
 
 }  // namespace tessera::engine::kernels

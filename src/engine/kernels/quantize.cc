@@ -36,8 +36,8 @@ absl::StatusOr<QuantizedWeights> QuantizeWeightsPerRow(std::span<const float> we
       }
       largest = std::max(largest, std::fabs(row[i]));
     }
-    // An all-zero row quantizes to zeros under any scale; 1 keeps the output scale finite.
-    const float scale = largest > 0.f ? largest / float(limit) : 1.f;
+    // Floored: |w| / scale stays within limit, and an all-zero row gets zeros.
+    const float scale = std::max(largest / float(limit), kMinQuantizationScale);
     out.scales[r] = scale;
     int8_t* q = &out.values[size_t(r) * cols];
     for (size_t i = 0; i < row.size(); ++i) {
@@ -52,9 +52,9 @@ absl::StatusOr<QuantizedWeights> QuantizeWeightsPerRow(std::span<const float> we
 U8Quantization ChooseU8Quantization(float min, float max) {
   // 0.0 must be exact (zero padding, ReLU's zeros), so the range always holds it.
   const float lo = std::min(min, 0.f), hi = std::max(max, 0.f);
-  const float scale = (hi - lo) / 255.f;
-  // NaN, infinite, all zero, or so small that 1 / scale would overflow: all quantize to 0.
-  if (!std::isfinite(scale) || !(scale >= std::numeric_limits<float>::min())) return {};
+  const float range = hi - lo;
+  if (!std::isfinite(range)) return {};  // NaN or infinite bounds (a finite range: both finite)
+  const float scale = std::max(range / 255.f, kMinQuantizationScale);
   const float zero = std::nearbyint(-lo / scale);
   return {.scale = scale, .zero_point = static_cast<int32_t>(std::clamp(zero, 0.f, 255.f))};
 }

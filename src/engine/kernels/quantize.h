@@ -10,7 +10,8 @@
 // calibration never saw can overflow the range):
 //   x ~= scale * (q - zero_point), q in [0, 255], the range widened to hold 0 exactly.
 // A GEMM over quantized operands then gives y[r][o] = scale_x * scale_w[o] * sum_i (qx - zp) qw,
-// which oneDNN computes from the integers with the runtime output scales and source zero point.
+// which oneDNN computes from the integers with the output scales and the source zero point
+// (kernels/linear_int8.cc).
 #pragma once
 
 #include <cstdint>
@@ -28,12 +29,18 @@ namespace tessera::engine::kernels {
 // The largest weight magnitude this host's int8 kernels take without overflow: 127 or 63.
 int Int8WeightLimit();
 
+// The smallest scale either operand gets (2^-40): a row of tiny or subnormal weights, or an
+// all-but-zero activation, quantizes against it instead of dividing by ~0, and the product of
+// two scales -- the GEMM's output scale -- stays a normal float that a bias can be divided by.
+inline constexpr float kMinQuantizationScale = 0x1p-40f;
+
 struct QuantizedWeights {
   std::vector<int8_t> values;  // [rows][cols], like the input
   std::vector<float> scales;   // [rows]
 };
-// Quantizes row-major `weights` [rows][cols] per row to [-limit, limit]. INVALID_ARGUMENT when a
-// weight is not finite (no scale represents it).
+// Quantizes row-major `weights` [rows][cols] per row to [-limit, limit], each row's scale at
+// least kMinQuantizationScale. INVALID_ARGUMENT when a weight is not finite (no scale represents
+// it).
 absl::StatusOr<QuantizedWeights> QuantizeWeightsPerRow(std::span<const float> weights, int rows,
                                                        int cols, int limit);
 
@@ -41,8 +48,9 @@ struct U8Quantization {
   float scale = 1.f;       // real value of one step
   int32_t zero_point = 0;  // the integer that stands for 0.0
 };
-// The uint8 quantization of values in [min, max]. Degenerate ranges (all zero, or bounds that are
-// not finite: the fp32 result would be garbage too) get scale 1 and zero point 0, never UB.
+// The uint8 quantization of values in [min, max]: scale at least kMinQuantizationScale; bounds
+// that are not finite (NaN or infinite activations: the fp32 result would be garbage too) get
+// scale 1 and zero point 0 -- never UB.
 U8Quantization ChooseU8Quantization(float min, float max);
 
 // Quantizes a dense row-major [rows][features] fp32 tensor to uint8 per call on oneDNN (a min

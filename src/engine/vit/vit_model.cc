@@ -410,16 +410,16 @@ absl::Status VitModel::WarmUp(int batch) {
     const bool last = l.qkv == nullptr;
     RETURN_IF_ERROR(l.norm_before->Prepare(batch * t));
     if (!last) {
-      RETURN_IF_ERROR(l.qkv->Prepare(batch * t));
+      RETURN_IF_ERROR(l.qkv->Prepare(batch * t, batch));
     } else {
-      RETURN_IF_ERROR(l.key_value->Prepare(batch * t));
-      RETURN_IF_ERROR(l.query->Prepare(batch * q));
+      RETURN_IF_ERROR(l.key_value->Prepare(batch * t, batch));
+      RETURN_IF_ERROR(l.query->Prepare(batch * q, batch));
     }
     const int rows = last ? batch * q : batch * t;
-    RETURN_IF_ERROR(l.attention_output->Prepare(rows));
+    RETURN_IF_ERROR(l.attention_output->Prepare(rows, batch));
     RETURN_IF_ERROR(l.norm_after->Prepare(rows));
-    RETURN_IF_ERROR(l.intermediate->Prepare(rows));
-    RETURN_IF_ERROR(l.output->Prepare(rows));
+    RETURN_IF_ERROR(l.intermediate->Prepare(rows, batch));
+    RETURN_IF_ERROR(l.output->Prepare(rows, batch));
   }
   RETURN_IF_ERROR(final_norm_->Prepare(batch * q));
   return classifier_->Prepare(batch);
@@ -428,7 +428,7 @@ absl::Status VitModel::WarmUp(int batch) {
 std::string VitModel::GemmKernel(int batch) const {
   const EncoderLayer& first = layers_.front();
   const int rows = first.qkv == nullptr ? batch * num_query_tokens_ : batch * config_.num_tokens();
-  return first.intermediate->ImplementationName(rows);
+  return first.intermediate->ImplementationName(rows, batch);
 }
 
 absl::Status VitModel::Embed(std::span<const float> pixels, int batch) {
@@ -466,17 +466,19 @@ absl::Status VitModel::RunLayer(const EncoderLayer& l, int batch) {
   const int t = config_.num_tokens(), rows = batch * t;
   const int64_t h = config_.hidden_size;
   RETURN_IF_ERROR(l.norm_before->Run(rows, hidden_.data(), normed_.data()));
-  RETURN_IF_ERROR(l.qkv->Run(rows, normed_.data(), qkv_.data()));
+  // The encoder's linear layers run the batch as `batch` groups (kernels/linear.h: int8
+  // quantizes each image on its own).
+  RETURN_IF_ERROR(l.qkv->Run(rows, normed_.data(), qkv_.data(), batch));
   for (int b = 0; b < batch; b += attention_group_size_) {
     const int group = std::min(attention_group_size_, batch - b);
     const float* qkv = qkv_.data() + int64_t{b} * t * 3 * h;
     RETURN_IF_ERROR(attention_[group - 1]->Run(
         qkv, qkv + h, qkv + 2 * h, context_.data() + int64_t{b} * t * h, scores_.data()));
   }
-  RETURN_IF_ERROR(l.attention_output->Run(rows, context_.data(), hidden_.data()));
+  RETURN_IF_ERROR(l.attention_output->Run(rows, context_.data(), hidden_.data(), batch));
   RETURN_IF_ERROR(l.norm_after->Run(rows, hidden_.data(), normed_.data()));
-  RETURN_IF_ERROR(l.intermediate->Run(rows, normed_.data(), mlp_.data()));
-  return l.output->Run(rows, mlp_.data(), hidden_.data());
+  RETURN_IF_ERROR(l.intermediate->Run(rows, normed_.data(), mlp_.data(), batch));
+  return l.output->Run(rows, mlp_.data(), hidden_.data(), batch);
 }
 
 absl::Status VitModel::RunLastLayer(const EncoderLayer& l, int batch) {
@@ -484,13 +486,13 @@ absl::Status VitModel::RunLastLayer(const EncoderLayer& l, int batch) {
   const int64_t h = config_.hidden_size;
   RETURN_IF_ERROR(l.norm_before->Run(batch * t, hidden_.data(), normed_.data()));
   float* kv = qkv_.data();  // [batch * t][2h]
-  RETURN_IF_ERROR(l.key_value->Run(batch * t, normed_.data(), kv));
+  RETURN_IF_ERROR(l.key_value->Run(batch * t, normed_.data(), kv, batch));
   // The query tokens (the first q of each image), gathered into dense [batch * q][h] rows.
   for (int b = 0; b < batch; ++b) {
     GatherRows(normed_.data() + int64_t{b} * t * h, h, q, h, small_normed_.data() + b * q * h);
     GatherRows(hidden_.data() + int64_t{b} * t * h, h, q, h, small_hidden_.data() + b * q * h);
   }
-  RETURN_IF_ERROR(l.query->Run(batch * q, small_normed_.data(), small_query_.data()));
+  RETURN_IF_ERROR(l.query->Run(batch * q, small_normed_.data(), small_query_.data(), batch));
   for (int b = 0; b < batch; b += attention_group_size_) {
     const int group = std::min(attention_group_size_, batch - b);
     const float* image_kv = kv + int64_t{b} * t * 2 * h;
@@ -499,10 +501,11 @@ absl::Status VitModel::RunLastLayer(const EncoderLayer& l, int batch) {
                                                     scores_.data()));
   }
   const int rows = batch * q;
-  RETURN_IF_ERROR(l.attention_output->Run(rows, small_context_.data(), small_hidden_.data()));
+  RETURN_IF_ERROR(
+      l.attention_output->Run(rows, small_context_.data(), small_hidden_.data(), batch));
   RETURN_IF_ERROR(l.norm_after->Run(rows, small_hidden_.data(), small_normed_.data()));
-  RETURN_IF_ERROR(l.intermediate->Run(rows, small_normed_.data(), small_mlp_.data()));
-  return l.output->Run(rows, small_mlp_.data(), small_hidden_.data());
+  RETURN_IF_ERROR(l.intermediate->Run(rows, small_normed_.data(), small_mlp_.data(), batch));
+  return l.output->Run(rows, small_mlp_.data(), small_hidden_.data(), batch);
 }
 
 absl::Status VitModel::Forward(std::span<const float> pixels, int batch, std::span<float> logits) {

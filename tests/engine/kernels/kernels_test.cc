@@ -2,6 +2,7 @@
 // random shapes — odd sizes, one row, sizes that are not multiples of the SIMD width — at
 // several OpenMP thread counts. Tolerance: |got - ref| <= 1e-4 (1 + |ref|) per element (fp32
 // accumulation over up to ~800 products against a double reference).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -241,6 +242,38 @@ TEST_P(KernelsTest, LinearInInt8StaysWithinItsQuantizationError) {
   }
 }
 
+// A batch's images are quantized one by one (groups): an image's output is the same, bit for
+// bit, whether its batch partner's activations are like its own or 1000x larger -- and without
+// groups, that partner would coarsen its quantization.
+TEST_P(KernelsTest, LinearInInt8QuantizesEachGroupOnItsOwn) {
+  const LinearSpec spec{.in_features = 96,
+                        .out_features = 64,
+                        .activation = Eltwise::kGeluErf,
+                        .precision = Precision::kInt8};
+  auto w = Random(rng_, size_t(96) * 64), b = Random(rng_, 64);
+  auto linear = Linear::Create(runtime_.get(), spec, w, b);
+  ASSERT_TRUE(linear.ok()) << linear.status();
+  const int rows = 10;
+  auto image = Random(rng_, size_t(rows) * 96);
+  auto ordinary = Random(rng_, size_t(rows) * 96);
+  auto extreme = Random(rng_, size_t(rows) * 96, -1000.f, 1000.f);
+  auto batch_of = [&](const std::vector<float>& partner) {
+    std::vector<float> x = image;
+    x.insert(x.end(), partner.begin(), partner.end());
+    return x;
+  };
+  std::vector<float> with_ordinary(size_t(2) * rows * 64), with_extreme(with_ordinary.size()),
+      ungrouped(with_ordinary.size());
+  ASSERT_TRUE((*linear)->Run(2 * rows, batch_of(ordinary).data(), with_ordinary.data(), 2).ok());
+  ASSERT_TRUE((*linear)->Run(2 * rows, batch_of(extreme).data(), with_extreme.data(), 2).ok());
+  const std::span<const float> first(with_ordinary.data(), size_t(rows) * 64);
+  EXPECT_TRUE(std::equal(first.begin(), first.end(), with_extreme.begin()));
+  ASSERT_TRUE((*linear)->Run(2 * rows, batch_of(extreme).data(), ungrouped.data(), 1).ok());
+  EXPECT_FALSE(std::equal(first.begin(), first.end(), ungrouped.begin()));
+  EXPECT_FALSE((*linear)->Run(2 * rows, image.data(), ungrouped.data(), 3).ok())
+      << "rows not a multiple of the groups";
+}
+
 TEST(QuantizeTest, WeightsPerRowRoundTripWithinHalfAStep) {
   const std::vector<float> w = {0.5f, -1.0f, 0.25f,  // row 0: scale 1/127
                                 0.f,  0.f,   0.f,    // row 1: all zero
@@ -270,6 +303,12 @@ TEST(QuantizeTest, WeightsPerRowRoundTripWithinHalfAStep) {
       << refused.status();
   bad[4] = std::numeric_limits<float>::infinity();
   EXPECT_FALSE(QuantizeWeightsPerRow(bad, 3, 3, 127).ok());
+  // Subnormal weights: the scale's floor, not 0 / 0.
+  const std::vector<float> tiny = {1e-42f, -3e-44f, 0.f};
+  auto floored = QuantizeWeightsPerRow(tiny, 1, 3, 127);
+  ASSERT_TRUE(floored.ok());
+  EXPECT_EQ(floored->scales[0], kMinQuantizationScale);
+  for (int8_t v : floored->values) EXPECT_EQ(v, 0);
   EXPECT_FALSE(QuantizeWeightsPerRow(w, 3, 2, 127).ok()) << "size mismatch";
   EXPECT_FALSE(QuantizeWeightsPerRow(w, 3, 3, 128).ok()) << "int8 holds +-127 at most";
 }
@@ -286,12 +325,16 @@ TEST(QuantizeTest, U8RangeHoldsZeroExactlyAndDegenerateRangesAreSafe) {
   const float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (auto [lo, hi] :
-       {std::pair{0.f, 0.f}, std::pair{-inf, 1.f}, std::pair{0.f, inf}, std::pair{nan, 1.f},
-        std::pair{nan, nan}, std::pair{0.f, 1e-40f},
+       {std::pair{-inf, 1.f}, std::pair{0.f, inf}, std::pair{nan, 1.f}, std::pair{nan, nan},
         std::pair{-std::numeric_limits<float>::max(), std::numeric_limits<float>::max()}}) {
     q = ChooseU8Quantization(lo, hi);
     EXPECT_EQ(q.scale, 1.f) << lo << " " << hi;
     EXPECT_EQ(q.zero_point, 0) << lo << " " << hi;
+  }
+  // All zero, or so small a range that 1 / scale would overflow: the floor.
+  for (auto [lo, hi] : {std::pair{0.f, 0.f}, std::pair{0.f, 1e-40f}, std::pair{-1e-30f, 0.f}}) {
+    q = ChooseU8Quantization(lo, hi);
+    EXPECT_EQ(q.scale, kMinQuantizationScale) << lo << " " << hi;
   }
 }
 

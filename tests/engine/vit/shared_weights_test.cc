@@ -113,7 +113,8 @@ TEST_F(SharedWeightsTest, Int8SharesItsWeightsAndScales) {
   auto alone = Load("", kernels::Precision::kInt8);
   ASSERT_NE(alone, nullptr);
   EXPECT_EQ(WorstDiff(*second), WorstDiff(*alone)) << "the shared packing is the same bits";
-  // An fp32 file is not an int8 one: loading int8 from it repacks into its own file instead.
+  // An fp32 file is not an int8 one: loading int8 from its path ignores it and packs afresh
+  // (overwriting it: real paths are keyed by the precision, so they never meet).
   auto from_fp32_file = Load(path_, kernels::Precision::kInt8);
   ASSERT_NE(from_fp32_file, nullptr);
   EXPECT_EQ(WorstDiff(*from_fp32_file), WorstDiff(*alone));
