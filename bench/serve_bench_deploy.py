@@ -38,7 +38,11 @@ def main():
     parser.add_argument("--machine-type", default="tessera-cpu-2")
     parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--max-queue-delay-us", type=int, default=2000)
-    parser.add_argument("--precision", default="fp32", help="fp32, or bf16 where the host runs it")
+    parser.add_argument("--precision", default="fp32",
+                        help="fp32, bf16 or int8 where the host runs them")
+    parser.add_argument("--min-precision-agreement", type=float,
+                        help="bf16/int8 warm-up floor (the benchmarks' random-weight models "
+                             "pass 0: their top-1 classes are noise)")
     parser.add_argument("--undeploy", nargs=2, metavar=("ENDPOINT", "ID"))
     args = parser.parse_args()
     if args.undeploy:
@@ -51,14 +55,17 @@ def main():
         "containerSpec": {"imageUri": "tessera/vit"}}}))["model"]
     endpoint = wait(args.url, call(args.url, "POST", f"{PARENT}/endpoints",
                                    {"displayName": args.name}))["name"]
+    tessera = {"precision": args.precision,
+               "batching": {"maxBatchSize": args.max_batch_size,
+                            "maxQueueDelayUs": args.max_queue_delay_us}}
+    if args.min_precision_agreement is not None:
+        tessera["minPrecisionAgreement"] = args.min_precision_agreement
     deployed = wait(args.url, call(args.url, "POST", f"{endpoint}:deployModel", {
         "deployedModel": {
             "model": model,
             "dedicatedResources": {"machineSpec": {"machineType": args.machine_type},
                                    "minReplicaCount": 1, "maxReplicaCount": 1},
-            "tessera": {"precision": args.precision,
-                        "batching": {"maxBatchSize": args.max_batch_size,
-                                     "maxQueueDelayUs": args.max_queue_delay_us}}},
+            "tessera": tessera},
         "trafficSplit": {"0": 100}}))["deployedModel"]["id"]
     print(endpoint, deployed)
 
