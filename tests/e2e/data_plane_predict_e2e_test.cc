@@ -35,7 +35,38 @@ std::string HugePngHeader() {
   return png;
 }
 
-class DataPlanePredictE2E : public DataPlaneTest {};
+class DataPlanePredictE2E : public DataPlaneTest {
+ protected:
+  // One tessera-cpu-1 replica in `precision`, with `tessera` options added.
+  static json ReducedPrecision(const std::string& model, const std::string& precision,
+                               json tessera = json::object()) {
+    tessera["precision"] = precision;
+    return {{"model", model},
+            {"dedicatedResources",
+             {{"machineSpec", {{"machineType", "tessera-cpu-1"}}},
+              {"minReplicaCount", 1},
+              {"maxReplicaCount", 1}}},
+            {"tessera", tessera}};
+  }
+  // The endpoint answers `image` as `tessera classify` did (its JSON output), confidence within
+  // `tolerance`.
+  void ExpectAnswersLikeClassify(const std::string& endpoint, const fs::path& image,
+                                 const std::string& classify_out, double tolerance) {
+    const json want = json::parse(classify_out)[0]["predictions"][0];
+    const PredictReply reply = Predict(endpoint, PredictBody({image}));
+    ASSERT_EQ(reply.status, 200) << reply.raw;
+    EXPECT_EQ(reply.body["predictions"][0]["label"], want["label"]);
+    EXPECT_NEAR(reply.body["predictions"][0]["confidence"].get<double>(),
+                want["confidence"].get<double>(), tolerance);
+  }
+  // A packed-weight file of the precision's own (named ...-<precision>.packed) exists.
+  bool HasPackedFile(const std::string& precision) {
+    for (const auto& entry : fs::directory_iterator(tmp_.path() / "data" / "packed")) {
+      if (entry.path().filename().string().ends_with("-" + precision + ".packed")) return true;
+    }
+    return false;
+  }
+};
 
 TEST_F(DataPlanePredictE2E, SeedScenarioMatchesClassify) {
   StartServer();
@@ -139,8 +170,8 @@ TEST_F(DataPlanePredictE2E, Bf16IsRefusedByNameWhereTheCpuLacksIt) {
 // deploy where it does not. Which of the two this host is, the real binary says.
 TEST_F(DataPlanePredictE2E, Bf16IsServedInBf16OrRefusedAtDeploy) {
   const fs::path image = FashionImage("0018-bag.png");
-  const CliResult classify = RunCli({"classify", "--model", FashionVitDir().string(),
-                                     "--precision", "bf16", image.string()});
+  const CliResult classify = RunCli(
+      {"classify", "--model", FashionVitDir().string(), "--precision", "bf16", image.string()});
   const bool host_runs_bf16 = classify.exit_status == 0;
   if (!host_runs_bf16) {
     EXPECT_NE(classify.err.find("needs a CPU with AVX-512 BF16 or AMX"), std::string::npos)
@@ -149,13 +180,7 @@ TEST_F(DataPlanePredictE2E, Bf16IsServedInBf16OrRefusedAtDeploy) {
   StartServer();
   const std::string model = Upload("fashion");
   const std::string endpoint = CreateEndpoint();
-  const json dm = {{"model", model},
-                   {"dedicatedResources",
-                    {{"machineSpec", {{"machineType", "tessera-cpu-1"}}},
-                     {"minReplicaCount", 1},
-                     {"maxReplicaCount", 1}}},
-                   {"tessera", {{"precision", "bf16"}}}};
-  const ServeProcess::Reply done = DeployReply(endpoint, dm, nullptr);
+  const ServeProcess::Reply done = DeployReply(endpoint, ReducedPrecision(model, "bf16"), nullptr);
   if (!host_runs_bf16) {
     EXPECT_EQ(done.status, 400) << done.raw;
     EXPECT_EQ(done.body["error"]["status"], "FAILED_PRECONDITION") << done.raw;
@@ -172,18 +197,9 @@ TEST_F(DataPlanePredictE2E, Bf16IsServedInBf16OrRefusedAtDeploy) {
   EXPECT_FALSE(replica["isa"].get<std::string>().empty()) << replica.dump();
   EXPECT_NE(replica["gemmKernel"].get<std::string>().find("bf16"), std::string::npos)
       << replica.dump();
-  const json want = json::parse(classify.out)[0]["predictions"][0];
-  const PredictReply reply = Predict(endpoint, PredictBody({image}));
-  ASSERT_EQ(reply.status, 200) << reply.raw;
-  EXPECT_EQ(reply.body["predictions"][0]["label"], want["label"]);
-  EXPECT_NEAR(reply.body["predictions"][0]["confidence"].get<double>(),
-              want["confidence"].get<double>(), 1e-5);
+  ExpectAnswersLikeClassify(endpoint, image, classify.out, 1e-5);
   // Its packed weights are a file of their own, named by the precision.
-  bool bf16_file = false;
-  for (const auto& entry : fs::directory_iterator(tmp_.path() / "data" / "packed")) {
-    bf16_file |= entry.path().filename().string().ends_with("-bf16.packed");
-  }
-  EXPECT_TRUE(bf16_file);
+  EXPECT_TRUE(HasPackedFile("bf16"));
 }
 
 // deployedModel.tessera.precision "int8" (every host the engine supports runs it: AVX2 at least).
@@ -198,13 +214,7 @@ TEST_F(DataPlanePredictE2E, Int8IsServedAfterItsCheckAgainstFp32) {
   StartServer();
   const std::string model = Upload("fashion");
   const std::string endpoint = CreateEndpoint();
-  const json dm = {{"model", model},
-                   {"dedicatedResources",
-                    {{"machineSpec", {{"machineType", "tessera-cpu-1"}}},
-                     {"minReplicaCount", 1},
-                     {"maxReplicaCount", 1}}},
-                   {"tessera", {{"precision", "int8"}}}};
-  const ServeProcess::Reply done = DeployReply(endpoint, dm, nullptr);
+  const ServeProcess::Reply done = DeployReply(endpoint, ReducedPrecision(model, "int8"), nullptr);
   ASSERT_TRUE(done.body.contains("response")) << done.raw << "\n" << server_->Log();
   const std::string id = done.body["response"]["deployedModel"]["id"];
   const auto got = server_->Call("GET", "/v1/" + endpoint);
@@ -221,19 +231,10 @@ TEST_F(DataPlanePredictE2E, Int8IsServedAfterItsCheckAgainstFp32) {
   EXPECT_GE(agreement["fraction"].get<double>(), 0.9) << replica.dump();
   EXPECT_NE(server_->Log().find("precision check: int8 agrees with fp32"), std::string::npos);
 
-  const json want = json::parse(classify.out)[0]["predictions"][0];
-  const PredictReply reply = Predict(endpoint, PredictBody({image}));
-  ASSERT_EQ(reply.status, 200) << reply.raw;
-  EXPECT_EQ(reply.body["predictions"][0]["label"], want["label"]);
   // One engine thread here, all CPUs in classify: the fp32 parts may round differently, which
   // moves a quantization step now and then.
-  EXPECT_NEAR(reply.body["predictions"][0]["confidence"].get<double>(),
-              want["confidence"].get<double>(), 2e-3);
-  bool int8_file = false;
-  for (const auto& entry : fs::directory_iterator(tmp_.path() / "data" / "packed")) {
-    int8_file |= entry.path().filename().string().ends_with("-int8.packed");
-  }
-  EXPECT_TRUE(int8_file);
+  ExpectAnswersLikeClassify(endpoint, image, classify.out, 2e-3);
+  EXPECT_TRUE(HasPackedFile("int8"));
 }
 
 // A model that ships calibration images is checked on them; one that does not decode fails the
@@ -262,14 +263,8 @@ TEST_F(DataPlanePredictE2E, Int8ChecksTheArtifactsCalibrationImages) {
   };
   const std::string endpoint = CreateEndpoint();
   auto deploy = [&](const std::string& model, double floor) {
-    return DeployReply(endpoint,
-                       {{"model", model},
-                        {"dedicatedResources",
-                         {{"machineSpec", {{"machineType", "tessera-cpu-1"}}},
-                          {"minReplicaCount", 1},
-                          {"maxReplicaCount", 1}}},
-                        {"tessera", {{"precision", "int8"}, {"minPrecisionAgreement", floor}}}},
-                       nullptr);
+    return DeployReply(
+        endpoint, ReducedPrecision(model, "int8", {{"minPrecisionAgreement", floor}}), nullptr);
   };
   const ServeProcess::Reply broken = deploy(upload("broken-calibration"), 0.5);
   ASSERT_TRUE(broken.body.contains("error")) << broken.raw;
@@ -428,8 +423,8 @@ namespace tessera::testing {
 namespace {
 
 // Replicas of one model version share one copy of the prepacked weights: the first packs and
-// writes DATA_DIR/packed/<artifact digest>-t<threads>-<precision>.packed, every replica maps it, and the file
-// goes with the last deployment that uses it.
+// writes DATA_DIR/packed/<artifact digest>-t<threads>-<precision>.packed, every replica maps it,
+// and the file goes with the last deployment that uses it.
 TEST_F(DataPlanePredictE2E, ReplicasShareThePackedWeights) {
   StartServer();
   const std::string model = Upload("fashion");
