@@ -13,9 +13,15 @@ namespace {
 
 using nlohmann::json;
 
+// A replica's integer field; 0 when absent, not a number, or a float outside int64 (converting
+// one would be undefined behaviour).
 int64_t IntField(const json& object, const char* name) {
   const auto it = object.find(name);
-  return it != object.end() && it->is_number() ? it->get<int64_t>() : 0;
+  if (it == object.end()) return 0;
+  if (it->is_number_integer()) return it->get<int64_t>();
+  if (!it->is_number_float()) return 0;
+  const double value = it->get<double>();
+  return value >= -0x1p63 && value < 0x1p63 ? static_cast<int64_t>(value) : 0;
 }
 
 }  // namespace

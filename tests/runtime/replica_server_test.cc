@@ -681,8 +681,15 @@ TEST(ReplicaClientTest, ParsesStatus) {
       R"({"state":"READY","inFlight":2,"queueDepth":3,"requests":10,"failedRequests":1,
           "batches":4,"batchSizeHistogram":{"1":2,"8":2},"rssBytes":12345,"pid":77,
           "model":{"architecture":"ViTForImageClassification","numLabels":10,
-                   "imageSize":[32,32]}})");
+                   "imageSize":[32,32],"precision":"int8",
+                   "precisionAgreement":{"images":14,"agreeing":13,"fraction":0.93,
+                                         "maxConfidenceDifference":0.01,"source":"samples"}}})");
   ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->precision, "int8");
+  EXPECT_EQ(status->precision_agreement.images, 14);
+  EXPECT_EQ(status->precision_agreement.agreeing, 13);
+  EXPECT_DOUBLE_EQ(status->precision_agreement.max_confidence_difference, 0.01);
+  EXPECT_EQ(status->precision_agreement.source, "samples");
   EXPECT_EQ(status->in_flight, 2);
   EXPECT_EQ(status->queue_depth, 3);
   EXPECT_EQ(status->failed_requests, 1);
@@ -692,6 +699,14 @@ TEST(ReplicaClientTest, ParsesStatus) {
   auto loading = control::ParseReplicaStatus(R"({"state":"LOADING","model":null})");
   ASSERT_TRUE(loading.ok());
   EXPECT_EQ(loading->architecture, "");
+  // Numbers that are not int64s read as 0, never as undefined behaviour.
+  auto odd = control::ParseReplicaStatus(
+      R"({"state":"READY","requests":1e300,"pid":-1e19,"inFlight":2.5,"queueDepth":"7"})");
+  ASSERT_TRUE(odd.ok()) << odd.status();
+  EXPECT_EQ(odd->requests, 0);
+  EXPECT_EQ(odd->pid, 0);
+  EXPECT_EQ(odd->in_flight, 2);
+  EXPECT_EQ(odd->queue_depth, 0);
   EXPECT_FALSE(control::ParseReplicaStatus("[]").ok());
   EXPECT_FALSE(
       control::ParseReplicaStatus(R"({"state":"READY","batchSizeHistogram":{"x":1}})").ok());
