@@ -32,8 +32,9 @@ memory::desc Linear::AnyWeights() const {
                       Tag::any);
 }
 
-dnnl::post_ops Linear::PostOps() const {
+dnnl::post_ops Linear::PostOps(bool scale_by_x) const {
   dnnl::post_ops post_ops;
+  if (scale_by_x) post_ops.append_binary(dnnl::algorithm::binary_mul, XScaleDesc());
   switch (spec_.activation) {
     case Eltwise::kNone:
       break;

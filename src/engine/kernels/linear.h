@@ -113,8 +113,9 @@ class Linear {
   Linear(DnnlRuntime* runtime, const LinearSpec& spec) : runtime_(runtime), spec_(spec) {}
   absl::StatusOr<dnnl::primitive_desc> MakePrimitiveDesc(
       int rows, const dnnl::memory::desc& weights_desc) const;
-  // The fused epilogue: activation [, residual sum].
-  dnnl::post_ops PostOps() const;
+  // The fused epilogue: [x's scale (int8 convolution: a runtime scalar, XScaleDesc),] activation
+  // [, residual sum].
+  dnnl::post_ops PostOps(bool scale_by_x = false) const;
   dnnl::memory::desc AnyWeights() const;
   // int8 (linear_int8.cc): the convolution or matmul, the weights quantized and packed, a Run.
   absl::StatusOr<dnnl::primitive_desc> MakeInt8PrimitiveDesc(

@@ -20,8 +20,9 @@ using Tag = dnnl::memory::format_tag;
 using Dt = dnnl::memory::data_type;
 
 memory::desc Linear::Int8Weights(memory::format_tag tag) const {
-  if (int8_convolution_)
+  if (int8_convolution_) {
     return memory::desc({spec_.out_features, spec_.in_features, 1, 1}, Dt::s8, tag);
+  }
   return memory::desc({spec_.in_features, spec_.out_features}, Dt::s8, tag);
 }
 
@@ -41,20 +42,7 @@ absl::StatusOr<dnnl::primitive_desc> Linear::MakeInt8PrimitiveDesc(
         scales.assign(w, w + out);
       }
       attr.set_output_scales(1 << 1, scales);
-      dnnl::post_ops post_ops = PostOps();
-      dnnl::post_ops with_scale;
-      with_scale.append_binary(dnnl::algorithm::binary_mul, XScaleDesc());
-      for (int i = 0; i < post_ops.len(); ++i) {
-        if (post_ops.kind(i) == dnnl::primitive::kind::sum) {
-          with_scale.append_sum(1.f);
-        } else {
-          float scale, alpha, beta;
-          dnnl::algorithm algorithm;
-          post_ops.get_params_eltwise(i, scale, algorithm, alpha, beta);
-          with_scale.append_eltwise(scale, algorithm, alpha, beta);
-        }
-      }
-      attr.set_post_ops(with_scale);
+      attr.set_post_ops(PostOps(/*scale_by_x=*/true));
       // [rows][features] row-major is NHWC with the rows as the height (as in linear.cc).
       const memory::desc src({1, in, rows, 1}, Dt::u8, Tag::nhwc);
       const memory::desc dst({1, out, rows, 1}, Dt::f32, Tag::nhwc);
