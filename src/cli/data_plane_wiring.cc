@@ -65,6 +65,9 @@ class ForwardingWaiter final : public control::DeploymentWaiter {
     if (target == nullptr) return absl::UnavailableError("the data plane is not running");
     return target->WaitUntilReady(endpoint, deployed_model, cancel);
   }
+  void WaitUntilRouted(const registry::CancellationToken& cancel, absl::Duration timeout) override {
+    if (control::DeploymentWaiter* target = Get()) target->WaitUntilRouted(cancel, timeout);
+  }
   absl::Status WaitUntilStopped(const registry::Endpoint& endpoint,
                                 const registry::DeployedModel& deployed_model,
                                 const registry::CancellationToken& cancel) override {

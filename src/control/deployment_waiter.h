@@ -5,6 +5,7 @@
 #pragma once
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "registry/cancellation.h"
 #include "registry/endpoint.h"
 
@@ -23,6 +24,13 @@ class DeploymentWaiter {
                                       const registry::DeployedModel& deployed_model,
                                       const registry::CancellationToken& cancel) = 0;
 
+  // Called once the DeployedModel is DEPLOYED and in the traffic split (and listeners were
+  // told), before the deploy operation completes. Blocks until requests are routed by that split,
+  // so that a client predicting as soon as it sees the operation done is served; best effort:
+  // returns at `cancel`, at shutdown, or after `timeout` (the operation completes either way).
+  virtual void WaitUntilRouted(const registry::CancellationToken& cancel,
+                               absl::Duration timeout) = 0;
+
   // Called once the DeployedModel is out of the traffic split and in state UNDEPLOYING. Blocks
   // until its replicas have drained and stopped. Then the DeployedModel is removed.
   virtual absl::Status WaitUntilStopped(const registry::Endpoint& endpoint,
@@ -39,6 +47,7 @@ class ImmediateDeploymentWaiter final : public DeploymentWaiter {
                               const registry::CancellationToken&) override {
     return absl::OkStatus();
   }
+  void WaitUntilRouted(const registry::CancellationToken&, absl::Duration) override {}
   absl::Status WaitUntilStopped(const registry::Endpoint&, const registry::DeployedModel&,
                                 const registry::CancellationToken&) override {
     return absl::OkStatus();

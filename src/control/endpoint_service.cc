@@ -316,9 +316,21 @@ absl::StatusOr<OperationResult> EndpointService::RunDeploy(registry::OperationCo
       TrafficSplit applied = ReplaceNewModelKey(split, deployed_model_id);
       RETURN_IF_ERROR(ValidateEndpointSplit(current, applied));
       current.traffic_split = applied;
-      RETURN_IF_ERROR(txn.UpdateEndpoint(current, now).status());
-      return txn.CompleteOperation(op_name, absl::OkStatus(), result, now).status();
+      return txn.UpdateEndpoint(current, now).status();
     }));
+    // Done only once the data plane routes by the new split: a client that predicts as soon as
+    // it sees the operation done must be served, not told the split sends it nowhere (seen under
+    // load). The model is deployed from here on, whatever happens to the operation.
+    NotifyListeners();
+    options_.waiter->WaitUntilRouted(ctx.cancel(), absl::Seconds(10));
+    const absl::Status completed = options_.store->Transact([&](MetadataTxn& txn) {
+      return txn.CompleteOperation(op_name, absl::OkStatus(), result, options_.clock->Now())
+          .status();
+    });
+    if (!completed.ok()) {
+      spdlog::error("deploy {}: deployed, but the operation could not be completed: {}", ctx.name(),
+                    completed.ToString());
+    }
     return result;
   }();
   if (!outcome.ok()) {

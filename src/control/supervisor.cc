@@ -840,6 +840,22 @@ absl::Status Supervisor::WaitUntilReady(const registry::Endpoint& endpoint,
   }
 }
 
+void Supervisor::WaitUntilRouted(const registry::CancellationToken& cancel,
+                                 absl::Duration timeout) {
+  // The routing table is published in the same reconcile step that observes the endpoints
+  // (Reconciler::Step, then PublishSummary): observing this generation means routing by it.
+  const uint64_t generation = options_.endpoints->generation();
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::MutexLock lock(&mu_);
+  while (!stopped_ && observed_generation_ < generation && cancel.Check().ok() &&
+         absl::Now() < deadline) {
+    auto observed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopped_ || observed_generation_ >= generation;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&observed), absl::Milliseconds(100));
+  }
+}
+
 absl::Status Supervisor::WaitUntilStopped(const registry::Endpoint& /*endpoint*/,
                                           const registry::DeployedModel& deployed_model,
                                           const registry::CancellationToken& cancel) {

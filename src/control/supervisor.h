@@ -165,6 +165,7 @@ class Supervisor final : public DeploymentWaiter {
                               const registry::DeployedModel& deployed_model,
                               const registry::CancellationToken& cancel) override;
   // OK once no process of the deployed model runs (drained and exited).
+  void WaitUntilRouted(const registry::CancellationToken& cancel, absl::Duration timeout) override;
   absl::Status WaitUntilStopped(const registry::Endpoint& endpoint,
                                 const registry::DeployedModel& deployed_model,
                                 const registry::CancellationToken& cancel) override;

@@ -53,6 +53,7 @@ class GatedWaiter final : public DeploymentWaiter {
       }
     }
   }
+  void WaitUntilRouted(const registry::CancellationToken&, absl::Duration) override {}
   absl::Status WaitUntilStopped(const Endpoint&, const DeployedModel&,
                                 const registry::CancellationToken&) override {
     return absl::OkStatus();

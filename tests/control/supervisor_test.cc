@@ -139,6 +139,9 @@ class SupervisorTest : public ::testing::Test {
                                 const registry::CancellationToken& c) override {
       return target->WaitUntilReady(e, dm, c);
     }
+    void WaitUntilRouted(const registry::CancellationToken& c, absl::Duration t) override {
+      target->WaitUntilRouted(c, t);
+    }
     absl::Status WaitUntilStopped(const Endpoint& e, const DeployedModel& dm,
                                   const registry::CancellationToken& c) override {
       return target->WaitUntilStopped(e, dm, c);

@@ -39,6 +39,7 @@ class HoldingWaiter final : public control::DeploymentWaiter {
     }
     return absl::OkStatus();
   }
+  void WaitUntilRouted(const registry::CancellationToken&, absl::Duration) override {}
   absl::Status WaitUntilStopped(const registry::Endpoint&, const registry::DeployedModel&,
                                 const registry::CancellationToken&) override {
     return absl::OkStatus();
