@@ -7,6 +7,7 @@
 
 #include "cli/client_util.h"
 #include "cli/rest_client.h"
+#include "common/replica_spec.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -166,8 +167,9 @@ void AddEndpointCommands(CLI::App& app) {
                      "fp32 (default); bf16 where the host has AVX-512 BF16 or AMX; int8 "
                      "(AVX2 at least; fast with VNNI or AMX)");
   deploy->add_option("--min-precision-agreement", dp->min_precision_agreement,
-                     "bf16 / int8: the share of calibration images whose top-1 class must match "
-                     "fp32's, else the deploy fails (default 0.9)");
+                     fmt::format("bf16 / int8: the share of calibration images whose top-1 class "
+                                 "must match fp32's, else the deploy fails (default {})",
+                                 kDefaultMinPrecisionAgreement));
   deploy->add_option("--max-batch-size", dp->max_batch_size, "Dynamic batching limit");
   deploy->add_flag("--async", dp->async, "Return at once with the operation");
   deploy->callback([flags, endpoint_ref, dp] {

@@ -27,6 +27,9 @@ inline constexpr int kMaxInputKeyLength = 64;
 // Most instances in one request, unless the queue is smaller (a request larger than the queue
 // could never be admitted).
 inline constexpr int kDefaultMaxInstancesPerRequest = 64;
+// The share of calibration images on which a reduced precision must agree with fp32's top-1
+// class at warm-up, unless the deployment says otherwise.
+inline constexpr double kDefaultMinPrecisionAgreement = 0.9;
 
 struct ReplicaSpec {
   int threads = 0;  // engine threads per forward pass; 0 = every CPU
@@ -38,7 +41,7 @@ struct ReplicaSpec {
   // The engine's precision: "fp32", "bf16" or "int8"; other names are refused by name.
   std::string precision = "fp32";
   // The share of calibration images a reduced precision must agree on with fp32, in [0, 1].
-  double min_precision_agreement = 0.9;
+  double min_precision_agreement = kDefaultMinPrecisionAgreement;
 };
 
 // How the validator names each field in its messages.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/replica_spec.h"
 #include "registry/rate_limit.h"
 
 namespace tessera::registry {
@@ -75,9 +76,6 @@ enum class DeployedModelState {
 
 std::string_view DeployedModelStateName(DeployedModelState state);  // "DEPLOYING", ...
 bool ParseDeployedModelState(std::string_view name, DeployedModelState& out);
-
-// The default floor of DeployedModel::min_precision_agreement.
-inline constexpr double kDefaultMinPrecisionAgreement = 0.9;
 
 struct DeployedModel {
   // --- Vertex fields ---

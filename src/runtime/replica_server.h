@@ -87,7 +87,7 @@ struct ReplicaServerOptions {
   std::string precision = "fp32";
   // A reduced precision is checked against fp32 on calibration images during warm-up
   // (engine/precision_agreement.h): below this share of agreeing top-1 classes, Create fails.
-  double min_precision_agreement = 0.9;
+  double min_precision_agreement = kDefaultMinPrecisionAgreement;
   // HTTP io threads: they parse and base64-decode bodies, and decode and preprocess the images
   // when `preprocess` puts that on them.
   int io_threads = 2;

@@ -101,18 +101,16 @@ absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(
       linear->bias_ = memory({{spec.out_features}, Dt::f32, Tag::a}, engine);
       std::copy(bias.begin(), bias.end(), static_cast<float*>(linear->bias_.get_data_handle()));
     }
+    const int layout_rows = spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows;
     if (spec.precision == Precision::kInt8) {
       linear->quantizer_ = std::make_unique<ActivationQuantizer>(runtime, spec.in_features);
-      linear->output_scales_ = memory({{spec.out_features}, Dt::f32, Tag::a}, engine);
+      linear->output_scales_ = memory(linear->ChannelsDesc(), engine);
       linear->zero_point_ = memory({{1}, Dt::s32, Tag::a}, engine);
       linear->x_scale_ = memory(XScaleDesc(), engine);
-      RETURN_IF_ERROR(
-          linear->ChooseInt8Primitive(spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows));
+      linear->ChooseInt8Primitive(layout_rows);
       if (linear->bias_) linear->scaled_bias_ = memory(linear->ScaledBiasDesc(), engine);
     }
-    ASSIGN_OR_RETURN(
-        auto pd, linear->MakePrimitiveDesc(spec.typical_rows > 0 ? spec.typical_rows : kLayoutRows,
-                                           linear->AnyWeights()));
+    ASSIGN_OR_RETURN(auto pd, linear->MakePrimitiveDesc(layout_rows, linear->AnyWeights()));
     if (!shared.empty() && shared[0].desc == pd.weights_desc() &&
         linear->UseSharedWeights(shared).ok()) {
       return linear;
@@ -297,10 +295,9 @@ std::vector<PackedWeightFile::Tensor> Linear::packed_tensors() const {
 
 absl::Status Linear::UseSharedWeights(std::span<const PackedWeightFile::Tensor> shared) {
   const bool int8 = spec_.precision == Precision::kInt8;
-  const memory::desc scales_desc({spec_.out_features}, Dt::f32, Tag::a);
   if (shared.size() != size_t(PackedTensorCount(spec_.precision)) ||
       (weights_ && shared[0].desc != weights_.get_desc()) ||
-      (int8 && shared[1].desc != scales_desc)) {
+      (int8 && shared[1].desc != ChannelsDesc())) {
     return absl::FailedPreconditionError(
         fmt::format("shared weights of a {}x{} linear layer are in another layout",
                     spec_.in_features, spec_.out_features));
@@ -309,7 +306,8 @@ absl::Status Linear::UseSharedWeights(std::span<const PackedWeightFile::Tensor> 
     // oneDNN never writes a primitive's weights or scales: views of read-only memory are safe.
     weights_ = memory(shared[0].desc, runtime_->engine(), const_cast<void*>(shared[0].data));
     if (int8) {
-      weight_scales_ = memory(scales_desc, runtime_->engine(), const_cast<void*>(shared[1].data));
+      weight_scales_ =
+          memory(ChannelsDesc(), runtime_->engine(), const_cast<void*>(shared[1].data));
     }
   } catch (const dnnl::error& e) {
     return DnnlError(e, "bind shared linear weights");

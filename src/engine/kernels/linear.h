@@ -121,14 +121,19 @@ class Linear {
   absl::StatusOr<dnnl::primitive_desc> MakeInt8PrimitiveDesc(
       int rows, const dnnl::memory::desc& weights_desc) const;
   // Sets int8_convolution_: the convolution unless oneDNN has only its reference one for it.
-  absl::Status ChooseInt8Primitive(int rows);
+  void ChooseInt8Primitive(int rows);
   // The int8 weights' logical shape in `tag`: [out][in][1][1] or the matmul's [in][out].
   dnnl::memory::desc Int8Weights(dnnl::memory::format_tag tag) const;
+  // One fp32 value per output channel, [out]: the weights' scales, each Run's output scales,
+  // the convolution's bias.
+  dnnl::memory::desc ChannelsDesc() const {
+    return dnnl::memory::desc({spec_.out_features}, dnnl::memory::data_type::f32,
+                              dnnl::memory::format_tag::a);
+  }
   // The convolution's bias is [out], the matmul's [1][out].
   dnnl::memory::desc ScaledBiasDesc() const {
     return int8_convolution_
-               ? dnnl::memory::desc({spec_.out_features}, dnnl::memory::data_type::f32,
-                                    dnnl::memory::format_tag::a)
+               ? ChannelsDesc()
                : dnnl::memory::desc({1, spec_.out_features}, dnnl::memory::data_type::f32,
                                     dnnl::memory::format_tag::ab);
   }

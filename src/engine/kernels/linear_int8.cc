@@ -76,13 +76,11 @@ absl::StatusOr<dnnl::primitive_desc> Linear::MakeInt8PrimitiveDesc(
   }
 }
 
-absl::Status Linear::ChooseInt8Primitive(int rows) {
+void Linear::ChooseInt8Primitive(int rows) {
   int8_convolution_ = true;
   absl::StatusOr<dnnl::primitive_desc> convolution =
       MakeInt8PrimitiveDesc(rows, Int8Weights(Tag::any));
-  if (convolution.ok() && !IsReferenceKernel(convolution->impl_info_str())) return absl::OkStatus();
-  int8_convolution_ = false;
-  return absl::OkStatus();
+  int8_convolution_ = convolution.ok() && !IsReferenceKernel(convolution->impl_info_str());
 }
 
 absl::Status Linear::PackInt8Weights(const memory::desc& packed, std::span<const float> weights) {
@@ -95,7 +93,7 @@ absl::Status Linear::PackInt8Weights(const memory::desc& packed, std::span<const
   }
   try {
     const dnnl::engine& engine = runtime_->engine();
-    weight_scales_ = memory({{spec_.out_features}, Dt::f32, Tag::a}, engine);
+    weight_scales_ = memory(ChannelsDesc(), engine);
     std::copy(quantized->scales.begin(), quantized->scales.end(),
               static_cast<float*>(weight_scales_.get_data_handle()));
     // PyTorch's [out][in]: the convolution's oihw, the matmul's [in][out] outer dimension last.

@@ -125,8 +125,7 @@ absl::Status DecodeServing(const std::string& text, DeployedModel& dm) {
     dm.input_key = j.at("inputKey").get<std::string>();
     dm.precision = j.at("precision").get<std::string>();
     // Absent in rows written before the floor existed: they get the default.
-    dm.min_precision_agreement =
-        j.value("minPrecisionAgreement", registry::kDefaultMinPrecisionAgreement);
+    dm.min_precision_agreement = j.value("minPrecisionAgreement", kDefaultMinPrecisionAgreement);
     dm.disable_container_logging = j.at("disableContainerLogging").get<bool>();
     dm.enable_access_logging = j.at("enableAccessLogging").get<bool>();
     return absl::OkStatus();
