@@ -4,15 +4,17 @@
 // bench/run_engine_bench.sh (which also runs ONNX Runtime on the same inputs).
 //
 //   engine_bench --model build/bench-models/vit-base-16 --inputs build/bench-models/inputs.bin
-//       --threads 2 --batches 1,4,8 --seconds 5 [--precision bf16]
+//       --threads 2 --batches 1,4,8 --seconds 5 [--precision bf16] [--attention separate]
 //
 // Output lines (stable, parsed by run_engine_bench.sh):
 //   gemm_peak gflops=<x> shape=<MxKxN> sgemm_gflops=<x> linear_gflops=<x> linear_impl=<impl>
 //   isa=<the instruction set the kernels dispatch to>
 //   weights <model> precision=<p> weight_bytes=<prepacked weights and embeddings held>
-//   tessera[-bf16] <model> batch=<n> images_per_s=<median> ms_per_image=<median>
+//   tessera[-bf16|-int8][-separate-attention] <model> batch=<n> images_per_s=<median>
+//   ms_per_image=<median>
 //           best_images_per_s=<x> gflops=<at the median> peak_fraction=<gflops / fp32 gemm peak>
 //           iterations=<n> kernel=<oneDNN's kernel for the largest GEMM>
+//           attention=<the attention kernel, kernels/attention.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -90,7 +92,7 @@ double MeasureGemmPeak(double seconds) {
 
 int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_path, int threads,
         const std::vector<int>& batches, double seconds, bool gemm_peak,
-        engine::kernels::Precision precision) {
+        engine::kernels::Precision precision, engine::kernels::AttentionKernel attention) {
   engine::kernels::SetThreads(threads);
   std::printf("isa=%s\n", engine::kernels::HostIsaName().c_str());
   const double peak = gemm_peak ? MeasureGemmPeak(std::min(seconds, 3.0)) : 0;
@@ -107,8 +109,10 @@ int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_pa
   }
   const int max_batch = *std::max_element(batches.begin(), batches.end());
   for (const std::string& dir : model_dirs) {
-    auto model = engine::VitModel::Load(
-        dir, {.num_threads = threads, .max_batch_size = max_batch, .precision = precision});
+    auto model = engine::VitModel::Load(dir, {.num_threads = threads,
+                                              .max_batch_size = max_batch,
+                                              .precision = precision,
+                                              .attention = attention});
     if (!model.ok()) {
       std::fprintf(stderr, "%s: %s\n", dir.c_str(), std::string(model.status().message()).c_str());
       return 1;
@@ -154,15 +158,16 @@ int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_pa
       const double median = times[times.size() / 2], best = times.front();
       const double images_per_s = batch / median, best_images_per_s = batch / best;
       const double gflops = images_per_s * flops / 1e9;
-      const std::string runner = precision == engine::kernels::Precision::kF32
-                                     ? "tessera"
-                                     : fmt::format("tessera-{}", PrecisionName(precision));
+      std::string runner = precision == engine::kernels::Precision::kF32
+                               ? "tessera"
+                               : fmt::format("tessera-{}", PrecisionName(precision));
+      if (attention != engine::kernels::AttentionKernel::kFused) runner += "-separate-attention";
       std::printf(
           "%s %s batch=%d images_per_s=%.3f ms_per_image=%.3f best_images_per_s=%.3f "
-          "gflops=%.1f peak_fraction=%.3f iterations=%zu kernel=%s\n",
+          "gflops=%.1f peak_fraction=%.3f iterations=%zu kernel=%s attention=%s\n",
           runner.c_str(), name.c_str(), batch, images_per_s, 1000.0 / images_per_s,
           best_images_per_s, gflops, peak > 0 ? gflops / peak : 0.0, times.size(),
-          (*model)->GemmKernel(batch).c_str());
+          (*model)->GemmKernel(batch).c_str(), (*model)->AttentionImplementation().c_str());
       std::fflush(stdout);
     }
   }
@@ -181,8 +186,11 @@ int main(int argc, char** argv) {
   double seconds = 5;
   bool no_gemm_peak = false;
   std::string precision_name = "fp32";
+  std::string attention_name = "fused";
   app.add_option("--model", models, "Checkpoint folder(s)")->required();
   app.add_option("--precision", precision_name, "fp32, bf16 or int8 (the encoder's GEMMs)");
+  app.add_option("--attention", attention_name, "fused or separate (kernels/attention.h)")
+      ->check(CLI::IsMember({"fused", "separate"}));
   app.add_option("--inputs", inputs, "float32 [N, 3, H, W] pixels (bench/make_bench_models.py)");
   app.add_option("--threads", threads, "OpenMP threads")->check(CLI::Range(1, 4096));
   app.add_option("--batches", batches_text, "Comma-separated batch sizes");
@@ -201,5 +209,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(precision.status().message()).c_str());
     return 2;
   }
-  return tessera::bench::Run(models, inputs, threads, batches, seconds, !no_gemm_peak, *precision);
+  return tessera::bench::Run(models, inputs, threads, batches, seconds, !no_gemm_peak, *precision,
+                             attention_name == "fused"
+                                 ? tessera::engine::kernels::AttentionKernel::kFused
+                                 : tessera::engine::kernels::AttentionKernel::kSeparate);
 }

@@ -95,7 +95,8 @@ absl::StatusOr<ReplicaStatusInfo> ParseReplicaStatus(const std::string& text) {
       info.architecture = a->get<std::string>();
     }
     for (auto [field, out] : {std::pair{"precision", &info.precision}, std::pair{"isa", &info.isa},
-                              std::pair{"gemmKernel", &info.gemm_kernel}}) {
+                              std::pair{"gemmKernel", &info.gemm_kernel},
+                              std::pair{"attentionKernel", &info.attention_kernel}}) {
       if (const auto v = m->find(field); v != m->end() && v->is_string()) {
         *out = v->get<std::string>().substr(0, 128);  // a replica's word, bounded
       }

@@ -63,6 +63,7 @@ struct ReplicaStatusInfo {
   std::string precision;            // the engine's: "fp32", "bf16", "int8"
   std::string isa;                  // the instruction set its kernels dispatch to
   std::string gemm_kernel;          // oneDNN's kernel for the largest GEMM at the max batch
+  std::string attention_kernel;     // the engine's attention kernel (fused or separate)
   // A reduced precision's top-1 agreement with fp32 at warm-up (images 0: none measured).
   PrecisionAgreementInfo precision_agreement;
   int num_labels = 0;

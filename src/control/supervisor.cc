@@ -654,6 +654,7 @@ std::map<std::string, DeployedModelStatus> Supervisor::Reconciler::Summary() con
       r.precision = replica->counters.precision;
       r.isa = replica->counters.isa;
       r.gemm_kernel = replica->counters.gemm_kernel;
+      r.attention_kernel = replica->counters.attention_kernel;
       r.precision_agreement = replica->counters.precision_agreement;
       r.requests = replica->counters.requests;
       r.failed_requests = replica->counters.failed_requests;

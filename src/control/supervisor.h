@@ -96,6 +96,7 @@ struct ReplicaStatus {
   std::string precision;            // the engine's, as the replica reports it once ready
   std::string isa;                  // the instruction set its kernels dispatch to
   std::string gemm_kernel;          // oneDNN's kernel for its largest GEMM at the max batch
+  std::string attention_kernel;     // the engine's attention kernel
   PrecisionAgreementInfo precision_agreement;  // bf16 / int8: its check against fp32
   // The replica's own counters (its /status, refreshed about once a second while READY).
   int64_t requests = 0;                            // predict requests it received

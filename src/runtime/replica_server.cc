@@ -176,10 +176,11 @@ absl::StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Create(
   const engine::ModelInfo& info = server->classifier_->info();
   spdlog::info(
       "replica ready: {} ({} labels, {}x{}), max batch {}, {} engine threads, weights {} MiB "
-      "({} MiB shared), rss {} MiB; {} on {}, GEMM kernel {}",
+      "({} MiB shared), rss {} MiB; {} on {}, GEMM kernel {}, attention {}",
       info.architecture, info.num_labels, info.image_height, info.image_width, info.max_batch_size,
       info.num_threads, info.weight_bytes >> 20, info.shared_weight_bytes >> 20,
-      CurrentRssBytes() >> 20, info.precision, info.isa, server->gemm_kernel_);
+      CurrentRssBytes() >> 20, info.precision, info.isa, server->gemm_kernel_,
+      server->attention_kernel_);
   return server;
 }
 
@@ -245,6 +246,7 @@ absl::Status ReplicaServer::LoadEngine() {
   // Read now, once: the kernels' plans grow while batches of new sizes run, so the status
   // threads must not ask the engine later.
   gemm_kernel_ = classifier_->GemmKernel(options_.max_batch_size);
+  attention_kernel_ = classifier_->AttentionKernel();
   if (options_.precision != "fp32") RETURN_IF_ERROR(CheckPrecisionAgreement(engine_options));
   return absl::OkStatus();
 }
@@ -601,6 +603,7 @@ json ReplicaServer::StatusJson() const {
         {"precision", info.precision},
         {"isa", info.isa},
         {"gemmKernel", gemm_kernel_},
+        {"attentionKernel", attention_kernel_},
         {"precisionAgreement", nullptr},
     };
     if (precision_agreement_) {

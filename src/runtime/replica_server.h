@@ -205,6 +205,7 @@ class ReplicaServer {
   bool preprocess_in_batch_ = false;  // options_.preprocess resolved (kAuto decided here)
   std::unique_ptr<engine::ImageClassifier> classifier_;  // set before READY; then immutable
   std::string gemm_kernel_;  // the engine's GEMM kernel at the max batch; set with classifier_
+  std::string attention_kernel_;  // and its attention kernel
   // A reduced precision's check against fp32; set with classifier_ (empty in fp32).
   std::optional<engine::PrecisionAgreement> precision_agreement_;
   std::unique_ptr<Batcher> batcher_;                     // set before READY

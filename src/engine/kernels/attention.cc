@@ -1,9 +1,19 @@
 #include "engine/kernels/attention.h"
 
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+
 #include "common/status_macros.h"
+#include "engine/kernels/softmax.h"
 #include "fmt/format.h"
 
 namespace tessera::engine::kernels {
+
+const char* AttentionKernelName(AttentionKernel kernel) {
+  return kernel == AttentionKernel::kFused ? "fused" : "separate";
+}
 
 using dnnl::memory;
 using Dt = dnnl::memory::data_type;
@@ -28,11 +38,47 @@ absl::StatusOr<std::unique_ptr<Attention>> Attention::Create(DnnlRuntime* runtim
     s.v_image_stride = s.v_row_stride * s.num_keys;
     s.out_image_stride = s.out_row_stride * s.num_queries;
   }
+  if (spec.kernel == AttentionKernel::kFused && spec.num_threads <= 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("attention: fused kernel needs a thread count, got {}", spec.num_threads));
+  }
   std::unique_ptr<Attention> attention(new Attention(runtime, s));
+  if (s.kernel == AttentionKernel::kSeparate) {
+    RETURN_IF_ERROR(attention->CreateSeparate());
+    return attention;
+  }
+  // Query blocks of at most kMaxBlockRows, equal to within one row (197 queries: 4 x 50).
+  constexpr int kMaxBlockRows = 64;
+  attention->query_blocks_ = (s.num_queries + kMaxBlockRows - 1) / kMaxBlockRows;
+  attention->block_rows_ =
+      (s.num_queries + attention->query_blocks_ - 1) / attention->query_blocks_;
+  // Rows padded to 16 floats (a cache line) so that threads' blocks never share one.
+  attention->block_stride_ = (int64_t{s.num_keys} + 15) / 16 * 16;
+  attention->thread_scores_ = attention->block_stride_ * attention->block_rows_;
+  return attention;
+}
+
+size_t Attention::scores_size() const {
+  if (spec_.kernel == AttentionKernel::kFused) {
+    return size_t(spec_.num_threads) * size_t(thread_scores_);
+  }
+  return size_t(spec_.num_images) * size_t(spec_.num_heads) * size_t(spec_.num_queries) *
+         size_t(spec_.num_keys);
+}
+
+std::string Attention::ImplementationName() const {
+  if (spec_.kernel == AttentionKernel::kFused) {
+    return fmt::format("fused(sgemm, softmax {})", SoftmaxImplementationName());
+  }
+  return fmt::format("separate({})", separate_kernels_);
+}
+
+absl::Status Attention::CreateSeparate() {
+  const AttentionSpec& s = spec_;
   const int64_t images = s.num_images, heads = s.num_heads, d = s.head_dim, nq = s.num_queries,
                 nk = s.num_keys;
   try {
-    const dnnl::engine& engine = runtime->engine();
+    const dnnl::engine& engine = runtime_->engine();
     // Batched over images x heads: Q [images, heads, nq, d], K^T [images, heads, d, nk],
     // V [images, heads, nk, d], all read in place through strides.
     memory::desc q({images, heads, nq, d}, Dt::f32,
@@ -54,31 +100,79 @@ absl::StatusOr<std::unique_ptr<Attention>> Attention::Create(DnnlRuntime* runtim
         UserScratchpadAttr(), engine);
     dnnl::matmul::primitive_desc context_pd(dnnl::matmul::desc(scores, v, out),
                                             UserScratchpadAttr(), engine);
-    attention->scores_matmul_ = dnnl::matmul(scores_pd);
-    attention->softmax_ = dnnl::softmax_forward(softmax_pd);
-    attention->context_matmul_ = dnnl::matmul(context_pd);
-    attention->q_ = memory(q, engine, DNNL_MEMORY_NONE);
-    attention->k_t_ = memory(k_t, engine, DNNL_MEMORY_NONE);
-    attention->v_ = memory(v, engine, DNNL_MEMORY_NONE);
-    attention->out_ = memory(out, engine, DNNL_MEMORY_NONE);
-    attention->scores_ = memory(scores, engine, DNNL_MEMORY_NONE);
-    attention->scores_2d_ = memory(scores_2d, engine, DNNL_MEMORY_NONE);
-    attention->scratch_scores_ = memory(scores_pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
-    attention->scratch_softmax_ = memory(softmax_pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
-    attention->scratch_context_ = memory(context_pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
+    separate_kernels_ = fmt::format("{}, {}, {}", scores_pd.impl_info_str(),
+                                    softmax_pd.impl_info_str(), context_pd.impl_info_str());
+    scores_matmul_ = dnnl::matmul(scores_pd);
+    softmax_ = dnnl::softmax_forward(softmax_pd);
+    context_matmul_ = dnnl::matmul(context_pd);
+    q_ = memory(q, engine, DNNL_MEMORY_NONE);
+    k_t_ = memory(k_t, engine, DNNL_MEMORY_NONE);
+    v_ = memory(v, engine, DNNL_MEMORY_NONE);
+    out_ = memory(out, engine, DNNL_MEMORY_NONE);
+    scores_ = memory(scores, engine, DNNL_MEMORY_NONE);
+    scores_2d_ = memory(scores_2d, engine, DNNL_MEMORY_NONE);
+    scratch_scores_ = memory(scores_pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
+    scratch_softmax_ = memory(softmax_pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
+    scratch_context_ = memory(context_pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
     for (const auto& desc : {scores_pd.scratchpad_desc(), softmax_pd.scratchpad_desc(),
                              context_pd.scratchpad_desc()}) {
-      RETURN_IF_ERROR(runtime->ReserveScratchpad(desc.get_size()));
+      RETURN_IF_ERROR(runtime_->ReserveScratchpad(desc.get_size()));
     }
   } catch (const dnnl::error& e) {
     return DnnlError(
         e, fmt::format("create attention ({} heads x {}, {} queries, {} keys)", heads, d, nq, nk));
   }
-  return attention;
+  return absl::OkStatus();
 }
 
 absl::Status Attention::Run(const float* q, const float* k, const float* v, float* out,
                             float* scores) {
+  if (spec_.kernel == AttentionKernel::kFused) return RunFused(q, k, v, out, scores);
+  return RunSeparate(q, k, v, out, scores);
+}
+
+absl::Status Attention::RunFused(const float* q, const float* k, const float* v, float* out,
+                                 float* scores) const {
+  const AttentionSpec& s = spec_;
+  const int64_t blocks = query_blocks_, tasks = int64_t{s.num_images} * s.num_heads * blocks;
+  // dnnl_sgemm fails only on arguments Create has checked; the first failure is kept.
+  std::atomic<int> failure{dnnl_success};
+  // sgemm inside a parallel region runs on its calling thread (oneDNN does not nest).
+#pragma omp parallel for schedule(static) num_threads(s.num_threads)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t block = task % blocks, head = task / blocks % s.num_heads,
+                  image = task / blocks / s.num_heads;
+    const int64_t row0 = block * block_rows_,
+                  rows = std::min<int64_t>(block_rows_, s.num_queries - row0);
+    const int64_t column = head * s.head_dim;
+    float* block_scores = scores + omp_get_thread_num() * thread_scores_;
+    const float* q_block = q + image * s.q_image_stride + row0 * s.q_row_stride + column;
+    const float* k_head = k + image * s.k_image_stride + column;
+    const float* v_head = v + image * s.v_image_stride + column;
+    float* out_block = out + image * s.out_image_stride + row0 * s.out_row_stride + column;
+    // Row-major: scores [rows][keys] = scale * Q_block [rows][d] x K_head^T.
+    dnnl_status_t status =
+        dnnl_sgemm('N', 'T', rows, s.num_keys, s.head_dim, s.scale, q_block, s.q_row_stride, k_head,
+                   s.k_row_stride, 0.f, block_scores, block_stride_);
+    if (status == dnnl_success) {
+      SoftmaxRows(block_scores, rows, s.num_keys, block_stride_);
+      status = dnnl_sgemm('N', 'N', rows, s.head_dim, s.num_keys, 1.f, block_scores, block_stride_,
+                          v_head, s.v_row_stride, 0.f, out_block, s.out_row_stride);
+    }
+    if (status != dnnl_success) {
+      int expected = dnnl_success;
+      failure.compare_exchange_strong(expected, status);
+    }
+  }
+  if (failure.load() != dnnl_success) {
+    return absl::InternalError(
+        fmt::format("attention: oneDNN sgemm failed (status {})", failure.load()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Attention::RunSeparate(const float* q, const float* k, const float* v, float* out,
+                                    float* scores) {
   void* scratch = runtime_->scratchpad();
   try {
     q_.set_data_handle(const_cast<float*>(q));

@@ -1,11 +1,9 @@
-// Multi-head scaled dot-product attention for a group of images, on oneDNN:
+// Multi-head scaled dot-product attention for a group of images:
 //   for every image and head h:  O_h = softmax(scale * Q_h K_h^T) V_h
-// (one batched matmul over images x heads, so that the threads get equal shares: 3 heads on 2
-// threads split badly, 2 images x 3 heads evenly).
-// Q, K and V are read in place with strided memory descriptors (e.g. straight out of a fused
-// QKV buffer [tokens][3 * hidden]: head h of Q is columns [h d, (h + 1) d)), and O is written in
-// place into a [queries][hidden] buffer, heads side by side — no transposes, no copies. Scores
-// go through a caller-provided buffer of num_images * num_heads * num_queries * num_keys floats.
+// Q, K and V are read in place through their strides (e.g. straight out of a fused QKV buffer
+// [tokens][3 * hidden]: head h of Q is columns [h d, (h + 1) d)), and O is written in place into
+// a [queries][hidden] buffer, heads side by side — no transposes, no copies. Scores go through a
+// caller-provided buffer of scores_size() floats. Two kernels (AttentionKernel), same contract.
 //
 // Contract: Create allocates; Run allocates no buffers. Not re-entrant. Call on a thread whose
 // OpenMP count is set.
@@ -13,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,6 +19,22 @@
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace tessera::engine::kernels {
+
+enum class AttentionKernel {
+  // One pass per (image, head, block of at most 64 queries), the passes spread over the threads:
+  // a block's scores (64 x keys floats: 50 KB for ViT-B/16, so they stay in L2) are computed,
+  // softmaxed and multiplied by V before the next block's — oneDNN's sgemm for the two
+  // products, kernels/softmax.h between them. No batched-matmul setup, no trip through memory.
+  kFused,
+  // Three oneDNN primitives over every image and head at once: a batched Q K^T matmul (images
+  // x heads, so that the threads get equal shares), softmax, a batched scores x V matmul; the
+  // group's scores (images x heads x queries x keys floats) round-trip through memory between
+  // them.
+  kSeparate,
+};
+
+// "fused" or "separate".
+const char* AttentionKernelName(AttentionKernel kernel);
 
 struct AttentionSpec {
   int num_images = 1;
@@ -38,6 +53,9 @@ struct AttentionSpec {
   int64_t v_image_stride = 0;
   int64_t out_image_stride = 0;
   float scale = 1.f;  // usually 1 / sqrt(head_dim)
+  AttentionKernel kernel = AttentionKernel::kFused;
+  // kFused: the most threads Run's parallel region uses (each needs its own score block).
+  int num_threads = 1;
 };
 
 class Attention {
@@ -48,18 +66,29 @@ class Attention {
   // 0 / head 0 of the output; `scores` holds scores_size() floats.
   absl::Status Run(const float* q, const float* k, const float* v, float* out, float* scores);
 
-  size_t scores_size() const {
-    return size_t(spec_.num_images) * size_t(spec_.num_heads) * size_t(spec_.num_queries) *
-           size_t(spec_.num_keys);
-  }
+  size_t scores_size() const;
   const AttentionSpec& spec() const { return spec_; }
+  // What runs, for logs and benchmarks: "fused(sgemm, softmax avx2)" or "separate(<oneDNN's
+  // kernels>)".
+  std::string ImplementationName() const;
 
  private:
   Attention(DnnlRuntime* runtime, const AttentionSpec& spec) : runtime_(runtime), spec_(spec) {}
+  absl::Status CreateSeparate();
+  absl::Status RunSeparate(const float* q, const float* k, const float* v, float* out,
+                           float* scores);
+  absl::Status RunFused(const float* q, const float* k, const float* v, float* out,
+                        float* scores) const;
 
   DnnlRuntime* runtime_;  // not owned
   AttentionSpec spec_;
+  // kFused: queries per block, blocks per head, floats between score rows and between threads'
+  // score blocks.
+  int block_rows_ = 0, query_blocks_ = 0;
+  int64_t block_stride_ = 0, thread_scores_ = 0;
+  // kSeparate:
   dnnl::primitive scores_matmul_, softmax_, context_matmul_;
+  std::string separate_kernels_;
   dnnl::memory q_, k_t_, v_, out_, scores_, scores_2d_;
   dnnl::memory scratch_scores_, scratch_softmax_, scratch_context_;
 };

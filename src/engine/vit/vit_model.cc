@@ -303,7 +303,9 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
                                                        .k_image_stride = tokens * 3 * h,
                                                        .v_image_stride = tokens * 3 * h,
                                                        .out_image_stride = tokens * h,
-                                                       .scale = scale}));
+                                                       .scale = scale,
+                                                       .kernel = options_.attention,
+                                                       .num_threads = num_threads_}));
     }
     ASSIGN_OR_RETURN(last_attention_.emplace_back(),
                      kernels::Attention::Create(rt, {.num_images = g,
@@ -319,7 +321,9 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
                                                      .k_image_stride = tokens * 2 * h,
                                                      .v_image_stride = tokens * 2 * h,
                                                      .out_image_stride = num_query_tokens_ * h,
-                                                     .scale = scale}));
+                                                     .scale = scale,
+                                                     .kernel = options_.attention,
+                                                     .num_threads = num_threads_}));
   }
 
   const bool all_shared = shared_weights_ != nullptr &&
@@ -387,8 +391,11 @@ absl::Status VitModel::AllocateWorkspace() {
   qkv_ = kernels::AlignedBuffer(b * t * 3 * h);
   context_ = kernels::AlignedBuffer(b * t * h);
   mlp_ = kernels::AlignedBuffer(b * t * inter);
-  scores_ =
-      kernels::AlignedBuffer(size_t(attention_group_size_) * config_.num_attention_heads * t * t);
+  size_t scores = 0;
+  for (const auto* kernels : {&attention_, &last_attention_}) {
+    for (const auto& attention : *kernels) scores = std::max(scores, attention->scores_size());
+  }
+  scores_ = kernels::AlignedBuffer(scores);
   small_hidden_ = kernels::AlignedBuffer(b * q * h);
   small_normed_ = kernels::AlignedBuffer(b * q * h);
   small_query_ = kernels::AlignedBuffer(b * q * h);

@@ -56,6 +56,7 @@ nlohmann::ordered_json StatusJson(const control::DeployedModelStatus& s,
     rj["precision"] = r.precision;
     rj["isa"] = r.isa;
     rj["gemmKernel"] = r.gemm_kernel;
+    rj["attentionKernel"] = r.attention_kernel;
     if (r.precision_agreement.images > 0) {
       const control::PrecisionAgreementInfo& a = r.precision_agreement;
       rj["precisionAgreement"] = {{"images", a.images},

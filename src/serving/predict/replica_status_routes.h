@@ -8,10 +8,10 @@
 //    "readyReplicaCount", "startFailures", "lastError",
 //    "replicas": [{"id", "state": "STARTING|READY|FAILED|DRAINING", "pid", "rssBytes",
 //                  "pssBytes", "weightBytes", "sharedWeightBytes", "precision", "isa",
-//                  "gemmKernel", "precisionAgreement": {"images", "agreeing", "fraction",
-//                  "maxConfidenceDifference", "source"} | null, "requests", "failedRequests",
-//                  "batches", "queueDepth", "batchSizeHistogram", "inFlight", "restarts",
-//                  "startTime", "readyTime", "lastError"}],
+//                  "gemmKernel", "attentionKernel", "precisionAgreement": {"images", "agreeing",
+//                  "fraction", "maxConfidenceDifference", "source"} | null, "requests",
+//                  "failedRequests", "batches", "queueDepth", "batchSizeHistogram", "inFlight",
+//                  "restarts", "startTime", "readyTime", "lastError"}],
 //    "autoscalingEvents": [{"time", "currentReplicaCount", "desiredReplicaCount",
 //                           "recommendation", "limitedBy", "reason"}]}   (newest last)
 // Handlers are synchronous and cheap (in-memory state plus /proc reads).

@@ -17,6 +17,7 @@
 #include "engine/kernels/precision.h"
 #include "engine/kernels/quantize.h"
 #include "engine/kernels/reference_ops.h"
+#include "engine/kernels/softmax.h"
 #include "gtest/gtest.h"
 
 namespace tessera::engine::kernels {
@@ -437,13 +438,15 @@ TEST_P(KernelsTest, LayerNormMatchesReference) {
 
 // Attention reading Q, K, V straight out of a fused [tokens][3 * hidden] buffer (the encoder
 // layers), and out of separate padded buffers (the last layer's few queries), for groups of
-// one to three images.
+// one to three images, with both kernels (up to 130 queries: the fused kernel splits them into
+// one to three blocks).
 TEST_P(KernelsTest, AttentionMatchesReference) {
-  for (int i = 0; i < 14; ++i) {
+  for (int i = 0; i < 28; ++i) {
+    const AttentionKernel kernel = i < 14 ? AttentionKernel::kFused : AttentionKernel::kSeparate;
     const int images = i < 2 ? 1 : Uniform(rng_, 1, 3);
-    const int heads = i == 0 ? 12 : Uniform(rng_, 1, 5);
-    const int d = i == 0 ? 64 : Uniform(rng_, 1, 40);
-    const int keys = i == 0 ? 197 : Uniform(rng_, 1, 80);
+    const int heads = i % 14 == 0 ? 12 : Uniform(rng_, 1, 5);
+    const int d = i % 14 == 0 ? 64 : Uniform(rng_, 1, 40);
+    const int keys = i % 14 == 0 ? 197 : Uniform(rng_, 1, 130);
     const bool fused = i % 2 == 0;
     const int queries = fused ? keys : Uniform(rng_, 1, 3);
     const int64_t hidden = int64_t{heads} * d;
@@ -454,6 +457,8 @@ TEST_P(KernelsTest, AttentionMatchesReference) {
     spec.num_queries = queries;
     spec.num_keys = keys;
     spec.scale = 1.f / std::sqrt(static_cast<float>(d));
+    spec.kernel = kernel;
+    spec.num_threads = GetParam();
     std::vector<float> q, kv;
     const float *qp, *kp, *vp;
     if (fused) {
@@ -480,7 +485,8 @@ TEST_P(KernelsTest, AttentionMatchesReference) {
     }
     SCOPED_TRACE(testing::Message()
                  << images << " images, " << heads << " heads x " << d << ", " << queries
-                 << " queries, " << keys << " keys, " << (fused ? "fused QKV" : "separate"));
+                 << " queries, " << keys << " keys, " << (fused ? "fused QKV" : "separate QKV")
+                 << ", kernel " << AttentionKernelName(kernel));
     auto attention = Attention::Create(runtime_.get(), spec);
     ASSERT_TRUE(attention.ok()) << attention.status();
     const size_t out_size = size_t(images) * spec.out_image_stride;
@@ -508,8 +514,44 @@ TEST_P(KernelsTest, AttentionRejectsBadShapes) {
                      .scale = 1.f};
   EXPECT_FALSE(Attention::Create(runtime_.get(), spec).ok());  // q stride < heads * dim
   spec.q_row_stride = 8;
+  spec.num_threads = 0;  // the fused kernel needs one score block per thread
+  EXPECT_FALSE(Attention::Create(runtime_.get(), spec).ok());
+  spec.num_threads = 1;
+  EXPECT_TRUE(Attention::Create(runtime_.get(), spec).ok());
   spec.num_heads = 0;
   EXPECT_FALSE(Attention::Create(runtime_.get(), spec).ok());
+}
+
+// Softmax rows of every length up to 40 (full vectors and tails), against a double reference;
+// large and -inf scores, and NaN spreading to its row only.
+TEST_P(KernelsTest, SoftmaxMatchesReference) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  for (int cols = 1; cols <= 40; ++cols) {
+    const int rows = 3, stride = cols + 3;
+    std::vector<float> data = Random(rng_, size_t(rows) * stride, -30.f, 30.f);
+    data[1] = -kInf;                                // row 0: a -inf score -> probability 0
+    if (cols > 1) data[stride + cols - 1] = 1e30f;  // row 1: one huge score dominates
+    const std::vector<float> input = data;
+    SoftmaxRows(data.data(), rows, cols, stride);
+    for (int r = 0; r < rows; ++r) {
+      const float* in = input.data() + r * stride;
+      double max = -kInf, sum = 0;
+      for (int c = 0; c < cols; ++c) max = std::max<double>(max, in[c]);
+      for (int c = 0; c < cols; ++c) sum += std::exp(double{in[c]} - max);
+      for (int c = 0; c < cols; ++c) {
+        const double expected = std::exp(double{in[c]} - max) / sum;
+        EXPECT_NEAR(data[r * stride + c], expected, 1e-6 * (1 + expected))
+            << SoftmaxImplementationName() << ": row " << r << " col " << c << " of " << cols;
+      }
+      for (int c = cols; c < stride; ++c) EXPECT_EQ(data[r * stride + c], input[r * stride + c]);
+    }
+  }
+  std::vector<float> rows = {1.f, std::nanf(""), 2.f, 3.f, 1.f, 2.f, -kInf, -kInf, 0.f, 0.f};
+  SoftmaxRows(rows.data(), 5, 2, 2);
+  EXPECT_TRUE(std::isnan(rows[0]) && std::isnan(rows[1]));  // NaN: its row only
+  EXPECT_NEAR(rows[2], 1 / (1 + std::exp(1.f)), 1e-6);
+  EXPECT_TRUE(std::isnan(rows[6]) && std::isnan(rows[7]));  // only -inf: 0 / 0, as in PyTorch
+  EXPECT_FLOAT_EQ(rows[8], 0.5f);
 }
 
 // Patch unfolding + GEMM equals the strided convolution, including partial edge patches that
