@@ -7,7 +7,8 @@
 #   PRECISIONS=fp32,bf16,int8 ...   the precisions to time (default: every one this host runs
 #                              natively; the ISA and kernels are printed). Peers per precision:
 #                              fp32 ONNX Runtime and OpenVINO, bf16 OpenVINO, int8 ONNX Runtime's
-#                              dynamic quantization.
+#                              dynamic quantization and OpenVINO's through NNCF (its own venv,
+#                              BUILD_DIR/nncf-venv, bench/requirements-nncf.txt).
 #   ATTENTION_AB=0              skip timing fp32 with the separate attention kernel too (default:
 #                              timed, and the fused / separate ratio printed; kernels/attention.h)
 #
@@ -43,6 +44,12 @@ fi
 [ -x "$build/bench/engine_bench" ] || cmake --build "$build" --target engine_bench
 .venv/bin/python -c "import openvino" 2>/dev/null || .venv/bin/pip install -q -r bench/requirements-bench.txt
 OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/make_bench_models.py --out "$models_dir"
+nncf_python="$build/nncf-venv/bin/python"
+if [[ ",$precisions," == *,int8,* ]] && ! "$nncf_python" -c "import nncf" 2>/dev/null; then
+  # Without --system-site-packages: NNCF cannot import Debian's torch.
+  python3 -m venv "$build/nncf-venv"
+  "$build/nncf-venv/bin/pip" install -q --disable-pip-version-check -r bench/requirements-nncf.txt
+fi
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
@@ -70,9 +77,12 @@ for round in $(seq "$rounds"); do
       .venv/bin/python bench/ort_bench.py --model-dir "$models_dir/$model" --int8 \
         --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
         --seconds "$seconds" | tee -a "$log"
+      "$nncf_python" bench/openvino_int8_bench.py --model-dir "$models_dir/$model" \
+        --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
+        --seconds "$seconds" | tee -a "$log"
     fi
     for precision in ${precisions//,/ }; do
-      [ "$precision" = int8 ] && continue  # OpenVINO's int8 needs NNCF (not benchmarked yet)
+      [ "$precision" = int8 ] && continue  # openvino_int8_bench.py, above
       [ "$precision" = fp32 ] && precision=f32
       .venv/bin/python bench/openvino_bench.py --model-dir "$models_dir/$model" \
         --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
@@ -85,7 +95,7 @@ done
 import re, statistics, sys
 median, best, peak = {}, {}, None
 for line in open(sys.argv[1]):
-    m = re.match(r"(tessera|tessera-bf16|tessera-int8|tessera-separate-attention|ort|ort-int8|openvino-f32|openvino-bf16) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
+    m = re.match(r"(tessera|tessera-bf16|tessera-int8|tessera-separate-attention|ort|ort-int8|openvino-f32|openvino-bf16|openvino-int8) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
     if m:
         key = (m[2], int(m[3]), m[1])
         median.setdefault(key, []).append(float(m[4]))
@@ -111,7 +121,7 @@ for (model, batch) in sorted({(k[0], k[1]) for k in median}):
 print()
 print("images/s (median), by precision: Tessera, the best peer at that precision, their ratio,")
 print("and Tessera's speed-up over its own fp32")
-peers = {"fp32": ["ort", "openvino-f32"], "bf16": ["openvino-bf16"], "int8": ["ort-int8"]}
+peers = {"fp32": ["ort", "openvino-f32"], "bf16": ["openvino-bf16"], "int8": ["ort-int8", "openvino-int8"]}
 print(f"{'model':<12} {'batch':>5} {'prec':>5} {'tessera':>8} {'best peer':>14} {'img/s':>8} "
       f"{'T/peer':>6} {'vs fp32':>7}")
 for (model, batch) in sorted({(k[0], k[1]) for k in median}):

@@ -47,7 +47,8 @@ absl::StatusOr<std::unique_ptr<Attention>> Attention::Create(DnnlRuntime* runtim
     RETURN_IF_ERROR(attention->CreateSeparate());
     return attention;
   }
-  // Query blocks of at most kMaxBlockRows, equal to within one row (197 queries: 4 x 50).
+  // Query blocks of at most kMaxBlockRows, equal to within one row (197 queries: 4 x 50); as
+  // block_rows_ <= kMaxBlockRows < queries / (query_blocks_ - 1), the last block is never empty.
   constexpr int kMaxBlockRows = 64;
   attention->query_blocks_ = (s.num_queries + kMaxBlockRows - 1) / kMaxBlockRows;
   attention->block_rows_ =

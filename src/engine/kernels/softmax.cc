@@ -121,17 +121,14 @@ bool HostHasAvx2() {
 }  // namespace
 
 void SoftmaxRows(float* data, int64_t rows, int64_t cols, int64_t stride) {
-  const bool avx2 = HostHasAvx2();
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = data + r * stride;
-    if (avx2) {
-      SoftmaxRowAvx2(row, cols);
-    } else {
-      SoftmaxRowScalar(row, cols);
-    }
-  }
+  if (!HostHasAvx2()) return SoftmaxRowsScalar(data, rows, cols, stride);
+  for (int64_t r = 0; r < rows; ++r) SoftmaxRowAvx2(data + r * stride, cols);
 }
 
 const char* SoftmaxImplementationName() { return HostHasAvx2() ? "avx2" : "scalar"; }
+
+void SoftmaxRowsScalar(float* data, int64_t rows, int64_t cols, int64_t stride) {
+  for (int64_t r = 0; r < rows; ++r) SoftmaxRowScalar(data + r * stride, cols);
+}
 
 }  // namespace tessera::engine::kernels

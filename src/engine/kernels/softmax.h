@@ -17,4 +17,7 @@ void SoftmaxRows(float* data, int64_t rows, int64_t cols, int64_t stride);
 // The implementation SoftmaxRows runs on this host ("avx2" or "scalar").
 const char* SoftmaxImplementationName();
 
+// The plain C++ implementation, whatever the host (so that tests cover it on AVX2 hosts too).
+void SoftmaxRowsScalar(float* data, int64_t rows, int64_t cols, int64_t stride);
+
 }  // namespace tessera::engine::kernels

@@ -522,17 +522,15 @@ TEST_P(KernelsTest, AttentionRejectsBadShapes) {
   EXPECT_FALSE(Attention::Create(runtime_.get(), spec).ok());
 }
 
-// Softmax rows of every length up to 40 (full vectors and tails), against a double reference;
-// large and -inf scores, and NaN spreading to its row only.
-TEST_P(KernelsTest, SoftmaxMatchesReference) {
+void CheckSoftmax(void (*softmax)(float*, int64_t, int64_t, int64_t), std::mt19937& rng) {
   constexpr float kInf = std::numeric_limits<float>::infinity();
   for (int cols = 1; cols <= 40; ++cols) {
     const int rows = 3, stride = cols + 3;
-    std::vector<float> data = Random(rng_, size_t(rows) * stride, -30.f, 30.f);
+    std::vector<float> data = Random(rng, size_t(rows) * stride, -30.f, 30.f);
     data[1] = -kInf;                                // row 0: a -inf score -> probability 0
     if (cols > 1) data[stride + cols - 1] = 1e30f;  // row 1: one huge score dominates
     const std::vector<float> input = data;
-    SoftmaxRows(data.data(), rows, cols, stride);
+    softmax(data.data(), rows, cols, stride);
     for (int r = 0; r < rows; ++r) {
       const float* in = input.data() + r * stride;
       double max = -kInf, sum = 0;
@@ -541,17 +539,27 @@ TEST_P(KernelsTest, SoftmaxMatchesReference) {
       for (int c = 0; c < cols; ++c) {
         const double expected = std::exp(double{in[c]} - max) / sum;
         EXPECT_NEAR(data[r * stride + c], expected, 1e-6 * (1 + expected))
-            << SoftmaxImplementationName() << ": row " << r << " col " << c << " of " << cols;
+            << "row " << r << " col " << c << " of " << cols;
       }
       for (int c = cols; c < stride; ++c) EXPECT_EQ(data[r * stride + c], input[r * stride + c]);
     }
   }
   std::vector<float> rows = {1.f, std::nanf(""), 2.f, 3.f, 1.f, 2.f, -kInf, -kInf, 0.f, 0.f};
-  SoftmaxRows(rows.data(), 5, 2, 2);
+  softmax(rows.data(), 5, 2, 2);
   EXPECT_TRUE(std::isnan(rows[0]) && std::isnan(rows[1]));  // NaN: its row only
   EXPECT_NEAR(rows[2], 1 / (1 + std::exp(1.f)), 1e-6);
   EXPECT_TRUE(std::isnan(rows[6]) && std::isnan(rows[7]));  // only -inf: 0 / 0, as in PyTorch
   EXPECT_FLOAT_EQ(rows[8], 0.5f);
+}
+
+// Softmax rows of every length up to 40 (full vectors and tails), against a double reference;
+// large and -inf scores, and NaN spreading to its row only. Both the host's implementation and
+// the portable one.
+TEST_P(KernelsTest, SoftmaxMatchesReference) {
+  for (const auto softmax : {&SoftmaxRows, &SoftmaxRowsScalar}) {
+    SCOPED_TRACE(softmax == &SoftmaxRows ? SoftmaxImplementationName() : "scalar");
+    CheckSoftmax(softmax, rng_);
+  }
 }
 
 // Patch unfolding + GEMM equals the strided convolution, including partial edge patches that
