@@ -11,7 +11,8 @@ NNCF cannot import Debian's torch); bench/run_engine_bench.sh makes it.
 
 Prints one line per batch size, as openvino_bench.py:
   openvino-int8 <model> batch=<N> images_per_s=<median> ms_per_image=<median>
-      best_images_per_s=<x> iterations=<n> calibration_images=<n>
+      best_images_per_s=<x> iterations=<n> calibration_images=<n> execution_precision=<what
+      OpenVINO runs the layers NNCF left unquantized in: its default, bf16 on AVX-512 BF16 / AMX>
 """
 import os
 
@@ -41,11 +42,12 @@ def main():
             "NUM_STREAMS": 1,
             "PERFORMANCE_HINT": "LATENCY",
         })
+        used = compiled.get_property("INFERENCE_PRECISION_HINT")
         request = compiled.create_infer_request()
         x = np.ascontiguousarray(all_inputs[:batch])
         median, best, n = time_runs(lambda: request.infer({0: x}), args.seconds, args.min_iters)
         print(result_line("openvino-int8", name, batch, median, best, n)
-              + f" calibration_images={len(calibration)}", flush=True)
+              + f" calibration_images={len(calibration)} execution_precision={used}", flush=True)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ for round in $(seq "$rounds"); do
         $peak_flag | tee -a "$log"
       peak_flag="--no-gemm-peak"
     done
-    if [ "${ATTENTION_AB:-1}" = 1 ]; then
+    if [ "${ATTENTION_AB:-1}" != 0 ] && [[ ",$precisions," == *,fp32,* ]]; then
       "$build/bench/engine_bench" --model "$models_dir/$model" --inputs "$models_dir/inputs.bin" \
         --threads "$threads" --batches "$batches" --seconds "$seconds" --attention separate \
         --no-gemm-peak | tee -a "$log"

@@ -7,6 +7,7 @@
 // or impl=unsupported where this oneDNN has no kernel for it on this host.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <unordered_map>
@@ -26,6 +27,17 @@ struct Shape {
 
 double Seconds(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Fill(const memory& m, size_t bytes, Dt type) {
+  void* data = m.get_data_handle();
+  if (type == Dt::f32) {
+    std::fill_n(static_cast<float*>(data), bytes / sizeof(float), 1.f);
+  } else if (type == Dt::bf16) {
+    std::fill_n(static_cast<uint16_t*>(data), bytes / sizeof(uint16_t), uint16_t{0x3F80});
+  } else {
+    std::fill_n(static_cast<int8_t*>(data), bytes, int8_t{1});
+  }
 }
 
 dnnl::matmul::primitive_desc MakeMatmul(const dnnl::engine& engine, const Shape& s, Dt src_type,
@@ -59,8 +71,9 @@ void Time(const dnnl::engine& engine, dnnl::stream& stream, const char* name, co
   }
   memory src(pd.src_desc(), engine), weights(pd.weights_desc(), engine), dst(pd.dst_desc(), engine);
   memory scales({{s.n}, Dt::f32, Tag::a}, engine);
-  std::fill_n(static_cast<char*>(src.get_data_handle()), pd.src_desc().get_size(), 1);
-  std::fill_n(static_cast<char*>(weights.get_data_handle()), pd.weights_desc().get_size(), 1);
+  // Ones in every type (1.0f, bf16 0x3F80, int8 1): normal numbers, no denormal slow paths.
+  Fill(src, pd.src_desc().get_size(), src_type);
+  Fill(weights, pd.weights_desc().get_size(), weight_type);
   std::fill_n(static_cast<float*>(scales.get_data_handle()), s.n, 0.01f);
   dnnl::matmul matmul(pd);
   std::unordered_map<int, memory> args = {

@@ -28,13 +28,21 @@ g++ -O2 -std=c++17 -I "$prefix/include" bench/onednn_versions/gemm_rate.cc \
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-echo "isa: $(grep -o -m1 -E 'amx_tile|avx512_bf16|avx512_vnni|avx512f|avx2' /proc/cpuinfo | head -1) (first of amx_tile, avx512_bf16, avx512_vnni, avx512f, avx2 in /proc/cpuinfo)"
-OMP_NUM_THREADS="${THREADS:-2}" "$out/gemm_rate_debian" "$seconds" | tee -a "$log"
+isa=none
+for flag in amx_tile avx512_bf16 avx512_vnni avx512f avx2; do
+  if grep -qw "$flag" /proc/cpuinfo; then isa="$flag"; break; fi
+done
+threads="${THREADS:-2}"
+# Both on the same cores: OpenMP (2.6) takes OMP_NUM_THREADS, TBB (3.x) the affinity mask.
+cores="0-$((threads - 1))"
+echo "best ISA flag: $isa; $threads threads on cores $cores"
+OMP_NUM_THREADS="$threads" taskset -c "$cores" "$out/gemm_rate_debian" "$seconds" | tee -a "$log"
 # The wheel's CPU engine is a SYCL device: the OpenCL CPU runtime it installed, found through
 # its ICD (the .icd file in the wheel names a path from the wheel's build machine); its libraries
 # (libsvml, libsycl, libtbb) from the venv.
-LD_LIBRARY_PATH="$prefix/lib" OCL_ICD_FILENAMES="$prefix/lib/libintelocl.so" "$out/gemm_rate_pypi" "$seconds" |
-  grep -v '^onednn_verbose' | tee -a "$log"
+LD_LIBRARY_PATH="$prefix/lib" OCL_ICD_FILENAMES="$prefix/lib/libintelocl.so" \
+  taskset -c "$cores" "$out/gemm_rate_pypi" "$seconds" | grep -v '^onednn_verbose' | tee -a "$log" ||
+  echo "PyPI oneDNN failed to run (see above); its column stays empty" >&2
 
 python3 - "$log" <<'PY'
 import re, sys

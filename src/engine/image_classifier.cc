@@ -112,7 +112,9 @@ absl::Status ImageClassifier::WarmUp(int batch) { return model_->WarmUp(batch); 
 
 std::string ImageClassifier::GemmKernel(int batch) const { return model_->GemmKernel(batch); }
 
-std::string ImageClassifier::AttentionKernel() const { return model_->AttentionImplementation(); }
+std::string ImageClassifier::AttentionImplementation() const {
+  return model_->AttentionImplementation();
+}
 
 absl::Status ImageClassifier::Forward(std::span<const float> pixels, int batch,
                                       std::span<float> logits) {

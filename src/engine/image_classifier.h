@@ -111,7 +111,7 @@ class ImageClassifier {
   // against Forward (which may add kernels): call it where Forward would be called.
   std::string GemmKernel(int batch) const;
   // How attention runs, e.g. "fused(sgemm, softmax avx2)" (kernels/attention.h).
-  std::string AttentionKernel() const;
+  std::string AttentionImplementation() const;
   // pixels: [batch][pixels_per_image()]; logits: [batch][num_labels]; 1 <= batch <=
   // max_batch_size. Not re-entrant.
   absl::Status Forward(std::span<const float> pixels, int batch, std::span<float> logits);

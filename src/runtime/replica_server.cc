@@ -246,7 +246,7 @@ absl::Status ReplicaServer::LoadEngine() {
   // Read now, once: the kernels' plans grow while batches of new sizes run, so the status
   // threads must not ask the engine later.
   gemm_kernel_ = classifier_->GemmKernel(options_.max_batch_size);
-  attention_kernel_ = classifier_->AttentionKernel();
+  attention_kernel_ = classifier_->AttentionImplementation();
   if (options_.precision != "fp32") RETURN_IF_ERROR(CheckPrecisionAgreement(engine_options));
   return absl::OkStatus();
 }

@@ -9,6 +9,10 @@
 #include "engine/kernels/softmax.h"
 #include "fmt/format.h"
 
+// The fused kernel calls sgemm inside its own OpenMP region, where an OpenMP oneDNN runs it on
+// the calling thread; a TBB one would start its own threads in every task.
+static_assert(DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP, "the fused attention needs OpenMP");
+
 namespace tessera::engine::kernels {
 
 const char* AttentionKernelName(AttentionKernel kernel) {
@@ -47,8 +51,8 @@ absl::StatusOr<std::unique_ptr<Attention>> Attention::Create(DnnlRuntime* runtim
     RETURN_IF_ERROR(attention->CreateSeparate());
     return attention;
   }
-  // Query blocks of at most kMaxBlockRows, equal to within one row (197 queries: 4 x 50); as
-  // block_rows_ <= kMaxBlockRows < queries / (query_blocks_ - 1), the last block is never empty.
+  // Query blocks of at most kMaxBlockRows, sizes differing by at most one (197 queries: 50, 49,
+  // 49, 49).
   constexpr int kMaxBlockRows = 64;
   attention->query_blocks_ = (s.num_queries + kMaxBlockRows - 1) / kMaxBlockRows;
   attention->block_rows_ =
@@ -136,15 +140,17 @@ absl::Status Attention::RunFused(const float* q, const float* k, const float* v,
                                  float* scores) const {
   const AttentionSpec& s = spec_;
   const int64_t blocks = query_blocks_, tasks = int64_t{s.num_images} * s.num_heads * blocks;
-  // dnnl_sgemm fails only on arguments Create has checked; the first failure is kept.
+  // dnnl_sgemm fails on bad arguments (Create checked them) or out of memory for its packing
+  // buffers; the first failure is kept.
   std::atomic<int> failure{dnnl_success};
   // sgemm inside a parallel region runs on its calling thread (oneDNN does not nest).
 #pragma omp parallel for schedule(static) num_threads(s.num_threads)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t block = task % blocks, head = task / blocks % s.num_heads,
                   image = task / blocks / s.num_heads;
-    const int64_t row0 = block * block_rows_,
-                  rows = std::min<int64_t>(block_rows_, s.num_queries - row0);
+    // The first num_queries % blocks blocks take one query more.
+    const int64_t base = s.num_queries / blocks, extra = s.num_queries % blocks;
+    const int64_t row0 = block * base + std::min(block, extra), rows = base + (block < extra);
     const int64_t column = head * s.head_dim;
     float* block_scores = scores + omp_get_thread_num() * thread_scores_;
     const float* q_block = q + image * s.q_image_stride + row0 * s.q_row_stride + column;

@@ -5,8 +5,9 @@
 // a [queries][hidden] buffer, heads side by side — no transposes, no copies. Scores go through a
 // caller-provided buffer of scores_size() floats. Two kernels (AttentionKernel), same contract.
 //
-// Contract: Create allocates; Run allocates no buffers. Not re-entrant. Call on a thread whose
-// OpenMP count is set.
+// Contract: Create allocates; Run allocates no buffers of its own (the fused kernel's sgemm calls
+// allocate their small packing buffers). Not re-entrant. kSeparate: call on a thread whose
+// OpenMP count is set; kFused runs on spec.num_threads threads.
 #pragma once
 
 #include <cstdint>
@@ -54,8 +55,8 @@ struct AttentionSpec {
   int64_t out_image_stride = 0;
   float scale = 1.f;  // usually 1 / sqrt(head_dim)
   AttentionKernel kernel = AttentionKernel::kFused;
-  // kFused: the most threads Run's parallel region uses (each needs its own score block).
-  int num_threads = 1;
+  // kFused: the threads Run's parallel region uses (each needs its own score block); required.
+  int num_threads = 0;
 };
 
 class Attention {
@@ -82,9 +83,9 @@ class Attention {
 
   DnnlRuntime* runtime_;  // not owned
   AttentionSpec spec_;
-  // kFused: queries per block, blocks per head, floats between score rows and between threads'
-  // score blocks.
-  int block_rows_ = 0, query_blocks_ = 0;
+  // kFused: blocks per head, the most queries in one, floats between score rows and between
+  // threads' score blocks.
+  int query_blocks_ = 0, block_rows_ = 0;
   int64_t block_stride_ = 0, thread_scores_ = 0;
   // kSeparate:
   dnnl::primitive scores_matmul_, softmax_, context_matmul_;

@@ -2,7 +2,7 @@
 // row maximum, one for exp(x - max) and its sum, one to scale by 1 / sum. AVX2 + FMA where the
 // host has them (a polynomial exp, relative error < 2e-7), plain C++ elsewhere; chosen at run
 // time. NaN in a row makes the row NaN (as the reference softmax); -inf scores get probability
-// 0, and a row of only -inf becomes NaN (0 / 0), as in PyTorch.
+// 0, and a row of only -inf becomes NaN (-inf minus its -inf maximum), as in PyTorch.
 //
 // Thread-safe (no state); allocates nothing.
 #pragma once

@@ -392,8 +392,8 @@ absl::Status VitModel::AllocateWorkspace() {
   context_ = kernels::AlignedBuffer(b * t * h);
   mlp_ = kernels::AlignedBuffer(b * t * inter);
   size_t scores = 0;
-  for (const auto* kernels : {&attention_, &last_attention_}) {
-    for (const auto& attention : *kernels) scores = std::max(scores, attention->scores_size());
+  for (const auto* attentions : {&attention_, &last_attention_}) {
+    for (const auto& attention : *attentions) scores = std::max(scores, attention->scores_size());
   }
   scores_ = kernels::AlignedBuffer(scores);
   small_hidden_ = kernels::AlignedBuffer(b * q * h);

@@ -443,7 +443,7 @@ TEST_P(KernelsTest, LayerNormMatchesReference) {
 TEST_P(KernelsTest, AttentionMatchesReference) {
   for (int i = 0; i < 28; ++i) {
     const AttentionKernel kernel = i < 14 ? AttentionKernel::kFused : AttentionKernel::kSeparate;
-    const int images = i < 2 ? 1 : Uniform(rng_, 1, 3);
+    const int images = i % 14 < 2 ? 1 : Uniform(rng_, 1, 3);
     const int heads = i % 14 == 0 ? 12 : Uniform(rng_, 1, 5);
     const int d = i % 14 == 0 ? 64 : Uniform(rng_, 1, 40);
     const int keys = i % 14 == 0 ? 197 : Uniform(rng_, 1, 130);
@@ -544,12 +544,23 @@ void CheckSoftmax(void (*softmax)(float*, int64_t, int64_t, int64_t), std::mt199
       for (int c = cols; c < stride; ++c) EXPECT_EQ(data[r * stride + c], input[r * stride + c]);
     }
   }
-  std::vector<float> rows = {1.f, std::nanf(""), 2.f, 3.f, 1.f, 2.f, -kInf, -kInf, 0.f, 0.f};
-  softmax(rows.data(), 5, 2, 2);
-  EXPECT_TRUE(std::isnan(rows[0]) && std::isnan(rows[1]));  // NaN: its row only
-  EXPECT_NEAR(rows[2], 1 / (1 + std::exp(1.f)), 1e-6);
-  EXPECT_TRUE(std::isnan(rows[6]) && std::isnan(rows[7]));  // only -inf: 0 / 0, as in PyTorch
-  EXPECT_FLOAT_EQ(rows[8], 0.5f);
+  // Rows of 2, 8, 9 and 17: a NaN or only -inf in the vector part and in the tail make their row
+  // NaN (-inf minus a -inf maximum, as in PyTorch) and leave the next rows alone.
+  for (int cols : {2, 8, 9, 17}) {
+    for (int at : {0, cols - 1}) {
+      SCOPED_TRACE(testing::Message() << cols << " columns, special value at " << at);
+      std::vector<float> rows(size_t(4) * cols, 0.f);
+      rows[at] = std::nanf("");
+      std::fill_n(rows.begin() + 2 * cols, cols, -kInf);
+      softmax(rows.data(), 4, cols, cols);
+      for (int c = 0; c < cols; ++c) {
+        EXPECT_TRUE(std::isnan(rows[c])) << c;
+        EXPECT_FLOAT_EQ(rows[cols + c], 1.f / cols) << c;
+        EXPECT_TRUE(std::isnan(rows[2 * cols + c])) << c;
+        EXPECT_FLOAT_EQ(rows[3 * cols + c], 1.f / cols) << c;
+      }
+    }
+  }
 }
 
 // Softmax rows of every length up to 40 (full vectors and tails), against a double reference;

@@ -1,10 +1,12 @@
 // The forward pass against transformers' logits (tests/fixtures/make_vit_fixtures.py): every
 // fixture checkpoint (ViT, DeiT, DeiT with teacher, odd head count, non-224 and non-square
 // images, partial edge patches, qkv_bias false, tanh GELU, F16 and BF16 weights, the pretrained
-// fashion-vit) on fixed random pixels, at several thread counts and batch sizes.
+// fashion-vit) on fixed random pixels, at several thread counts and batch sizes, with both
+// attention kernels.
 // Tolerance: max |logit difference| <= 1e-3 and the same top-1 class.
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "engine/vit/vit_fixtures.h"
 #include "engine/vit/vit_model.h"
@@ -19,10 +21,11 @@ using testing::ReadFloats;
 
 constexpr double kLogitTolerance = 1e-3;
 
-class VitModelGoldenTest : public ::testing::TestWithParam<int> {};
+class VitModelGoldenTest
+    : public ::testing::TestWithParam<std::tuple<int, kernels::AttentionKernel>> {};
 
 TEST_P(VitModelGoldenTest, LogitsMatchTransformers) {
-  const int threads = GetParam();
+  const auto [threads, attention] = GetParam();
   auto fixtures = testing::LoadVitFixtures();
   ASSERT_TRUE(fixtures.has_value());
   ASSERT_GE(fixtures->size(), 9u);
@@ -32,7 +35,8 @@ TEST_P(VitModelGoldenTest, LogitsMatchTransformers) {
     // Stale fixtures (a checkpoint they name is gone) fail: regenerate them, never skip.
     ASSERT_TRUE(std::filesystem::exists(fixture.dir))
         << fixture.dir << " is gone: regenerate with scripts/make-fixtures.sh";
-    auto model = VitModel::Load(fixture.dir, {.num_threads = threads, .max_batch_size = 4});
+    auto model = VitModel::Load(
+        fixture.dir, {.num_threads = threads, .max_batch_size = 4, .attention = attention});
     ASSERT_TRUE(model.ok()) << model.status();
     EXPECT_EQ((*model)->config().num_labels(), fixture.num_labels);
     EXPECT_EQ((*model)->num_parameters(), fixture.num_parameters);
@@ -61,10 +65,15 @@ TEST_P(VitModelGoldenTest, LogitsMatchTransformers) {
       }
     }
   }
-  std::printf("threads %d: worst max |logit diff| over all fixture models: %.3g\n", threads, worst);
+  std::printf("threads %d, %s attention: worst max |logit diff| over all fixture models: %.3g\n",
+              threads, kernels::AttentionKernelName(attention), worst);
 }
 
-INSTANTIATE_TEST_SUITE_P(Threads, VitModelGoldenTest, ::testing::Values(1, 2, 3));
+INSTANTIATE_TEST_SUITE_P(
+    Threads, VitModelGoldenTest,
+    ::testing::Combine(::testing::Values(1, 2, 3),
+                       ::testing::Values(kernels::AttentionKernel::kFused,
+                                         kernels::AttentionKernel::kSeparate)));
 
 TEST(VitModelTest, RejectsBadForwardArguments) {
   auto fixture = testing::FindVitFixture("vit-odd-heads");
