@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The seed's load test (bench/locustfile.py) against Tessera and against OpenVINO behind
-# FastAPI/uvicorn (bench/openvino_server.py): the same image, users and host, one after the other.
-# Prints Locust's table for each (requests, failures, average / median / p95 / p99 latency, req/s)
-# and the ratios of throughput and p99.
+# The seed's load test (bench/locustfile.py) against Tessera, against OpenVINO behind
+# FastAPI/uvicorn (bench/openvino_server.py) and against KServe's Python model server with OpenVINO
+# inside (bench/kserve_server.py, its own venv BUILD_DIR/kserve-venv): the same image, users and
+# host, one after the other. Prints Locust's table for each (requests, failures, average / median /
+# p95 / p99 latency, req/s) and Tessera's throughput and p99 against each peer.
 #
 #   bench/load_test.sh [BUILD_DIR]          (default: build)
 #   USERS=10 LOAD_SECONDS=60 PRECISION=bf16 MODEL=build/bench-models/vit-base-16 bench/load_test.sh
@@ -20,10 +21,20 @@ machine_type="${MACHINE_TYPE:-tessera-cpu-2}"
 work="$(mktemp -d)"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+stop() {  # PID: SIGTERM, then SIGKILL after 10 s (a peer stuck in inference ignores SIGTERM)
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.2; done
+  kill -9 "$1" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 .venv/bin/python -c "import locust, fastapi, uvicorn, openvino" 2>/dev/null ||
   .venv/bin/pip install -q -r bench/requirements-bench.txt
+kserve_python="$build/kserve-venv/bin/python"
+if ! "$kserve_python" -c "import kserve, openvino, transformers" 2>/dev/null; then
+  python3 -m venv "$build/kserve-venv"
+  "$build/kserve-venv/bin/pip" install -q --disable-pip-version-check -r bench/requirements-kserve.txt
+fi
 [ -d "$model" ] || OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/make_bench_models.py --out "$(dirname "$model")"
 model="$(cd "$model" && pwd)"
 echo "== $users users, ${seconds}s each, precision $precision, $model"
@@ -43,7 +54,7 @@ read -r endpoint _ < <(.venv/bin/python bench/serve_bench_deploy.py --url http:/
   --model-dir "$model" --machine-type "$machine_type" --precision "$precision" \
   --min-precision-agreement 0)
 run_locust tessera http://127.0.0.1:18080 "/v1/$endpoint:predict"
-kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+stop "${pids[0]}"
 
 # OpenVINO behind FastAPI.
 ov_precision="$precision"; [ "$ov_precision" = fp32 ] && ov_precision=f32
@@ -53,11 +64,19 @@ pids+=($!)
 for _ in $(seq 300); do curl -s -o /dev/null http://127.0.0.1:18090/docs && break; sleep 0.5; done
 unset TESSERA_API_KEY
 run_locust openvino http://127.0.0.1:18090 "/v1/endpoints/openvino:predict"
+stop "${pids[1]}"
+
+# KServe's model server (one worker, its default), OpenVINO inside.
+"$kserve_python" bench/kserve_server.py --model-dir "$model" --port 18095 \
+  --precision "$ov_precision" --threads "$(nproc)" >"$work/kserve.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 300); do curl -sf -o /dev/null http://127.0.0.1:18095/v1/models/vit && break; sleep 0.5; done
+run_locust kserve http://127.0.0.1:18095 "/v1/models/vit:predict"
 
 .venv/bin/python - "$work" <<'PY'
 import csv, sys
 rows = {}
-for name in ("tessera", "openvino"):
+for name in ("tessera", "openvino", "kserve"):
     try:
         with open(f"{sys.argv[1]}/{name}_stats.csv") as f:
             rows[name] = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
@@ -70,8 +89,10 @@ for name, r in rows.items():
         continue
     print(f"{name:<10} {r['Request Count']:>8} {r['Failure Count']:>8} {float(r['Average Response Time']):>8.0f} "
           f"{r['50%']:>8} {r['95%']:>8} {r['99%']:>8} {float(r['Requests/s']):>8.2f}")
-t, o = rows["tessera"], rows["openvino"]
-if t and o and float(o["Requests/s"]) > 0:
-    print(f"tessera / openvino: throughput {float(t['Requests/s']) / float(o['Requests/s']):.2f}x, "
-          f"p99 {float(t['99%']) / float(o['99%']):.2f}x")
+t = rows["tessera"]
+for peer in ("openvino", "kserve"):
+    o = rows[peer]
+    if t and o and float(o["Requests/s"]) > 0:
+        print(f"tessera / {peer}: throughput {float(t['Requests/s']) / float(o['Requests/s']):.2f}x, "
+              f"p99 {float(t['99%']) / float(o['99%']):.2f}x")
 PY
