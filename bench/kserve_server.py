@@ -13,18 +13,15 @@ loop thread, one OpenVINO infer request, OpenVINO's LATENCY hint on `--threads` 
 single-worker KServe predictor gets from OpenVINO's defaults).
 Runs in its own venv (bench/requirements-kserve.txt): kserve pins its own FastAPI and protobuf.
 """
-import argparse
 import base64
-import io
-import json
 import os
 
 import kserve
-import numpy as np
 import openvino as ov
 from kserve.errors import InvalidInput
-from PIL import Image
 from transformers import ViTImageProcessor
+
+from vit_peer import classify, load_labels, server_arguments
 
 
 class VitClassifier(kserve.Model):
@@ -34,7 +31,7 @@ class VitClassifier(kserve.Model):
 
     def load(self):
         self.processor = ViTImageProcessor.from_pretrained(self.model_dir)
-        self.labels = json.load(open(os.path.join(self.model_dir, "config.json")))["id2label"]
+        self.labels = load_labels(self.model_dir)
         compiled = ov.Core().compile_model(os.path.join(self.model_dir, "model.onnx"), "CPU", {
             "INFERENCE_NUM_THREADS": self.threads,
             "PERFORMANCE_HINT": "LATENCY",
@@ -49,25 +46,12 @@ class VitClassifier(kserve.Model):
             images = [base64.b64decode(i["string_input"]["b64"]) for i in payload["instances"]]
         except Exception as e:  # a bad request is the client's, as on Tessera
             raise InvalidInput(str(e))
-        predictions = []
-        for image_bytes in images:
-            image = Image.open(io.BytesIO(image_bytes)).convert("RGB")
-            pixels = self.processor(images=image, return_tensors="np")["pixel_values"]
-            logits = self.request.infer({0: pixels})[0][0]
-            p = np.exp(logits - logits.max())
-            p /= p.sum()
-            best = int(p.argmax())
-            predictions.append({"label": self.labels[str(best)], "confidence": float(p[best])})
-        return {"predictions": predictions}
+        return {"predictions": [classify(image, self.processor, self.request, self.labels)
+                                for image in images]}
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--port", type=int, default=18095)
-    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = server_arguments(__doc__, default_port=18095)
     model = VitClassifier("vit", args.model_dir, args.precision, args.threads)
     model.load()
     kserve.ModelServer(http_port=args.port, enable_grpc=False).start([model])

@@ -8,25 +8,22 @@ OpenVINO's THROUGHPUT hint.
       --port 18090 --precision bf16 --threads 2
   POST /v1/endpoints/openvino:predict  {"instances": [{"string_input": {"b64": "..."}}]}
 """
-import argparse
 import base64
-import io
-import json
 import os
 import threading
 
-import numpy as np
 import openvino as ov
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from PIL import Image
 from transformers import ViTImageProcessor
+
+from vit_peer import classify, load_labels, server_arguments
 
 
 def build_app(model_dir, precision, threads):
     processor = ViTImageProcessor.from_pretrained(model_dir)
-    labels = json.load(open(os.path.join(model_dir, "config.json")))["id2label"]
+    labels = load_labels(model_dir)
     core = ov.Core()
     compiled = core.compile_model(os.path.join(model_dir, "model.onnx"), "CPU", {
         "INFERENCE_NUM_THREADS": threads,
@@ -36,16 +33,10 @@ def build_app(model_dir, precision, threads):
     local = threading.local()  # one infer request per thread-pool thread, made on first use
     app = FastAPI()
 
-    def classify(image_bytes):
-        image = Image.open(io.BytesIO(image_bytes)).convert("RGB")
-        pixels = processor(images=image, return_tensors="np")["pixel_values"]
+    def classify_here(image_bytes):
         if not hasattr(local, "request"):
             local.request = compiled.create_infer_request()
-        logits = local.request.infer({0: pixels})[0][0]
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
-        best = int(p.argmax())
-        return {"label": labels[str(best)], "confidence": float(p[best])}
+        return classify(image_bytes, processor, local.request, labels)
 
     @app.post("/v1/endpoints/openvino:predict")
     async def predict(request: Request):
@@ -54,19 +45,14 @@ def build_app(model_dir, precision, threads):
             images = [base64.b64decode(i["string_input"]["b64"]) for i in body["instances"]]
         except Exception as e:  # a bad request is the client's, as on Tessera
             raise HTTPException(status_code=400, detail=str(e))
-        predictions = [await run_in_threadpool(classify, image) for image in images]
+        predictions = [await run_in_threadpool(classify_here, image) for image in images]
         return {"predictions": predictions, "deployedModelId": "openvino"}
 
     return app
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", required=True)
-    parser.add_argument("--port", type=int, default=18090)
-    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = server_arguments(__doc__, default_port=18090)
     uvicorn.run(build_app(args.model_dir, args.precision, args.threads), host="127.0.0.1",
                 port=args.port, log_level="warning")
 
