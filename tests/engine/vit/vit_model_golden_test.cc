@@ -6,6 +6,7 @@
 // Tolerance: max |logit difference| <= 1e-3 and the same top-1 class.
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <tuple>
 
 #include "engine/vit/vit_fixtures.h"
@@ -69,11 +70,14 @@ TEST_P(VitModelGoldenTest, LogitsMatchTransformers) {
               threads, kernels::AttentionKernelName(attention), worst);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Threads, VitModelGoldenTest,
-    ::testing::Combine(::testing::Values(1, 2, 3),
-                       ::testing::Values(kernels::AttentionKernel::kFused,
-                                         kernels::AttentionKernel::kSeparate)));
+INSTANTIATE_TEST_SUITE_P(Threads, VitModelGoldenTest,
+                         ::testing::Combine(::testing::Values(1, 2, 3),
+                                            ::testing::Values(kernels::AttentionKernel::kFused,
+                                                              kernels::AttentionKernel::kSeparate)),
+                         [](const ::testing::TestParamInfo<VitModelGoldenTest::ParamType>& info) {
+                           return std::to_string(std::get<0>(info.param)) + "_threads_" +
+                                  kernels::AttentionKernelName(std::get<1>(info.param));
+                         });
 
 TEST(VitModelTest, RejectsBadForwardArguments) {
   auto fixture = testing::FindVitFixture("vit-odd-heads");
