@@ -4,13 +4,13 @@
 // bench/run_engine_bench.sh (which also runs ONNX Runtime on the same inputs).
 //
 //   engine_bench --model build/bench-models/vit-base-16 --inputs build/bench-models/inputs.bin
-//       --threads 2 --batches 1,4,8 --seconds 5 [--precision bf16] [--attention separate]
+//       --threads 2 --batches 1,4,8 --seconds 5 [--precision bf16] [--attention fused]
 //
 // Output lines (stable, parsed by run_engine_bench.sh):
 //   gemm_peak gflops=<x> shape=<MxKxN> sgemm_gflops=<x> linear_gflops=<x> linear_impl=<impl>
 //   isa=<the instruction set the kernels dispatch to>
 //   weights <model> precision=<p> weight_bytes=<prepacked weights and embeddings held>
-//   tessera[-bf16|-int8][-separate-attention] <model> batch=<n> images_per_s=<median>
+//   tessera[-bf16|-int8][-fused-attention] <model> batch=<n> images_per_s=<median>
 //   ms_per_image=<median>
 //           best_images_per_s=<x> gflops=<at the median> peak_fraction=<gflops / fp32 gemm peak>
 //           iterations=<n> kernel=<oneDNN's kernel for the largest GEMM>
@@ -161,7 +161,7 @@ int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_pa
       std::string runner = precision == engine::kernels::Precision::kF32
                                ? "tessera"
                                : fmt::format("tessera-{}", PrecisionName(precision));
-      if (attention != engine::kernels::AttentionKernel::kFused) runner += "-separate-attention";
+      if (attention == engine::kernels::AttentionKernel::kFused) runner += "-fused-attention";
       std::printf(
           "%s %s batch=%d images_per_s=%.3f ms_per_image=%.3f best_images_per_s=%.3f "
           "gflops=%.1f peak_fraction=%.3f iterations=%zu kernel=%s attention=%s\n",
@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
   double seconds = 5;
   bool no_gemm_peak = false;
   std::string precision_name = "fp32";
-  std::string attention_name = "fused";
+  std::string attention_name = "separate";
   app.add_option("--model", models, "Checkpoint folder(s)")->required();
   app.add_option("--precision", precision_name, "fp32, bf16 or int8 (the encoder's GEMMs)");
   app.add_option("--attention", attention_name, "fused or separate (kernels/attention.h)")

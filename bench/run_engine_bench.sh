@@ -9,7 +9,7 @@
 #                              fp32 ONNX Runtime and OpenVINO, bf16 OpenVINO, int8 ONNX Runtime's
 #                              dynamic quantization and OpenVINO's through NNCF (its own venv,
 #                              BUILD_DIR/nncf-venv, bench/requirements-nncf.txt).
-#   ATTENTION_AB=0              skip timing fp32 with the separate attention kernel too (default:
+#   ATTENTION_AB=0              skip timing fp32 with the fused attention kernel too (default:
 #                              timed, and the fused / separate ratio printed; kernels/attention.h)
 #
 # 1. makes the random-weight ViT-B/16 and ViT-Tiny/16 checkpoints, their ONNX exports and one
@@ -67,7 +67,7 @@ for round in $(seq "$rounds"); do
     done
     if [ "${ATTENTION_AB:-1}" != 0 ] && [[ ",$precisions," == *,fp32,* ]]; then
       "$build/bench/engine_bench" --model "$models_dir/$model" --inputs "$models_dir/inputs.bin" \
-        --threads "$threads" --batches "$batches" --seconds "$seconds" --attention separate \
+        --threads "$threads" --batches "$batches" --seconds "$seconds" --attention fused \
         --no-gemm-peak | tee -a "$log"
     fi
     .venv/bin/python bench/ort_bench.py --model-dir "$models_dir/$model" \
@@ -95,7 +95,7 @@ done
 import re, statistics, sys
 median, best, peak = {}, {}, None
 for line in open(sys.argv[1]):
-    m = re.match(r"(tessera|tessera-bf16|tessera-int8|tessera-separate-attention|ort|ort-int8|openvino-f32|openvino-bf16|openvino-int8) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
+    m = re.match(r"(tessera|tessera-bf16|tessera-int8|tessera-fused-attention|ort|ort-int8|openvino-f32|openvino-bf16|openvino-int8) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
     if m:
         key = (m[2], int(m[3]), m[1])
         median.setdefault(key, []).append(float(m[4]))
@@ -134,13 +134,13 @@ for (model, batch) in sorted({(k[0], k[1]) for k in median}):
         p, name = max(measured) if measured else (nan, "-")
         print(f"{model:<12} {batch:>5} {precision:>5} {t:>8.2f} {name:>14} {p:>8.2f} "
               f"{t / p:>6.2f} {t / get('tessera'):>7.2f}")
-pairs = sorted({(k[0], k[1]) for k in median if k[2] == "tessera-separate-attention"})
+pairs = sorted({(k[0], k[1]) for k in median if k[2] == "tessera-fused-attention"})
 if pairs:
     print()
-    print("fp32 images/s (median) with the fused attention kernel (the default) and the separate one")
+    print("fp32 images/s (median) with the fused attention kernel and the separate one (the default)")
     print(f"{'model':<12} {'batch':>5} {'fused':>8} {'separate':>8} {'ratio':>6}")
     for (model, batch) in pairs:
-        f = statistics.median(median.get((model, batch, "tessera"), [nan]))
-        s = statistics.median(median[(model, batch, "tessera-separate-attention")])
+        f = statistics.median(median[(model, batch, "tessera-fused-attention")])
+        s = statistics.median(median.get((model, batch, "tessera"), [nan]))
         print(f"{model:<12} {batch:>5} {f:>8.2f} {s:>8.2f} {f / s:>6.2f}")
 EOF

@@ -110,7 +110,7 @@ class ImageClassifier {
   // e.g. "brgconv_1x1:avx512_core_bf16": what the precision and ISA came to. Not thread-safe
   // against Forward (which may add kernels): call it where Forward would be called.
   std::string GemmKernel(int batch) const;
-  // How attention runs, e.g. "fused(sgemm, softmax avx2)" (kernels/attention.h).
+  // How attention runs, e.g. "separate(gemm:jit, jit:avx2, gemm:jit)" (kernels/attention.h).
   std::string AttentionImplementation() const;
   // pixels: [batch][pixels_per_image()]; logits: [batch][num_labels]; 1 <= batch <=
   // max_batch_size. Not re-entrant.

@@ -54,7 +54,7 @@ struct AttentionSpec {
   int64_t v_image_stride = 0;
   int64_t out_image_stride = 0;
   float scale = 1.f;  // usually 1 / sqrt(head_dim)
-  AttentionKernel kernel = AttentionKernel::kFused;
+  AttentionKernel kernel = AttentionKernel::kSeparate;
   // kFused: the threads Run's parallel region uses (each needs its own score block); required.
   int num_threads = 0;
 };

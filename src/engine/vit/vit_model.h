@@ -58,8 +58,9 @@ struct VitModelOptions {
   // The encoder GEMMs' precision; a precision this host does not run natively is refused
   // (kernels/precision.h). The packed weight file holds one precision: key its path by it too.
   kernels::Precision precision = kernels::Precision::kF32;
-  // How attention is computed (kernels/attention.h); fused unless a benchmark compares.
-  kernels::AttentionKernel attention = kernels::AttentionKernel::kFused;
+  // How attention is computed (kernels/attention.h). Separate: the fused kernel has not beaten it
+  // on a host yet (docs/performance.md); bench/run_engine_bench.sh compares them on every run.
+  kernels::AttentionKernel attention = kernels::AttentionKernel::kSeparate;
 };
 
 class VitModel {
@@ -86,7 +87,7 @@ class VitModel {
   // The oneDNN kernel of the encoder's largest GEMM (the first MLP layer) for `batch` images,
   // e.g. "brgconv_1x1:avx512_core_bf16"; empty before WarmUp(batch) or Forward of that size.
   std::string GemmKernel(int batch) const;
-  // How attention runs, e.g. "fused(sgemm, softmax avx2)" (kernels/attention.h).
+  // How attention runs, e.g. "separate(gemm:jit, jit:avx2, gemm:jit)" (kernels/attention.h).
   std::string AttentionImplementation() const {
     return last_attention_.front()->ImplementationName();
   }

@@ -514,6 +514,7 @@ TEST_P(KernelsTest, AttentionRejectsBadShapes) {
                      .scale = 1.f};
   EXPECT_FALSE(Attention::Create(runtime_.get(), spec).ok());  // q stride < heads * dim
   spec.q_row_stride = 8;
+  spec.kernel = AttentionKernel::kFused;
   spec.num_threads = 0;  // the fused kernel needs one score block per thread
   EXPECT_FALSE(Attention::Create(runtime_.get(), spec).ok());
   spec.num_threads = 1;
