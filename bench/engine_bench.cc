@@ -8,11 +8,14 @@
 //
 // Output lines (stable, parsed by run_engine_bench.sh):
 //   gemm_peak gflops=<x> shape=<MxKxN> sgemm_gflops=<x> linear_gflops=<x> linear_impl=<impl>
+//   gemm_bound precision=<bf16|int8> gflops=<the engine's linear layer in it, 2048^3>
+//           shape=<MxKxN> linear_impl=<impl>          (bf16 / int8 runs)
 //   isa=<the instruction set the kernels dispatch to>
 //   weights <model> precision=<p> weight_bytes=<prepacked weights and embeddings held>
 //   tessera[-bf16|-int8][-fused-attention] <model> batch=<n> images_per_s=<median>
 //   ms_per_image=<median>
 //           best_images_per_s=<x> gflops=<at the median> peak_fraction=<gflops / fp32 gemm peak>
+//           bound_fraction=<gflops / the precision's gemm_bound (fp32: the peak)>
 //           iterations=<n> kernel=<oneDNN's kernel for the largest GEMM>
 //           attention=<the attention kernel, kernels/attention.h>
 #include <algorithm>
@@ -90,12 +93,42 @@ double MeasureGemmPeak(double seconds) {
   return peak;
 }
 
+// The engine's own linear layer in a reduced precision (bf16 or int8) on the same 2048^3 problem:
+// the bound that precision's forward pass is quoted against. int8 includes the per-call dynamic
+// activation quantization, which the model pays too.
+double MeasurePrecisionBound(double seconds, engine::kernels::Precision precision) {
+  constexpr int kN = 2048;
+  const double flops = 2.0 * kN * kN * kN;
+  std::vector<float> a(size_t(kN) * kN, 0.5f), b(size_t(kN) * kN, 0.01f), c(size_t(kN) * kN);
+  auto runtime = engine::kernels::DnnlRuntime::Create();
+  if (!runtime.ok()) return 0;
+  auto linear = engine::kernels::Linear::Create(
+      runtime->get(), {.in_features = kN, .out_features = kN, .precision = precision}, b, {});
+  if (!linear.ok() || !(*linear)->Prepare(kN).ok()) return 0;
+  for (int i = 0; i < 2; ++i) (void)(*linear)->Run(kN, a.data(), c.data());
+  double best = 0;
+  const auto start = Clock::now();
+  while (Seconds(start) < seconds) {
+    const auto t0 = Clock::now();
+    (void)(*linear)->Run(kN, a.data(), c.data());
+    best = std::max(best, flops / Seconds(t0) / 1e9);
+  }
+  std::printf("gemm_bound precision=%s gflops=%.1f shape=%dx%dx%d linear_impl=%s\n",
+              std::string(PrecisionName(precision)).c_str(), best, kN, kN, kN,
+              (*linear)->ImplementationName(kN).c_str());
+  std::fflush(stdout);
+  return best;
+}
+
 int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_path, int threads,
         const std::vector<int>& batches, double seconds, bool gemm_peak,
         engine::kernels::Precision precision, engine::kernels::AttentionKernel attention) {
   engine::kernels::SetThreads(threads);
   std::printf("isa=%s\n", engine::kernels::HostIsaName().c_str());
   const double peak = gemm_peak ? MeasureGemmPeak(std::min(seconds, 3.0)) : 0;
+  const double bound = precision == engine::kernels::Precision::kF32
+                           ? peak
+                           : MeasurePrecisionBound(std::min(seconds, 3.0), precision);
   std::vector<float> inputs;
   if (!inputs_path.empty()) {
     std::ifstream in(inputs_path, std::ios::binary | std::ios::ate);
@@ -164,10 +197,12 @@ int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_pa
       if (attention == engine::kernels::AttentionKernel::kFused) runner += "-fused-attention";
       std::printf(
           "%s %s batch=%d images_per_s=%.3f ms_per_image=%.3f best_images_per_s=%.3f "
-          "gflops=%.1f peak_fraction=%.3f iterations=%zu kernel=%s attention=%s\n",
+          "gflops=%.1f peak_fraction=%.3f bound_fraction=%.3f iterations=%zu kernel=%s "
+          "attention=%s\n",
           runner.c_str(), name.c_str(), batch, images_per_s, 1000.0 / images_per_s,
-          best_images_per_s, gflops, peak > 0 ? gflops / peak : 0.0, times.size(),
-          (*model)->GemmKernel(batch).c_str(), (*model)->AttentionImplementation().c_str());
+          best_images_per_s, gflops, peak > 0 ? gflops / peak : 0.0,
+          bound > 0 ? gflops / bound : 0.0, times.size(), (*model)->GemmKernel(batch).c_str(),
+          (*model)->AttentionImplementation().c_str());
       std::fflush(stdout);
     }
   }
@@ -195,7 +230,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "OpenMP threads")->check(CLI::Range(1, 4096));
   app.add_option("--batches", batches_text, "Comma-separated batch sizes");
   app.add_option("--seconds", seconds, "Minimum timed seconds per batch size");
-  app.add_flag("--no-gemm-peak", no_gemm_peak, "Skip measuring the GEMM peak");
+  app.add_flag(
+      "--no-gemm-peak", no_gemm_peak,
+      "Skip measuring the fp32 GEMM peak (a bf16 / int8 run still measures its own bound)");
   CLI11_PARSE(app, argc, argv);
   std::vector<int> batches;
   for (size_t start = 0; start <= batches_text.size();) {

@@ -93,8 +93,11 @@ done
 
 .venv/bin/python - "$log" <<'EOF'
 import re, statistics, sys
-median, best, peak = {}, {}, None
+median, best, peak, bound_fraction = {}, {}, None, {}
 for line in open(sys.argv[1]):
+    m = re.match(r"(tessera\S*) (\S+) batch=(\d+) .*bound_fraction=([\d.]+)", line)
+    if m:
+        bound_fraction.setdefault((m[2], int(m[3]), m[1]), []).append(float(m[4]))
     m = re.match(r"(tessera|tessera-bf16|tessera-int8|tessera-fused-attention|ort|ort-int8|openvino-f32|openvino-bf16|openvino-int8) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
     if m:
         key = (m[2], int(m[3]), m[1])
@@ -122,8 +125,10 @@ print()
 print("images/s (median), by precision: Tessera, the best peer at that precision, their ratio,")
 print("and Tessera's speed-up over its own fp32")
 peers = {"fp32": ["ort", "openvino-f32"], "bf16": ["openvino-bf16"], "int8": ["ort-int8", "openvino-int8"]}
+print("'bound': the share of its precision's GEMM bound (the engine's linear layer in that precision at")
+print("2048^3, measured in the same run; fp32: the oneDNN peak) Tessera's forward pass reaches")
 print(f"{'model':<12} {'batch':>5} {'prec':>5} {'tessera':>8} {'best peer':>14} {'img/s':>8} "
-      f"{'T/peer':>6} {'vs fp32':>7}")
+      f"{'T/peer':>6} {'vs fp32':>7} {'bound':>6}")
 for (model, batch) in sorted({(k[0], k[1]) for k in median}):
     get = lambda runner: statistics.median(median.get((model, batch, runner), [nan]))
     for precision, runners in peers.items():
@@ -132,8 +137,13 @@ for (model, batch) in sorted({(k[0], k[1]) for k in median}):
             continue
         measured = [(get(r), r) for r in runners if get(r) == get(r)]
         p, name = max(measured) if measured else (nan, "-")
+        runner = "tessera" if precision == "fp32" else f"tessera-{precision}"
+        if precision == "fp32":  # the peak is measured once per run (the first engine_bench call)
+            frac = t * flops.get(model, nan) / 1e9 / peak if peak else nan
+        else:  # each bf16 / int8 engine_bench call measures its own bound
+            frac = statistics.median(bound_fraction.get((model, batch, runner), [nan]))
         print(f"{model:<12} {batch:>5} {precision:>5} {t:>8.2f} {name:>14} {p:>8.2f} "
-              f"{t / p:>6.2f} {t / get('tessera'):>7.2f}")
+              f"{t / p:>6.2f} {t / get('tessera'):>7.2f} {frac * 100 if frac > 0 else nan:>5.0f}%")
 pairs = sorted({(k[0], k[1]) for k in median if k[2] == "tessera-fused-attention"})
 if pairs:
     print()
