@@ -13,7 +13,7 @@
 //   isa=<the instruction set the kernels dispatch to>
 //   weights <model> precision=<p> weight_bytes=<prepacked weights and embeddings held>
 //   tessera[-bf16|-int8][-fused-attention] <model> batch=<n> images_per_s=<median>
-//   ms_per_image=<median>
+//           ms_per_image=<median>
 //           best_images_per_s=<x> gflops=<at the median> peak_fraction=<gflops / fp32 gemm peak>
 //           bound_fraction=<gflops / the precision's gemm_bound (fp32: the peak)>
 //           iterations=<n> kernel=<oneDNN's kernel for the largest GEMM>
