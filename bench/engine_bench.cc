@@ -54,24 +54,27 @@ double ModelFlops(const engine::ViTConfig& c) {
   return 2 * (patch + c.num_hidden_layers * per_layer + head);
 }
 
+// The best rate (GFLOP/s) of `run`, a problem of `flops`, over `seconds` after two warm-up calls.
+template <typename Run>
+double BestRate(double flops, double seconds, const Run& run) {
+  for (int i = 0; i < 2; ++i) run();
+  double best = 0;
+  const auto start = Clock::now();
+  while (Seconds(start) < seconds) {
+    const auto t0 = Clock::now();
+    run();
+    best = std::max(best, flops / Seconds(t0) / 1e9);
+  }
+  return best;
+}
+
 // The best fp32 GEMM rate oneDNN reaches here on a large square problem: both its BLAS-style
 // dnnl_sgemm and the engine's own linear kernel (a 1x1 convolution); the peak is the larger.
 double MeasureGemmPeak(double seconds) {
   constexpr int kN = 2048;
   const double flops = 2.0 * kN * kN * kN;
   std::vector<float> a(size_t(kN) * kN, 0.5f), b(size_t(kN) * kN, 0.01f), c(size_t(kN) * kN);
-  auto best_of = [&](const auto& run) {
-    for (int i = 0; i < 2; ++i) run();
-    double best = 0;
-    auto start = Clock::now();
-    while (Seconds(start) < seconds) {
-      auto t0 = Clock::now();
-      run();
-      best = std::max(best, flops / Seconds(t0) / 1e9);
-    }
-    return best;
-  };
-  const double sgemm = best_of([&] {
+  const double sgemm = BestRate(flops, seconds, [&] {
     dnnl_sgemm('N', 'N', kN, kN, kN, 1.f, a.data(), kN, b.data(), kN, 0.f, c.data(), kN);
   });
   double linear_rate = 0;
@@ -80,7 +83,7 @@ double MeasureGemmPeak(double seconds) {
   if (runtime.ok()) {
     auto linear = engine::kernels::Linear::Create(runtime->get(), {kN, kN}, b, {});
     if (linear.ok() && (*linear)->Prepare(kN).ok()) {
-      linear_rate = best_of([&] { (void)(*linear)->Run(kN, a.data(), c.data()); });
+      linear_rate = BestRate(flops, seconds, [&] { (void)(*linear)->Run(kN, a.data(), c.data()); });
       impl = (*linear)->ImplementationName(kN);
     }
   }
@@ -105,14 +108,8 @@ double MeasurePrecisionBound(double seconds, engine::kernels::Precision precisio
   auto linear = engine::kernels::Linear::Create(
       runtime->get(), {.in_features = kN, .out_features = kN, .precision = precision}, b, {});
   if (!linear.ok() || !(*linear)->Prepare(kN).ok()) return 0;
-  for (int i = 0; i < 2; ++i) (void)(*linear)->Run(kN, a.data(), c.data());
-  double best = 0;
-  const auto start = Clock::now();
-  while (Seconds(start) < seconds) {
-    const auto t0 = Clock::now();
-    (void)(*linear)->Run(kN, a.data(), c.data());
-    best = std::max(best, flops / Seconds(t0) / 1e9);
-  }
+  const double best =
+      BestRate(flops, seconds, [&] { (void)(*linear)->Run(kN, a.data(), c.data()); });
   std::printf("gemm_bound precision=%s gflops=%.1f shape=%dx%dx%d linear_impl=%s\n",
               std::string(PrecisionName(precision)).c_str(), best, kN, kN, kN,
               (*linear)->ImplementationName(kN).c_str());

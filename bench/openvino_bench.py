@@ -19,6 +19,25 @@ import openvino as ov
 from bench_timing import peer_arguments, result_line, time_runs
 
 
+def time_batches(core, model, runner, name, all_inputs, args, precision=None, suffix=""):
+    """Times `model` at each of args.batches as every OpenVINO runner here is timed (one stream,
+    LATENCY hint, args.threads threads; precision: INFERENCE_PRECISION_HINT, None for OpenVINO's
+    default) and prints one result line per batch (+ the execution precision and `suffix`)."""
+    for batch in [int(b) for b in args.batches.split(",")]:
+        model.reshape({model.inputs[0]: [batch, 3, 224, 224]})
+        config = {"INFERENCE_NUM_THREADS": args.threads, "NUM_STREAMS": 1,
+                  "PERFORMANCE_HINT": "LATENCY"}
+        if precision is not None:
+            config["INFERENCE_PRECISION_HINT"] = precision
+        compiled = core.compile_model(model, "CPU", config)
+        used = compiled.get_property("INFERENCE_PRECISION_HINT")
+        request = compiled.create_infer_request()
+        x = np.ascontiguousarray(all_inputs[:batch])
+        median, best, n = time_runs(lambda: request.infer({0: x}), args.seconds, args.min_iters)
+        print(result_line(runner, name, batch, median, best, n)
+              + f"{suffix} execution_precision={used}", flush=True)
+
+
 def main():
     parser = peer_arguments(__doc__)
     parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
@@ -28,20 +47,8 @@ def main():
     model = core.read_model(os.path.join(args.model_dir, "model.onnx"))
     name = os.path.basename(os.path.normpath(args.model_dir))
     all_inputs = np.fromfile(args.inputs, dtype=np.float32).reshape(-1, 3, 224, 224)
-    for batch in [int(b) for b in args.batches.split(",")]:
-        model.reshape({model.inputs[0]: [batch, 3, 224, 224]})
-        compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_NUM_THREADS": args.threads,
-            "NUM_STREAMS": 1,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": args.precision,
-        })
-        used = compiled.get_property("INFERENCE_PRECISION_HINT")
-        request = compiled.create_infer_request()
-        x = np.ascontiguousarray(all_inputs[:batch])
-        median, best, n = time_runs(lambda: request.infer({0: x}), args.seconds, args.min_iters)
-        print(result_line(f"openvino-{args.precision}", name, batch, median, best, n)
-              + f" execution_precision={used}", flush=True)
+    time_batches(core, model, f"openvino-{args.precision}", name, all_inputs, args,
+                 precision=args.precision)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import nncf
 import numpy as np
 import openvino as ov
 
-from bench_timing import peer_arguments, result_line, time_runs
+from bench_timing import peer_arguments
+from openvino_bench import time_batches
 
 
 def main():
@@ -35,19 +36,8 @@ def main():
     calibration = [np.ascontiguousarray(all_inputs[i:i + 1]) for i in range(len(all_inputs))]
     quantized = nncf.quantize(model, nncf.Dataset(calibration), model_type=nncf.ModelType.TRANSFORMER,
                               subset_size=len(calibration))
-    for batch in [int(b) for b in args.batches.split(",")]:
-        quantized.reshape({quantized.inputs[0]: [batch, 3, 224, 224]})
-        compiled = core.compile_model(quantized, "CPU", {
-            "INFERENCE_NUM_THREADS": args.threads,
-            "NUM_STREAMS": 1,
-            "PERFORMANCE_HINT": "LATENCY",
-        })
-        used = compiled.get_property("INFERENCE_PRECISION_HINT")
-        request = compiled.create_infer_request()
-        x = np.ascontiguousarray(all_inputs[:batch])
-        median, best, n = time_runs(lambda: request.infer({0: x}), args.seconds, args.min_iters)
-        print(result_line("openvino-int8", name, batch, median, best, n)
-              + f" calibration_images={len(calibration)} execution_precision={used}", flush=True)
+    time_batches(core, quantized, "openvino-int8", name, all_inputs, args,
+                 suffix=f" calibration_images={len(calibration)}")
 
 
 if __name__ == "__main__":

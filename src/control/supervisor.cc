@@ -848,11 +848,11 @@ void Supervisor::WaitUntilRouted(const registry::CancellationToken& cancel,
   const uint64_t generation = options_.endpoints->generation();
   const absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock lock(&mu_);
-  while (!stopped_ && observed_generation_ < generation && cancel.Check().ok() &&
-         absl::Now() < deadline) {
-    auto observed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stopped_ || observed_generation_ >= generation;
-    };
+  auto observed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopped_ || observed_generation_ >= generation;
+  };
+  // Wakes every 100 ms to see the cancellation (it has no condition variable of its own).
+  while (!observed() && cancel.Check().ok() && absl::Now() < deadline) {
     mu_.AwaitWithTimeout(absl::Condition(&observed), absl::Milliseconds(100));
   }
 }

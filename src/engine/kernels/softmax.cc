@@ -71,23 +71,28 @@ void SoftmaxRowScalar(float* row, int64_t cols) {
                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// The tail's scores, its masked-out lanes as -inf (probability 0).
+[[gnu::target("avx2,fma"), gnu::always_inline]] inline __m256 LoadTail(const float* tail,
+                                                                       __m256i mask) {
+  return _mm256_blendv_ps(_mm256_set1_ps(-std::numeric_limits<float>::infinity()),
+                          _mm256_maskload_ps(tail, mask), _mm256_castsi256_ps(mask));
+}
+
+// Folds `x` into a running maximum and a running "any NaN" mask.
+[[gnu::target("avx2,fma"), gnu::always_inline]] inline void TakeMax(__m256 x, __m256& max,
+                                                                    __m256& nan) {
+  max = _mm256_max_ps(max, x);
+  nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
 [[gnu::target("avx2,fma")]] void SoftmaxRowAvx2(float* row, int64_t cols) {
   const int64_t full = cols / 8 * 8, tail = cols - full;
   const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   const __m256i mask = TailMask(tail);
-  // Max: masked-out lanes read as -inf. A NaN anywhere makes the max NaN (unordered compare).
+  // Max. A NaN anywhere makes the max NaN (unordered compare).
   __m256 max = neg_inf, nan = _mm256_setzero_ps();
-  for (int64_t i = 0; i < full; i += 8) {
-    const __m256 x = _mm256_loadu_ps(row + i);
-    max = _mm256_max_ps(max, x);
-    nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-  }
-  if (tail > 0) {
-    const __m256 x =
-        _mm256_blendv_ps(neg_inf, _mm256_maskload_ps(row + full, mask), _mm256_castsi256_ps(mask));
-    max = _mm256_max_ps(max, x);
-    nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-  }
+  for (int64_t i = 0; i < full; i += 8) TakeMax(_mm256_loadu_ps(row + i), max, nan);
+  if (tail > 0) TakeMax(LoadTail(row + full, mask), max, nan);
   float row_max = HorizontalMax(max);
   if (_mm256_movemask_ps(nan) != 0) row_max = std::numeric_limits<float>::quiet_NaN();
   const __m256 m = _mm256_set1_ps(row_max);
@@ -98,9 +103,7 @@ void SoftmaxRowScalar(float* row, int64_t cols) {
     sum = _mm256_add_ps(sum, e);
   }
   if (tail > 0) {
-    const __m256 x =
-        _mm256_blendv_ps(neg_inf, _mm256_maskload_ps(row + full, mask), _mm256_castsi256_ps(mask));
-    const __m256 e = ExpNonPositive(_mm256_sub_ps(x, m));  // -inf - m -> 0
+    const __m256 e = ExpNonPositive(_mm256_sub_ps(LoadTail(row + full, mask), m));  // -inf - m -> 0
     _mm256_maskstore_ps(row + full, mask, e);
     sum = _mm256_add_ps(sum, e);
   }
