@@ -4,7 +4,7 @@
 // bench/run_engine_bench.sh (which also runs ONNX Runtime on the same inputs).
 //
 //   engine_bench --model build/bench-models/vit-base-16 --inputs build/bench-models/inputs.bin
-//       --threads 2 --batches 1,4,8 --seconds 5 [--precision bf16] [--attention fused]
+//       --threads 2 --batches 1,4,8 --seconds 5 [--precision bf16] [--attention fused|separate]
 //
 // Output lines (stable, parsed by run_engine_bench.sh):
 //   gemm_peak gflops=<x> shape=<MxKxN> sgemm_gflops=<x> linear_gflops=<x> linear_impl=<impl>
@@ -12,7 +12,8 @@
 //           shape=<MxKxN> linear_impl=<impl>          (bf16 / int8 runs)
 //   isa=<the instruction set the kernels dispatch to>
 //   weights <model> precision=<p> weight_bytes=<prepacked weights and embeddings held>
-//   tessera[-bf16|-int8][-fused-attention] <model> batch=<n> images_per_s=<median>
+//   tessera[-bf16|-int8][-fused-attention|-separate-attention] <model> batch=<n>
+//   images_per_s=<median>
 //           ms_per_image=<median>
 //           best_images_per_s=<x> gflops=<at the median> peak_fraction=<gflops / fp32 gemm peak>
 //           bound_fraction=<gflops / the precision's gemm_bound (fp32: the peak)>
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -119,7 +121,8 @@ double MeasurePrecisionBound(double seconds, engine::kernels::Precision precisio
 
 int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_path, int threads,
         const std::vector<int>& batches, double seconds, bool gemm_peak,
-        engine::kernels::Precision precision, engine::kernels::AttentionKernel attention) {
+        engine::kernels::Precision precision,
+        std::optional<engine::kernels::AttentionKernel> attention) {
   engine::kernels::SetThreads(threads);
   std::printf("isa=%s\n", engine::kernels::HostIsaName().c_str());
   const double peak = gemm_peak ? MeasureGemmPeak(std::min(seconds, 3.0)) : 0;
@@ -191,7 +194,10 @@ int Run(const std::vector<std::string>& model_dirs, const std::string& inputs_pa
       std::string runner = precision == engine::kernels::Precision::kF32
                                ? "tessera"
                                : fmt::format("tessera-{}", PrecisionName(precision));
-      if (attention == engine::kernels::AttentionKernel::kFused) runner += "-fused-attention";
+      // A kernel named on the command line shows in the runner (unset: the engine's choice).
+      if (attention.has_value()) {
+        runner += fmt::format("-{}-attention", engine::kernels::AttentionKernelName(*attention));
+      }
       std::printf(
           "%s %s batch=%d images_per_s=%.3f ms_per_image=%.3f best_images_per_s=%.3f "
           "gflops=%.1f peak_fraction=%.3f bound_fraction=%.3f iterations=%zu kernel=%s "
@@ -218,11 +224,12 @@ int main(int argc, char** argv) {
   double seconds = 5;
   bool no_gemm_peak = false;
   std::string precision_name = "fp32";
-  std::string attention_name = "separate";
+  std::string attention_name = "auto";
   app.add_option("--model", models, "Checkpoint folder(s)")->required();
   app.add_option("--precision", precision_name, "fp32, bf16 or int8 (the encoder's GEMMs)");
-  app.add_option("--attention", attention_name, "fused or separate (kernels/attention.h)")
-      ->check(CLI::IsMember({"fused", "separate"}));
+  app.add_option("--attention", attention_name,
+                 "fused, separate or auto: the engine's choice (kernels/attention.h)")
+      ->check(CLI::IsMember({"auto", "fused", "separate"}));
   app.add_option("--inputs", inputs, "float32 [N, 3, H, W] pixels (bench/make_bench_models.py)");
   app.add_option("--threads", threads, "OpenMP threads")->check(CLI::Range(1, 4096));
   app.add_option("--batches", batches_text, "Comma-separated batch sizes");
@@ -243,8 +250,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", std::string(precision.status().message()).c_str());
     return 2;
   }
+  std::optional<tessera::engine::kernels::AttentionKernel> attention;
+  if (attention_name == "fused") attention = tessera::engine::kernels::AttentionKernel::kFused;
+  if (attention_name == "separate") {
+    attention = tessera::engine::kernels::AttentionKernel::kSeparate;
+  }
   return tessera::bench::Run(models, inputs, threads, batches, seconds, !no_gemm_peak, *precision,
-                             attention_name == "fused"
-                                 ? tessera::engine::kernels::AttentionKernel::kFused
-                                 : tessera::engine::kernels::AttentionKernel::kSeparate);
+                             attention);
 }

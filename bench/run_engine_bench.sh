@@ -9,8 +9,10 @@
 #                              fp32 ONNX Runtime and OpenVINO, bf16 OpenVINO, int8 ONNX Runtime's
 #                              dynamic quantization and OpenVINO's through NNCF (its own venv,
 #                              BUILD_DIR/nncf-venv, bench/requirements-nncf.txt).
-#   ATTENTION_AB=0              skip timing fp32 with the fused attention kernel too (default:
-#                              timed, and the fused / separate ratio printed; kernels/attention.h)
+#   ATTENTION_AB=0              skip timing the attention kernel the engine does not pick (default:
+#                              timed -- fp32 with the fused kernel, bf16 with the separate one on
+#                              AMX hosts -- and its ratio to the default printed;
+#                              kernels/attention.h)
 #
 # 1. makes the random-weight ViT-B/16 and ViT-Tiny/16 checkpoints, their ONNX exports and one
 #    shared input batch (bench/make_bench_models.py, into BUILD_DIR/bench-models; skipped when
@@ -65,10 +67,17 @@ for round in $(seq "$rounds"); do
         $peak_flag | tee -a "$log"
       peak_flag="--no-gemm-peak"
     done
-    if [ "${ATTENTION_AB:-1}" != 0 ] && [[ ",$precisions," == *,fp32,* ]]; then
-      "$build/bench/engine_bench" --model "$models_dir/$model" --inputs "$models_dir/inputs.bin" \
-        --threads "$threads" --batches "$batches" --seconds "$seconds" --attention fused \
-        --no-gemm-peak | tee -a "$log"
+    if [ "${ATTENTION_AB:-1}" != 0 ]; then
+      # The attention kernel the engine does not pick, timed too: fp32's fused one, and bf16's
+      # separate one where AMX makes the fused one the default.
+      ab=()
+      [[ ",$precisions," == *,fp32,* ]] && ab+=("fp32 fused")
+      [[ ",$precisions," == *,bf16,* ]] && grep -qw amx_bf16 /proc/cpuinfo && ab+=("bf16 separate")
+      for pair in "${ab[@]}"; do
+        "$build/bench/engine_bench" --model "$models_dir/$model" --inputs "$models_dir/inputs.bin" \
+          --threads "$threads" --batches "$batches" --seconds "$seconds" \
+          --precision "${pair% *}" --attention "${pair#* }" --no-gemm-peak | tee -a "$log"
+      done
     fi
     .venv/bin/python bench/ort_bench.py --model-dir "$models_dir/$model" \
       --inputs "$models_dir/inputs.bin" --threads "$threads" --batches "$batches" \
@@ -98,7 +107,7 @@ for line in open(sys.argv[1]):
     m = re.match(r"(tessera\S*) (\S+) batch=(\d+) .*bound_fraction=([\d.]+)", line)
     if m:
         bound_fraction.setdefault((m[2], int(m[3]), m[1]), []).append(float(m[4]))
-    m = re.match(r"(tessera|tessera-bf16|tessera-int8|tessera-fused-attention|ort|ort-int8|openvino-f32|openvino-bf16|openvino-int8) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
+    m = re.match(r"(tessera\S*|ort|ort-int8|openvino-f32|openvino-bf16|openvino-int8) (\S+) batch=(\d+) images_per_s=([\d.]+) .*best_images_per_s=([\d.]+)", line)
     if m:
         key = (m[2], int(m[3]), m[1])
         median.setdefault(key, []).append(float(m[4]))
@@ -144,13 +153,16 @@ for (model, batch) in sorted({(k[0], k[1]) for k in median}):
             frac = statistics.median(bound_fraction.get((model, batch, runner), [nan]))
         print(f"{model:<12} {batch:>5} {precision:>5} {t:>8.2f} {name:>14} {p:>8.2f} "
               f"{t / p:>6.2f} {t / get('tessera'):>7.2f} {frac * 100 if frac > 0 else nan:>5.0f}%")
-pairs = sorted({(k[0], k[1]) for k in median if k[2] == "tessera-fused-attention"})
-if pairs:
+ab = sorted({k for k in median if k[2].endswith("-attention")})
+if ab:
     print()
-    print("fp32 images/s (median) with the fused attention kernel and the separate one (the default)")
-    print(f"{'model':<12} {'batch':>5} {'fused':>8} {'separate':>8} {'ratio':>6}")
-    for (model, batch) in pairs:
-        f = statistics.median(median[(model, batch, "tessera-fused-attention")])
-        s = statistics.median(median.get((model, batch, "tessera"), [nan]))
-        print(f"{model:<12} {batch:>5} {f:>8.2f} {s:>8.2f} {f / s:>6.2f}")
+    print("images/s (median) with the attention kernel the engine does not pick, against its choice")
+    print(f"{'model':<12} {'batch':>5} {'prec':>5} {'kernel':>8} {'img/s':>8} {'default':>8} {'ratio':>6}")
+    for (model, batch, runner) in ab:
+        m = re.match(r"tessera(?:-(bf16|int8))?-(fused|separate)-attention", runner)
+        precision, kernel = m[1] or "fp32", m[2]
+        default = "tessera" if precision == "fp32" else f"tessera-{precision}"
+        f = statistics.median(median[(model, batch, runner)])
+        d = statistics.median(median.get((model, batch, default), [nan]))
+        print(f"{model:<12} {batch:>5} {precision:>5} {kernel:>8} {f:>8.2f} {d:>8.2f} {f / d:>6.2f}")
 EOF

@@ -24,6 +24,13 @@ class AlignedBuffer {
     std::fill(data_.get(), data_.get() + size, 0.f);
   }
   float* data() { return data_.get(); }
+  // The buffer as elements of a type no wider than a float (bf16 activations use the same
+  // workspace as fp32 ones; one model uses a buffer as one type only).
+  template <typename T>
+  T* as() {
+    static_assert(sizeof(T) <= sizeof(float) && alignof(T) <= alignof(float));
+    return reinterpret_cast<T*>(data_.get());
+  }
   const float* data() const { return data_.get(); }
   size_t size() const { return size_; }
   std::span<float> span() { return {data_.get(), size_}; }

@@ -6,6 +6,8 @@
 #include <atomic>
 
 #include "common/status_macros.h"
+#include "engine/kernels/attention_amx.h"
+#include "engine/kernels/precision.h"
 #include "engine/kernels/softmax.h"
 #include "fmt/format.h"
 
@@ -22,6 +24,16 @@ const char* AttentionKernelName(AttentionKernel kernel) {
 using dnnl::memory;
 using Dt = dnnl::memory::data_type;
 using Tag = dnnl::memory::format_tag;
+
+namespace {
+
+Dt DnnlType(ElementType type) { return type == ElementType::kBF16 ? Dt::bf16 : Dt::f32; }
+
+const char* ElementTypeName(ElementType type) {
+  return type == ElementType::kBF16 ? "bf16" : "fp32";
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Attention>> Attention::Create(DnnlRuntime* runtime,
                                                              const AttentionSpec& spec) {
@@ -46,9 +58,17 @@ absl::StatusOr<std::unique_ptr<Attention>> Attention::Create(DnnlRuntime* runtim
     return absl::InvalidArgumentError(
         fmt::format("attention: fused kernel needs a thread count, got {}", spec.num_threads));
   }
+  if (spec.input_type == ElementType::kF32 && spec.output_type == ElementType::kBF16) {
+    return absl::InvalidArgumentError("attention: fp32 inputs with a bf16 output");
+  }
+  if (spec.input_type == ElementType::kBF16) RETURN_IF_ERROR(CheckHostRuns(Precision::kBF16));
   std::unique_ptr<Attention> attention(new Attention(runtime, s));
   if (s.kernel == AttentionKernel::kSeparate) {
     RETURN_IF_ERROR(attention->CreateSeparate());
+    return attention;
+  }
+  if (s.input_type == ElementType::kBF16) {
+    RETURN_IF_ERROR(attention->CreateAmx());
     return attention;
   }
   // Query blocks of at most kMaxBlockRows, sizes differing by at most one (197 queries: 50, 49,
@@ -63,16 +83,43 @@ absl::StatusOr<std::unique_ptr<Attention>> Attention::Create(DnnlRuntime* runtim
   return attention;
 }
 
+absl::Status Attention::CreateAmx() {
+  const AttentionSpec& s = spec_;
+  if (!AmxBf16Available()) {
+    return absl::FailedPreconditionError(
+        "attention: the fused bf16 kernel needs AMX (this host has none; use the separate one)");
+  }
+  const AmxHeadShape shape{s.num_queries, s.num_keys, s.head_dim, s.scale};
+  RETURN_IF_ERROR(CheckAmxHeadShape(shape));
+  if (s.k_row_stride % 2 != 0 || s.v_row_stride % 2 != 0 || s.k_image_stride % 2 != 0 ||
+      s.v_image_stride % 2 != 0 || s.head_dim % 2 != 0) {
+    return absl::InvalidArgumentError("attention: the AMX kernel needs even K and V strides");
+  }
+  thread_scores_ = static_cast<int64_t>(AmxAttentionScratchBytes(shape) / sizeof(float));
+  // Enough parts per head for two tasks per thread, in whole 32-query blocks.
+  constexpr int kBlock = 32;
+  const int blocks = (s.num_queries + kBlock - 1) / kBlock;
+  const int64_t heads = int64_t{s.num_images} * s.num_heads;
+  head_parts_ = static_cast<int>(
+      std::clamp<int64_t>((2 * int64_t{s.num_threads} + heads - 1) / heads, 1, blocks));
+  part_queries_ = (blocks + head_parts_ - 1) / head_parts_ * kBlock;
+  head_parts_ = (s.num_queries + part_queries_ - 1) / part_queries_;
+  return absl::OkStatus();
+}
+
 size_t Attention::scores_size() const {
   if (spec_.kernel == AttentionKernel::kFused) {
     return size_t(spec_.num_threads) * size_t(thread_scores_);
   }
-  return size_t(spec_.num_images) * size_t(spec_.num_heads) * size_t(spec_.num_queries) *
-         size_t(spec_.num_keys);
+  const size_t scores = size_t(spec_.num_images) * size_t(spec_.num_heads) *
+                        size_t(spec_.num_queries) * size_t(spec_.num_keys);
+  // bf16: the probabilities (half a float each) after the scores.
+  return spec_.input_type == ElementType::kBF16 ? probabilities_offset_ + (scores + 1) / 2 : scores;
 }
 
 std::string Attention::ImplementationName() const {
   if (spec_.kernel == AttentionKernel::kFused) {
+    if (spec_.input_type == ElementType::kBF16) return "fused(amx bf16)";
     return fmt::format("fused(sgemm, softmax {})", SoftmaxImplementationName());
   }
   return fmt::format("separate({})", separate_kernels_);
@@ -86,29 +133,38 @@ absl::Status Attention::CreateSeparate() {
     const dnnl::engine& engine = runtime_->engine();
     // Batched over images x heads: Q [images, heads, nq, d], K^T [images, heads, d, nk],
     // V [images, heads, nk, d], all read in place through strides.
-    memory::desc q({images, heads, nq, d}, Dt::f32,
+    const Dt in = DnnlType(s.input_type);
+    memory::desc q({images, heads, nq, d}, in,
                    memory::dims{s.q_image_stride, d, s.q_row_stride, 1});
-    memory::desc k_t({images, heads, d, nk}, Dt::f32,
+    memory::desc k_t({images, heads, d, nk}, in,
                      memory::dims{s.k_image_stride, d, 1, s.k_row_stride});
-    memory::desc v({images, heads, nk, d}, Dt::f32,
+    memory::desc v({images, heads, nk, d}, in,
                    memory::dims{s.v_image_stride, d, s.v_row_stride, 1});
-    memory::desc out({images, heads, nq, d}, Dt::f32,
+    memory::desc out({images, heads, nq, d}, DnnlType(s.output_type),
                      memory::dims{s.out_image_stride, d, s.out_row_stride, 1});
     memory::desc scores({images, heads, nq, nk}, Dt::f32, Tag::abcd);
     memory::desc scores_2d({images * heads * nq, nk}, Dt::f32, Tag::ab);
+    // The context matmul's input: the scores softmaxed in place (fp32), or into bf16
+    // probabilities after them (softmax_v2 converts on the way out).
+    memory::desc probabilities({images, heads, nq, nk}, in, Tag::abcd);
+    memory::desc probabilities_2d({images * heads * nq, nk}, in, Tag::ab);
+    // 16 floats: the probabilities start on a cache line.
+    probabilities_offset_ = (scores.get_size() / sizeof(float) + 15) / 16 * 16;
 
     dnnl::primitive_attr scale_attr = UserScratchpadAttr();
     scale_attr.set_output_scales(0, {s.scale});
     dnnl::matmul::primitive_desc scores_pd(dnnl::matmul::desc(q, k_t, scores), scale_attr, engine);
-    dnnl::softmax_forward::primitive_desc softmax_pd(
-        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, scores_2d, 1),
+    dnnl::softmax_v2_forward::primitive_desc softmax_pd(
+        dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference,
+                                       dnnl::algorithm::softmax_accurate, scores_2d,
+                                       probabilities_2d, 1),
         UserScratchpadAttr(), engine);
-    dnnl::matmul::primitive_desc context_pd(dnnl::matmul::desc(scores, v, out),
+    dnnl::matmul::primitive_desc context_pd(dnnl::matmul::desc(probabilities, v, out),
                                             UserScratchpadAttr(), engine);
     separate_kernels_ = fmt::format("{}, {}, {}", scores_pd.impl_info_str(),
                                     softmax_pd.impl_info_str(), context_pd.impl_info_str());
     scores_matmul_ = dnnl::matmul(scores_pd);
-    softmax_ = dnnl::softmax_forward(softmax_pd);
+    softmax_ = dnnl::softmax_v2_forward(softmax_pd);
     context_matmul_ = dnnl::matmul(context_pd);
     q_ = memory(q, engine, DNNL_MEMORY_NONE);
     k_t_ = memory(k_t, engine, DNNL_MEMORY_NONE);
@@ -116,6 +172,8 @@ absl::Status Attention::CreateSeparate() {
     out_ = memory(out, engine, DNNL_MEMORY_NONE);
     scores_ = memory(scores, engine, DNNL_MEMORY_NONE);
     scores_2d_ = memory(scores_2d, engine, DNNL_MEMORY_NONE);
+    probabilities_ = memory(probabilities, engine, DNNL_MEMORY_NONE);
+    probabilities_2d_ = memory(probabilities_2d, engine, DNNL_MEMORY_NONE);
     scratch_scores_ = memory(scores_pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
     scratch_softmax_ = memory(softmax_pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
     scratch_context_ = memory(context_pd.scratchpad_desc(), engine, DNNL_MEMORY_NONE);
@@ -132,8 +190,70 @@ absl::Status Attention::CreateSeparate() {
 
 absl::Status Attention::Run(const float* q, const float* k, const float* v, float* out,
                             float* scores) {
-  if (spec_.kernel == AttentionKernel::kFused) return RunFused(q, k, v, out, scores);
-  return RunSeparate(q, k, v, out, scores);
+  return RunTyped(ElementType::kF32, q, k, v, ElementType::kF32, out, scores);
+}
+
+absl::Status Attention::Run(const BFloat16* q, const BFloat16* k, const BFloat16* v, float* out,
+                            float* scores) {
+  return RunTyped(ElementType::kBF16, q, k, v, ElementType::kF32, out, scores);
+}
+
+absl::Status Attention::Run(const BFloat16* q, const BFloat16* k, const BFloat16* v, BFloat16* out,
+                            float* scores) {
+  return RunTyped(ElementType::kBF16, q, k, v, ElementType::kBF16, out, scores);
+}
+
+absl::Status Attention::RunTyped(ElementType input, const void* q, const void* k, const void* v,
+                                 ElementType output, void* out, float* scores) {
+  if (input != spec_.input_type || output != spec_.output_type) {
+    return absl::InvalidArgumentError(
+        fmt::format("attention: called with {} inputs and a {} output, created for {} and {}",
+                    ElementTypeName(input), ElementTypeName(output),
+                    ElementTypeName(spec_.input_type), ElementTypeName(spec_.output_type)));
+  }
+  if (spec_.kernel == AttentionKernel::kSeparate) return RunSeparate(q, k, v, out, scores);
+  if (input == ElementType::kBF16) {
+    RunAmx(static_cast<const BFloat16*>(q), static_cast<const BFloat16*>(k),
+           static_cast<const BFloat16*>(v), out, scores);
+    return absl::OkStatus();
+  }
+  return RunFused(static_cast<const float*>(q), static_cast<const float*>(k),
+                  static_cast<const float*>(v), static_cast<float*>(out), scores);
+}
+
+void Attention::RunAmx(const BFloat16* q, const BFloat16* k, const BFloat16* v, void* out,
+                       float* scores) const {
+  const AttentionSpec& s = spec_;
+  const AmxHeadShape shape{s.num_queries, s.num_keys, s.head_dim, s.scale};
+  const int64_t parts = head_parts_, tasks = int64_t{s.num_images} * s.num_heads * parts;
+  const bool bf16_out = s.output_type == ElementType::kBF16;
+#pragma omp parallel num_threads(s.num_threads)
+  {
+    const AmxTiles tiles;  // per thread
+    void* scratch = scores + omp_get_thread_num() * thread_scores_;
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t part = task % parts, head = task / parts % s.num_heads,
+                    image = task / parts / s.num_heads;
+      const int64_t column = head * s.head_dim;
+      const AmxHeadOperands operands{.q = q + image * s.q_image_stride + column,
+                                     .k = k + image * s.k_image_stride + column,
+                                     .v = v + image * s.v_image_stride + column,
+                                     .q_stride = s.q_row_stride,
+                                     .k_stride = s.k_row_stride,
+                                     .v_stride = s.v_row_stride,
+                                     .out_stride = s.out_row_stride,
+                                     .query_begin = static_cast<int>(part * part_queries_),
+                                     .query_end = static_cast<int>(std::min<int64_t>(
+                                         (part + 1) * part_queries_, s.num_queries))};
+      const int64_t out_offset = image * s.out_image_stride + column;
+      if (bf16_out) {
+        AmxAttentionHead(shape, operands, static_cast<BFloat16*>(out) + out_offset, scratch);
+      } else {
+        AmxAttentionHead(shape, operands, static_cast<float*>(out) + out_offset, scratch);
+      }
+    }
+  }
 }
 
 absl::Status Attention::RunFused(const float* q, const float* k, const float* v, float* out,
@@ -178,16 +298,21 @@ absl::Status Attention::RunFused(const float* q, const float* k, const float* v,
   return absl::OkStatus();
 }
 
-absl::Status Attention::RunSeparate(const float* q, const float* k, const float* v, float* out,
+absl::Status Attention::RunSeparate(const void* q, const void* k, const void* v, void* out,
                                     float* scores) {
   void* scratch = runtime_->scratchpad();
+  // fp32: softmax in place; bf16: into the probabilities after the scores.
+  float* probabilities =
+      spec_.input_type == ElementType::kBF16 ? scores + probabilities_offset_ : scores;
   try {
-    q_.set_data_handle(const_cast<float*>(q));
-    k_t_.set_data_handle(const_cast<float*>(k));
-    v_.set_data_handle(const_cast<float*>(v));
+    q_.set_data_handle(const_cast<void*>(q));
+    k_t_.set_data_handle(const_cast<void*>(k));
+    v_.set_data_handle(const_cast<void*>(v));
     out_.set_data_handle(out);
     scores_.set_data_handle(scores);
     scores_2d_.set_data_handle(scores);
+    probabilities_.set_data_handle(probabilities);
+    probabilities_2d_.set_data_handle(probabilities);
     scratch_scores_.set_data_handle(scratch);
     scratch_softmax_.set_data_handle(scratch);
     scratch_context_.set_data_handle(scratch);
@@ -203,11 +328,11 @@ absl::Status Attention::RunSeparate(const float* q, const float* k, const float*
                           "attention scores"));
   RETURN_IF_ERROR(Execute(softmax_, stream,
                           {{DNNL_ARG_SRC, scores_2d_.get()},
-                           {DNNL_ARG_DST, scores_2d_.get()},
+                           {DNNL_ARG_DST, probabilities_2d_.get()},
                            {DNNL_ARG_SCRATCHPAD, scratch_softmax_.get()}},
                           "attention softmax"));
   return Execute(context_matmul_, stream,
-                 {{DNNL_ARG_SRC, scores_.get()},
+                 {{DNNL_ARG_SRC, probabilities_.get()},
                   {DNNL_ARG_WEIGHTS, v_.get()},
                   {DNNL_ARG_DST, out_.get()},
                   {DNNL_ARG_SCRATCHPAD, scratch_context_.get()}},

@@ -24,6 +24,14 @@ memory::desc Activations(int rows, int features, Dt type = Dt::f32) {
 // The data type of the GEMM's inputs (source and weights).
 Dt InputType(Precision precision) { return precision == Precision::kBF16 ? Dt::bf16 : Dt::f32; }
 
+const char* ElementTypeName(ElementType type) {
+  return type == ElementType::kBF16 ? "bf16" : "fp32";
+}
+
+size_t ElementSize(ElementType type) {
+  return type == ElementType::kBF16 ? sizeof(BFloat16) : sizeof(float);
+}
+
 }  // namespace
 
 memory::desc Linear::AnyWeights() const {
@@ -62,7 +70,7 @@ absl::StatusOr<dnnl::primitive_desc> Linear::MakePrimitiveDesc(
     dnnl::primitive_attr attr = UserScratchpadAttr();
     attr.set_post_ops(PostOps());
     memory::desc src = Activations(rows, spec_.in_features, InputType(spec_.precision));
-    memory::desc dst = Activations(rows, spec_.out_features);
+    memory::desc dst = Activations(rows, spec_.out_features, OutputType());
     const memory::dims strides = {1, 1}, padding = {0, 0};
     const auto prop = dnnl::prop_kind::forward_inference;
     const auto algo = dnnl::algorithm::convolution_direct;
@@ -93,6 +101,16 @@ absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(
     return absl::InvalidArgumentError(
         fmt::format("linear layer {}x{}: got {} weights and {} biases", spec.in_features,
                     spec.out_features, weights.size(), bias.size()));
+  }
+  if (spec.input_type == ElementType::kBF16 && spec.precision != Precision::kBF16) {
+    return absl::InvalidArgumentError(
+        fmt::format("linear layer {}x{}: bf16 inputs need bf16 precision, not {}", spec.in_features,
+                    spec.out_features, PrecisionName(spec.precision)));
+  }
+  if (spec.output_type == ElementType::kBF16 && spec.epilogue == LinearEpilogue::kAccumulate) {
+    return absl::InvalidArgumentError(
+        fmt::format("linear layer {}x{}: a residual add needs an fp32 output", spec.in_features,
+                    spec.out_features));
   }
   std::unique_ptr<Linear> linear(new Linear(runtime, spec));
   try {
@@ -182,7 +200,7 @@ absl::Status Linear::Prepare(int all_rows, int groups) {
     if (spec_.precision == Precision::kInt8) {
       RETURN_IF_ERROR(quantizer_->Prepare(rows));
       RETURN_IF_ERROR(runtime_->ReserveStaging(pd.src_desc().get_size()));
-    } else if (spec_.precision == Precision::kBF16) {
+    } else if (spec_.precision == Precision::kBF16 && spec_.input_type == ElementType::kF32) {
       const memory::desc input = Activations(rows, spec_.in_features);
       const dnnl::reorder::primitive_desc convert_pd(runtime_->engine(), input, runtime_->engine(),
                                                      pd.src_desc(), UserScratchpadAttr());
@@ -201,28 +219,53 @@ absl::Status Linear::Prepare(int all_rows, int groups) {
   return absl::OkStatus();
 }
 
-absl::Status Linear::Run(int all_rows, const float* x, float* y, int groups) {
+absl::Status Linear::Run(int rows, const float* x, float* y, int groups) {
+  return RunTyped(rows, ElementType::kF32, x, ElementType::kF32, y, groups);
+}
+
+absl::Status Linear::Run(int rows, const float* x, BFloat16* y, int groups) {
+  return RunTyped(rows, ElementType::kF32, x, ElementType::kBF16, y, groups);
+}
+
+absl::Status Linear::Run(int rows, const BFloat16* x, float* y, int groups) {
+  return RunTyped(rows, ElementType::kBF16, x, ElementType::kF32, y, groups);
+}
+
+absl::Status Linear::Run(int rows, const BFloat16* x, BFloat16* y, int groups) {
+  return RunTyped(rows, ElementType::kBF16, x, ElementType::kBF16, y, groups);
+}
+
+absl::Status Linear::RunTyped(int all_rows, ElementType input, const void* x, ElementType output,
+                              void* y, int groups) {
+  if (input != spec_.input_type || output != spec_.output_type) {
+    return absl::InvalidArgumentError(fmt::format(
+        "linear layer {}x{}: called with {} x and {} y, created for {} and {}", spec_.in_features,
+        spec_.out_features, ElementTypeName(input), ElementTypeName(output),
+        ElementTypeName(spec_.input_type), ElementTypeName(spec_.output_type)));
+  }
   ASSIGN_OR_RETURN(const int rows, PlanRows(all_rows, groups));
   Plan* plan = FindPlan(rows);
   if (plan == nullptr) {
     RETURN_IF_ERROR(Prepare(rows));
     plan = FindPlan(rows);
   }
-  if (spec_.precision == Precision::kInt8) {
+  if (spec_.precision == Precision::kInt8) {  // x is fp32 (Create)
+    const size_t group_out_bytes = size_t(rows) * spec_.out_features * ElementSize(output);
     for (int g = 0; g < all_rows / rows; ++g) {
-      RETURN_IF_ERROR(RunInt8(*plan, x + size_t(g) * rows * spec_.in_features,
-                              y + size_t(g) * rows * spec_.out_features));
+      RETURN_IF_ERROR(RunInt8(*plan,
+                              static_cast<const float*>(x) + size_t(g) * rows * spec_.in_features,
+                              static_cast<uint8_t*>(y) + g * group_out_bytes));
     }
     return absl::OkStatus();
   }
   try {
     // set_data_handle on CPU memory only stores the pointer.
     if (plan->convert) {
-      plan->input.set_data_handle(const_cast<float*>(x));
+      plan->input.set_data_handle(const_cast<void*>(x));
       plan->src.set_data_handle(runtime_->staging());
       plan->convert_scratchpad.set_data_handle(runtime_->scratchpad());
     } else {
-      plan->src.set_data_handle(const_cast<float*>(x));
+      plan->src.set_data_handle(const_cast<void*>(x));
     }
     plan->dst.set_data_handle(y);
     plan->scratchpad.set_data_handle(runtime_->scratchpad());

@@ -4,8 +4,10 @@
 // post-op. The weights are reordered once, at Create, into the layout the kernel prefers.
 //
 // In bf16 (LinearSpec::precision) the weights are packed as bfloat16 and each Run converts x to
-// bfloat16 (a reorder into the runtime's staging buffer) before the GEMM; the GEMM accumulates
-// in fp32 and y, the bias, the activation and the residual add stay fp32.
+// bfloat16 (a reorder into the runtime's staging buffer) before the GEMM -- unless x is bf16
+// already (LinearSpec::input_type); the GEMM accumulates in fp32, and the bias, the activation
+// and the residual add are fp32. y is fp32, or bf16 where LinearSpec::output_type says so (the
+// next layer's input, written by the GEMM itself).
 //
 // In int8 the weights are quantized per output channel at Create; each Run quantizes x to uint8
 // (kernels/quantize.h: per group of rows, i.e. per image) into the staging buffer; the GEMM -- an
@@ -24,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/kernels/bfloat16.h"
 #include "engine/kernels/dnnl_runtime.h"
 #include "engine/kernels/packed_weight_file.h"
 #include "engine/kernels/precision.h"
@@ -57,6 +60,10 @@ struct LinearSpec {
   int typical_rows = 0;
   // The GEMM's inputs (the caller checks the host runs it natively: CheckHostRuns).
   Precision precision = Precision::kF32;
+  // x's and y's element types. bf16 x only in bf16 precision; bf16 y not with kAccumulate (the
+  // residual stream stays fp32).
+  ElementType input_type = ElementType::kF32;
+  ElementType output_type = ElementType::kF32;
 };
 
 class Linear {
@@ -82,8 +89,12 @@ class Linear {
   // Creates the primitive for `rows` rows (allocates, reserves scratchpad). Idempotent.
   absl::Status Prepare(int rows, int groups = 1);
   // y[rows][out_features] = epilogue(act(x[rows][in_features] W^T + b)). x and y are dense
-  // row-major and must not overlap.
+  // row-major and must not overlap. The overload must match the spec's element types
+  // (INVALID_ARGUMENT otherwise).
   absl::Status Run(int rows, const float* x, float* y, int groups = 1);
+  absl::Status Run(int rows, const float* x, BFloat16* y, int groups = 1);
+  absl::Status Run(int rows, const BFloat16* x, float* y, int groups = 1);
+  absl::Status Run(int rows, const BFloat16* x, BFloat16* y, int groups = 1);
 
   const LinearSpec& spec() const { return spec_; }
   size_t weight_bytes() const;
@@ -117,6 +128,11 @@ class Linear {
   // [, residual sum].
   dnnl::post_ops PostOps(bool scale_by_x = false) const;
   dnnl::memory::desc AnyWeights() const;
+  // y's oneDNN data type.
+  dnnl::memory::data_type OutputType() const {
+    return spec_.output_type == ElementType::kBF16 ? dnnl::memory::data_type::bf16
+                                                   : dnnl::memory::data_type::f32;
+  }
   // int8 (linear_int8.cc): the convolution or matmul, the weights quantized and packed, a Run.
   absl::StatusOr<dnnl::primitive_desc> MakeInt8PrimitiveDesc(
       int rows, const dnnl::memory::desc& weights_desc) const;
@@ -142,7 +158,9 @@ class Linear {
                               dnnl::memory::format_tag::nchw);
   }
   absl::Status PackInt8Weights(const dnnl::memory::desc& packed, std::span<const float> weights);
-  absl::Status RunInt8(Plan& plan, const float* x, float* y);
+  absl::Status RunTyped(int rows, ElementType input, const void* x, ElementType output, void* y,
+                        int groups);
+  absl::Status RunInt8(Plan& plan, const float* x, void* y);
   // The rows one primitive runs for `rows` in `groups` (int8: one group's; else all).
   absl::StatusOr<int> PlanRows(int rows, int groups) const;
   // The weights in `desc`'s layout: a plan's existing copy, or a new one reordered from weights_.

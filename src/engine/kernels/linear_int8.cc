@@ -45,7 +45,7 @@ absl::StatusOr<dnnl::primitive_desc> Linear::MakeInt8PrimitiveDesc(
       attr.set_post_ops(PostOps(/*scale_by_x=*/true));
       // [rows][features] row-major is NHWC with the rows as the height (as in linear.cc).
       const memory::desc src({1, in, rows, 1}, Dt::u8, Tag::nhwc);
-      const memory::desc dst({1, out, rows, 1}, Dt::f32, Tag::nhwc);
+      const memory::desc dst({1, out, rows, 1}, OutputType(), Tag::nhwc);
       const memory::dims strides = {1, 1}, padding = {0, 0};
       const auto prop = dnnl::prop_kind::forward_inference;
       const auto algo = dnnl::algorithm::convolution_direct;
@@ -64,7 +64,7 @@ absl::StatusOr<dnnl::primitive_desc> Linear::MakeInt8PrimitiveDesc(
     // Per output channel (the last dimension of [rows][out]): x's scale times the weights'.
     attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
     const memory::desc src({rows, in}, Dt::u8, Tag::ab);
-    const memory::desc dst({rows, out}, Dt::f32, Tag::ab);
+    const memory::desc dst({rows, out}, OutputType(), Tag::ab);
     if (bias_) {
       return dnnl::matmul::primitive_desc(
           dnnl::matmul::desc(src, weights_desc, ScaledBiasDesc(), dst), attr, runtime_->engine());
@@ -109,7 +109,7 @@ absl::Status Linear::PackInt8Weights(const memory::desc& packed, std::span<const
   return absl::OkStatus();
 }
 
-absl::Status Linear::RunInt8(Plan& plan, const float* x, float* y) {
+absl::Status Linear::RunInt8(Plan& plan, const float* x, void* y) {
   auto* q = static_cast<uint8_t*>(runtime_->staging());
   ASSIGN_OR_RETURN(U8Quantization quantization, quantizer_->Run(plan.rows, x, q));
   const float* weight_scales = static_cast<const float*>(weight_scales_.get_data_handle());

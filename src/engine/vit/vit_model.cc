@@ -5,8 +5,10 @@
 #include <cstring>
 #include <new>
 #include <numeric>
+#include <type_traits>
 
 #include "common/status_macros.h"
+#include "engine/kernels/attention_amx.h"
 #include "engine/vit/weights.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -14,9 +16,16 @@
 namespace tessera::engine {
 namespace {
 
+using kernels::BFloat16;
+using kernels::ElementType;
 using kernels::Linear;
 using kernels::LinearEpilogue;
 using kernels::LinearSpec;
+
+template <typename T>
+constexpr ElementType TypeOf() {
+  return std::is_same_v<T, BFloat16> ? ElementType::kBF16 : ElementType::kF32;
+}
 
 kernels::Eltwise ToEltwise(Activation activation) {
   switch (activation) {
@@ -78,6 +87,13 @@ VitModel::VitModel(const ViTConfig& config, const VitModelOptions& options)
   patch_geometry_.image_width = config.image_width;
   patch_geometry_.patch_height = config.patch_height;
   patch_geometry_.patch_width = config.patch_width;
+  if (options.precision == kernels::Precision::kBF16) {
+    qkv_type_ = context_type_ = mlp_type_ = ElementType::kBF16;
+  } else if (options.precision == kernels::Precision::kInt8 && kernels::AmxBf16Available()) {
+    // Attention in bf16 on the tiles instead of fp32 (whose matmuls would take as long as the
+    // int8 GEMMs there): the QKV GEMM writes bf16; the int8 GEMMs quantize fp32 inputs.
+    qkv_type_ = ElementType::kBF16;
+  }
 }
 
 absl::StatusOr<std::unique_ptr<VitModel>> VitModel::Load(const std::filesystem::path& dir,
@@ -206,18 +222,23 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
         qkv_bias.insert(qkv_bias.end(), b.begin(), b.end());
       }
     }
+    const auto qkv_spec = [this, h](int out) {
+      return LinearSpec{.in_features = h, .out_features = out, .output_type = qkv_type_};
+    };
     if (!last) {
-      ASSIGN_OR_RETURN(l.qkv, make_linear({h, 3 * h}, qkv_weight, qkv_bias));
+      ASSIGN_OR_RETURN(l.qkv, make_linear(qkv_spec(3 * h), qkv_weight, qkv_bias));
     } else {
       const size_t hh = size_t(h) * h;
       std::span<const float> all_w(qkv_weight), all_b(qkv_bias);
-      ASSIGN_OR_RETURN(
-          l.query, make_linear({h, h}, all_w.first(hh), qkv_bias.empty() ? all_b : all_b.first(h)));
-      ASSIGN_OR_RETURN(l.key_value, make_linear({h, 2 * h}, all_w.subspan(hh),
+      ASSIGN_OR_RETURN(l.query, make_linear(qkv_spec(h), all_w.first(hh),
+                                            qkv_bias.empty() ? all_b : all_b.first(h)));
+      ASSIGN_OR_RETURN(l.key_value, make_linear(qkv_spec(2 * h), all_w.subspan(hh),
                                                 qkv_bias.empty() ? all_b : all_b.subspan(h)));
     }
-    const LinearSpec accumulate_h{
-        .in_features = h, .out_features = h, .epilogue = LinearEpilogue::kAccumulate};
+    const LinearSpec accumulate_h{.in_features = h,
+                                  .out_features = h,
+                                  .epilogue = LinearEpilogue::kAccumulate,
+                                  .input_type = context_type_};
     {
       ASSIGN_OR_RETURN(auto w, read_copy(layer + "attention.output.dense.weight"));
       ASSIGN_OR_RETURN(auto b, reader.Read(layer + "attention.output.dense.bias"));
@@ -226,16 +247,19 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     {
       ASSIGN_OR_RETURN(auto w, read_copy(layer + "intermediate.dense.weight"));
       ASSIGN_OR_RETURN(auto b, reader.Read(layer + "intermediate.dense.bias"));
-      ASSIGN_OR_RETURN(
-          l.intermediate,
-          make_linear({.in_features = h, .out_features = inter, .activation = activation}, w, b));
+      ASSIGN_OR_RETURN(l.intermediate, make_linear({.in_features = h,
+                                                    .out_features = inter,
+                                                    .activation = activation,
+                                                    .output_type = mlp_type_},
+                                                   w, b));
     }
     {
       ASSIGN_OR_RETURN(auto w, read_copy(layer + "output.dense.weight"));
       ASSIGN_OR_RETURN(auto b, reader.Read(layer + "output.dense.bias"));
       ASSIGN_OR_RETURN(l.output, make_linear({.in_features = inter,
                                               .out_features = h,
-                                              .epilogue = LinearEpilogue::kAccumulate},
+                                              .epilogue = LinearEpilogue::kAccumulate,
+                                              .input_type = mlp_type_},
                                              w, b));
     }
     for (auto [name, norm] : {std::pair{"layernorm_before", &l.norm_before},
@@ -278,52 +302,52 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
 
   const int heads = config_.num_attention_heads, d = config_.head_dim();
   const float scale = 1.f / std::sqrt(static_cast<float>(d));
-  // The smallest group of images whose heads divide evenly among the threads (capped by the
-  // batch size and by the score buffer: one group's scores should stay in the caches).
-  attention_group_size_ = num_threads_ / std::gcd(heads, num_threads_);
-  const int64_t group_score_bytes = int64_t{heads} * tokens * tokens * sizeof(float);
-  while (attention_group_size_ > 1 &&
-         (attention_group_size_ > options_.max_batch_size ||
-          attention_group_size_ * group_score_bytes > (int64_t{8} << 20))) {
-    --attention_group_size_;
+  const kernels::AttentionKernel kernel = options_.attention.value_or(
+      qkv_type_ == ElementType::kBF16 && kernels::AmxBf16Available() && d % 2 == 0
+          ? kernels::AttentionKernel::kFused
+          : kernels::AttentionKernel::kSeparate);
+  if (kernel == kernels::AttentionKernel::kFused) {
+    // One call for the whole batch: the fused kernels' buffers are per thread, not per image.
+    attention_group_size_ = options_.max_batch_size;
+  } else {
+    // The smallest group of images whose heads divide evenly among the threads (capped by the
+    // batch size and by the score buffer: one group's scores should stay in the caches).
+    attention_group_size_ = num_threads_ / std::gcd(heads, num_threads_);
+    const int64_t group_score_bytes = int64_t{heads} * tokens * tokens * sizeof(float);
+    while (attention_group_size_ > 1 &&
+           (attention_group_size_ > options_.max_batch_size ||
+            attention_group_size_ * group_score_bytes > (int64_t{8} << 20))) {
+      --attention_group_size_;
+    }
   }
+  const kernels::AttentionSpec common{.num_heads = heads,
+                                      .head_dim = d,
+                                      .num_keys = static_cast<int>(tokens),
+                                      .scale = scale,
+                                      .kernel = kernel,
+                                      .num_threads = num_threads_,
+                                      .input_type = qkv_type_,
+                                      .output_type = context_type_};
   for (int g = 1; g <= attention_group_size_; ++g) {
     if (config_.num_hidden_layers > 1) {
-      ASSIGN_OR_RETURN(attention_.emplace_back(),
-                       kernels::Attention::Create(rt, {.num_images = g,
-                                                       .num_heads = heads,
-                                                       .head_dim = d,
-                                                       .num_queries = static_cast<int>(tokens),
-                                                       .num_keys = static_cast<int>(tokens),
-                                                       .q_row_stride = 3 * h,
-                                                       .k_row_stride = 3 * h,
-                                                       .v_row_stride = 3 * h,
-                                                       .out_row_stride = h,
-                                                       .q_image_stride = tokens * 3 * h,
-                                                       .k_image_stride = tokens * 3 * h,
-                                                       .v_image_stride = tokens * 3 * h,
-                                                       .out_image_stride = tokens * h,
-                                                       .scale = scale,
-                                                       .kernel = options_.attention,
-                                                       .num_threads = num_threads_}));
+      kernels::AttentionSpec spec = common;
+      spec.num_images = g;
+      spec.num_queries = static_cast<int>(tokens);
+      spec.q_row_stride = spec.k_row_stride = spec.v_row_stride = 3 * h;
+      spec.out_row_stride = h;
+      spec.q_image_stride = spec.k_image_stride = spec.v_image_stride = tokens * 3 * h;
+      spec.out_image_stride = tokens * h;
+      ASSIGN_OR_RETURN(attention_.emplace_back(), kernels::Attention::Create(rt, spec));
     }
-    ASSIGN_OR_RETURN(last_attention_.emplace_back(),
-                     kernels::Attention::Create(rt, {.num_images = g,
-                                                     .num_heads = heads,
-                                                     .head_dim = d,
-                                                     .num_queries = num_query_tokens_,
-                                                     .num_keys = static_cast<int>(tokens),
-                                                     .q_row_stride = h,
-                                                     .k_row_stride = 2 * h,
-                                                     .v_row_stride = 2 * h,
-                                                     .out_row_stride = h,
-                                                     .q_image_stride = num_query_tokens_ * h,
-                                                     .k_image_stride = tokens * 2 * h,
-                                                     .v_image_stride = tokens * 2 * h,
-                                                     .out_image_stride = num_query_tokens_ * h,
-                                                     .scale = scale,
-                                                     .kernel = options_.attention,
-                                                     .num_threads = num_threads_}));
+    kernels::AttentionSpec spec = common;
+    spec.num_images = g;
+    spec.num_queries = num_query_tokens_;
+    spec.q_row_stride = h;
+    spec.k_row_stride = spec.v_row_stride = 2 * h;
+    spec.out_row_stride = h;
+    spec.q_image_stride = spec.out_image_stride = num_query_tokens_ * h;
+    spec.k_image_stride = spec.v_image_stride = tokens * 2 * h;
+    ASSIGN_OR_RETURN(last_attention_.emplace_back(), kernels::Attention::Create(rt, spec));
   }
 
   const bool all_shared = shared_weights_ != nullptr &&
@@ -469,50 +493,68 @@ absl::Status VitModel::Embed(std::span<const float> pixels, int batch) {
   return absl::OkStatus();
 }
 
+template <typename Qkv, typename Context, typename Mlp>
 absl::Status VitModel::RunLayer(const EncoderLayer& l, int batch) {
   const int t = config_.num_tokens(), rows = batch * t;
   const int64_t h = config_.hidden_size;
+  Qkv* qkv = qkv_.as<Qkv>();
+  Context* context = context_.as<Context>();
+  Mlp* mlp = mlp_.as<Mlp>();
   RETURN_IF_ERROR(l.norm_before->Run(rows, hidden_.data(), normed_.data()));
   // The encoder's linear layers run the batch as `batch` groups (kernels/linear.h: int8
   // quantizes each image on its own).
-  RETURN_IF_ERROR(l.qkv->Run(rows, normed_.data(), qkv_.data(), batch));
+  RETURN_IF_ERROR(l.qkv->Run(rows, normed_.data(), qkv, batch));
   for (int b = 0; b < batch; b += attention_group_size_) {
     const int group = std::min(attention_group_size_, batch - b);
-    const float* qkv = qkv_.data() + int64_t{b} * t * 3 * h;
-    RETURN_IF_ERROR(attention_[group - 1]->Run(
-        qkv, qkv + h, qkv + 2 * h, context_.data() + int64_t{b} * t * h, scores_.data()));
+    const Qkv* image_qkv = qkv + int64_t{b} * t * 3 * h;
+    RETURN_IF_ERROR(attention_[group - 1]->Run(image_qkv, image_qkv + h, image_qkv + 2 * h,
+                                               context + int64_t{b} * t * h, scores_.data()));
   }
-  RETURN_IF_ERROR(l.attention_output->Run(rows, context_.data(), hidden_.data(), batch));
+  RETURN_IF_ERROR(l.attention_output->Run(rows, context, hidden_.data(), batch));
   RETURN_IF_ERROR(l.norm_after->Run(rows, hidden_.data(), normed_.data()));
-  RETURN_IF_ERROR(l.intermediate->Run(rows, normed_.data(), mlp_.data(), batch));
-  return l.output->Run(rows, mlp_.data(), hidden_.data(), batch);
+  RETURN_IF_ERROR(l.intermediate->Run(rows, normed_.data(), mlp, batch));
+  return l.output->Run(rows, mlp, hidden_.data(), batch);
 }
 
+template <typename Qkv, typename Context, typename Mlp>
 absl::Status VitModel::RunLastLayer(const EncoderLayer& l, int batch) {
   const int t = config_.num_tokens(), q = num_query_tokens_;
   const int64_t h = config_.hidden_size;
   RETURN_IF_ERROR(l.norm_before->Run(batch * t, hidden_.data(), normed_.data()));
-  float* kv = qkv_.data();  // [batch * t][2h]
+  Qkv* kv = qkv_.as<Qkv>();  // [batch * t][2h]
   RETURN_IF_ERROR(l.key_value->Run(batch * t, normed_.data(), kv, batch));
   // The query tokens (the first q of each image), gathered into dense [batch * q][h] rows.
   for (int b = 0; b < batch; ++b) {
     GatherRows(normed_.data() + int64_t{b} * t * h, h, q, h, small_normed_.data() + b * q * h);
     GatherRows(hidden_.data() + int64_t{b} * t * h, h, q, h, small_hidden_.data() + b * q * h);
   }
-  RETURN_IF_ERROR(l.query->Run(batch * q, small_normed_.data(), small_query_.data(), batch));
+  Qkv* query = small_query_.as<Qkv>();
+  Context* context = small_context_.as<Context>();
+  Mlp* mlp = small_mlp_.as<Mlp>();
+  RETURN_IF_ERROR(l.query->Run(batch * q, small_normed_.data(), query, batch));
   for (int b = 0; b < batch; b += attention_group_size_) {
     const int group = std::min(attention_group_size_, batch - b);
-    const float* image_kv = kv + int64_t{b} * t * 2 * h;
-    RETURN_IF_ERROR(last_attention_[group - 1]->Run(small_query_.data() + b * q * h, image_kv,
-                                                    image_kv + h, small_context_.data() + b * q * h,
-                                                    scores_.data()));
+    const Qkv* image_kv = kv + int64_t{b} * t * 2 * h;
+    RETURN_IF_ERROR(last_attention_[group - 1]->Run(query + b * q * h, image_kv, image_kv + h,
+                                                    context + b * q * h, scores_.data()));
   }
   const int rows = batch * q;
-  RETURN_IF_ERROR(
-      l.attention_output->Run(rows, small_context_.data(), small_hidden_.data(), batch));
+  RETURN_IF_ERROR(l.attention_output->Run(rows, context, small_hidden_.data(), batch));
   RETURN_IF_ERROR(l.norm_after->Run(rows, small_hidden_.data(), small_normed_.data()));
-  RETURN_IF_ERROR(l.intermediate->Run(rows, small_normed_.data(), small_mlp_.data(), batch));
-  return l.output->Run(rows, small_mlp_.data(), small_hidden_.data(), batch);
+  RETURN_IF_ERROR(l.intermediate->Run(rows, small_normed_.data(), mlp, batch));
+  return l.output->Run(rows, mlp, small_hidden_.data(), batch);
+}
+
+template <typename Qkv, typename Context, typename Mlp>
+absl::Status VitModel::RunEncoder(int batch) {
+  if (qkv_type_ != TypeOf<Qkv>() || context_type_ != TypeOf<Context>() ||
+      mlp_type_ != TypeOf<Mlp>()) {
+    return absl::InternalError("VitModel: encoder run with other activation types than built");
+  }
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) {
+    RETURN_IF_ERROR((RunLayer<Qkv, Context, Mlp>(layers_[i], batch)));
+  }
+  return RunLastLayer<Qkv, Context, Mlp>(layers_.back(), batch);
 }
 
 absl::Status VitModel::Forward(std::span<const float> pixels, int batch, std::span<float> logits) {
@@ -531,8 +573,13 @@ absl::Status VitModel::Forward(std::span<const float> pixels, int batch, std::sp
   }
   kernels::SetThreads(num_threads_);
   RETURN_IF_ERROR(Embed(pixels, batch));
-  for (size_t i = 0; i + 1 < layers_.size(); ++i) RETURN_IF_ERROR(RunLayer(layers_[i], batch));
-  RETURN_IF_ERROR(RunLastLayer(layers_.back(), batch));
+  if (mlp_type_ == ElementType::kBF16) {
+    RETURN_IF_ERROR((RunEncoder<BFloat16, BFloat16, BFloat16>(batch)));
+  } else if (qkv_type_ == ElementType::kBF16) {
+    RETURN_IF_ERROR((RunEncoder<BFloat16, float, float>(batch)));
+  } else {
+    RETURN_IF_ERROR((RunEncoder<float, float, float>(batch)));
+  }
   const int q = num_query_tokens_;
   RETURN_IF_ERROR(final_norm_->Run(batch * q, small_hidden_.data(), small_normed_.data()));
   // [batch * q][h] is [batch][q * h]: the teacher head reads both tokens side by side.

@@ -2,7 +2,10 @@
 // or with the encoder's GEMMs in bf16 or int8 (VitModelOptions::precision: weights packed as
 // bfloat16, or quantized to int8 per output channel with activations quantized per call;
 // accumulation in fp32 / int32; the patch embedding, LayerNorm, softmax, GELU, the residual stream
-// and the classifier head stay fp32).
+// and the classifier head stay fp32). In bf16 the activations between GEMMs are bf16 too (the
+// QKV output, attention in bf16 with fp32 scores and softmax, the attention context, the MLP's
+// hidden layer): each GEMM writes what the next one reads, with no conversions between. In int8
+// on an AMX host attention runs in bf16 (the QKV GEMM writes bf16).
 //
 //   patches -> patch embedding (GEMM) -> + class (+ distillation) token, + position embeddings
 //   -> N pre-norm encoder layers:  h += Attention(LN1(h));  h += MLP(LN2(h))
@@ -26,6 +29,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,9 +62,11 @@ struct VitModelOptions {
   // The encoder GEMMs' precision; a precision this host does not run natively is refused
   // (kernels/precision.h). The packed weight file holds one precision: key its path by it too.
   kernels::Precision precision = kernels::Precision::kF32;
-  // How attention is computed (kernels/attention.h). Separate: the fused kernel has not beaten it
-  // on a host yet (docs/performance.md); bench/run_engine_bench.sh compares them on every run.
-  kernels::AttentionKernel attention = kernels::AttentionKernel::kSeparate;
+  // How attention is computed (kernels/attention.h); unset: the faster one measured for the
+  // precision on this host (docs/performance.md) -- the fused AMX kernel for bf16 where the host
+  // has AMX, else the separate one (the fused fp32 kernel has not beaten it on a host yet).
+  // bench/run_engine_bench.sh compares them on every run.
+  std::optional<kernels::AttentionKernel> attention;
 };
 
 class VitModel {
@@ -114,14 +120,24 @@ class VitModel {
   // the mapped file (best effort: failures are logged and leave the private copies).
   void ShareWeights(const std::vector<kernels::Linear*>& linears, uint64_t fingerprint);
   absl::Status AllocateWorkspace();
+  // Qkv: the QKV GEMM's output and attention's input; Context: attention's output; Mlp: the MLP's
+  // hidden layer (each float or kernels::BFloat16, as the element types below).
+  template <typename Qkv, typename Context, typename Mlp>
   absl::Status RunLayer(const EncoderLayer& layer, int batch);
+  template <typename Qkv, typename Context, typename Mlp>
   absl::Status RunLastLayer(const EncoderLayer& layer, int batch);
+  template <typename Qkv, typename Context, typename Mlp>
+  absl::Status RunEncoder(int batch);
   absl::Status Embed(std::span<const float> pixels, int batch);
 
   ViTConfig config_;
   VitModelOptions options_;
   int num_threads_;
   int num_query_tokens_;  // tokens of the last layer the head reads (1, or 2 with a teacher)
+  // The element types of the activations between the encoder's GEMMs (RunLayer's types).
+  kernels::ElementType qkv_type_ = kernels::ElementType::kF32;
+  kernels::ElementType context_type_ = kernels::ElementType::kF32;
+  kernels::ElementType mlp_type_ = kernels::ElementType::kF32;
   kernels::PatchGeometry patch_geometry_;
   int64_t num_parameters_ = 0;
   size_t weight_bytes_ = 0;

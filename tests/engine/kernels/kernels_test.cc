@@ -238,7 +238,9 @@ TEST_P(KernelsTest, LinearInInt8StaysWithinItsQuantizationError) {
       }
       EXPECT_LE(worst_ratio, 1.0) << rows << " rows, " << (*linear)->ImplementationName(rows);
       // And it is not the fp32 GEMM in disguise: quantization moves some outputs.
-      if (c.in > 1) EXPECT_GT(RelativeError(y, expected), 1e-6) << rows << " rows";
+      if (c.in > 1) {
+        EXPECT_GT(RelativeError(y, expected), 1e-6) << rows << " rows";
+      }
     }
   }
 }
