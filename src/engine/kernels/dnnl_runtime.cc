@@ -73,6 +73,10 @@ absl::Status DnnlRuntime::ReserveStaging(size_t bytes) {
   return Grow(staging_, staging_bytes_, bytes, "staging buffer");
 }
 
+absl::Status DnnlRuntime::ReserveResultStaging(size_t bytes) {
+  return Grow(result_staging_, result_staging_bytes_, bytes, "result staging buffer");
+}
+
 dnnl::primitive_attr UserScratchpadAttr() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);

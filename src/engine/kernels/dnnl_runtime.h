@@ -48,6 +48,10 @@ class DnnlRuntime {
   // shared like the scratchpad: kernels run one at a time. Grown when primitives are created.
   absl::Status ReserveStaging(size_t bytes);
   void* staging() { return staging_.get(); }
+  // A second one, for a kernel's fp32 results before its own epilogue turns them into the
+  // output (a GEMM's output before the activation that writes bf16: kernels/linear.h).
+  absl::Status ReserveResultStaging(size_t bytes);
+  void* result_staging() { return result_staging_.get(); }
 
  private:
   DnnlRuntime() = default;
@@ -60,6 +64,8 @@ class DnnlRuntime {
   size_t scratchpad_bytes_ = 0;
   std::unique_ptr<void, FreeDeleter> staging_;
   size_t staging_bytes_ = 0;
+  std::unique_ptr<void, FreeDeleter> result_staging_;
+  size_t result_staging_bytes_ = 0;
 };
 
 // oneDNN's reference kernels ("ref:any", "ref_int8:any"...): correct, and two to three orders of

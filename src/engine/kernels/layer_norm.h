@@ -1,6 +1,9 @@
 // LayerNorm over the last dimension of a row-major [rows][features] tensor, with a learned scale
-// (gamma) and shift (beta), on oneDNN's layer_normalization primitive:
+// (gamma) and shift (beta):
 //   y = (x - mean) / sqrt(var + eps) * gamma + beta   (biased variance, as PyTorch).
+// fp32 y on oneDNN's layer_normalization primitive; bf16 y (the input of a bf16 GEMM) on an
+// AVX-512 kernel of Tessera's own that computes in fp32 and rounds once on the way out (oneDNN
+// 2.6's layer norm writes its source's type only).
 //
 // Contract: as kernels::Linear — Create/Prepare allocate, Run allocates no buffers after the first
 // call for a row count, not re-entrant, call on a thread whose OpenMP count is set.
@@ -12,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/kernels/bfloat16.h"
 #include "engine/kernels/dnnl_runtime.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -26,6 +30,9 @@ class LayerNorm {
   absl::Status Prepare(int rows);
   // y[rows][features] = LayerNorm(x[rows][features]); x and y dense and not overlapping.
   absl::Status Run(int rows, const float* x, float* y);
+  // The same, rounded to bf16. FAILED_PRECONDITION on a host without AVX-512 BF16 (one that runs
+  // bf16 natively has it: kernels/precision.h).
+  absl::Status Run(int rows, const float* x, BFloat16* y);
   int features() const { return features_; }
 
  private:
@@ -41,7 +48,7 @@ class LayerNorm {
   DnnlRuntime* runtime_;  // not owned
   int features_;
   float eps_;
-  dnnl::memory gamma_, beta_;
+  dnnl::memory gamma_, beta_;  // features floats each
   std::vector<Plan> plans_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/status_macros.h"
+#include "engine/kernels/gelu.h"
 #include "fmt/format.h"
 
 namespace tessera::engine::kernels {
@@ -40,10 +41,19 @@ memory::desc Linear::AnyWeights() const {
                       Tag::any);
 }
 
+bool Linear::ActivationAfterGemm() const {
+  if (spec_.activation != Eltwise::kGeluErf || spec_.epilogue != LinearEpilogue::kStore) {
+    return false;
+  }
+  if (spec_.precision == Precision::kBF16) return spec_.output_type == ElementType::kBF16;
+  return spec_.precision == Precision::kInt8 && spec_.output_type == ElementType::kF32 &&
+         HostHasAvx512();
+}
+
 dnnl::post_ops Linear::PostOps(bool scale_by_x) const {
   dnnl::post_ops post_ops;
   if (scale_by_x) post_ops.append_binary(dnnl::algorithm::binary_mul, XScaleDesc());
-  switch (spec_.activation) {
+  switch (ActivationAfterGemm() ? Eltwise::kNone : spec_.activation) {
     case Eltwise::kNone:
       break;
     case Eltwise::kGeluErf:
@@ -70,7 +80,8 @@ absl::StatusOr<dnnl::primitive_desc> Linear::MakePrimitiveDesc(
     dnnl::primitive_attr attr = UserScratchpadAttr();
     attr.set_post_ops(PostOps());
     memory::desc src = Activations(rows, spec_.in_features, InputType(spec_.precision));
-    memory::desc dst = Activations(rows, spec_.out_features, OutputType());
+    memory::desc dst =
+        Activations(rows, spec_.out_features, ActivationAfterGemm() ? Dt::f32 : OutputType());
     const memory::dims strides = {1, 1}, padding = {0, 0};
     const auto prop = dnnl::prop_kind::forward_inference;
     const auto algo = dnnl::algorithm::convolution_direct;
@@ -123,10 +134,9 @@ absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(
     if (spec.precision == Precision::kInt8) {
       linear->quantizer_ = std::make_unique<ActivationQuantizer>(runtime, spec.in_features);
       linear->output_scales_ = memory(linear->ChannelsDesc(), engine);
-      linear->zero_point_ = memory({{1}, Dt::s32, Tag::a}, engine);
       linear->x_scale_ = memory(XScaleDesc(), engine);
       linear->ChooseInt8Primitive(layout_rows);
-      if (linear->bias_) linear->scaled_bias_ = memory(linear->ScaledBiasDesc(), engine);
+      linear->scaled_bias_ = memory(linear->ScaledBiasDesc(), engine);
     }
     ASSIGN_OR_RETURN(auto pd, linear->MakePrimitiveDesc(layout_rows, linear->AnyWeights()));
     if (!shared.empty() && shared[0].desc == pd.weights_desc() &&
@@ -197,6 +207,9 @@ absl::Status Linear::Prepare(int all_rows, int groups) {
     plan.implementation = pd.impl_info_str();
     if (plan.weights) plan.implementation += " (own weight layout)";
     RETURN_IF_ERROR(runtime_->ReserveScratchpad(pd.scratchpad_desc().get_size()));
+    if (ActivationAfterGemm() && spec_.precision == Precision::kBF16) {
+      RETURN_IF_ERROR(runtime_->ReserveResultStaging(pd.dst_desc().get_size()));
+    }
     if (spec_.precision == Precision::kInt8) {
       RETURN_IF_ERROR(quantizer_->Prepare(rows));
       RETURN_IF_ERROR(runtime_->ReserveStaging(pd.src_desc().get_size()));
@@ -256,6 +269,10 @@ absl::Status Linear::RunTyped(int all_rows, ElementType input, const void* x, El
                               static_cast<const float*>(x) + size_t(g) * rows * spec_.in_features,
                               static_cast<uint8_t*>(y) + g * group_out_bytes));
     }
+    if (ActivationAfterGemm()) {  // in place, in fp32
+      GeluErf(static_cast<float*>(y), static_cast<float*>(y),
+              int64_t{all_rows} * spec_.out_features);
+    }
     return absl::OkStatus();
   }
   try {
@@ -267,7 +284,7 @@ absl::Status Linear::RunTyped(int all_rows, ElementType input, const void* x, El
     } else {
       plan->src.set_data_handle(const_cast<void*>(x));
     }
-    plan->dst.set_data_handle(y);
+    plan->dst.set_data_handle(ActivationAfterGemm() ? runtime_->result_staging() : y);
     plan->scratchpad.set_data_handle(runtime_->scratchpad());
   } catch (const dnnl::error& e) {
     return DnnlError(e, "bind linear layer buffers");
@@ -280,21 +297,21 @@ absl::Status Linear::RunTyped(int all_rows, ElementType input, const void* x, El
                             "linear layer input conversion"));
   }
   const memory& weights = plan->weights ? plan->weights : weights_;
-  if (bias_) {
-    return Execute(plan->primitive, runtime_->stream(),
-                   {{DNNL_ARG_SRC, plan->src.get()},
-                    {DNNL_ARG_WEIGHTS, weights.get()},
-                    {DNNL_ARG_BIAS, bias_.get()},
-                    {DNNL_ARG_DST, plan->dst.get()},
-                    {DNNL_ARG_SCRATCHPAD, plan->scratchpad.get()}},
-                   "linear layer");
+  // The bias goes last: a layer without one passes one argument fewer.
+  const dnnl_exec_arg_t args[] = {
+      {DNNL_ARG_SRC, plan->src.get()},
+      {DNNL_ARG_WEIGHTS, weights.get()},
+      {DNNL_ARG_DST, plan->dst.get()},
+      {DNNL_ARG_SCRATCHPAD, plan->scratchpad.get()},
+      {DNNL_ARG_BIAS, bias_ ? bias_.get() : nullptr},
+  };
+  RETURN_IF_ERROR(Execute(plan->primitive, runtime_->stream(),
+                          std::span<const dnnl_exec_arg_t>(args, bias_ ? 5 : 4), "linear layer"));
+  if (ActivationAfterGemm()) {
+    GeluErfToBf16(static_cast<const float*>(runtime_->result_staging()), static_cast<BFloat16*>(y),
+                  int64_t{all_rows} * spec_.out_features);
   }
-  return Execute(plan->primitive, runtime_->stream(),
-                 {{DNNL_ARG_SRC, plan->src.get()},
-                  {DNNL_ARG_WEIGHTS, weights.get()},
-                  {DNNL_ARG_DST, plan->dst.get()},
-                  {DNNL_ARG_SCRATCHPAD, plan->scratchpad.get()}},
-                 "linear layer");
+  return absl::OkStatus();
 }
 
 size_t Linear::weight_bytes() const {
@@ -355,6 +372,9 @@ absl::Status Linear::UseSharedWeights(std::span<const PackedWeightFile::Tensor> 
   } catch (const dnnl::error& e) {
     return DnnlError(e, "bind shared linear weights");
   }
+  // Another process packed them: their sums (the zero point's term, linear_int8.cc) are ours to
+  // make.
+  if (int8 && weight_sums_.empty()) RETURN_IF_ERROR(SumPackedWeights());
   shared_ = true;
   return absl::OkStatus();
 }

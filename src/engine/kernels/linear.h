@@ -7,7 +7,8 @@
 // bfloat16 (a reorder into the runtime's staging buffer) before the GEMM -- unless x is bf16
 // already (LinearSpec::input_type); the GEMM accumulates in fp32, and the bias, the activation
 // and the residual add are fp32. y is fp32, or bf16 where LinearSpec::output_type says so (the
-// next layer's input, written by the GEMM itself).
+// next layer's input, written by the GEMM itself -- except after GELU (erf), which Tessera's
+// own pass applies to the GEMM's fp32 result on its way to bf16: kernels/gelu.h).
 //
 // In int8 the weights are quantized per output channel at Create; each Run quantizes x to uint8
 // (kernels/quantize.h: per group of rows, i.e. per image) into the staging buffer; the GEMM -- an
@@ -128,6 +129,10 @@ class Linear {
   // [, residual sum].
   dnnl::post_ops PostOps(bool scale_by_x = false) const;
   dnnl::memory::desc AnyWeights() const;
+  // True when the activation is not fused into the GEMM but applied by kernels/gelu.h to its fp32
+  // result: in bf16 on the way from the runtime's result staging to bf16 y, in int8 in place in
+  // fp32 y (where the host has AVX-512; oneDNN's fused GELU elsewhere).
+  bool ActivationAfterGemm() const;
   // y's oneDNN data type.
   dnnl::memory::data_type OutputType() const {
     return spec_.output_type == ElementType::kBF16 ? dnnl::memory::data_type::bf16
@@ -158,6 +163,9 @@ class Linear {
                               dnnl::memory::format_tag::nchw);
   }
   absl::Status PackInt8Weights(const dnnl::memory::desc& packed, std::span<const float> weights);
+  // weight_sums_ from the quantized weights in PyTorch's layout, or from the packed ones.
+  void SumWeights(std::span<const int8_t> values);
+  absl::Status SumPackedWeights();
   absl::Status RunTyped(int rows, ElementType input, const void* x, ElementType output, void* y,
                         int groups);
   absl::Status RunInt8(Plan& plan, const float* x, void* y);
@@ -175,10 +183,11 @@ class Linear {
   dnnl::memory bias_;  // empty when there is no bias
   std::vector<Plan> plans_;
   // int8 only: the weights' per-channel scales ([out_features] fp32, owned or shared like the
-  // weights), each Run's output scales (x's scale times them) and x's zero point.
-  // scaled_bias_ is each Run's bias divided by its output scales (see RunInt8); x_scale_ the
-  // convolution's runtime scalar.
-  dnnl::memory weight_scales_, output_scales_, zero_point_, scaled_bias_, x_scale_;
+  // weights), each Run's output scales (x's scale times them). scaled_bias_ is each Run's bias
+  // divided by its output scales less x's zero point times weight_sums_ (see RunInt8; present
+  // with or without a bias); x_scale_ the convolution's runtime scalar.
+  dnnl::memory weight_scales_, output_scales_, scaled_bias_, x_scale_;
+  std::vector<int32_t> weight_sums_;  // [out_features]: each output channel's quantized weights
   bool int8_convolution_ = false;
   std::unique_ptr<ActivationQuantizer> quantizer_;
 };

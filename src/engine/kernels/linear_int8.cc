@@ -5,6 +5,11 @@
 // Measured on AVX2 (AMD EPYC Zen 1, 2 threads, ViT-B/16 at one image): the matmul (gemm:jit,
 // which packs the weights on every call) ran 28 GOP/s at 197 rows, the convolution
 // (jit_uni_int8_1x1) 68-73 -- fp32's rate on this CPU.
+//
+// x's zero point is not given to oneDNN: it is folded into each call's bias instead,
+// sum_i (qx - zp) qw = sum_i qx qw - zp W[o] with W[o] = sum_i qw[o][i] (weight_sums_). oneDNN 2.6
+// has its fast AMX int8 convolution (brgconv_1x1) only for sources without a zero point: with
+// one it runs an older kernel 1.3-1.6x slower at ViT-B/16's shapes (docs/performance.md).
 #include <algorithm>
 #include <limits>
 #include <vector>
@@ -31,7 +36,6 @@ absl::StatusOr<dnnl::primitive_desc> Linear::MakeInt8PrimitiveDesc(
   const int in = spec_.in_features, out = spec_.out_features;
   try {
     dnnl::primitive_attr attr = UserScratchpadAttr();
-    attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
     if (int8_convolution_) {
       // The convolution takes constant output scales only: the weights' (ones while the layout
       // is being chosen, before they are quantized); x's scale, known per call, is a runtime
@@ -49,15 +53,10 @@ absl::StatusOr<dnnl::primitive_desc> Linear::MakeInt8PrimitiveDesc(
       const memory::dims strides = {1, 1}, padding = {0, 0};
       const auto prop = dnnl::prop_kind::forward_inference;
       const auto algo = dnnl::algorithm::convolution_direct;
-      if (bias_) {
-        return dnnl::convolution_forward::primitive_desc(
-            dnnl::convolution_forward::desc(prop, algo, src, weights_desc, ScaledBiasDesc(), dst,
-                                            strides, padding, padding),
-            attr, runtime_->engine());
-      }
+      // Always a bias: it carries the zero point's term.
       return dnnl::convolution_forward::primitive_desc(
-          dnnl::convolution_forward::desc(prop, algo, src, weights_desc, dst, strides, padding,
-                                          padding),
+          dnnl::convolution_forward::desc(prop, algo, src, weights_desc, ScaledBiasDesc(), dst,
+                                          strides, padding, padding),
           attr, runtime_->engine());
     }
     attr.set_post_ops(PostOps());
@@ -65,12 +64,8 @@ absl::StatusOr<dnnl::primitive_desc> Linear::MakeInt8PrimitiveDesc(
     attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
     const memory::desc src({rows, in}, Dt::u8, Tag::ab);
     const memory::desc dst({rows, out}, OutputType(), Tag::ab);
-    if (bias_) {
-      return dnnl::matmul::primitive_desc(
-          dnnl::matmul::desc(src, weights_desc, ScaledBiasDesc(), dst), attr, runtime_->engine());
-    }
-    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights_desc, dst), attr,
-                                        runtime_->engine());
+    return dnnl::matmul::primitive_desc(
+        dnnl::matmul::desc(src, weights_desc, ScaledBiasDesc(), dst), attr, runtime_->engine());
   } catch (const dnnl::error& e) {
     return DnnlError(e, fmt::format("create a {}x{} int8 linear layer for {} rows", in, out, rows));
   }
@@ -97,6 +92,7 @@ absl::Status Linear::PackInt8Weights(const memory::desc& packed, std::span<const
     std::copy(quantized->scales.begin(), quantized->scales.end(),
               static_cast<float*>(weight_scales_.get_data_handle()));
     // PyTorch's [out][in]: the convolution's oihw, the matmul's [in][out] outer dimension last.
+    SumWeights(quantized->values);
     memory plain(Int8Weights(int8_convolution_ ? Tag::oihw : Tag::ba), engine,
                  quantized->values.data());
     weights_ = memory(packed, engine);
@@ -105,6 +101,29 @@ absl::Status Linear::PackInt8Weights(const memory::desc& packed, std::span<const
   } catch (const dnnl::error& e) {
     return DnnlError(
         e, fmt::format("prepack a {}x{} int8 linear layer", spec_.in_features, spec_.out_features));
+  }
+  return absl::OkStatus();
+}
+
+void Linear::SumWeights(std::span<const int8_t> values) {
+  const int in = spec_.in_features;
+  weight_sums_.assign(size_t(spec_.out_features), 0);
+  for (int o = 0; o < spec_.out_features; ++o) {
+    for (int i = 0; i < in; ++i) weight_sums_[o] += values[size_t(o) * in + i];
+  }
+}
+
+absl::Status Linear::SumPackedWeights() {
+  try {
+    std::vector<int8_t> values(size_t(spec_.out_features) * spec_.in_features);
+    memory plain(Int8Weights(int8_convolution_ ? Tag::oihw : Tag::ba), runtime_->engine(),
+                 values.data());
+    dnnl::reorder(weights_, plain).execute(runtime_->stream(), weights_, plain);
+    runtime_->stream().wait();
+    SumWeights(values);
+  } catch (const dnnl::error& e) {
+    return DnnlError(e, fmt::format("sum a {}x{} int8 linear layer's packed weights",
+                                    spec_.in_features, spec_.out_features));
   }
   return absl::OkStatus();
 }
@@ -118,21 +137,20 @@ absl::Status Linear::RunInt8(Plan& plan, const float* x, void* y) {
     output_scales[o] = quantization.scale * weight_scales[o];
   }
   *static_cast<float*>(x_scale_.get_data_handle()) = quantization.scale;
-  *static_cast<int32_t*>(zero_point_.get_data_handle()) = quantization.zero_point;
-  if (scaled_bias_) {
-    // oneDNN 2.x adds an int8 primitive's bias to the sums before the output scales (and, in the
-    // convolution, the x-scale post-op): y = scale * (sum + bias'), so bias' = bias / scale. (A
-    // binary-add post-op would add it after, but next to the residual's sum post-op oneDNN 2.6
-    // has only its reference kernel for that: two orders of magnitude slower.) Both scales are
-    // at least 2^-40, so the divisor is a normal float; a quotient beyond float's range (a bias
-    // over ~1e14) saturates instead of becoming inf.
-    const float* bias = static_cast<const float*>(bias_.get_data_handle());
-    float* scaled = static_cast<float*>(scaled_bias_.get_data_handle());
-    constexpr double kFloatMax = std::numeric_limits<float>::max();
-    for (int o = 0; o < spec_.out_features; ++o) {
-      const double quotient = double{bias[o]} / double{output_scales[o]};
-      scaled[o] = static_cast<float>(std::clamp(quotient, -kFloatMax, kFloatMax));
-    }
+  // oneDNN 2.x adds an int8 primitive's bias to the sums before the output scales (and, in the
+  // convolution, the x-scale post-op): y = scale * (sum + bias'), so bias' = bias / scale, less
+  // the zero point's term zp W[o] (above). (A binary-add post-op would add the bias after, but
+  // next to the residual's sum post-op oneDNN 2.6 has only its reference kernel for that: two
+  // orders of magnitude slower.) Both scales are at least 2^-40, so the divisor is a normal
+  // float; a value beyond float's range (a bias over ~1e14) saturates instead of becoming inf.
+  const float* bias = bias_ ? static_cast<const float*>(bias_.get_data_handle()) : nullptr;
+  float* scaled = static_cast<float*>(scaled_bias_.get_data_handle());
+  constexpr double kFloatMax = std::numeric_limits<float>::max();
+  for (int o = 0; o < spec_.out_features; ++o) {
+    const double value =
+        (bias != nullptr ? double{bias[o]} / double{output_scales[o]} : 0.0) -
+        static_cast<double>(quantization.zero_point) * static_cast<double>(weight_sums_[o]);
+    scaled[o] = static_cast<float>(std::clamp(value, -kFloatMax, kFloatMax));
   }
   try {
     plan.src.set_data_handle(q);
@@ -142,20 +160,17 @@ absl::Status Linear::RunInt8(Plan& plan, const float* x, void* y) {
     return DnnlError(e, "bind int8 linear layer buffers");
   }
   const memory& weights = plan.weights ? plan.weights : weights_;
-  // The bias goes last: a layer without one passes one argument fewer.
-  const dnnl_exec_arg_t args[] = {
-      {DNNL_ARG_SRC, plan.src.get()},
-      {DNNL_ARG_WEIGHTS, weights.get()},
-      {DNNL_ARG_DST, plan.dst.get()},
-      {DNNL_ARG_SCRATCHPAD, plan.scratchpad.get()},
-      {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zero_point_.get()},
-      int8_convolution_
-          ? dnnl_exec_arg_t{DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, x_scale_.get()}
-          : dnnl_exec_arg_t{DNNL_ARG_ATTR_OUTPUT_SCALES, output_scales_.get()},
-      {DNNL_ARG_BIAS, scaled_bias_ ? scaled_bias_.get() : nullptr},
-  };
-  return Execute(plan.primitive, runtime_->stream(),
-                 std::span<const dnnl_exec_arg_t>(args, bias_ ? 7 : 6), "int8 linear layer");
+  return Execute(
+      plan.primitive, runtime_->stream(),
+      {{DNNL_ARG_SRC, plan.src.get()},
+       {DNNL_ARG_WEIGHTS, weights.get()},
+       {DNNL_ARG_DST, plan.dst.get()},
+       {DNNL_ARG_SCRATCHPAD, plan.scratchpad.get()},
+       int8_convolution_
+           ? dnnl_exec_arg_t{DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, x_scale_.get()}
+           : dnnl_exec_arg_t{DNNL_ARG_ATTR_OUTPUT_SCALES, output_scales_.get()},
+       {DNNL_ARG_BIAS, scaled_bias_.get()}},
+      "int8 linear layer");
 }
 
 }  // namespace tessera::engine::kernels

@@ -80,4 +80,21 @@ bool HostHasInt8DotProduct() {
   return HostHas(dnnl::cpu_isa::avx512_core_vnni);
 }
 
+bool HostHasAvx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  }();
+  return has;
+}
+
+bool HostHasAvx512Bf16() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return HostHasAvx512() && __builtin_cpu_supports("avx512bf16");
+  }();
+  return has;
+}
+
 }  // namespace tessera::engine::kernels

@@ -1,5 +1,8 @@
 #include "engine/kernels/quantize.h"
 
+#include <immintrin.h>
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -8,11 +11,87 @@
 #include "engine/kernels/precision.h"
 #include "fmt/format.h"
 
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused source of their
+// unmasked forms, which it then reports as uninitialized: a known false positive.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace tessera::engine::kernels {
 
 using dnnl::memory;
 using Tag = dnnl::memory::format_tag;
 using Dt = dnnl::memory::data_type;
+
+namespace {
+
+#define TESSERA_AVX512_TARGET gnu::target("avx512f,avx512bw,avx512vl,avx512dq")
+
+[[TESSERA_AVX512_TARGET, gnu::always_inline]] inline __mmask16 Lanes(int64_t left) {
+  return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// The minimum and maximum of n values; NaN when one of them is NaN.
+[[TESSERA_AVX512_TARGET]] void MinMaxAvx512(const float* x, int64_t n, float* lo, float* hi) {
+  __m512 low = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 high = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __mmask16 nan = 0;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = Lanes(n - i);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    nan |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q);
+    low = _mm512_mask_min_ps(low, m, low, v);
+    high = _mm512_mask_max_ps(high, m, high, v);
+  }
+  *lo = nan ? std::numeric_limits<float>::quiet_NaN() : _mm512_reduce_min_ps(low);
+  *hi = nan ? std::numeric_limits<float>::quiet_NaN() : _mm512_reduce_max_ps(high);
+}
+
+// q = clamp(round(x / scale) + zero_point, 0, 255), rounding half to even (as oneDNN's reorder;
+// NaN becomes 0).
+[[TESSERA_AVX512_TARGET]] void QuantizeAvx512(const float* x, int64_t n, float inverse_scale,
+                                              int32_t zero_point, uint8_t* q) {
+  const __m512 inverse = _mm512_set1_ps(inverse_scale);
+  const __m512i zero = _mm512_set1_epi32(zero_point);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = Lanes(n - i);
+    const __m512i v = _mm512_add_epi32(
+        _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inverse)), zero);
+    _mm_mask_storeu_epi8(q + i, m,
+                         _mm512_cvtusepi32_epi8(_mm512_max_epi32(v, _mm512_setzero_si512())));
+  }
+}
+
+// Over the calling thread's OpenMP threads, one contiguous share each, in one parallel region:
+// each thread's minimum and maximum are merged, then every thread quantizes its share.
+U8Quantization QuantizeOnAvx512(const float* x, int64_t n, uint8_t* q) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  bool nan = false;
+  U8Quantization quantization;
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+    float l = std::numeric_limits<float>::infinity(), h = -l;
+    if (end > begin) MinMaxAvx512(x + begin, end - begin, &l, &h);
+#pragma omp critical(tessera_quantize_range)
+    {
+      nan = nan || std::isnan(l);
+      lo = std::min(lo, l);
+      hi = std::max(hi, h);
+    }
+#pragma omp barrier
+#pragma omp single
+    quantization = nan ? ChooseU8Quantization(NAN, NAN) : ChooseU8Quantization(lo, hi);
+    // (the single's implicit barrier: every thread sees the quantization)
+    if (end > begin) {
+      QuantizeAvx512(x + begin, end - begin, 1.f / quantization.scale, quantization.zero_point,
+                     q + begin);
+    }
+  }
+  return quantization;
+}
+
+}  // namespace
 
 int Int8WeightLimit() { return HostHasInt8DotProduct() ? 127 : 63; }
 
@@ -117,6 +196,7 @@ absl::Status ActivationQuantizer::Prepare(int rows) {
 }
 
 absl::StatusOr<U8Quantization> ActivationQuantizer::Run(int rows, const float* x, uint8_t* q) {
+  if (rows > 0 && HostHasAvx512()) return QuantizeOnAvx512(x, int64_t{rows} * features_, q);
   Plan* plan = FindPlan(rows);
   if (plan == nullptr) {
     RETURN_IF_ERROR(Prepare(rows));

@@ -10,8 +10,8 @@
 // calibration never saw can overflow the range):
 //   x ~= scale * (q - zero_point), q in [0, 255], the range widened to hold 0 exactly.
 // A GEMM over quantized operands then gives y[r][o] = scale_x * scale_w[o] * sum_i (qx - zp) qw,
-// which oneDNN computes from the integers with the output scales and the source zero point
-// (kernels/linear_int8.cc).
+// which oneDNN computes from the integers with the output scales, the zero point's term folded
+// into the bias (kernels/linear_int8.cc).
 #pragma once
 
 #include <cstdint>
@@ -53,9 +53,10 @@ struct U8Quantization {
 // scale 1 and zero point 0 -- never UB.
 U8Quantization ChooseU8Quantization(float min, float max);
 
-// Quantizes a dense row-major [rows][features] fp32 tensor to uint8 per call on oneDNN (a min
-// and a max reduction, then a reorder with runtime scale and zero point): JIT code for the host's
-// vector width, on the runtime's threads.
+// Quantizes a dense row-major [rows][features] fp32 tensor to uint8 per call: on AVX-512 hosts
+// one pass for the minimum and maximum and one to quantize, in a single parallel region of
+// Tessera's own; elsewhere on oneDNN (a min and a max reduction, then a reorder with runtime scale
+// and zero point). On the calling thread's OpenMP threads either way.
 // Contract as Linear's: Prepare allocates, Run does not; not re-entrant.
 class ActivationQuantizer {
  public:

@@ -27,6 +27,19 @@ constexpr ElementType TypeOf() {
   return std::is_same_v<T, BFloat16> ? ElementType::kBF16 : ElementType::kF32;
 }
 
+// The element types VitModel::RunLayer runs with (see normed_type_ and the others).
+template <typename NormedT, typename QkvT, typename ContextT, typename MlpT>
+struct Activations {
+  using Normed = NormedT;
+  using Qkv = QkvT;
+  using Context = ContextT;
+  using Mlp = MlpT;
+};
+using F32Activations = Activations<float, float, float, float>;
+using Bf16Activations = Activations<BFloat16, BFloat16, BFloat16, BFloat16>;
+// int8 on AMX: attention in bf16, the int8 GEMMs' inputs (quantized per call) in fp32.
+using Int8AmxActivations = Activations<float, BFloat16, float, float>;
+
 kernels::Eltwise ToEltwise(Activation activation) {
   switch (activation) {
     case Activation::kGeluErf:
@@ -45,10 +58,11 @@ std::vector<float> Copy(std::span<const float> values) {
   return std::vector<float>(values.begin(), values.end());
 }
 
-// Copies `rows` rows of `width` floats, row r from src + r * src_stride.
-void GatherRows(const float* src, int64_t src_stride, int rows, int64_t width, float* dst) {
+// Copies `rows` rows of `width` elements, row r from src + r * src_stride.
+template <typename T>
+void GatherRows(const T* src, int64_t src_stride, int rows, int64_t width, T* dst) {
   for (int r = 0; r < rows; ++r) {
-    std::memcpy(dst + r * width, src + r * src_stride, sizeof(float) * width);
+    std::memcpy(static_cast<void*>(dst + r * width), src + r * src_stride, sizeof(T) * width);
   }
 }
 
@@ -88,7 +102,7 @@ VitModel::VitModel(const ViTConfig& config, const VitModelOptions& options)
   patch_geometry_.patch_height = config.patch_height;
   patch_geometry_.patch_width = config.patch_width;
   if (options.precision == kernels::Precision::kBF16) {
-    qkv_type_ = context_type_ = mlp_type_ = ElementType::kBF16;
+    normed_type_ = qkv_type_ = context_type_ = mlp_type_ = ElementType::kBF16;
   } else if (options.precision == kernels::Precision::kInt8 && kernels::AmxBf16Available()) {
     // Attention in bf16 on the tiles instead of fp32 (whose matmuls would take as long as the
     // int8 GEMMs there): the QKV GEMM writes bf16; the int8 GEMMs quantize fp32 inputs.
@@ -198,8 +212,15 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     ASSIGN_OR_RETURN(auto w, reader.Read(p + "embeddings.patch_embeddings.projection.weight"));
     std::vector<float> weight = Copy(w);
     ASSIGN_OR_RETURN(auto bias, reader.Read(p + "embeddings.patch_embeddings.projection.bias"));
-    ASSIGN_OR_RETURN(patch_embedding_, make_linear({patch_geometry_.patch_size(), h}, weight, bias,
-                                                   /*in_encoder=*/false));
+    // In bf16 the patch embedding's GEMM is bf16 too (its fp32 output starts the residual
+    // stream); int8 keeps it fp32 (quantizing raw pixels costs more accuracy than it saves).
+    const kernels::Precision precision = options_.precision == kernels::Precision::kBF16
+                                             ? kernels::Precision::kBF16
+                                             : kernels::Precision::kF32;
+    ASSIGN_OR_RETURN(patch_embedding_, make_linear({.in_features = patch_geometry_.patch_size(),
+                                                    .out_features = h,
+                                                    .precision = precision},
+                                                   weight, bias, /*in_encoder=*/false));
   }
 
   auto read_copy = [&](const std::string& name) -> absl::StatusOr<std::vector<float>> {
@@ -223,7 +244,10 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
       }
     }
     const auto qkv_spec = [this, h](int out) {
-      return LinearSpec{.in_features = h, .out_features = out, .output_type = qkv_type_};
+      return LinearSpec{.in_features = h,
+                        .out_features = out,
+                        .input_type = normed_type_,
+                        .output_type = qkv_type_};
     };
     if (!last) {
       ASSIGN_OR_RETURN(l.qkv, make_linear(qkv_spec(3 * h), qkv_weight, qkv_bias));
@@ -250,6 +274,7 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
       ASSIGN_OR_RETURN(l.intermediate, make_linear({.in_features = h,
                                                     .out_features = inter,
                                                     .activation = activation,
+                                                    .input_type = normed_type_,
                                                     .output_type = mlp_type_},
                                                    w, b));
     }
@@ -425,6 +450,7 @@ absl::Status VitModel::AllocateWorkspace() {
   small_query_ = kernels::AlignedBuffer(b * q * h);
   small_context_ = kernels::AlignedBuffer(b * q * h);
   small_mlp_ = kernels::AlignedBuffer(b * q * inter);
+  head_input_ = kernels::AlignedBuffer(b * q * h);
   logits_ = kernels::AlignedBuffer(b * config_.num_labels());
   return absl::OkStatus();
 }
@@ -493,68 +519,78 @@ absl::Status VitModel::Embed(std::span<const float> pixels, int batch) {
   return absl::OkStatus();
 }
 
-template <typename Qkv, typename Context, typename Mlp>
+template <typename A>
 absl::Status VitModel::RunLayer(const EncoderLayer& l, int batch) {
   const int t = config_.num_tokens(), rows = batch * t;
   const int64_t h = config_.hidden_size;
-  Qkv* qkv = qkv_.as<Qkv>();
-  Context* context = context_.as<Context>();
-  Mlp* mlp = mlp_.as<Mlp>();
-  RETURN_IF_ERROR(l.norm_before->Run(rows, hidden_.data(), normed_.data()));
+  auto* normed = normed_.as<typename A::Normed>();
+  auto* qkv = qkv_.as<typename A::Qkv>();
+  auto* context = context_.as<typename A::Context>();
+  auto* mlp = mlp_.as<typename A::Mlp>();
+  RETURN_IF_ERROR(l.norm_before->Run(rows, hidden_.data(), normed));
   // The encoder's linear layers run the batch as `batch` groups (kernels/linear.h: int8
   // quantizes each image on its own).
-  RETURN_IF_ERROR(l.qkv->Run(rows, normed_.data(), qkv, batch));
+  RETURN_IF_ERROR(l.qkv->Run(rows, normed, qkv, batch));
   for (int b = 0; b < batch; b += attention_group_size_) {
     const int group = std::min(attention_group_size_, batch - b);
-    const Qkv* image_qkv = qkv + int64_t{b} * t * 3 * h;
+    const auto* image_qkv = qkv + int64_t{b} * t * 3 * h;
     RETURN_IF_ERROR(attention_[group - 1]->Run(image_qkv, image_qkv + h, image_qkv + 2 * h,
                                                context + int64_t{b} * t * h, scores_.data()));
   }
   RETURN_IF_ERROR(l.attention_output->Run(rows, context, hidden_.data(), batch));
-  RETURN_IF_ERROR(l.norm_after->Run(rows, hidden_.data(), normed_.data()));
-  RETURN_IF_ERROR(l.intermediate->Run(rows, normed_.data(), mlp, batch));
+  RETURN_IF_ERROR(l.norm_after->Run(rows, hidden_.data(), normed));
+  if (options_.precision == kernels::Precision::kInt8) {
+    // The int8 GEMMs run image by image anyway (kernels/linear.h): so does the MLP, whose hidden
+    // layer (GELU'd, then quantized for the second GEMM) then stays in cache.
+    for (int b = 0; b < batch; ++b) {
+      RETURN_IF_ERROR(l.intermediate->Run(t, normed + int64_t{b} * t * h, mlp, 1));
+      RETURN_IF_ERROR(l.output->Run(t, mlp, hidden_.data() + int64_t{b} * t * h, 1));
+    }
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(l.intermediate->Run(rows, normed, mlp, batch));
   return l.output->Run(rows, mlp, hidden_.data(), batch);
 }
 
-template <typename Qkv, typename Context, typename Mlp>
+template <typename A>
 absl::Status VitModel::RunLastLayer(const EncoderLayer& l, int batch) {
   const int t = config_.num_tokens(), q = num_query_tokens_;
   const int64_t h = config_.hidden_size;
-  RETURN_IF_ERROR(l.norm_before->Run(batch * t, hidden_.data(), normed_.data()));
-  Qkv* kv = qkv_.as<Qkv>();  // [batch * t][2h]
-  RETURN_IF_ERROR(l.key_value->Run(batch * t, normed_.data(), kv, batch));
+  auto* normed = normed_.as<typename A::Normed>();
+  auto* small_normed = small_normed_.as<typename A::Normed>();
+  RETURN_IF_ERROR(l.norm_before->Run(batch * t, hidden_.data(), normed));
+  auto* kv = qkv_.as<typename A::Qkv>();  // [batch * t][2h]
+  RETURN_IF_ERROR(l.key_value->Run(batch * t, normed, kv, batch));
   // The query tokens (the first q of each image), gathered into dense [batch * q][h] rows.
   for (int b = 0; b < batch; ++b) {
-    GatherRows(normed_.data() + int64_t{b} * t * h, h, q, h, small_normed_.data() + b * q * h);
+    GatherRows(normed + int64_t{b} * t * h, h, q, h, small_normed + b * q * h);
     GatherRows(hidden_.data() + int64_t{b} * t * h, h, q, h, small_hidden_.data() + b * q * h);
   }
-  Qkv* query = small_query_.as<Qkv>();
-  Context* context = small_context_.as<Context>();
-  Mlp* mlp = small_mlp_.as<Mlp>();
-  RETURN_IF_ERROR(l.query->Run(batch * q, small_normed_.data(), query, batch));
+  auto* query = small_query_.as<typename A::Qkv>();
+  auto* context = small_context_.as<typename A::Context>();
+  auto* mlp = small_mlp_.as<typename A::Mlp>();
+  RETURN_IF_ERROR(l.query->Run(batch * q, small_normed, query, batch));
   for (int b = 0; b < batch; b += attention_group_size_) {
     const int group = std::min(attention_group_size_, batch - b);
-    const Qkv* image_kv = kv + int64_t{b} * t * 2 * h;
+    const auto* image_kv = kv + int64_t{b} * t * 2 * h;
     RETURN_IF_ERROR(last_attention_[group - 1]->Run(query + b * q * h, image_kv, image_kv + h,
                                                     context + b * q * h, scores_.data()));
   }
   const int rows = batch * q;
   RETURN_IF_ERROR(l.attention_output->Run(rows, context, small_hidden_.data(), batch));
-  RETURN_IF_ERROR(l.norm_after->Run(rows, small_hidden_.data(), small_normed_.data()));
-  RETURN_IF_ERROR(l.intermediate->Run(rows, small_normed_.data(), mlp, batch));
+  RETURN_IF_ERROR(l.norm_after->Run(rows, small_hidden_.data(), small_normed));
+  RETURN_IF_ERROR(l.intermediate->Run(rows, small_normed, mlp, batch));
   return l.output->Run(rows, mlp, small_hidden_.data(), batch);
 }
 
-template <typename Qkv, typename Context, typename Mlp>
+template <typename A>
 absl::Status VitModel::RunEncoder(int batch) {
-  if (qkv_type_ != TypeOf<Qkv>() || context_type_ != TypeOf<Context>() ||
-      mlp_type_ != TypeOf<Mlp>()) {
+  if (normed_type_ != TypeOf<typename A::Normed>() || qkv_type_ != TypeOf<typename A::Qkv>() ||
+      context_type_ != TypeOf<typename A::Context>() || mlp_type_ != TypeOf<typename A::Mlp>()) {
     return absl::InternalError("VitModel: encoder run with other activation types than built");
   }
-  for (size_t i = 0; i + 1 < layers_.size(); ++i) {
-    RETURN_IF_ERROR((RunLayer<Qkv, Context, Mlp>(layers_[i], batch)));
-  }
-  return RunLastLayer<Qkv, Context, Mlp>(layers_.back(), batch);
+  for (size_t i = 0; i + 1 < layers_.size(); ++i) RETURN_IF_ERROR(RunLayer<A>(layers_[i], batch));
+  return RunLastLayer<A>(layers_.back(), batch);
 }
 
 absl::Status VitModel::Forward(std::span<const float> pixels, int batch, std::span<float> logits) {
@@ -574,16 +610,16 @@ absl::Status VitModel::Forward(std::span<const float> pixels, int batch, std::sp
   kernels::SetThreads(num_threads_);
   RETURN_IF_ERROR(Embed(pixels, batch));
   if (mlp_type_ == ElementType::kBF16) {
-    RETURN_IF_ERROR((RunEncoder<BFloat16, BFloat16, BFloat16>(batch)));
+    RETURN_IF_ERROR(RunEncoder<Bf16Activations>(batch));
   } else if (qkv_type_ == ElementType::kBF16) {
-    RETURN_IF_ERROR((RunEncoder<BFloat16, float, float>(batch)));
+    RETURN_IF_ERROR(RunEncoder<Int8AmxActivations>(batch));
   } else {
-    RETURN_IF_ERROR((RunEncoder<float, float, float>(batch)));
+    RETURN_IF_ERROR(RunEncoder<F32Activations>(batch));
   }
   const int q = num_query_tokens_;
-  RETURN_IF_ERROR(final_norm_->Run(batch * q, small_hidden_.data(), small_normed_.data()));
+  RETURN_IF_ERROR(final_norm_->Run(batch * q, small_hidden_.data(), head_input_.data()));
   // [batch * q][h] is [batch][q * h]: the teacher head reads both tokens side by side.
-  RETURN_IF_ERROR(classifier_->Run(batch, small_normed_.data(), logits_.data()));
+  RETURN_IF_ERROR(classifier_->Run(batch, head_input_.data(), logits_.data()));
   std::memcpy(logits.data(), logits_.data(), sizeof(float) * expected_logits);
   for (float v : logits) {
     if (!std::isfinite(v)) {

@@ -1,11 +1,12 @@
 // The ViT / DeiT image classifier's forward pass on oneDNN: CHW pixels in, logits out. In fp32,
 // or with the encoder's GEMMs in bf16 or int8 (VitModelOptions::precision: weights packed as
 // bfloat16, or quantized to int8 per output channel with activations quantized per call;
-// accumulation in fp32 / int32; the patch embedding, LayerNorm, softmax, GELU, the residual stream
-// and the classifier head stay fp32). In bf16 the activations between GEMMs are bf16 too (the
-// QKV output, attention in bf16 with fp32 scores and softmax, the attention context, the MLP's
-// hidden layer): each GEMM writes what the next one reads, with no conversions between. In int8
-// on an AMX host attention runs in bf16 (the QKV GEMM writes bf16).
+// accumulation in fp32 / int32; LayerNorm, softmax, GELU, the residual stream and the classifier
+// head compute in fp32). In bf16 the patch embedding's GEMM is bf16 too, and the activations
+// between the encoder's kernels are bf16 (the LayerNorms' outputs, the QKV output, attention's
+// context, the MLP's hidden layer): each kernel writes what the next one reads, rounded once,
+// with no conversions between. In int8 on an AMX host attention runs in bf16 (the QKV GEMM
+// writes bf16).
 //
 //   patches -> patch embedding (GEMM) -> + class (+ distillation) token, + position embeddings
 //   -> N pre-norm encoder layers:  h += Attention(LN1(h));  h += MLP(LN2(h))
@@ -120,13 +121,13 @@ class VitModel {
   // the mapped file (best effort: failures are logged and leave the private copies).
   void ShareWeights(const std::vector<kernels::Linear*>& linears, uint64_t fingerprint);
   absl::Status AllocateWorkspace();
-  // Qkv: the QKV GEMM's output and attention's input; Context: attention's output; Mlp: the MLP's
-  // hidden layer (each float or kernels::BFloat16, as the element types below).
-  template <typename Qkv, typename Context, typename Mlp>
+  // A: the element types of the activations between the encoder's kernels (vit_model.cc's
+  // Activations: float or kernels::BFloat16 each, as the element types below).
+  template <typename A>
   absl::Status RunLayer(const EncoderLayer& layer, int batch);
-  template <typename Qkv, typename Context, typename Mlp>
+  template <typename A>
   absl::Status RunLastLayer(const EncoderLayer& layer, int batch);
-  template <typename Qkv, typename Context, typename Mlp>
+  template <typename A>
   absl::Status RunEncoder(int batch);
   absl::Status Embed(std::span<const float> pixels, int batch);
 
@@ -134,7 +135,9 @@ class VitModel {
   VitModelOptions options_;
   int num_threads_;
   int num_query_tokens_;  // tokens of the last layer the head reads (1, or 2 with a teacher)
-  // The element types of the activations between the encoder's GEMMs (RunLayer's types).
+  // The element types of the activations between the encoder's kernels: the LayerNorms' outputs,
+  // the QKV GEMM's (attention's input), attention's, the MLP's hidden layer.
+  kernels::ElementType normed_type_ = kernels::ElementType::kF32;
   kernels::ElementType qkv_type_ = kernels::ElementType::kF32;
   kernels::ElementType context_type_ = kernels::ElementType::kF32;
   kernels::ElementType mlp_type_ = kernels::ElementType::kF32;
@@ -162,7 +165,7 @@ class VitModel {
   // Workspace, sized for max_batch_size (see AllocateWorkspace for shapes).
   kernels::AlignedBuffer patches_, patch_out_, hidden_, normed_, qkv_, context_, mlp_, scores_;
   kernels::AlignedBuffer small_hidden_, small_normed_, small_query_, small_context_, small_mlp_;
-  kernels::AlignedBuffer logits_;
+  kernels::AlignedBuffer head_input_, logits_;  // the final LayerNorm's output, the head's
 };
 
 }  // namespace tessera::engine

@@ -1,7 +1,8 @@
-// The bf16 activation path of the forward pass: linear layers that read or write bf16, and
-// attention over bf16 Q, K, V (both kernels: the AMX tile kernel where the host has AMX, oneDNN's
-// bf16 matmuls elsewhere) against the double reference on the same, rounded, inputs. Where the
-// host has no native bf16 (or no AMX, for the fused kernel) the kernels refuse by name.
+// The bf16 activation path of the forward pass: linear layers that read or write bf16, GELU and
+// LayerNorm into bf16, and attention over bf16 Q, K, V (both kernels: the AMX tile kernel where the
+// host has AMX, oneDNN's bf16 matmuls elsewhere) against the double reference on the same, rounded,
+// inputs. Where the host has no native bf16 (or no AMX, for the fused kernel) the kernels refuse by
+// name.
 #include <cmath>
 #include <random>
 #include <string>
@@ -11,6 +12,8 @@
 #include "engine/kernels/attention_amx.h"
 #include "engine/kernels/bfloat16.h"
 #include "engine/kernels/dnnl_runtime.h"
+#include "engine/kernels/gelu.h"
+#include "engine/kernels/layer_norm.h"
 #include "engine/kernels/linear.h"
 #include "engine/kernels/precision.h"
 #include "engine/kernels/reference_ops.h"
@@ -246,6 +249,63 @@ TEST_P(Bf16ActivationsTest, LinearReadsAndWritesBf16) {
     }
     std::vector<float> y(expected.size());  // the overload for other types is refused
     EXPECT_EQ((*layer)->Run(rows, x.data(), y.data()).code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+// GELU after the GEMM (kernels/gelu.h) against the exact erf form, over the range where it bends,
+// the tails where it is 0 or x, and both rounding targets.
+TEST_P(Bf16ActivationsTest, GeluMatchesTheErfFormToFloatPrecision) {
+  if (!HostHasAvx512()) {  // oneDNN's fused GELU runs instead (linear.h); nothing to call here
+    __builtin_cpu_init();
+    EXPECT_FALSE(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"));
+    return;
+  }
+  std::vector<float> x;
+  for (float v = -12.f; v <= 12.f; v += 1.f / 512) x.push_back(v);
+  x.push_back(-1e30f);
+  x.push_back(1e30f);
+  x.push_back(0.f);
+  std::vector<float> y(x.size());
+  GeluErf(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double exact = 0.5 * x[i] * (1.0 + std::erf(x[i] / std::sqrt(2.0)));
+    ASSERT_LE(std::fabs(y[i] - exact), 1e-6 * (1.0 + std::fabs(exact))) << "x = " << x[i];
+  }
+  const float nan = std::nanf("");
+  GeluErf(&nan, y.data(), 1);
+  EXPECT_TRUE(std::isnan(y[0]));
+  if (!HostHasAvx512Bf16()) return;  // bf16 layers are refused here (kernels_test)
+  std::vector<BFloat16> y16(x.size());
+  GeluErfToBf16(x.data(), y16.data(), static_cast<int64_t>(x.size()) - 3);  // a tail of 13
+  for (size_t i = 0; i + 3 < x.size(); ++i) {
+    const double exact = 0.5 * x[i] * (1.0 + std::erf(x[i] / std::sqrt(2.0)));
+    ASSERT_LE(std::fabs(ToFloat(y16[i]) - exact), std::fabs(exact) / 256 + 1e-6) << x[i];
+  }
+  EXPECT_EQ(y16.back().bits, 0);  // past n: untouched
+}
+
+// LayerNorm into bf16: the fp32 LayerNorm rounded once.
+TEST_P(Bf16ActivationsTest, LayerNormIntoBf16IsTheFp32OneRounded) {
+  for (int features : {768, 192, 33, 1}) {
+    const auto gamma = Random(rng_, features, 0.5f, 2.f), beta = Random(rng_, features, -1.f, 1.f);
+    auto norm = LayerNorm::Create(runtime_.get(), features, 1e-6f, gamma, beta);
+    ASSERT_TRUE(norm.ok()) << norm.status();
+    const int rows = Uniform(rng_, 1, 300);
+    const auto x = Random(rng_, size_t(rows) * features, -4.f, 6.f);
+    std::vector<float> expected(x.size());
+    ASSERT_TRUE((*norm)->Run(rows, x.data(), expected.data()).ok());
+    std::vector<BFloat16> got(x.size());
+    const absl::Status run = (*norm)->Run(rows, x.data(), got.data());
+    if (!HostHasAvx512Bf16()) {
+      EXPECT_EQ(run.code(), absl::StatusCode::kFailedPrecondition);
+      continue;
+    }
+    ASSERT_TRUE(run.ok()) << run;
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_LE(std::fabs(ToFloat(got[i]) - expected[i]), std::fabs(expected[i]) / 256 + 1e-5)
+          << features << " features, entry " << i;
+    }
   }
 }
 

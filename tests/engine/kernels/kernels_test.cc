@@ -341,6 +341,32 @@ TEST(QuantizeTest, U8RangeHoldsZeroExactlyAndDegenerateRangesAreSafe) {
   }
 }
 
+// The activation quantizer (AVX-512 where the host has it, oneDNN's reductions and reorder
+// elsewhere): the range it picks is the tensor's own, and every value is its nearest step,
+// saturated to [0, 255] -- at sizes that are and are not multiples of the vector width.
+TEST_P(KernelsTest, ActivationQuantizerPicksTheRangeAndRoundsEachValue) {
+  for (auto [rows, features] : {std::pair{1, 1}, std::pair{3, 17}, std::pair{197, 768},
+                                std::pair{5, 3072}, std::pair{7, 33}}) {
+    SCOPED_TRACE(testing::Message() << rows << "x" << features);
+    ActivationQuantizer quantizer(runtime_.get(), features);
+    ASSERT_TRUE(quantizer.Prepare(rows).ok());
+    const float shift = static_cast<float>(Uniform(rng_, -3, 3));
+    auto x = Random(rng_, size_t(rows) * features, -2.f + shift, 5.f + shift);
+    std::vector<uint8_t> q(x.size());
+    auto got = quantizer.Run(rows, x.data(), q.data());
+    ASSERT_TRUE(got.ok()) << got.status();
+    const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
+    const U8Quantization expected = ChooseU8Quantization(*lo, *hi);
+    EXPECT_EQ(got->scale, expected.scale);
+    EXPECT_EQ(got->zero_point, expected.zero_point);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double exact = x[i] / double{expected.scale} + expected.zero_point;
+      // Ties may round either way: within half a step (and a float's rounding) of exact.
+      ASSERT_LE(std::fabs(q[i] - std::clamp(exact, 0.0, 255.0)), 0.5 + 1e-3) << "value " << i;
+    }
+  }
+}
+
 // oneDNN falls back to its reference convolution (1000x slower) for row counts whose fast kernel
 // cannot use the packed layout (seen: brgconv_1x1 on AVX-512, ViT-B shapes at 197 rows with a
 // layout packed for 256). Prepare must then give that row count its own layout.
