@@ -29,10 +29,6 @@ namespace {
 
 Dt DnnlType(ElementType type) { return type == ElementType::kBF16 ? Dt::bf16 : Dt::f32; }
 
-const char* ElementTypeName(ElementType type) {
-  return type == ElementType::kBF16 ? "bf16" : "fp32";
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Attention>> Attention::Create(DnnlRuntime* runtime,

@@ -1,22 +1,16 @@
 #include "engine/kernels/attention_amx.h"
 
-#include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "engine/kernels/avx512.h"
+#include "engine/kernels/precision.h"
 #include "fmt/format.h"
 
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused source of their
-// unmasked forms, which it then reports as uninitialized: a known false positive.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
-// Every function that touches AVX-512 or AMX carries these target attributes; the file is built
-// with the project's baseline flags so that nothing else in it (or anything it inlines from
-// headers) uses instructions an AVX2 host lacks.
+// Every function that touches AVX-512 or AMX carries these target attributes (kernels/avx512.h).
 #define TESSERA_AMX_TARGET \
   gnu::target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")
 
@@ -49,7 +43,7 @@ struct ScratchLayout {
          inverse_sums = 0, bytes = 0;
 };
 
-size_t AlignUp(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+size_t CacheLines(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
 ScratchLayout Layout(const AmxHeadShape& shape) {
   ScratchLayout l;
@@ -60,7 +54,7 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
   size_t offset = 0;
   auto take = [&offset](size_t bytes) {
     const size_t at = offset;
-    offset += AlignUp(bytes);
+    offset += CacheLines(bytes);
     return at;
   };
   l.k_packed = take(size_t(l.key_blocks) * kTileRows * d * sizeof(BFloat16));
@@ -89,21 +83,6 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
   return _mm512_scalef_ps(p, n);
 }
 
-// Horizontal max and sum (GCC 12's _mm512_reduce_* warn about an uninitialized temporary).
-[[TESSERA_AMX_TARGET, gnu::always_inline]] inline float HorizontalMax(__m512 v) {
-  __m256 m = _mm256_max_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 x = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  x = _mm_max_ps(x, _mm_movehl_ps(x, x));
-  return _mm_cvtss_f32(_mm_max_ss(x, _mm_movehdup_ps(x)));
-}
-
-[[TESSERA_AMX_TARGET, gnu::always_inline]] inline float HorizontalSum(__m512 v) {
-  __m256 m = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
-}
-
 // K [keys][d] -> [key block][pair of padded d][16 keys] as 32-bit words (bf16 pairs): the B
 // operand of Q K^T, whose k runs over d. Keys past the end and pairs past d are zero.
 [[TESSERA_AMX_TARGET]] void PackKeys(const BFloat16* k, int64_t stride, int keys, int d,
@@ -113,8 +92,7 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
       _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                          _mm512_set1_epi32(static_cast<int>(stride / 2)));
   for (int b = 0; b < key_blocks; ++b) {
-    const int valid = std::min(kTileRows, keys - b * kTileRows);
-    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+    const __mmask16 mask = avx512::Lanes(keys - b * kTileRows);
     const auto* base = reinterpret_cast<const int*>(k + int64_t{b} * kTileRows * stride);
     for (int p = 0; p < padded_pairs; ++p) {
       const __m512i column =
@@ -157,29 +135,24 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
   __m512 max = _mm512_set1_ps(-INFINITY);
   int c = 0;
   for (; c + 16 <= keys; c += 16) max = _mm512_max_ps(_mm512_loadu_ps(scores + c), max);
-  const __mmask16 tail = static_cast<__mmask16>((1u << (keys - c)) - 1);
-  if (c < keys) max = _mm512_mask_max_ps(max, tail, _mm512_maskz_loadu_ps(tail, scores + c), max);
+  if (c < keys) {
+    const __mmask16 tail = avx512::Lanes(keys - c);
+    max = _mm512_mask_max_ps(max, tail, _mm512_maskz_loadu_ps(tail, scores + c), max);
+  }
   // exp(scale (s - max)) = 2^(s c - max c), c = scale log2(e): one FMA per score.
   const float c2 = scale * 1.44269504088896341f;
   const __m512 factor = _mm512_set1_ps(c2);
-  const __m512 offset = _mm512_set1_ps(-HorizontalMax(max) * c2);
+  const __m512 offset = _mm512_set1_ps(-avx512::HorizontalMax(max) * c2);
   __m512 sum = _mm512_setzero_ps();
   for (c = 0; c < padded_keys; c += 16) {
-    const __mmask16 valid = c + 16 <= keys
-                                ? __mmask16(0xffff)
-                                : static_cast<__mmask16>(c < keys ? (1u << (keys - c)) - 1 : 0);
+    const __mmask16 valid = avx512::Lanes(std::max(keys - c, 0));
     const __m512 s = _mm512_maskz_loadu_ps(valid, scores + c);
     const __m512 e = _mm512_maskz_mov_ps(valid, Exp2(_mm512_fmadd_ps(s, factor, offset)));
     sum = _mm512_add_ps(sum, e);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(probabilities + c),
                         reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(e)));
   }
-  return 1.f / HorizontalSum(sum);
-}
-
-// The lanes of the 16 columns from c that lie before d.
-[[TESSERA_AMX_TARGET, gnu::always_inline]] inline __mmask16 ColumnsBefore(int d, int c) {
-  return d - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (d - c)) - 1);
+  return 1.f / avx512::HorizontalSum(sum);
 }
 
 // A context row divided by its probabilities' sum, stored in the output's type.
@@ -187,7 +160,8 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
                                                                 float inverse, float* out) {
   const __m512 f = _mm512_set1_ps(inverse);
   for (int c = 0; c < d; c += 16) {
-    _mm512_mask_storeu_ps(out + c, ColumnsBefore(d, c), _mm512_mul_ps(_mm512_loadu_ps(row + c), f));
+    _mm512_mask_storeu_ps(out + c, avx512::Lanes(d - c),
+                          _mm512_mul_ps(_mm512_loadu_ps(row + c), f));
   }
 }
 
@@ -196,7 +170,7 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
   const __m512 f = _mm512_set1_ps(inverse);
   for (int c = 0; c < d; c += 16) {
     _mm256_mask_storeu_epi16(
-        out + c, ColumnsBefore(d, c),
+        out + c, avx512::Lanes(d - c),
         reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(row + c), f))));
   }
 }
@@ -322,8 +296,7 @@ template <typename Out>
 [[TESSERA_AMX_TARGET]] void ReleaseTiles() { _tile_release(); }
 
 bool RequestTilePermission() {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("amx-bf16") || !__builtin_cpu_supports("avx512bf16")) return false;
+  if (!HostHasAmx()) return false;
   return syscall(SYS_arch_prctl, kArchRequestXcompPerm, kXfeatureXtiledata) == 0;
 }
 

@@ -11,6 +11,11 @@ namespace tessera::engine::kernels {
 // The element type of a buffer of activations.
 enum class ElementType { kF32, kBF16 };
 
+// "fp32" or "bf16", for errors.
+inline const char* ElementTypeName(ElementType type) {
+  return type == ElementType::kBF16 ? "bf16" : "fp32";
+}
+
 struct BFloat16 {
   uint16_t bits = 0;
 };

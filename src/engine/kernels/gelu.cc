@@ -1,24 +1,16 @@
 #include "engine/kernels/gelu.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
 
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused source of their
-// unmasked forms, which it then reports as uninitialized: a known false positive.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "engine/kernels/avx512.h"
 
 namespace tessera::engine::kernels {
 namespace {
 
-#define TESSERA_AVX512_TARGET gnu::target("avx512f,avx512bw,avx512vl,avx512dq")
-#define TESSERA_BF16_TARGET gnu::target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
-
 // x Phi(x) with Phi(x) = (1 + erf(x / sqrt 2)) / 2 and, for z = |x| / sqrt 2,
 // erf(z) = 1 - r, r = 1 / (1 + a1 z + ... + a6 z^6)^16. x >= 0: x (2 - r) / 2; x < 0: x r / 2
 // (erf is odd), which keeps the tiny values of large negative x accurate too.
-[[TESSERA_AVX512_TARGET, gnu::always_inline]] inline __m512 Gelu(__m512 x) {
+[[TESSERA_AVX512, gnu::always_inline]] inline __m512 Gelu(__m512 x) {
   const __m512 z = _mm512_abs_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
   __m512 p = _mm512_set1_ps(0.0000430638f);
   p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.0002765672f));
@@ -41,16 +33,16 @@ namespace {
   return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), twice_phi);
 }
 
-[[TESSERA_AVX512_TARGET]] void GeluBlock(const float* x, float* y, int64_t n) {
+[[TESSERA_AVX512]] void GeluBlock(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 m = avx512::Lanes(n - i);
     _mm512_mask_storeu_ps(y + i, m, Gelu(_mm512_maskz_loadu_ps(m, x + i)));
   }
 }
 
-[[TESSERA_BF16_TARGET]] void GeluBlock(const float* x, BFloat16* y, int64_t n) {
+[[TESSERA_AVX512_BF16]] void GeluBlock(const float* x, BFloat16* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 m = avx512::Lanes(n - i);
     const __m512 g = Gelu(_mm512_maskz_loadu_ps(m, x + i));
     _mm256_mask_storeu_epi16(y + i, m, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(g)));
   }

@@ -1,11 +1,10 @@
 #include "engine/kernels/layer_norm.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "common/status_macros.h"
+#include "engine/kernels/avx512.h"
 #include "engine/kernels/precision.h"
 #include "fmt/format.h"
 
@@ -17,42 +16,28 @@ using Dt = dnnl::memory::data_type;
 
 namespace {
 
-#define TESSERA_BF16_TARGET gnu::target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")
-
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused source of their
-// unmasked forms, which it then reports as uninitialized: a known false positive.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-
-[[TESSERA_BF16_TARGET, gnu::always_inline]] inline float Sum(__m512 v) {
-  __m256 m = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 x = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-  return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
-}
-
 // One row: two passes over x (in L1) for the mean and the variance about it, as oneDNN's
 // reference and PyTorch (no E[x^2] - E[x]^2 cancellation), then one to scale, shift and round.
-[[TESSERA_BF16_TARGET]] void NormalizeRowToBf16(const float* x, int n, float eps,
+[[TESSERA_AVX512_BF16]] void NormalizeRowToBf16(const float* x, int n, float eps,
                                                 const float* gamma, const float* beta,
                                                 BFloat16* y) {
   __m512 sum = _mm512_setzero_ps();
   for (int i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 m = avx512::Lanes(n - i);
     sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(m, x + i));
   }
-  const float mean = Sum(sum) / static_cast<float>(n);
+  const float mean = avx512::HorizontalSum(sum) / static_cast<float>(n);
   const __m512 mean_v = _mm512_set1_ps(mean);
   __m512 squares = _mm512_setzero_ps();
   for (int i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 m = avx512::Lanes(n - i);
     const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), mean_v);
     squares = _mm512_fmadd_ps(d, d, squares);
   }
-  const float rstd = 1.f / std::sqrt(Sum(squares) / static_cast<float>(n) + eps);
+  const float rstd = 1.f / std::sqrt(avx512::HorizontalSum(squares) / static_cast<float>(n) + eps);
   const __m512 rstd_v = _mm512_set1_ps(rstd);
   for (int i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 m = avx512::Lanes(n - i);
     const __m512 normed =
         _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mean_v), rstd_v);
     const __m512 out = _mm512_fmadd_ps(normed, _mm512_maskz_loadu_ps(m, gamma + i),

@@ -25,10 +25,6 @@ memory::desc Activations(int rows, int features, Dt type = Dt::f32) {
 // The data type of the GEMM's inputs (source and weights).
 Dt InputType(Precision precision) { return precision == Precision::kBF16 ? Dt::bf16 : Dt::f32; }
 
-const char* ElementTypeName(ElementType type) {
-  return type == ElementType::kBF16 ? "bf16" : "fp32";
-}
-
 size_t ElementSize(ElementType type) {
   return type == ElementType::kBF16 ? sizeof(BFloat16) : sizeof(float);
 }

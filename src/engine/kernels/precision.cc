@@ -80,21 +80,10 @@ bool HostHasInt8DotProduct() {
   return HostHas(dnnl::cpu_isa::avx512_core_vnni);
 }
 
-bool HostHasAvx512() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-  }();
-  return has;
-}
+bool HostHasAvx512() { return HostHas(dnnl::cpu_isa::avx512_core); }
 
-bool HostHasAvx512Bf16() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return HostHasAvx512() && __builtin_cpu_supports("avx512bf16");
-  }();
-  return has;
-}
+bool HostHasAvx512Bf16() { return HostHas(dnnl::cpu_isa::avx512_core_bf16); }
+
+bool HostHasAmx() { return HostHas(dnnl::cpu_isa::avx512_core_amx); }
 
 }  // namespace tessera::engine::kernels

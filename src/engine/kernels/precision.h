@@ -37,9 +37,11 @@ absl::Status CheckHostRuns(Precision precision);
 // AMX). Without it, oneDNN's int8 kernels pair products in 16 bits (vpmaddubsw), which
 // saturates unless the weights keep to 7 bits (kernels/quantize.h).
 bool HostHasInt8DotProduct();
-// The CPU's own flags (not oneDNN's dispatch), for Tessera's hand-written kernels: AVX-512
-// F/BW/VL/DQ, and that plus AVX-512 BF16 (VCVTNEPS2BF16).
+// For Tessera's own kernels, by the same reading of the host as oneDNN's dispatch (so that
+// DNNL_MAX_CPU_ISA caps them too): AVX-512 F/BW/VL/DQ; that plus AVX-512 BF16 (VCVTNEPS2BF16);
+// AMX (bf16 and int8 tiles, with AVX-512 BF16).
 bool HostHasAvx512();
 bool HostHasAvx512Bf16();
+bool HostHasAmx();
 
 }  // namespace tessera::engine::kernels

@@ -1,6 +1,5 @@
 #include "engine/kernels/quantize.h"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -8,13 +7,9 @@
 #include <limits>
 
 #include "common/status_macros.h"
+#include "engine/kernels/avx512.h"
 #include "engine/kernels/precision.h"
 #include "fmt/format.h"
-
-// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused source of their
-// unmasked forms, which it then reports as uninitialized: a known false positive.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace tessera::engine::kernels {
 
@@ -24,36 +19,30 @@ using Dt = dnnl::memory::data_type;
 
 namespace {
 
-#define TESSERA_AVX512_TARGET gnu::target("avx512f,avx512bw,avx512vl,avx512dq")
-
-[[TESSERA_AVX512_TARGET, gnu::always_inline]] inline __mmask16 Lanes(int64_t left) {
-  return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1);
-}
-
 // The minimum and maximum of n values; NaN when one of them is NaN.
-[[TESSERA_AVX512_TARGET]] void MinMaxAvx512(const float* x, int64_t n, float* lo, float* hi) {
+[[TESSERA_AVX512]] void MinMaxAvx512(const float* x, int64_t n, float* lo, float* hi) {
   __m512 low = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   __m512 high = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __mmask16 nan = 0;
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = Lanes(n - i);
+    const __mmask16 m = avx512::Lanes(n - i);
     const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
     nan |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q);
     low = _mm512_mask_min_ps(low, m, low, v);
     high = _mm512_mask_max_ps(high, m, high, v);
   }
-  *lo = nan ? std::numeric_limits<float>::quiet_NaN() : _mm512_reduce_min_ps(low);
-  *hi = nan ? std::numeric_limits<float>::quiet_NaN() : _mm512_reduce_max_ps(high);
+  *lo = nan ? std::numeric_limits<float>::quiet_NaN() : avx512::HorizontalMin(low);
+  *hi = nan ? std::numeric_limits<float>::quiet_NaN() : avx512::HorizontalMax(high);
 }
 
 // q = clamp(round(x / scale) + zero_point, 0, 255), rounding half to even (as oneDNN's reorder;
 // NaN becomes 0).
-[[TESSERA_AVX512_TARGET]] void QuantizeAvx512(const float* x, int64_t n, float inverse_scale,
-                                              int32_t zero_point, uint8_t* q) {
+[[TESSERA_AVX512]] void QuantizeAvx512(const float* x, int64_t n, float inverse_scale,
+                                       int32_t zero_point, uint8_t* q) {
   const __m512 inverse = _mm512_set1_ps(inverse_scale);
   const __m512i zero = _mm512_set1_epi32(zero_point);
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = Lanes(n - i);
+    const __mmask16 m = avx512::Lanes(n - i);
     const __m512i v = _mm512_add_epi32(
         _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inverse)), zero);
     _mm_mask_storeu_epi8(q + i, m,
