@@ -213,10 +213,12 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
     std::vector<float> weight = Copy(w);
     ASSIGN_OR_RETURN(auto bias, reader.Read(p + "embeddings.patch_embeddings.projection.bias"));
     // In bf16 the patch embedding's GEMM is bf16 too (its fp32 output starts the residual
-    // stream); int8 keeps it fp32 (quantizing raw pixels costs more accuracy than it saves).
-    const kernels::Precision precision = options_.precision == kernels::Precision::kBF16
-                                             ? kernels::Precision::kBF16
-                                             : kernels::Precision::kF32;
+    // stream), and so in int8 where the host runs bf16 natively; otherwise int8 keeps it fp32
+    // (quantizing raw pixels to 8 bits costs more accuracy than the one GEMM saves).
+    const bool bf16 = options_.precision == kernels::Precision::kBF16 ||
+                      (options_.precision == kernels::Precision::kInt8 &&
+                       kernels::CheckHostRuns(kernels::Precision::kBF16).ok());
+    const kernels::Precision precision = bf16 ? kernels::Precision::kBF16 : kernels::Precision::kF32;
     ASSIGN_OR_RETURN(patch_embedding_, make_linear({.in_features = patch_geometry_.patch_size(),
                                                     .out_features = h,
                                                     .precision = precision},
