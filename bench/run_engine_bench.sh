@@ -10,9 +10,9 @@
 #                              dynamic quantization and OpenVINO's through NNCF (its own venv,
 #                              BUILD_DIR/nncf-venv, bench/requirements-nncf.txt).
 #   ATTENTION_AB=0              skip timing the attention kernel the engine does not pick (default:
-#                              timed -- fp32 with the fused kernel, bf16 with the separate one on
-#                              AMX hosts -- and its ratio to the default printed;
-#                              kernels/attention.h)
+#                              timed -- fp32 with the fused kernel, bf16 / int8 with the separate
+#                              one where they ran the fused AMX one -- and its ratio to the default
+#                              printed; kernels/attention.h)
 #
 # 1. makes the random-weight ViT-B/16 and ViT-Tiny/16 checkpoints, their ONNX exports and one
 #    shared input batch (bench/make_bench_models.py, into BUILD_DIR/bench-models; skipped when
@@ -68,11 +68,13 @@ for round in $(seq "$rounds"); do
       peak_flag="--no-gemm-peak"
     done
     if [ "${ATTENTION_AB:-1}" != 0 ]; then
-      # The attention kernel the engine does not pick, timed too: fp32's fused one, and bf16's
-      # separate one where AMX makes the fused one the default.
+      # The attention kernel the engine does not pick, timed too: fp32's fused one, and the
+      # separate one for bf16 and int8 where the engine picked the fused AMX one (its line says).
       ab=()
       [[ ",$precisions," == *,fp32,* ]] && ab+=("fp32 fused")
-      [[ ",$precisions," == *,bf16,* ]] && grep -qw amx_bf16 /proc/cpuinfo && ab+=("bf16 separate")
+      for p in bf16 int8; do
+        grep -q "^tessera-$p $model .*attention=fused" "$log" && ab+=("$p separate")
+      done
       for pair in "${ab[@]}"; do
         "$build/bench/engine_bench" --model "$models_dir/$model" --inputs "$models_dir/inputs.bin" \
           --threads "$threads" --batches "$batches" --seconds "$seconds" \

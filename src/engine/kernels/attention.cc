@@ -87,9 +87,8 @@ absl::Status Attention::CreateAmx() {
   }
   const AmxHeadShape shape{s.num_queries, s.num_keys, s.head_dim, s.scale};
   RETURN_IF_ERROR(CheckAmxHeadShape(shape));
-  if (s.k_row_stride % 2 != 0 || s.v_row_stride % 2 != 0 || s.k_image_stride % 2 != 0 ||
-      s.v_image_stride % 2 != 0 || s.head_dim % 2 != 0) {
-    return absl::InvalidArgumentError("attention: the AMX kernel needs even K and V strides");
+  if (s.k_row_stride % 2 != 0 || s.k_image_stride % 2 != 0) {
+    return absl::InvalidArgumentError("attention: the AMX kernel needs even K strides");
   }
   thread_scores_ = static_cast<int64_t>(AmxAttentionScratchBytes(shape) / sizeof(float));
   // Enough parts per head for two tasks per thread, in whole 32-query blocks.
@@ -227,10 +226,14 @@ void Attention::RunAmx(const BFloat16* q, const BFloat16* k, const BFloat16* v, 
   {
     const AmxTiles tiles;  // per thread
     void* scratch = scores + omp_get_thread_num() * thread_scores_;
+    int64_t packed = -1;  // the (image, head) whose K and V this thread's scratch holds
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t part = task % parts, head = task / parts % s.num_heads,
                     image = task / parts / s.num_heads;
+      // Parts of one head are consecutive tasks: a thread given several packs K and V once.
+      const bool keys_values_packed = packed == task / parts;
+      packed = task / parts;
       const int64_t column = head * s.head_dim;
       const AmxHeadOperands operands{.q = q + image * s.q_image_stride + column,
                                      .k = k + image * s.k_image_stride + column,
@@ -241,7 +244,8 @@ void Attention::RunAmx(const BFloat16* q, const BFloat16* k, const BFloat16* v, 
                                      .out_stride = s.out_row_stride,
                                      .query_begin = static_cast<int>(part * part_queries_),
                                      .query_end = static_cast<int>(std::min<int64_t>(
-                                         (part + 1) * part_queries_, s.num_queries))};
+                                         (part + 1) * part_queries_, s.num_queries)),
+                                     .keys_values_packed = keys_values_packed};
       const int64_t out_offset = image * s.out_image_stride + column;
       if (bf16_out) {
         AmxAttentionHead(shape, operands, static_cast<BFloat16*>(out) + out_offset, scratch);

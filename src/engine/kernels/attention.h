@@ -29,7 +29,8 @@ enum class AttentionKernel {
   // softmaxed and multiplied by V before the next block's — oneDNN's sgemm for the two
   // products, kernels/softmax.h between them. No batched-matmul setup, no trip through memory.
   // In bf16: the AMX tile kernel (kernels/attention_amx.h; 32-query blocks, each head's K and V
-  // repacked once), only where AmxBf16Available().
+  // repacked once per thread that takes part of it), only where AmxBf16Available() (refused
+  // elsewhere: the separate kernel runs bf16 there).
   kFused,
   // Three oneDNN primitives over every image and head at once: a batched Q K^T matmul (images
   // x heads, so that the threads get equal shares), softmax, a batched scores x V matmul; the

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "engine/kernels/avx512.h"
@@ -69,7 +70,7 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
 }
 
 // 2^t for t <= ~0: t = n + r, |r| <= 1/2, 2^r by its degree-4 Taylor polynomial (relative error
-// < 4e-5), scaled by 2^n with VSCALEFPS (which underflows to 0 below 2^-149). t is clamped at
+// < 6e-5), scaled by 2^n with VSCALEFPS (which underflows to 0 below 2^-149). t is clamped at
 // -150 so that -inf scores give exactly 0; NaN stays NaN (VMAXPS returns its second operand).
 [[TESSERA_AMX_TARGET, gnu::always_inline]] inline __m512 Exp2(__m512 t) {
   t = _mm512_max_ps(_mm512_set1_ps(-150.f), t);
@@ -98,7 +99,7 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
       const __m512i column =
           p < pairs ? _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), mask, rows, base + p, 4)
                     : _mm512_setzero_si512();
-      _mm512_store_si512(packed + (int64_t{b} * padded_pairs + p) * kTileRows, column);
+      _mm512_storeu_si512(packed + (int64_t{b} * padded_pairs + p) * kTileRows, column);
     }
   }
 }
@@ -145,7 +146,7 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
   const __m512 offset = _mm512_set1_ps(-avx512::HorizontalMax(max) * c2);
   __m512 sum = _mm512_setzero_ps();
   for (c = 0; c < padded_keys; c += 16) {
-    const __mmask16 valid = avx512::Lanes(std::max(keys - c, 0));
+    const __mmask16 valid = avx512::Lanes(keys - c);
     const __m512 s = _mm512_maskz_loadu_ps(valid, scores + c);
     const __m512 e = _mm512_maskz_mov_ps(valid, Exp2(_mm512_fmadd_ps(s, factor, offset)));
     sum = _mm512_add_ps(sum, e);
@@ -190,8 +191,10 @@ template <typename Out>
   // d: the head's columns; dp: padded to whole tiles (the products' extra columns are zeros).
   const int d = shape.head_dim, dp = l.padded_dim, keys = shape.num_keys, pairs = dp / 2;
   const int score_stride = l.key_blocks * kTileRows, padded = l.padded_keys;
-  PackKeys(o.k, o.k_stride, keys, d, dp, l.key_blocks, k_packed);
-  PackValues(o.v, o.v_stride, keys, d, dp, padded, v_packed);
+  if (!o.keys_values_packed) {
+    PackKeys(o.k, o.k_stride, keys, d, dp, l.key_blocks, k_packed);
+    PackValues(o.v, o.v_stride, keys, d, dp, padded, v_packed);
+  }
 
   for (int q0 = o.query_begin; q0 < o.query_end; q0 += kBlockRows) {
     const int rows = std::min(kBlockRows, o.query_end - q0);
@@ -239,7 +242,7 @@ template <typename Out>
       inverse_sums[r] =
           ExpRow(scores + r * score_stride, keys, padded, shape.scale, probabilities + r * padded);
     }
-    // Rows past `rows` in the second half: whatever is there only reaches context rows that are
+    // Rows past `rows` (in either half): whatever is there only reaches context rows that are
     // never stored; make them finite anyway.
     for (int r = rows; r < halves * kTileRows; ++r) {
       std::fill(probabilities + r * padded, probabilities + (r + 1) * padded, BFloat16{});
@@ -309,10 +312,11 @@ bool AmxBf16Available() {
 
 absl::Status CheckAmxHeadShape(const AmxHeadShape& shape) {
   if (shape.num_queries <= 0 || shape.num_keys <= 0 || shape.head_dim <= 0 ||
-      shape.head_dim % 2 != 0) {
-    return absl::InvalidArgumentError(
-        fmt::format("AMX attention: {} queries, {} keys, head dim {} (positive, head dim even)",
-                    shape.num_queries, shape.num_keys, shape.head_dim));
+      shape.head_dim % 2 != 0 || !(shape.scale > 0.f) || !std::isfinite(shape.scale)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "AMX attention: {} queries, {} keys, head dim {}, scale {} (positive, head dim even, "
+        "scale finite)",
+        shape.num_queries, shape.num_keys, shape.head_dim, shape.scale));
   }
   return absl::OkStatus();
 }

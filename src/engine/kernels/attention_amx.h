@@ -6,7 +6,7 @@
 // repacked into the tiles' pair-interleaved layout (once per call, reused by every query block).
 //
 // Numerics: products of bf16 values accumulated in fp32 (as oneDNN's bf16 matmul); exp on a
-// degree-4 polynomial (relative error < 5e-5, far below the bf16 rounding of the
+// degree-4 polynomial (relative error < 6e-5, far below the bf16 rounding of the
 // probabilities); the row sums in fp32.
 //
 // Contract: only where AmxBf16Available(); the calling thread holds an AmxTiles while it calls
@@ -32,10 +32,12 @@ struct AmxHeadShape {
   float scale = 1.f;
 };
 
-// INVALID_ARGUMENT unless the kernel supports `shape` (positive sizes, an even head_dim).
+// INVALID_ARGUMENT unless the kernel supports `shape` (positive sizes, an even head_dim, a
+// positive finite scale: the row maximum is taken before scaling).
 absl::Status CheckAmxHeadShape(const AmxHeadShape& shape);
 
-// Bytes of per-thread scratch AmxAttentionHead needs for `shape` (64-byte aligned).
+// Bytes of per-thread scratch AmxAttentionHead needs for `shape` (a multiple of 64; any
+// alignment works, 64 is fastest).
 size_t AmxAttentionScratchBytes(const AmxHeadShape& shape);
 
 // Configures this thread's tiles for the kernel on construction, releases them on destruction.
@@ -47,15 +49,18 @@ class AmxTiles {
   AmxTiles& operator=(const AmxTiles&) = delete;
 };
 
-// The operands of one head. Strides are in elements between consecutive tokens; k_stride and
-// v_stride must be even (pairs of bf16 are read as 32-bit words). Only the queries in
-// [query_begin, query_end) are computed (a head can be split between threads).
+// The operands of one head. Strides are in elements between consecutive tokens; k_stride must be
+// even (pairs of bf16 are read as 32-bit words). Only the queries in [query_begin, query_end)
+// are computed (a head can be split between threads' tasks).
 struct AmxHeadOperands {
   const BFloat16* q = nullptr;
   const BFloat16* k = nullptr;
   const BFloat16* v = nullptr;
   int64_t q_stride = 0, k_stride = 0, v_stride = 0, out_stride = 0;
   int query_begin = 0, query_end = 0;
+  // True when the scratch already holds this head's packed K and V (the previous call with this
+  // scratch was another part of the same head): they are not packed again.
+  bool keys_values_packed = false;
 };
 
 void AmxAttentionHead(const AmxHeadShape& shape, const AmxHeadOperands& operands, float* out,

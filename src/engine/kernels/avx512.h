@@ -21,8 +21,10 @@
 
 namespace tessera::engine::kernels::avx512 {
 
-// The lanes of a 16-float vector that hold one of the `left` values still to go.
+// The lanes of a 16-float vector that hold one of the `left` values still to go (none when
+// left <= 0).
 [[TESSERA_AVX512, gnu::always_inline]] inline __mmask16 Lanes(int64_t left) {
+  if (left <= 0) return 0;
   return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1);
 }
 

@@ -9,7 +9,8 @@ namespace {
 
 // x Phi(x) with Phi(x) = (1 + erf(x / sqrt 2)) / 2 and, for z = |x| / sqrt 2,
 // erf(z) = 1 - r, r = 1 / (1 + a1 z + ... + a6 z^6)^16. x >= 0: x (2 - r) / 2; x < 0: x r / 2
-// (erf is odd), which keeps the tiny values of large negative x accurate too.
+// (erf is odd): no cancellation for negative x, whose result is then within 3e-7 |x| of the
+// exact one (not to its relative precision: at x = -10 both are below 1e-19).
 [[TESSERA_AVX512, gnu::always_inline]] inline __m512 Gelu(__m512 x) {
   const __m512 z = _mm512_abs_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
   __m512 p = _mm512_set1_ps(0.0000430638f);

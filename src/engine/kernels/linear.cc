@@ -37,11 +37,13 @@ memory::desc Linear::AnyWeights() const {
                       Tag::any);
 }
 
-bool Linear::ActivationAfterGemm() const {
+bool Linear::ChooseActivationAfterGemm() const {
   if (spec_.activation != Eltwise::kGeluErf || spec_.epilogue != LinearEpilogue::kStore) {
     return false;
   }
-  if (spec_.precision == Precision::kBF16) return spec_.output_type == ElementType::kBF16;
+  if (spec_.precision == Precision::kBF16) {
+    return spec_.output_type == ElementType::kBF16 && HostHasAvx512Bf16();
+  }
   return spec_.precision == Precision::kInt8 && spec_.output_type == ElementType::kF32 &&
          HostHasAvx512();
 }
@@ -119,7 +121,11 @@ absl::StatusOr<std::unique_ptr<Linear>> Linear::Create(
         fmt::format("linear layer {}x{}: a residual add needs an fp32 output", spec.in_features,
                     spec.out_features));
   }
+  if (spec.input_type == ElementType::kBF16 || spec.output_type == ElementType::kBF16) {
+    RETURN_IF_ERROR(CheckHostRuns(Precision::kBF16));  // bf16 activations need native bf16
+  }
   std::unique_ptr<Linear> linear(new Linear(runtime, spec));
+  linear->activation_after_gemm_ = linear->ChooseActivationAfterGemm();
   try {
     const dnnl::engine& engine = runtime->engine();
     if (!bias.empty()) {

@@ -132,7 +132,9 @@ class Linear {
   // True when the activation is not fused into the GEMM but applied by kernels/gelu.h to its fp32
   // result: in bf16 on the way from the runtime's result staging to bf16 y, in int8 in place in
   // fp32 y (where the host has AVX-512; oneDNN's fused GELU elsewhere).
-  bool ActivationAfterGemm() const;
+  bool ActivationAfterGemm() const { return activation_after_gemm_; }
+  // What ActivationAfterGemm returns, decided once at Create.
+  bool ChooseActivationAfterGemm() const;
   // y's oneDNN data type.
   dnnl::memory::data_type OutputType() const {
     return spec_.output_type == ElementType::kBF16 ? dnnl::memory::data_type::bf16
@@ -189,6 +191,7 @@ class Linear {
   dnnl::memory weight_scales_, output_scales_, scaled_bias_, x_scale_;
   std::vector<int32_t> weight_sums_;  // [out_features]: each output channel's quantized weights
   bool int8_convolution_ = false;
+  bool activation_after_gemm_ = false;
   std::unique_ptr<ActivationQuantizer> quantizer_;
 };
 

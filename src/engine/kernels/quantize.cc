@@ -50,9 +50,14 @@ namespace {
   }
 }
 
+absl::Status NonFiniteActivations() {
+  return absl::InvalidArgumentError(
+      "int8: the activations hold NaN or infinity (are the pixel values finite?)");
+}
+
 // Over the calling thread's OpenMP threads, one contiguous share each, in one parallel region:
 // each thread's minimum and maximum are merged, then every thread quantizes its share.
-U8Quantization QuantizeOnAvx512(const float* x, int64_t n, uint8_t* q) {
+absl::StatusOr<U8Quantization> QuantizeOnAvx512(const float* x, int64_t n, uint8_t* q) {
   float lo = std::numeric_limits<float>::infinity(), hi = -lo;
   bool nan = false;
   U8Quantization quantization;
@@ -70,13 +75,14 @@ U8Quantization QuantizeOnAvx512(const float* x, int64_t n, uint8_t* q) {
     }
 #pragma omp barrier
 #pragma omp single
-    quantization = nan ? ChooseU8Quantization(NAN, NAN) : ChooseU8Quantization(lo, hi);
-    // (the single's implicit barrier: every thread sees the quantization)
-    if (end > begin) {
+    quantization = ChooseU8Quantization(lo, hi);
+    // (the single's implicit barrier: every thread sees the quantization and the flag)
+    if (end > begin && !nan && std::isfinite(lo) && std::isfinite(hi)) {
       QuantizeAvx512(x + begin, end - begin, 1.f / quantization.scale, quantization.zero_point,
                      q + begin);
     }
   }
+  if (nan || !std::isfinite(lo) || !std::isfinite(hi)) return NonFiniteActivations();
   return quantization;
 }
 
@@ -214,9 +220,10 @@ absl::StatusOr<U8Quantization> ActivationQuantizer::Run(int rows, const float* x
                              {DNNL_ARG_SCRATCHPAD, plan->scratchpad.get()}},
                             "activation maximum"));
   }
-  const U8Quantization quantization =
-      ChooseU8Quantization(*static_cast<const float*>(plan->lowest.get_data_handle()),
-                           *static_cast<const float*>(plan->highest.get_data_handle()));
+  const float lowest = *static_cast<const float*>(plan->lowest.get_data_handle());
+  const float highest = *static_cast<const float*>(plan->highest.get_data_handle());
+  if (!std::isfinite(lowest) || !std::isfinite(highest)) return NonFiniteActivations();
+  const U8Quantization quantization = ChooseU8Quantization(lowest, highest);
   *static_cast<float*>(plan->scale.get_data_handle()) = 1.f / quantization.scale;
   *static_cast<int32_t*>(plan->zero_point.get_data_handle()) = quantization.zero_point;
   RETURN_IF_ERROR(Execute(plan->quantize, stream,

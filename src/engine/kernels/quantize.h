@@ -64,7 +64,9 @@ class ActivationQuantizer {
       : runtime_(runtime), features_(features) {}
 
   absl::Status Prepare(int rows);
-  // Writes x's quantized values to q (rows * features bytes) and returns their quantization.
+  // Writes x's quantized values to q (rows * features bytes) and returns their quantization;
+  // INVALID_ARGUMENT when x holds NaN or infinity (no range represents it: the layer fails rather
+  // than compute garbage).
   absl::StatusOr<U8Quantization> Run(int rows, const float* x, uint8_t* q);
 
  private:

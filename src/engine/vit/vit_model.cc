@@ -180,8 +180,8 @@ absl::Status VitModel::LoadWeights(const SafetensorsFile& file) {
   }
   std::vector<Linear*> linears;
   size_t packed_tensors = 0;  // the tensors of `linears` in the packed file
-  // The patch embedding (on raw pixels) and the classifier head stay fp32 whatever the
-  // precision: they are a few percent of the work and where rounding would show most.
+  // The classifier head stays fp32 whatever the precision: little work, and where rounding
+  // would show most. The patch embedding's precision is chosen below.
   auto make_linear = [&](LinearSpec spec, std::span<const float> w, std::span<const float> b,
                          bool in_encoder = true) -> absl::StatusOr<std::unique_ptr<Linear>> {
     if (in_encoder) spec.precision = options_.precision;

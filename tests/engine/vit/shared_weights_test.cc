@@ -104,7 +104,8 @@ TEST_F(SharedWeightsTest, Int8SharesItsWeightsAndScales) {
   EXPECT_EQ(std::filesystem::last_write_time(int8_path), written)
       << "a valid file is not rewritten";
   EXPECT_EQ(second->shared_weight_bytes(), first->shared_weight_bytes());
-  // The encoder's weights take a byte instead of four (the patch embedding and heads stay fp32).
+  // The encoder's weights take a byte instead of four (the patch embedding takes two or four, the
+  // head four).
   const ViTConfig& c = fp32->config();
   const size_t encoder_fp32_bytes = 4 * size_t(c.num_hidden_layers) *
                                     (4 * size_t(c.hidden_size) * c.hidden_size +

@@ -6,6 +6,7 @@
 // Tolerance: max |logit difference| <= 1e-3 and the same top-1 class.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <tuple>
 
@@ -119,6 +120,30 @@ TEST(VitModelTest, RejectsBadForwardArguments) {
                   ->Forward(std::span<const float>(pixels).first(2 * per_image), 2,
                             std::span<float>(logits).first(2 * labels))
                   .ok());
+}
+
+// In every precision the host runs, NaN or infinite pixels are an error (int8 stops at the
+// first layer whose activations have no range), and the model serves normally afterwards.
+TEST(VitModelTest, NonFinitePixelsAreAnErrorInEveryPrecision) {
+  auto fixture = testing::FindVitFixture("vit-odd-heads");
+  ASSERT_TRUE(fixture.has_value());
+  for (kernels::Precision precision : kernels::kAllPrecisions) {
+    if (!kernels::CheckHostRuns(precision).ok()) continue;  // refused by name: precision tests
+    SCOPED_TRACE(std::string(kernels::PrecisionName(precision)));
+    auto model = VitModel::Load(fixture->dir,
+                                {.num_threads = 2, .max_batch_size = 2, .precision = precision});
+    ASSERT_TRUE(model.ok()) << model.status();
+    const size_t per_image = (*model)->config().pixels_per_image();
+    std::vector<float> pixels(2 * per_image, 0.25f), logits(2 * (*model)->config().num_labels());
+    for (float bad : {std::nanf(""), std::numeric_limits<float>::infinity(),
+                      -std::numeric_limits<float>::infinity()}) {
+      pixels[per_image + 7] = bad;  // the second image
+      EXPECT_EQ((*model)->Forward(pixels, 2, logits).code(), absl::StatusCode::kInvalidArgument)
+          << bad;
+    }
+    pixels[per_image + 7] = 0.25f;
+    EXPECT_TRUE((*model)->Forward(pixels, 2, logits).ok());
+  }
 }
 
 TEST(VitModelTest, RejectsBadOptions) {
