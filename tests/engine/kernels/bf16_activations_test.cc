@@ -13,6 +13,7 @@
 #include "engine/kernels/bfloat16.h"
 #include "engine/kernels/dnnl_runtime.h"
 #include "engine/kernels/gelu.h"
+#include "engine/kernels/kernel_test_util.h"
 #include "engine/kernels/layer_norm.h"
 #include "engine/kernels/linear.h"
 #include "engine/kernels/precision.h"
@@ -22,16 +23,9 @@
 namespace tessera::engine::kernels {
 namespace {
 
-std::vector<float> Random(std::mt19937& rng, size_t n, float lo, float hi) {
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-int Uniform(std::mt19937& rng, int lo, int hi) {
-  return std::uniform_int_distribution<int>(lo, hi)(rng);
-}
+using kernel_test::Random;
+using kernel_test::RelativeError;
+using kernel_test::Uniform;
 
 std::vector<BFloat16> ToBf16(const std::vector<float>& v) {
   std::vector<BFloat16> out(v.size());
@@ -45,27 +39,7 @@ std::vector<float> ToF32(const std::vector<BFloat16>& v) {
   return out;
 }
 
-// Worst |got - ref| / (1 + |ref|) over `ref`'s entries; NaN fails.
-double RelativeError(const std::vector<float>& got, const std::vector<float>& ref) {
-  double worst = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    const double e = std::fabs(double{got[i]} - ref[i]) / (1.0 + std::fabs(double{ref[i]}));
-    if (!(e <= worst)) worst = e;
-  }
-  return worst;
-}
-
-class Bf16ActivationsTest : public ::testing::TestWithParam<int> {
- protected:
-  void SetUp() override {
-    SetThreads(GetParam());
-    auto runtime = DnnlRuntime::Create();
-    ASSERT_TRUE(runtime.ok()) << runtime.status();
-    runtime_ = std::move(*runtime);
-  }
-  std::unique_ptr<DnnlRuntime> runtime_;
-  std::mt19937 rng_{4321u + static_cast<unsigned>(GetParam())};
-};
+class Bf16ActivationsTest : public kernel_test::ThreadsFixture<4321u> {};
 
 TEST(BFloat16Test, RoundsToNearestEvenAndKeepsSpecialValues) {
   EXPECT_EQ(ToBFloat16(1.f).bits, 0x3f80);

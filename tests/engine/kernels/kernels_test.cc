@@ -11,6 +11,7 @@
 
 #include "engine/kernels/attention.h"
 #include "engine/kernels/dnnl_runtime.h"
+#include "engine/kernels/kernel_test_util.h"
 #include "engine/kernels/layer_norm.h"
 #include "engine/kernels/linear.h"
 #include "engine/kernels/patches.h"
@@ -25,39 +26,11 @@ namespace {
 
 constexpr double kTolerance = 1e-4;
 
-std::vector<float> Random(std::mt19937& rng, size_t n, float lo = -1.f, float hi = 1.f) {
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using kernel_test::Random;
+using kernel_test::RelativeError;
+using kernel_test::Uniform;
 
-int Uniform(std::mt19937& rng, int lo, int hi) {
-  return std::uniform_int_distribution<int>(lo, hi)(rng);
-}
-
-// Worst |got - ref| / (1 + |ref|).
-double RelativeError(std::span<const float> got, std::span<const float> ref) {
-  EXPECT_EQ(got.size(), ref.size());
-  double worst = 0;
-  for (size_t i = 0; i < std::min(got.size(), ref.size()); ++i) {
-    double e = std::fabs(double{got[i]} - ref[i]) / (1.0 + std::fabs(double{ref[i]}));
-    if (!(e <= worst)) worst = e;  // NaN -> worst = NaN -> fails
-  }
-  return worst;
-}
-
-class KernelsTest : public ::testing::TestWithParam<int> {
- protected:
-  void SetUp() override {
-    SetThreads(GetParam());
-    auto runtime = DnnlRuntime::Create();
-    ASSERT_TRUE(runtime.ok()) << runtime.status();
-    runtime_ = std::move(*runtime);
-  }
-  std::unique_ptr<DnnlRuntime> runtime_;
-  std::mt19937 rng_{1234u + static_cast<unsigned>(GetParam())};
-};
+class KernelsTest : public kernel_test::ThreadsFixture<1234u> {};
 
 const char* Name(Eltwise e) {
   switch (e) {
