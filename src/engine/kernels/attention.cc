@@ -25,12 +25,6 @@ using dnnl::memory;
 using Dt = dnnl::memory::data_type;
 using Tag = dnnl::memory::format_tag;
 
-namespace {
-
-Dt DnnlType(ElementType type) { return type == ElementType::kBF16 ? Dt::bf16 : Dt::f32; }
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<Attention>> Attention::Create(DnnlRuntime* runtime,
                                                              const AttentionSpec& spec) {
   const int64_t width = int64_t{spec.num_heads} * spec.head_dim;
@@ -128,14 +122,14 @@ absl::Status Attention::CreateSeparate() {
     const dnnl::engine& engine = runtime_->engine();
     // Batched over images x heads: Q [images, heads, nq, d], K^T [images, heads, d, nk],
     // V [images, heads, nk, d], all read in place through strides.
-    const Dt in = DnnlType(s.input_type);
+    const Dt in = DnnlDataType(s.input_type);
     memory::desc q({images, heads, nq, d}, in,
                    memory::dims{s.q_image_stride, d, s.q_row_stride, 1});
     memory::desc k_t({images, heads, d, nk}, in,
                      memory::dims{s.k_image_stride, d, 1, s.k_row_stride});
     memory::desc v({images, heads, nk, d}, in,
                    memory::dims{s.v_image_stride, d, s.v_row_stride, 1});
-    memory::desc out({images, heads, nq, d}, DnnlType(s.output_type),
+    memory::desc out({images, heads, nq, d}, DnnlDataType(s.output_type),
                      memory::dims{s.out_image_stride, d, s.out_row_stride, 1});
     memory::desc scores({images, heads, nq, nk}, Dt::f32, Tag::abcd);
     memory::desc scores_2d({images * heads * nq, nk}, Dt::f32, Tag::ab);

@@ -73,8 +73,8 @@ class Attention {
   static absl::StatusOr<std::unique_ptr<Attention>> Create(DnnlRuntime* runtime,
                                                            const AttentionSpec& spec);
   // `q`, `k`, `v` point at image 0 / token 0 / head 0 of each operand, `out` at image 0 / query
-  // 0 / head 0 of the output; `scores` holds scores_size() floats, 64-byte aligned. The overload
-  // must match the spec's element types (INVALID_ARGUMENT otherwise).
+  // 0 / head 0 of the output; `scores` holds scores_size() floats (64-byte aligned is fastest).
+  // The overload must match the spec's element types (INVALID_ARGUMENT otherwise).
   absl::Status Run(const float* q, const float* k, const float* v, float* out, float* scores);
   absl::Status Run(const BFloat16* q, const BFloat16* k, const BFloat16* v, float* out,
                    float* scores);

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/kernels/bfloat16.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
 namespace tessera::engine::kernels {
@@ -72,6 +73,11 @@ class DnnlRuntime {
 // magnitude slower than its JIT ones.
 inline bool IsReferenceKernel(std::string_view implementation) {
   return implementation.rfind("ref", 0) == 0;
+}
+
+// oneDNN's data type for a buffer of activations of `type`.
+inline dnnl::memory::data_type DnnlDataType(ElementType type) {
+  return type == ElementType::kBF16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
 }
 
 // Attributes every kernel uses: a user-provided scratchpad (so executing allocates no buffers).

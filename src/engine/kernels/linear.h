@@ -136,10 +136,7 @@ class Linear {
   // What ActivationAfterGemm returns, decided once at Create.
   bool ChooseActivationAfterGemm() const;
   // y's oneDNN data type.
-  dnnl::memory::data_type OutputType() const {
-    return spec_.output_type == ElementType::kBF16 ? dnnl::memory::data_type::bf16
-                                                   : dnnl::memory::data_type::f32;
-  }
+  dnnl::memory::data_type OutputType() const { return DnnlDataType(spec_.output_type); }
   // int8 (linear_int8.cc): the convolution or matmul, the weights quantized and packed, a Run.
   absl::StatusOr<dnnl::primitive_desc> MakeInt8PrimitiveDesc(
       int rows, const dnnl::memory::desc& weights_desc) const;

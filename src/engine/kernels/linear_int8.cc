@@ -91,8 +91,8 @@ absl::Status Linear::PackInt8Weights(const memory::desc& packed, std::span<const
     weight_scales_ = memory(ChannelsDesc(), engine);
     std::copy(quantized->scales.begin(), quantized->scales.end(),
               static_cast<float*>(weight_scales_.get_data_handle()));
-    // PyTorch's [out][in]: the convolution's oihw, the matmul's [in][out] outer dimension last.
     SumWeights(quantized->values);
+    // PyTorch's [out][in]: the convolution's oihw, the matmul's [in][out] outer dimension last.
     memory plain(Int8Weights(int8_convolution_ ? Tag::oihw : Tag::ba), engine,
                  quantized->values.data());
     weights_ = memory(packed, engine);

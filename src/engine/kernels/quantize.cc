@@ -145,7 +145,8 @@ absl::Status ActivationQuantizer::Prepare(int rows) {
     return absl::InvalidArgumentError(
         fmt::format("quantize {} rows of {} features", rows, features_));
   }
-  if (FindPlan(rows) != nullptr) return absl::OkStatus();
+  // On AVX-512 Run quantizes by itself (QuantizeOnAvx512): no oneDNN plan to make.
+  if (HostHasAvx512() || FindPlan(rows) != nullptr) return absl::OkStatus();
   try {
     const dnnl::engine& engine = runtime_->engine();
     const memory::desc x({rows, features_}, Dt::f32, Tag::ab);
