@@ -150,29 +150,19 @@ ScratchLayout Layout(const AmxHeadShape& shape) {
     const __m512 s = _mm512_maskz_loadu_ps(valid, scores + c);
     const __m512 e = _mm512_maskz_mov_ps(valid, Exp2(_mm512_fmadd_ps(s, factor, offset)));
     sum = _mm512_add_ps(sum, e);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(probabilities + c),
-                        reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(e)));
+    avx512::Store(probabilities + c, 0xffff, e);
   }
   return 1.f / avx512::HorizontalSum(sum);
 }
 
-// A context row divided by its probabilities' sum, stored in the output's type.
+// A context row divided by its probabilities' sum, stored in the output's type (float or
+// BFloat16).
+template <typename Out>
 [[TESSERA_AMX_TARGET, gnu::always_inline]] inline void StoreRow(const float* row, int d,
-                                                                float inverse, float* out) {
+                                                                float inverse, Out* out) {
   const __m512 f = _mm512_set1_ps(inverse);
   for (int c = 0; c < d; c += 16) {
-    _mm512_mask_storeu_ps(out + c, avx512::Lanes(d - c),
-                          _mm512_mul_ps(_mm512_loadu_ps(row + c), f));
-  }
-}
-
-[[TESSERA_AMX_TARGET, gnu::always_inline]] inline void StoreRow(const float* row, int d,
-                                                                float inverse, BFloat16* out) {
-  const __m512 f = _mm512_set1_ps(inverse);
-  for (int c = 0; c < d; c += 16) {
-    _mm256_mask_storeu_epi16(
-        out + c, avx512::Lanes(d - c),
-        reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(row + c), f))));
+    avx512::Store(out + c, avx512::Lanes(d - c), _mm512_mul_ps(_mm512_loadu_ps(row + c), f));
   }
 }
 

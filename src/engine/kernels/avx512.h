@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "engine/kernels/bfloat16.h"
+
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused source of their unmasked
 // forms, which it then reports as uninitialized: a known false positive (clang does not).
 #if defined(__GNUC__) && !defined(__clang__)
@@ -47,6 +49,18 @@ namespace tessera::engine::kernels::avx512 {
   __m128 x = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
   x = _mm_min_ps(x, _mm_movehl_ps(x, x));
   return _mm_cvtss_f32(_mm_min_ss(x, _mm_movehdup_ps(x)));
+}
+
+// Stores the lanes in `lanes` of 16 floats at `out`: as they are, or rounded to bf16 (to nearest
+// even).
+[[TESSERA_AVX512, gnu::always_inline]] inline void Store(float* out, __mmask16 lanes,
+                                                         __m512 values) {
+  _mm512_mask_storeu_ps(out, lanes, values);
+}
+
+[[TESSERA_AVX512_BF16, gnu::always_inline]] inline void Store(BFloat16* out, __mmask16 lanes,
+                                                              __m512 values) {
+  _mm256_mask_storeu_epi16(out, lanes, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(values)));
 }
 
 }  // namespace tessera::engine::kernels::avx512

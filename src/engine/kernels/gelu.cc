@@ -34,18 +34,19 @@ namespace {
   return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), twice_phi);
 }
 
+// Two functions, not one template: the bf16 one needs AVX-512 BF16, which the float one (int8
+// on AVX-512 hosts without it) must not be compiled for.
 [[TESSERA_AVX512]] void GeluBlock(const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = avx512::Lanes(n - i);
-    _mm512_mask_storeu_ps(y + i, m, Gelu(_mm512_maskz_loadu_ps(m, x + i)));
+    avx512::Store(y + i, m, Gelu(_mm512_maskz_loadu_ps(m, x + i)));
   }
 }
 
 [[TESSERA_AVX512_BF16]] void GeluBlock(const float* x, BFloat16* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = avx512::Lanes(n - i);
-    const __m512 g = Gelu(_mm512_maskz_loadu_ps(m, x + i));
-    _mm256_mask_storeu_epi16(y + i, m, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(g)));
+    avx512::Store(y + i, m, Gelu(_mm512_maskz_loadu_ps(m, x + i)));
   }
 }
 

@@ -42,7 +42,7 @@ namespace {
         _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mean_v), rstd_v);
     const __m512 out = _mm512_fmadd_ps(normed, _mm512_maskz_loadu_ps(m, gamma + i),
                                        _mm512_maskz_loadu_ps(m, beta + i));
-    _mm256_mask_storeu_epi16(y + i, m, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(out)));
+    avx512::Store(y + i, m, out);
   }
 }
 
