@@ -437,21 +437,25 @@ absl::Status VitModel::AllocateWorkspace() {
   const size_t patches = config_.num_patches();
   patches_ = kernels::AlignedBuffer(b * patches * patch_geometry_.patch_size());
   patch_out_ = kernels::AlignedBuffer(b * patches * h);
+  // `count` elements of `type`, in floats (AlignedBuffer's unit): bf16 buffers take half.
+  const auto holding = [](size_t count, ElementType type) {
+    return kernels::AlignedBuffer(type == ElementType::kBF16 ? (count + 1) / 2 : count);
+  };
   hidden_ = kernels::AlignedBuffer(b * t * h);
-  normed_ = kernels::AlignedBuffer(b * t * h);
-  qkv_ = kernels::AlignedBuffer(b * t * 3 * h);
-  context_ = kernels::AlignedBuffer(b * t * h);
-  mlp_ = kernels::AlignedBuffer(b * t * inter);
+  normed_ = holding(b * t * h, normed_type_);
+  qkv_ = holding(b * t * 3 * h, qkv_type_);
+  context_ = holding(b * t * h, context_type_);
+  mlp_ = holding(b * t * inter, mlp_type_);
   size_t scores = 0;
   for (const auto* attentions : {&attention_, &last_attention_}) {
     for (const auto& attention : *attentions) scores = std::max(scores, attention->scores_size());
   }
   scores_ = kernels::AlignedBuffer(scores);
   small_hidden_ = kernels::AlignedBuffer(b * q * h);
-  small_normed_ = kernels::AlignedBuffer(b * q * h);
-  small_query_ = kernels::AlignedBuffer(b * q * h);
-  small_context_ = kernels::AlignedBuffer(b * q * h);
-  small_mlp_ = kernels::AlignedBuffer(b * q * inter);
+  small_normed_ = holding(b * q * h, normed_type_);
+  small_query_ = holding(b * q * h, qkv_type_);
+  small_context_ = holding(b * q * h, context_type_);
+  small_mlp_ = holding(b * q * inter, mlp_type_);
   head_input_ = kernels::AlignedBuffer(b * q * h);
   logits_ = kernels::AlignedBuffer(b * config_.num_labels());
   return absl::OkStatus();
@@ -467,7 +471,8 @@ absl::Status VitModel::WarmUp(int batch) {
   RETURN_IF_ERROR(patch_embedding_->Prepare(batch * config_.num_patches()));
   for (const EncoderLayer& l : layers_) {
     const bool last = l.qkv == nullptr;
-    RETURN_IF_ERROR(l.norm_before->Prepare(batch * t));
+    // LayerNorm into bf16 is Tessera's own kernel, with no oneDNN plan to make.
+    if (normed_type_ == ElementType::kF32) RETURN_IF_ERROR(l.norm_before->Prepare(batch * t));
     if (!last) {
       RETURN_IF_ERROR(l.qkv->Prepare(batch * t, batch));
     } else {
@@ -476,7 +481,7 @@ absl::Status VitModel::WarmUp(int batch) {
     }
     const int rows = last ? batch * q : batch * t;
     RETURN_IF_ERROR(l.attention_output->Prepare(rows, batch));
-    RETURN_IF_ERROR(l.norm_after->Prepare(rows));
+    if (normed_type_ == ElementType::kF32) RETURN_IF_ERROR(l.norm_after->Prepare(rows));
     RETURN_IF_ERROR(l.intermediate->Prepare(rows, batch));
     RETURN_IF_ERROR(l.output->Prepare(rows, batch));
   }
