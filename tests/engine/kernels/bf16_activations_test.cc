@@ -4,6 +4,8 @@
 // inputs. Where the host has no native bf16 (or no AMX, for the fused kernel) the kernels refuse by
 // name.
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -171,6 +173,23 @@ TEST_P(Bf16ActivationsTest, AmxAttentionOnAGridOfEdgeShapes) {
     spec.q_row_stride = spec.k_row_stride = spec.v_row_stride = spec.out_row_stride = 2;
     EXPECT_FALSE(Attention::Create(runtime_.get(), spec).ok());
     return;
+  }
+  // What the kernel cannot run is refused when the attention is made: an odd head dim or K
+  // stride (it reads pairs of bf16 as words), a scale that is not positive and finite (the row
+  // maximum is taken before scaling).
+  spec.head_dim = spec.num_queries = spec.num_keys = 4;
+  spec.q_row_stride = spec.k_row_stride = spec.v_row_stride = spec.out_row_stride = 4;
+  ASSERT_TRUE(Attention::Create(runtime_.get(), spec).ok());
+  for (auto bad : std::vector<std::function<void(AttentionSpec&)>>{
+           [](AttentionSpec& s) { s.head_dim = 3; },
+           [](AttentionSpec& s) { s.k_row_stride = s.v_row_stride = 5; },
+           [](AttentionSpec& s) { s.scale = 0.f; }, [](AttentionSpec& s) { s.scale = -1.f; },
+           [](AttentionSpec& s) { s.scale = std::numeric_limits<float>::infinity(); },
+           [](AttentionSpec& s) { s.scale = std::nanf(""); }}) {
+    AttentionSpec refused = spec;
+    bad(refused);
+    EXPECT_EQ(Attention::Create(runtime_.get(), refused).status().code(),
+              absl::StatusCode::kInvalidArgument);
   }
   for (int d : {2, 30, 32, 34, 64, 96}) {
     for (int keys : {1, 15, 16, 17, 33, 197}) {
