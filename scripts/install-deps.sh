@@ -21,6 +21,7 @@ APT_PACKAGES=(
   python3-venv python3-torch libopenblas0-pthread python3-pil
   dataset-fashion-mnist  # the precision guard: fashion-vit on the whole test set
   wrk
+  prometheus  # tests/python/test_metrics.py scrapes Tessera with a real Prometheus
 )
 
 missing=()

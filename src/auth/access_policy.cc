@@ -72,7 +72,7 @@ absl::Status Authorize(const Principal& principal, Action action, const Target& 
   }
   if (target.every_project && !principal.AllProjects()) {
     return absl::PermissionDeniedError(fmt::format(
-        "API key {} is limited to some projects; this call needs an admin key for every project "
+        "API key {} is limited to some projects; this call needs a key for every project "
         "(\"{}\")",
         principal.key_id, kAllProjects));
   }

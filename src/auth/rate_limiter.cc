@@ -118,7 +118,13 @@ absl::Status RateLimiter::AdmitAll(std::span<const LimitedTarget> targets) {
       return absl::OkStatus();
     }
   }
-  return Refusal(*refused, missing);  // built outside the lock: refusals come in floods
+  // Built outside the lock: refusals come in floods.
+  return Refused(refused->kind, Refusal(*refused, missing));
+}
+
+absl::Status RateLimiter::Refused(LimitKind kind, absl::Status refusal) const {
+  if (refusals_ != nullptr) refusals_->With({std::string(LimitKindCode(kind))})->Increment();
+  return refusal;
 }
 
 absl::Status RateLimiter::Check(std::span<const LimitedTarget> targets) const {
@@ -129,7 +135,7 @@ absl::Status RateLimiter::Check(std::span<const LimitedTarget> targets) const {
       absl::ReaderMutexLock lock(&mu_);
       tokens = TokensAt(t, now);
     }
-    if (tokens < 1.0) return Refusal(t, 1.0 - tokens);
+    if (tokens < 1.0) return Refused(t.kind, Refusal(t, 1.0 - tokens));
   }
   return absl::OkStatus();
 }

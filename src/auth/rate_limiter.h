@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/metrics/metrics.h"
 #include "registry/rate_limit.h"
 
 namespace tessera::auth {
@@ -50,7 +51,10 @@ struct LimitedTarget {
 
 class RateLimiter {
  public:
-  explicit RateLimiter(Clock* clock) : clock_(clock) {}
+  // `refusals` (optional, not owned): counts every refusal by Admit, AdmitAll and Check, labelled
+  // by one label, the refusing limit's LimitKindCode.
+  explicit RateLimiter(Clock* clock, metrics::CounterFamily* refusals = nullptr)
+      : clock_(clock), refusals_(refusals) {}
 
   // Takes a token from the bucket of `target` and `kind`.
   absl::Status Admit(LimitKind kind, const std::string& target, const registry::RateLimit& limit);
@@ -77,7 +81,11 @@ class RateLimiter {
   // The tokens `t`'s bucket holds at `now` (a bucket not yet made is full).
   double TokensAt(const LimitedTarget& t, absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
+  // Counts a refusal of `kind` (when counting) and returns `refusal`.
+  absl::Status Refused(LimitKind kind, absl::Status refusal) const;
+
   Clock* const clock_;
+  metrics::CounterFamily* const refusals_;
   mutable absl::Mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   size_t prune_at_ ABSL_GUARDED_BY(mu_) = 1024;

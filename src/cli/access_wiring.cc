@@ -9,8 +9,15 @@ namespace tessera::cli {
 
 absl::StatusOr<std::unique_ptr<Access>> CreateAccess(const AccessOptions& options,
                                                      registry::MetadataStore* store, Clock* clock) {
+  if (options.metrics == nullptr) return absl::InvalidArgumentError("access: no metrics registry");
+  ASSIGN_OR_RETURN(metrics::CounterFamily * refusals,
+                   options.metrics->AddCounter(
+                       "tessera_rate_limited_requests_total",
+                       "Requests refused (429) by a rate limit: limit is key, keysMadeUnderKey "
+                       "or endpoint.",
+                       {"limit"}));
   auto access = std::make_unique<Access>();
-  access->endpoint_limits = std::make_unique<auth::RateLimiter>(clock);
+  access->endpoint_limits = std::make_unique<auth::RateLimiter>(clock, refusals);
   if (options.auth_enabled) {
     bool new_pepper = false;
     ASSIGN_OR_RETURN(std::string pepper,
@@ -42,7 +49,7 @@ absl::StatusOr<std::unique_ptr<Access>> CreateAccess(const AccessOptions& option
       spdlog::warn("--reset-admin-key: wrote a new admin key for every project to {}",
                    key_file.string());
     }
-    access->key_limits = std::make_unique<auth::RateLimiter>(clock);
+    access->key_limits = std::make_unique<auth::RateLimiter>(clock, refusals);
   } else {
     spdlog::warn(
         "AUTHENTICATION IS OFF (--auth=none): every caller that can reach this server is an "

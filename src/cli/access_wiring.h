@@ -15,6 +15,7 @@
 #include "auth/key_service.h"
 #include "auth/rate_limiter.h"
 #include "common/clock.h"
+#include "common/metrics/metrics.h"
 #include "registry/metadata_store.h"
 #include "serving/front_door/front_door.h"
 
@@ -30,6 +31,9 @@ struct AccessOptions {
   int64_t audit_log_max_bytes = int64_t{64} << 20;
   int audit_log_files = 5;
   bool reset_admin_key = false;  // mint a new admin key into admin.key at start
+  // Required: the rate limiters count their refusals here
+  // (tessera_rate_limited_requests_total{limit}).
+  metrics::MetricsRegistry* metrics = nullptr;
 };
 
 struct Access {

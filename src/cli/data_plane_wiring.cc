@@ -16,19 +16,23 @@
 #include "cli/data_plane_wiring.h"
 
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "cli/environment.h"
 #include "common/clock.h"
 #include "common/status_macros.h"
 #include "control/autoscaler_loop.h"
 #include "control/random_source.h"
+#include "control/replica_metrics.h"
 #include "control/routing_table.h"
 #include "control/supervisor.h"
 #include "serving/grpc/kserve_grpc_server.h"
 #include "serving/predict/kserve_v2_routes.h"
 #include "serving/predict/model_resolver.h"
+#include "serving/predict/predict_metrics.h"
 #include "serving/predict/prediction_service.h"
 #include "serving/predict/replica_status_routes.h"
 #include "serving/predict/tf_serving_routes.h"
@@ -38,18 +42,6 @@
 
 namespace tessera::cli {
 namespace {
-
-double EnvNumber(const char* name, double fallback) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return fallback;
-  char* end = nullptr;
-  const double parsed = std::strtod(value, &end);
-  if (end == value || *end != '\0' || parsed < 0) {
-    spdlog::warn("ignoring {}={}: not a non-negative number", name, value);
-    return fallback;
-  }
-  return parsed;
-}
 
 // Forwards to the Supervisor once it exists.
 class ForwardingWaiter final : public control::DeploymentWaiter {
@@ -99,6 +91,10 @@ class SupervisedDataPlane final : public DataPlane {
   control::DeploymentWaiter* waiter() override { return &waiter_; }
 
   absl::Status AddRoutes(serving::SecuredRouter& router) override {
+    if (deps_.metrics == nullptr) return absl::InvalidArgumentError("data plane: no metrics");
+    if (predict_metrics_ == nullptr) {
+      ASSIGN_OR_RETURN(predict_metrics_, serving::PredictMetrics::Create(*deps_.metrics));
+    }
     if (predictions_ == nullptr) {
       ASSIGN_OR_RETURN(predictions_, serving::PredictionService::Create(
                                          {.routing = &routing_,
@@ -107,10 +103,10 @@ class SupervisedDataPlane final : public DataPlane {
                                           .request_timeout = deps_.predict_timeout,
                                           .endpoint_limits = deps_.endpoint_limits}));
     }
-    RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), &executor_));
-    RETURN_IF_ERROR(
-        serving::AddTfServingRoutes(router, predictions_.get(), &resolver_, &executor_));
-    RETURN_IF_ERROR(serving::AddKserveV2Routes(router, predictions_.get(), &resolver_, &executor_));
+    const serving::PredictRunner runner{.executor = &executor_, .metrics = predict_metrics_.get()};
+    RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), runner));
+    RETURN_IF_ERROR(serving::AddTfServingRoutes(router, predictions_.get(), &resolver_, runner));
+    RETURN_IF_ERROR(serving::AddKserveV2Routes(router, predictions_.get(), &resolver_, runner));
     serving::ReplicaStatusSources sources;
     sources.deployed_models = [this] {
       return supervisor_ != nullptr ? supervisor_->Status()
@@ -138,6 +134,7 @@ class SupervisedDataPlane final : public DataPlane {
     ASSIGN_OR_RETURN(supervisor_, control::Supervisor::Create(options));
     RETURN_IF_ERROR(supervisor_->Start());
     waiter_.Set(supervisor_.get());
+    control::AddReplicaMetrics(*deps_.metrics, [this] { return supervisor_->Status(); });
 
     control::AutoscalerLoop::Options autoscaler;
     autoscaler.endpoints = deps_.endpoints;
@@ -147,6 +144,12 @@ class SupervisedDataPlane final : public DataPlane {
     autoscaler.scale_down_stabilization_window =
         absl::Seconds(EnvNumber("TESSERA_AUTOSCALER_SCALE_DOWN_WINDOW_S", 300));
     autoscaler.target_in_flight_per_replica = EnvNumber("TESSERA_AUTOSCALER_TARGET_IN_FLIGHT", 8);
+    ASSIGN_OR_RETURN(autoscaler.decisions,
+                     deps_.metrics->AddCounter(
+                         "tessera_autoscaler_decisions_total",
+                         "Autoscaler decisions: a change of the replica count, or one a limit held "
+                         "back (direction hold); the reason is in the log and autoscalingEvents.",
+                         {"endpoint", "deployed_model", "direction", "limited_by"}));
     ASSIGN_OR_RETURN(autoscaler_, control::AutoscalerLoop::Create(autoscaler));
     autoscaler_->Start();
     if (!deps_.grpc_listen.empty()) {
@@ -158,6 +161,7 @@ class SupervisedDataPlane final : public DataPlane {
                                    .predictions = predictions_.get(),
                                    .resolver = &resolver_,
                                    .door = deps_.door,
+                                   .metrics = predict_metrics_.get(),
                                    .tls_certificate_chain = deps_.grpc_tls_certificate_chain,
                                    .tls_private_key = deps_.grpc_tls_private_key,
                                    .handshake_timeout = deps_.grpc_handshake_timeout}));
@@ -166,6 +170,15 @@ class SupervisedDataPlane final : public DataPlane {
   }
 
   int grpc_port() const override { return grpc_ != nullptr ? grpc_->port() : 0; }
+
+  void RetainLiveSeries() override {
+    if (predict_metrics_ == nullptr || deps_.endpoints == nullptr) return;
+    absl::StatusOr<std::vector<registry::Endpoint>> endpoints = deps_.endpoints->ListAllEndpoints();
+    if (!endpoints.ok()) return;  // keep everything until the list can be read
+    std::set<std::string> live;
+    for (const registry::Endpoint& e : *endpoints) live.insert(e.name);
+    predict_metrics_->RetainEndpoints(live);
+  }
 
   void Stop() override {
     if (grpc_ != nullptr) grpc_->Shutdown();  // lets calls in flight finish on the replicas
@@ -180,6 +193,7 @@ class SupervisedDataPlane final : public DataPlane {
   RoutingTableHolder routing_;
   ForwardingWaiter waiter_;
   serving::ModelResolver resolver_;
+  std::unique_ptr<serving::PredictMetrics> predict_metrics_;
   std::unique_ptr<serving::PredictionService> predictions_;
   // After predictions_: destroyed first, so running predict tasks finish before it goes.
   serving::rest::BlockingExecutor executor_;

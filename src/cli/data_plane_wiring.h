@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "auth/rate_limiter.h"
+#include "common/metrics/metrics.h"
 #include "control/deployment_waiter.h"
 #include "control/endpoint_service.h"
 #include "registry/model_service.h"
@@ -41,6 +42,8 @@ struct DataPlaneDeps {
   serving::FrontDoor* door = nullptr;
   // Buckets of the endpoints' rate limits (PredictionService::Options::endpoint_limits).
   auth::RateLimiter* endpoint_limits = nullptr;
+  // Required: where the prediction path, the replicas and the autoscaler report.
+  metrics::MetricsRegistry* metrics = nullptr;
   // The gRPC port's TLS: PEM certificate chain and key (both empty: plaintext).
   std::string grpc_tls_certificate_chain;
   std::string grpc_tls_private_key;
@@ -55,6 +58,8 @@ class DataPlane {
   virtual absl::Status Start() = 0;  // also starts the gRPC server when deps.grpc_listen is set
   virtual void Stop() = 0;
   virtual int grpc_port() const = 0;  // after Start(); 0 without a gRPC server
+  // Drops the metric series of endpoints that no longer exist (run now and then).
+  virtual void RetainLiveSeries() = 0;
 };
 
 // `deps` itself (the struct, owned by serve) outlives the returned DataPlane, and so do the

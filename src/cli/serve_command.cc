@@ -19,12 +19,14 @@
 #include "cli/access_wiring.h"
 #include "cli/data_plane_wiring.h"
 #include "cli/engine_artifact_validator.h"
+#include "cli/environment.h"
 #include "cli/process_limits.h"
 #include "common/clock.h"
 #include "common/http/http_server.h"
 #include "common/http/router.h"
 #include "common/http/url.h"
 #include "common/logging.h"
+#include "common/metrics/metrics.h"
 #include "common/status_macros.h"
 #include "control/endpoint_service.h"
 #include "engine/image_classifier.h"
@@ -38,6 +40,8 @@
 #include "serving/front_door/error_shape.h"
 #include "serving/front_door/secured_router.h"
 #include "serving/grpc/kserve_grpc_server.h"
+#include "serving/observability/metrics_routes.h"
+#include "serving/observability/time_series.h"
 #include "serving/rest/admin_api.h"
 #include "serving/rest/control_plane_api.h"
 #include "spdlog/spdlog.h"
@@ -76,6 +80,17 @@ class DataDirLock {
 
 std::string UrlHost(const std::string& host) {
   return host.find(':') == std::string::npos ? host : "[" + host + "]";
+}
+
+// tessera_build_info: the version, and what the host's engine runs natively.
+absl::Status AddInfoMetric(metrics::MetricsRegistry& registry, const control::HostResources& host) {
+  ASSIGN_OR_RETURN(metrics::GaugeFamily * info,
+                   registry.AddGauge("tessera_build_info",
+                                     "Always 1; labels: the version, the host's instruction set "
+                                     "and the precisions it runs natively.",
+                                     {"version", "isa", "precisions"}));
+  info->With({TESSERA_VERSION, host.isa, absl::StrJoin(host.native_precisions, ",")})->Set(1);
+  return absl::OkStatus();
 }
 
 bool IsLoopback(const std::string& host) { return host.starts_with("127.") || host == "::1"; }
@@ -118,6 +133,7 @@ std::string RoutesJson(const http::Router& router, const serving::SecuredRouter&
 // (the server and API go first, the store last).
 struct Server {
   RealClock clock;
+  metrics::MetricsRegistry metrics;  // before everything that reports to it
   std::unique_ptr<DataDirLock> lock;
   std::unique_ptr<registry::sqlite::SqliteMetadataStore> store;
   std::unique_ptr<registry::ArtifactStore> artifacts;
@@ -134,10 +150,14 @@ struct Server {
   std::shared_ptr<http::Router> router;
   std::unique_ptr<serving::SecuredRouter> secured;
   std::unique_ptr<http::HttpServer> http;
+  std::unique_ptr<serving::TimeSeriesRecorder> time_series;
+  std::unique_ptr<http::HttpServer> metrics_http;  // --metrics-listen
 
   ~Server() {
     // Stop taking requests first, then the data plane (drains replicas), then the services.
     if (api) api->BeginShutdown();
+    if (metrics_http) metrics_http->Shutdown(absl::ZeroDuration());
+    if (time_series) time_series->Stop();
     if (http) http->Shutdown(kDrainTimeout);
     if (data_plane) data_plane->Stop();
     http.reset();
@@ -164,7 +184,8 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
                                             .audit_log = options.audit_log,
                                             .audit_log_max_bytes = options.audit_log_max_bytes,
                                             .audit_log_files = options.audit_log_files,
-                                            .reset_admin_key = options.reset_admin_key},
+                                            .reset_admin_key = options.reset_admin_key,
+                                            .metrics = &s->metrics},
                                            s->store.get(), &s->clock));
   ASSIGN_OR_RETURN(s->artifacts, registry::ArtifactStore::Create(
                                      {.data_dir = data_dir,
@@ -201,6 +222,7 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
   s->deps.max_queued_predicts = options.max_queued_predicts;
   s->deps.door = s->access->door.get();
   s->deps.endpoint_limits = s->access->endpoint_limits.get();
+  s->deps.metrics = &s->metrics;
   if (!options.tls_cert_file.empty()) {
     ASSIGN_OR_RETURN(s->deps.grpc_tls_certificate_chain,
                      ReadPemFile(options.tls_cert_file, "--tls-cert"));
@@ -214,6 +236,7 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
   host.native_precisions = engine_support.precisions;
   spdlog::info("engine: instruction set {}; precisions {}", host.isa,
                absl::StrJoin(host.native_precisions, ", "));
+  RETURN_IF_ERROR(AddInfoMetric(s->metrics, host));
   // Rolls back deployments the previous run left half-way.
   ASSIGN_OR_RETURN(s->endpoints,
                    control::EndpointService::Create({.store = s->store.get(),
@@ -235,7 +258,59 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
   RETURN_IF_ERROR(s->api->AddRoutes(*s->secured));
   RETURN_IF_ERROR(s->admin->AddRoutes(*s->secured));
   RETURN_IF_ERROR(s->data_plane->AddRoutes(*s->secured));
+  RETURN_IF_ERROR(serving::AddMetricsRoute(*s->secured, &s->metrics));
+  DataPlane* data_plane = s->data_plane.get();
+  ASSIGN_OR_RETURN(
+      s->time_series,
+      serving::TimeSeriesRecorder::Create(
+          {.registry = &s->metrics,
+           .resolution = absl::Milliseconds(EnvNumber("TESSERA_TIME_SERIES_RESOLUTION_MS", 10000)),
+           .before_record = [data_plane] { data_plane->RetainLiveSeries(); }}));
+  control::EndpointService* endpoints = s->endpoints.get();
+  RETURN_IF_ERROR(serving::AddTimeSeriesRoute(
+      *s->secured, s->time_series.get(),
+      [endpoints](const std::string& name) { return endpoints->GetEndpoint(name).status(); }));
   return s;
+}
+
+// The API listener's own counters: connections, and what it refused before any route ran (too
+// many connections, the request-body budget full), which is load shedding too.
+void AddHttpServerMetrics(metrics::MetricsRegistry& registry, const http::HttpServer* server) {
+  registry.AddCollector([server](std::vector<metrics::FamilySnapshot>& out) {
+    const http::HttpServer::Stats stats = server->stats();
+    using metrics::MetricType;
+    using metrics::Sample;
+    out.push_back({.name = "tessera_http_connections",
+                   .help = "Open connections of the API listener.",
+                   .type = MetricType::kGauge,
+                   .samples = {Sample{.value = static_cast<double>(stats.connections_active)}}});
+    out.push_back({.name = "tessera_http_requests_total",
+                   .help = "Requests of the API listener that reached a route.",
+                   .type = MetricType::kCounter,
+                   .samples = {Sample{.value = static_cast<double>(stats.requests)}}});
+    out.push_back({.name = "tessera_load_shed_requests_total",
+                   .type = MetricType::kCounter,
+                   .samples = {Sample{.labels = {{"reason", "connection_limit"}},
+                                      .value = static_cast<double>(stats.connections_refused)},
+                               Sample{.labels = {{"reason", "request_body_budget"}},
+                                      .value = static_cast<double>(stats.refused_body_bytes)}}});
+  });
+}
+
+// A listener with GET /metrics only, no key: for a scraper on a network the operator trusts.
+absl::StatusOr<std::unique_ptr<http::HttpServer>> StartMetricsListener(
+    const std::string& address, const metrics::MetricsRegistry* registry) {
+  ASSIGN_OR_RETURN(http::HostPort listen, http::ParseHostPort(address));
+  auto router = std::make_shared<http::Router>();
+  RETURN_IF_ERROR(router->AddSync("GET", serving::kMetricsPath, serving::MetricsHandler(registry)));
+  http::HttpServer::Options server_options;
+  server_options.tcp_address = listen.host;
+  server_options.tcp_port = listen.port;
+  server_options.io_threads = 1;
+  server_options.max_body_bytes = 1024;  // GET only: a body is refused as too large
+  server_options.max_connections = 64;
+  server_options.handler = http::Router::AsHandler(router);
+  return http::HttpServer::Create(server_options);
 }
 
 // Starts the data plane and listens.
@@ -287,6 +362,11 @@ absl::Status StartServer(Server& server, const ServeOptions& options) {
                server_options.max_in_flight_body_bytes >> 20, options.predict_timeout_s);
   server_options.handler = http::Router::AsHandler(s->router);
   ASSIGN_OR_RETURN(s->http, http::HttpServer::Create(server_options));
+  AddHttpServerMetrics(s->metrics, s->http.get());
+  if (!options.metrics_listen.empty()) {
+    ASSIGN_OR_RETURN(s->metrics_http, StartMetricsListener(options.metrics_listen, &s->metrics));
+  }
+  s->time_series->Start();
   if (s->access->keys != nullptr && options.tls_cert_file.empty()) {
     for (const std::string& address : {options.listen, options.grpc_listen}) {
       absl::StatusOr<http::HostPort> hp = http::ParseHostPort(address);
@@ -387,6 +467,11 @@ absl::Status RunServe(const ServeOptions& options) {
     std::printf("tessera KServe v2 gRPC on %s:%d\n", UrlHost(grpc.host).c_str(),
                 server->data_plane->grpc_port());
   }
+  if (!options.metrics_listen.empty()) {
+    ASSIGN_OR_RETURN(http::HostPort metrics_listen, http::ParseHostPort(options.metrics_listen));
+    std::printf("tessera metrics on http://%s:%d/metrics\n", UrlHost(metrics_listen.host).c_str(),
+                server->metrics_http->port());
+  }
   std::fflush(stdout);
 
   int signal_number = 0;
@@ -410,6 +495,9 @@ void AddServeCommand(CLI::App& app) {
                   "Metadata and artifacts (default $TESSERA_DATA_DIR or ~/.local/share/tessera)");
   cmd->add_option("--listen", options->listen, "ADDR:PORT to listen on (port 0 picks one)")
       ->capture_default_str();
+  cmd->add_option("--metrics-listen", options->metrics_listen,
+                  "ADDR:PORT serving GET /metrics without a key (for Prometheus on a private "
+                  "network); without it /metrics is on --listen, for keys for every project");
   cmd->add_option("--grpc-listen", options->grpc_listen,
                   "ADDR:PORT for the KServe v2 gRPC API (port 0 picks one; default: off)");
   cmd->add_option("--allowed-artifact-root", *allowed_roots,

@@ -27,6 +27,9 @@ struct ServeOptions {
   std::filesystem::path data_dir;  // empty: DefaultDataDir()
   std::string listen = "127.0.0.1:8080";
   std::string grpc_listen;  // KServe v2 gRPC ADDR:PORT; empty: off
+  // GET /metrics without a key on a listener of its own (ADDR:PORT); empty: off (/metrics is
+  // then served on --listen only, to keys for every project).
+  std::string metrics_listen;
   // Local artifactUri paths must lie under one of these; empty allows any readable path.
   std::vector<std::filesystem::path> allowed_artifact_roots;
   // http(s) artifactUri downloads may reach loopback and private addresses (never link-local

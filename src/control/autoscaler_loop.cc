@@ -3,41 +3,18 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "common/current_exception.h"
 #include "control/autoscaling_metrics.h"
 #include "control/deployment_rules.h"
+#include "control/process_stats.h"
 #include "control/replica_client.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
 namespace tessera::control {
-namespace {
-
-// utime + stime of `pid` in seconds, from /proc/<pid>/stat; negative when unreadable.
-double ProcessCpuSeconds(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // The command name (field 2) may hold spaces: fields are counted after its closing ')'.
-  const size_t close = text.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(text.substr(close + 1));
-  std::string field;
-  double utime = 0, stime = 0;
-  // After ')': field 3 (state) is the 1st token; utime is field 14 (12th), stime field 15.
-  for (int i = 1; i <= 13 && fields >> field; ++i) {
-    if (i == 12) utime = std::stod(field);
-    if (i == 13) stime = std::stod(field);
-  }
-  if (!fields) return -1;
-  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-}  // namespace
 
 AutoscalerOptions AutoscalerPolicyOptions(const registry::DeployedModel& dm,
                                           const AutoscalerLoop::Options& loop) {
@@ -107,6 +84,13 @@ std::vector<AutoscalingEvent> AutoscalerLoop::Events(const std::string& deployed
 }
 
 void AutoscalerLoop::Record(AutoscalingEvent event) {
+  if (options_.decisions != nullptr) {
+    const int from = event.current_replica_count, to = event.desired_replica_count;
+    options_.decisions
+        ->With({event.endpoint, event.deployed_model_id,
+                to > from ? "up" : (to < from ? "down" : "hold"), event.limited_by})
+        ->Increment();
+  }
   absl::MutexLock lock(&mu_);
   std::deque<AutoscalingEvent>& events = events_[event.deployed_model_id];
   events.push_back(std::move(event));

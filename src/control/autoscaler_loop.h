@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/metrics/metrics.h"
 #include "control/autoscaler_policy.h"
 #include "control/endpoint_service.h"
 #include "control/machine_types.h"
@@ -65,6 +66,9 @@ class AutoscalerLoop {
     absl::Duration scale_down_stabilization_window = absl::Minutes(5);
     absl::Duration status_timeout = absl::Seconds(1);
     size_t max_events = 50;  // kept per deployed model
+    // Optional, not owned: counts every recorded event, labelled endpoint, deployed_model,
+    // direction ("up", "down", "hold": a limit held the count) and limited_by.
+    metrics::CounterFamily* decisions = nullptr;
     HostResources host = HostResources::Detect();
   };
 

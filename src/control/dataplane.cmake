@@ -4,6 +4,8 @@
 # can link the HTTP client (replica health and status) without the registry core needing it.
 add_library(tessera_control_dataplane
   ${CMAKE_CURRENT_LIST_DIR}/process_launcher.cc
+  ${CMAKE_CURRENT_LIST_DIR}/process_stats.cc
+  ${CMAKE_CURRENT_LIST_DIR}/replica_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/replica_prober.cc
   ${CMAKE_CURRENT_LIST_DIR}/socket_dir.cc
   ${CMAKE_CURRENT_LIST_DIR}/supervisor.cc

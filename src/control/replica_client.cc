@@ -3,6 +3,7 @@
 #include "common/http/google_error.h"
 #include "common/http/request_deadline.h"
 #include "common/http/request_id.h"
+#include "common/http/server_timing.h"
 #include "common/status_macros.h"
 #include "common/untrusted_json.h"
 #include "fmt/format.h"
@@ -146,6 +147,18 @@ absl::StatusOr<std::string> ReplicaClient::Post(std::string target, std::string_
   ASSIGN_OR_RETURN(http::HttpResponse response,
                    client_->Send(request, body, call.timeout, call.cancel));
   RETURN_IF_ERROR(http::StatusFromHttpResponse(response));
+  if (call.timings != nullptr) {
+    const std::map<std::string, absl::Duration> timings =
+        http::ParseServerTiming(response.headers.GetOr(http::kServerTimingHeader, ""));
+    const auto queue = timings.find("queue"), preprocess = timings.find("preprocess"),
+               inference = timings.find("inference");
+    if (queue != timings.end() && preprocess != timings.end() && inference != timings.end()) {
+      *call.timings = ReplicaTimings{.reported = true,
+                                     .queue = queue->second,
+                                     .preprocess = preprocess->second,
+                                     .inference = inference->second};
+    }
+  }
   return std::move(response.body);
 }
 

@@ -71,6 +71,16 @@ struct ReplicaStatusInfo {
   int image_width = 0;
 };
 
+// Where a predict's time went inside the replica (its Server-Timing header): waiting in the batch
+// queue, decoding and resizing, the forward pass of its batch. `reported` is false when the
+// replica sent no (valid) timings.
+struct ReplicaTimings {
+  bool reported = false;
+  absl::Duration queue;
+  absl::Duration preprocess;
+  absl::Duration inference;
+};
+
 class ReplicaClient {
  public:
   struct Options {
@@ -102,10 +112,13 @@ class ReplicaClient {
   // abandons the call (closing its connection: the replica drops the request too);
   // `request_id` (optional) goes as X-Request-Id, so the replica's errors and log lines carry the
   // id the client was given.
+  // `timings` (optional, not owned) receives where the replica's time went, from its
+  // Server-Timing header, when the call succeeds.
   struct CallOptions {
     absl::Duration timeout = absl::Seconds(60);
     const CancellationToken* cancel = nullptr;
     std::string request_id;
+    ReplicaTimings* timings = nullptr;
   };
   absl::StatusOr<std::string> Predict(std::string_view json_body, const CallOptions& call);
   absl::StatusOr<std::string> PredictBytes(std::string_view image_bytes, int top_k,

@@ -13,6 +13,7 @@
 #include "control/deployment_rules.h"
 #include "control/machine_types.h"
 #include "control/process_launcher.h"
+#include "control/process_stats.h"
 #include "control/replica_client.h"
 #include "control/replica_leftovers.h"
 #include "control/replica_prober.h"
@@ -30,29 +31,13 @@ using registry::Endpoint;
 // Probe workers: one hung replica holds one for a health timeout at a time.
 constexpr int kProbeThreads = 4;
 
-// A "<Field>:   12345 kB" line of a /proc/<pid> file, in bytes (0 when unknown).
-int64_t ReadProcKilobytes(pid_t pid, const char* file, std::string_view field) {
-  if (pid <= 0) return 0;
-  std::ifstream in(fmt::format("/proc/{}/{}", pid, file));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
-        line[field.size()] == ':') {
-      try {
-        return std::stoll(line.substr(field.size() + 1)) * 1024;
-      } catch (...) {
-        return 0;
-      }
-    }
-  }
-  return 0;
-}
-
 // Resident memory, and its proportional share: pages shared with other processes (the packed
 // weights every replica of a version maps) count 1/N in each of N, so PSS sums to real use.
+// CPU time too (now, not as of the last health check).
 void ReadMemory(ReplicaStatus& replica) {
   replica.rss_bytes = ReadProcKilobytes(replica.pid, "status", "VmRSS");
   replica.pss_bytes = ReadProcKilobytes(replica.pid, "smaps_rollup", "Pss");
+  replica.cpu_seconds = std::max(0.0, ProcessCpuSeconds(replica.pid));
 }
 
 int ReplicaThreads(const DeployedModel& dm) { return MachineTypeOf(dm).cpu_threads; }
@@ -118,6 +103,10 @@ class Supervisor::Reconciler {
     int64_t weight_bytes = 0;  // reported by the replica when it became ready
     int64_t shared_weight_bytes = 0;
     ReplicaStatusInfo counters;  // its /status, refreshed with every good health check
+    // Its CPU time at the last good health check, and its utilization since the one before.
+    double cpu_seconds = -1;
+    absl::Time cpu_sampled = absl::InfinitePast();
+    double cpu_utilization = 0;
     int consecutive_failures = 0;
     int health_failures = 0;
     std::string probe_error;  // why the last health check failed
@@ -170,6 +159,8 @@ class Supervisor::Reconciler {
   bool StepDraining(Replica& replica, absl::Time now);
   // Starts a probe (health, then status) when none runs and one is due.
   void StartProbe(Replica& replica, absl::Time now);
+  // Reads the replica's CPU time and updates its utilization over the time since the last read.
+  static void SampleCpu(Replica& replica, int threads, absl::Time now);
   // A probe running longer than this counts as a failed check (it ends by itself later).
   absl::Duration ProbeDeadline() const {
     return 2 * options_.health_check_timeout + options_.health_check_interval;
@@ -356,6 +347,8 @@ void Supervisor::Reconciler::Launch(Group& group, Replica& replica, absl::Time n
   replica.probe = std::make_shared<ProbeSlot>();
   replica.state = ReplicaState::kStarting;
   replica.next_health_check = now;
+  replica.cpu_seconds = -1;  // a new process: its CPU time starts again
+  replica.cpu_utilization = 0;
   spdlog::info("supervisor: replica {} started (pid {}, {} threads)", replica.id,
                replica.process->pid(), spec.threads);
 }
@@ -444,6 +437,7 @@ void Supervisor::Reconciler::StepReady(Group& group, Replica& replica, absl::Tim
     if (probe->ready) {
       replica.health_failures = 0;
       if (probe->status.has_value()) replica.counters = std::move(*probe->status);
+      SampleCpu(replica, ReplicaThreads(group.dm), now);
     } else {
       ++replica.health_failures;
       replica.probe_error = probe->error;
@@ -466,6 +460,18 @@ void Supervisor::Reconciler::StepReady(Group& group, Replica& replica, absl::Tim
     StartProbe(replica, now);
     replica.next_health_check = now + options_.health_check_interval;
   }
+}
+
+void Supervisor::Reconciler::SampleCpu(Replica& replica, int threads, absl::Time now) {
+  const double seconds = ProcessCpuSeconds(replica.process != nullptr ? replica.process->pid() : 0);
+  if (seconds < 0) return;
+  if (replica.cpu_seconds >= 0 && now > replica.cpu_sampled && threads > 0) {
+    const double wall = absl::ToDoubleSeconds(now - replica.cpu_sampled);
+    replica.cpu_utilization =
+        std::clamp((seconds - replica.cpu_seconds) / (wall * threads), 0.0, 1.0);
+  }
+  replica.cpu_seconds = seconds;
+  replica.cpu_sampled = now;
 }
 
 void Supervisor::Reconciler::StartDrain(Replica& replica, absl::Time now) {
@@ -649,6 +655,8 @@ std::map<std::string, DeployedModelStatus> Supervisor::Reconciler::Summary() con
       r.address = "unix:" + replica->socket_path;
       r.in_flight = replica->load != nullptr ? replica->load->in_flight() : 0;
       r.restarts = replica->restarts;
+      r.cpu_threads = ReplicaThreads(group.dm);
+      r.cpu_utilization = replica->cpu_utilization;
       r.weight_bytes = replica->weight_bytes;
       r.shared_weight_bytes = replica->shared_weight_bytes;
       r.precision = replica->counters.precision;

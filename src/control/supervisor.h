@@ -89,6 +89,11 @@ struct ReplicaStatus {
   absl::Time started = absl::InfinitePast();
   absl::Time ready_since = absl::InfinitePast();
   std::string last_error;           // why it last failed, "" if never
+  int cpu_threads = 0;              // the vCPUs of its machine type (its engine threads)
+  double cpu_seconds = 0;           // CPU time it used, from /proc/<pid>/stat (0 when unknown)
+  // Its CPU time over wall time x cpu_threads between its last two health checks (about 1 s):
+  // the share of its cores it kept busy, 0..1 ("duty cycle").
+  double cpu_utilization = 0;
   int64_t rss_bytes = 0;            // from /proc/<pid>/status (0 when unknown)
   int64_t pss_bytes = 0;            // proportional set size: shared pages split between their users
   int64_t weight_bytes = 0;         // the replica's prepacked weights (its /status, once ready)

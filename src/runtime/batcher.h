@@ -13,6 +13,9 @@
 //    re-entrant and uses every core itself). ProcessFn and every DoneFn run on those threads.
 //    Submit, stats and Stop may be called from any thread, except that Stop must not be called from
 //    inside ProcessFn or a DoneFn (it joins the batch threads).
+//  - A request that completes (all its instances processed) gets its DoneFn on the thread that
+//    ran its last batch, right after that batch's ProcessFn returns and before the thread takes
+//    another batch: the replica reads that batch's timings from a thread-local there.
 //  - What must be cheap: Submit (a lock, a queue push; never blocks on processing) and DoneFn (it
 //    runs on the batch thread between batches: hand the result to the I/O thread and return).
 //  - Ownership: Submit takes the inputs by value; ProcessFn sees const pointers into them, valid

@@ -15,6 +15,7 @@
 #include "common/http/google_error.h"
 #include "common/http/request_deadline.h"
 #include "common/http/router.h"
+#include "common/http/server_timing.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -34,6 +35,15 @@ http::HttpResponse Json(int status, const JsonType& body) {
   response.body = body.dump(-1, ' ', false, JsonType::error_handler_t::replace);
   return response;
 }
+
+// What the batch a batch thread ran last cost. ProcessBatch writes it; the DoneFns of the requests
+// that batch completed read it, on the same thread right after (runtime/batcher.h).
+struct BatchTiming {
+  absl::Time started;
+  absl::Duration preprocess;
+  absl::Duration inference;
+};
+thread_local BatchTiming last_batch;
 
 // The same status with "instance <i>: " in front of its message.
 absl::Status ForInstance(size_t index, const absl::Status& status) {
@@ -271,6 +281,7 @@ std::vector<absl::StatusOr<ReplicaServer::Logits>> ReplicaServer::ProcessBatch(
   // Encoded images are preprocessed here, straight into the batch, on the engine's threads; one
   // that fails gets its own error (its slot is zeros, computed and discarded).
   std::vector<absl::Status> preprocessed(n);
+  last_batch.started = absl::Now();
 #pragma omp parallel for num_threads(classifier_->info().num_threads) schedule(dynamic, 1)
   for (int i = 0; i < n; ++i) {
     std::span<float> slot(batch_pixels_.data() + i * ppi, ppi);
@@ -292,8 +303,11 @@ std::vector<absl::StatusOr<ReplicaServer::Logits>> ReplicaServer::ProcessBatch(
   if (options_.fault_for_test) options_.fault_for_test("batch");
   std::vector<absl::StatusOr<Logits>> results;
   results.reserve(n);
+  const absl::Time forward_start = absl::Now();
+  last_batch.preprocess = forward_start - last_batch.started;
   absl::Status status = classifier_->Forward(std::span<const float>(batch_pixels_.data(), n * ppi),
                                              n, std::span<float>(batch_logits_.data(), n * labels));
+  last_batch.inference = absl::Now() - forward_start;
   for (int i = 0; i < n; ++i) {
     if (!preprocessed[i].ok()) {
       results.emplace_back(preprocessed[i]);
@@ -429,6 +443,7 @@ void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
   // Runs on an io thread while this request holds a `preprocessing_` slot: Drain waits for it
   // before it stops the batcher, so an admitted request is never refused by the batcher.
   absl::Status error = DeadOnArrival(submit);
+  const absl::Time preprocess_start = absl::Now();
   std::vector<Tensor> tensors(images.size());
   const size_t ppi = classifier_->pixels_per_image();
   for (size_t i = 0; i < images.size() && error.ok(); ++i) {
@@ -456,20 +471,22 @@ void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
     bytes = 0;
   }
   if (error.ok()) {
-    error = batcher_->Submit(
-        std::move(tensors), submit,
-        [this, parameters, request_id, responder, bytes](absl::StatusOr<Batcher::Results> results) {
-          // On the batch thread: cheap (top-k of a few logits, a small JSON). What throws here
-          // fails this request, not the batch thread.
-          queued_bytes_.Release(bytes);
-          try {
-            Answer(std::move(results), parameters, responder);
-          } catch (...) {
-            http::HttpResponse error =
-                http::ExceptionResponse("replica batch completion", request_id, "");
-            if (!responder.responded()) Finish(responder, std::move(error));
-          }
-        });
+    const absl::Time queued = absl::Now();
+    const RequestTiming timing{.io_preprocess = queued - preprocess_start, .queued = queued};
+    error = batcher_->Submit(std::move(tensors), submit,
+                             [this, parameters, request_id, responder, bytes,
+                              timing](absl::StatusOr<Batcher::Results> results) {
+                               // On the batch thread: cheap (top-k of a few logits, a small JSON).
+                               // What throws here fails this request, not the batch thread.
+                               queued_bytes_.Release(bytes);
+                               try {
+                                 Answer(std::move(results), parameters, timing, responder);
+                               } catch (...) {
+                                 http::HttpResponse error = http::ExceptionResponse(
+                                     "replica batch completion", request_id, "");
+                                 if (!responder.responded()) Finish(responder, std::move(error));
+                               }
+                             });
     submitted = error.ok();
     if (!error.ok()) {
       queued_bytes_.Unwind(bytes);
@@ -480,7 +497,8 @@ void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
 }
 
 void ReplicaServer::Answer(absl::StatusOr<Batcher::Results> results,
-                           const PredictParameters& parameters, const http::Responder& responder) {
+                           const PredictParameters& parameters, const RequestTiming& timing,
+                           const http::Responder& responder) {
   if (options_.fault_for_test) options_.fault_for_test("answer");
   if (!results.ok()) {
     Finish(responder, http::GoogleErrorResponse(results.status()));
@@ -496,7 +514,16 @@ void ReplicaServer::Answer(absl::StatusOr<Batcher::Results> results,
     predictions.push_back(
         PredictionToJson(classifier_->TopK(*logits, parameters.top_k), parameters));
   }
-  Finish(responder, Json(200, nlohmann::ordered_json{{"predictions", std::move(predictions)}}));
+  http::HttpResponse response =
+      Json(200, nlohmann::ordered_json{{"predictions", std::move(predictions)}});
+  // A request split over several batches reports the last one's queueing and compute.
+  response.headers.Set(
+      http::kServerTimingHeader,
+      http::FormatServerTiming(
+          {{"queue", std::max(absl::ZeroDuration(), last_batch.started - timing.queued)},
+           {"preprocess", timing.io_preprocess + last_batch.preprocess},
+           {"inference", last_batch.inference}}));
+  Finish(responder, std::move(response));
 }
 
 void ReplicaServer::BeginDrain() {

@@ -181,9 +181,16 @@ class ReplicaServer {
   void PreprocessAndSubmit(std::vector<std::string> images, const PredictParameters& parameters,
                            const SubmitOptions& submit, const std::string& request_id,
                            const http::Responder& responder, bool& submitted);
-  // The batch's results for one request, as its response (on the batch thread).
+  // Where one request's time went before its batch: preprocessing on an io thread (the `io`
+  // place) and when it entered the batch queue.
+  struct RequestTiming {
+    absl::Duration io_preprocess;
+    absl::Time queued;
+  };
+  // The batch's results for one request, as its response (on the batch thread), with a
+  // Server-Timing header: queue, preprocess and inference of the batch that completed it.
   void Answer(absl::StatusOr<Batcher::Results> results, const PredictParameters& parameters,
-              const http::Responder& responder);
+              const RequestTiming& timing, const http::Responder& responder);
   // The request's deadline (X-Server-Timeout) and cancellation; INVALID_ARGUMENT for a bad header.
   static absl::StatusOr<SubmitOptions> SubmitOptionsFor(const http::HttpRequest& request,
                                                         const http::Responder& responder);

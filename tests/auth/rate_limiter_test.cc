@@ -163,5 +163,22 @@ TEST(RateLimiterTest, RefilledBucketsArePruned) {
   EXPECT_LT(limiter.buckets(), 2100u);
 }
 
+TEST(RateLimiterTest, CountsEveryRefusalByLimit) {
+  FakeClock clock;
+  metrics::MetricsRegistry registry;
+  metrics::CounterFamily* refusals = *registry.AddCounter("refused_total", "R.", {"limit"});
+  RateLimiter limiter(&clock, refusals);
+  const registry::RateLimit one{.requests_per_second = 1, .burst = 1};
+  EXPECT_TRUE(limiter.Admit(LimitKind::kKey, "k", one).ok());
+  EXPECT_FALSE(limiter.Admit(LimitKind::kKey, "k", one).ok());
+  const LimitedTarget key{.target = "k", .limit = one, .kind = LimitKind::kKey};
+  EXPECT_FALSE(limiter.Check(std::span<const LimitedTarget>(&key, 1)).ok());
+  EXPECT_TRUE(limiter.Admit(LimitKind::kEndpoint, "e", one).ok());
+  EXPECT_FALSE(limiter.Admit(LimitKind::kEndpoint, "e", one).ok());
+  EXPECT_FALSE(limiter.Available(LimitKind::kEndpoint, "e", one));  // asking is not refusing
+  EXPECT_EQ(refusals->With({"key"})->value(), 2);
+  EXPECT_EQ(refusals->With({"endpoint"})->value(), 1);
+}
+
 }  // namespace
 }  // namespace tessera::auth

@@ -18,16 +18,19 @@ BINARY = os.environ["TESSERA_BINARY"]
 
 
 class Serve:
-    def __init__(self, tmp, *args, grpc=False):
+    def __init__(self, tmp, *args, grpc=False, metrics=False, env=None):
         self.tmp = pathlib.Path(tmp)
         self.data = self.tmp / "data"
         self.log_path = self.tmp / "serve.log"
         command = [BINARY, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data)]
         if grpc:
             command += ["--grpc-listen", "127.0.0.1:0"]
+        if metrics:
+            command += ["--metrics-listen", "127.0.0.1:0"]
         command += list(args)
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log, text=True,
+                                     env={**os.environ, **(env or {})})
         line = self.proc.stdout.readline()
         match = re.search(r"serving on (https?://127\.0\.0\.1:\d+)", line)
         assert match, line + self.log_path.read_text()
@@ -37,6 +40,12 @@ class Serve:
             grpc_line = self.proc.stdout.readline()
             assert "KServe v2 gRPC on 127.0.0.1:" in grpc_line, grpc_line
             self.grpc = "127.0.0.1:" + grpc_line.split("127.0.0.1:")[1].strip()
+        self.metrics_url = None
+        if metrics:
+            metrics_line = self.proc.stdout.readline()
+            match = re.search(r"tessera metrics on (http://127\.0\.0\.1:\d+/metrics)", metrics_line)
+            assert match, metrics_line
+            self.metrics_url = match.group(1)
         key_file = self.data / "admin.key"
         self.admin_key = key_file.read_text().strip() if key_file.exists() else ""
 

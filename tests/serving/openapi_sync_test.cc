@@ -10,6 +10,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "serving/front_door/secured_router.h"
+#include "serving/observability/metrics_routes.h"
+#include "serving/observability/time_series.h"
 #include "serving/predict/kserve_v2_routes.h"
 #include "serving/predict/model_resolver.h"
 #include "serving/predict/prediction_service.h"
@@ -93,13 +95,26 @@ std::vector<DocumentedRoute> AllRoutes() {
       *PredictionService::Create({.routing = &routing, .random = &random});
   http::Router router;
   SecuredRouter secured(router, door);
-  EXPECT_TRUE(AddVertexPredictRoutes(secured, predictions.get(), &executor).ok());
-  EXPECT_TRUE(AddTfServingRoutes(secured, predictions.get(), &resolver, &executor).ok());
-  EXPECT_TRUE(AddKserveV2Routes(secured, predictions.get(), &resolver, &executor).ok());
+  EXPECT_TRUE(
+      AddVertexPredictRoutes(secured, predictions.get(), PredictRunner{.executor = &executor})
+          .ok());
+  EXPECT_TRUE(AddTfServingRoutes(secured, predictions.get(), &resolver,
+                                 PredictRunner{.executor = &executor})
+                  .ok());
+  EXPECT_TRUE(
+      AddKserveV2Routes(secured, predictions.get(), &resolver, PredictRunner{.executor = &executor})
+          .ok());
   EXPECT_TRUE(
       AddReplicaStatusRoutes(
           secured, {.deployed_models = [] { return std::vector<control::DeployedModelStatus>{}; }})
           .ok());
+  static const metrics::MetricsRegistry registry;
+  static const std::unique_ptr<TimeSeriesRecorder> time_series =
+      *TimeSeriesRecorder::Create({.registry = &registry});
+  EXPECT_TRUE(AddMetricsRoute(secured, &registry).ok());
+  EXPECT_TRUE(AddTimeSeriesRoute(secured, time_series.get(), [](const std::string&) {
+                return absl::OkStatus();
+              }).ok());
   EXPECT_TRUE(UnguardedRoutes(router, secured).empty());
   for (const SecuredRouter::Entry& e : secured.routes()) {
     out.push_back({e.method, e.pattern, "", e.access});

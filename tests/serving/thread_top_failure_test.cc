@@ -84,11 +84,11 @@ TEST_P(OffloadFailureTest, ThrowingWorkIsAnswered500WithTheRequestIdAndTheNextIs
   const std::string kind = GetParam();
   rest::BlockingExecutor executor({.threads = 1});
   http::HttpServer::Options options;
-  options.handler =
-      OffloadedHandler(&executor, [kind](http::HttpRequest& request) -> http::HttpResponse {
-        if (request.path == "/throw") ThrowKind(kind);
-        return http::TextResponse(200, "served");
-      });
+  options.handler = OffloadedHandler(PredictRunner{.executor = &executor}, PredictProtocol::kVertex,
+                                     [kind](http::HttpRequest& request) -> http::HttpResponse {
+                                       if (request.path == "/throw") ThrowKind(kind);
+                                       return http::TextResponse(200, "served");
+                                     });
   auto server = http::HttpServer::Create(options);
   ASSERT_TRUE(server.ok()) << server.status();
   auto client = http::HttpClient::Create({.base_url = fmt::format("http://127.0.0.1:{}",

@@ -18,7 +18,8 @@ enum class Scope {
   kEndpoint,      // {project} and {endpoint}: a predictor key's endpoint list applies
   kModelName,     // a TF Serving / KServe model name: the handler resolves it within the key's
                   // projects and endpoints (serving/predict/model_resolver.h)
-  kEveryProject,  // {project}, and only a key for every project may make the call (quotas)
+  kEveryProject,  // only a key for every project may make the call: quotas (with {project}),
+                  // /metrics (without: its series span every project)
 };
 
 std::string_view ScopeName(Scope scope);  // "global", "project", "endpoint", ...

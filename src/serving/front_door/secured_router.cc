@@ -11,9 +11,9 @@ namespace tessera::serving {
 absl::Status SecuredRouter::Add(std::string_view method, std::string_view pattern,
                                 RouteAccess access, http::Handler handler) {
   // A scope must find what it checks in the path: a project scope without {project} would
-  // check nothing and let every project through (fail closed, at registration).
-  const bool needs_project = access.scope == Scope::kProject || access.scope == Scope::kEndpoint ||
-                             access.scope == Scope::kEveryProject;
+  // check nothing and let every project through (fail closed, at registration). An every-project
+  // route needs none: it is refused to every key not for every project.
+  const bool needs_project = access.scope == Scope::kProject || access.scope == Scope::kEndpoint;
   if (needs_project && pattern.find("{project}") == std::string_view::npos) {
     return absl::InvalidArgumentError(
         fmt::format("route {} {}: scope {} needs a {{project}} parameter", method, pattern,

@@ -114,10 +114,11 @@ struct Caller {
 class Service final : public inference::GRPCInferenceService::Service {
  public:
   Service(PredictionService* predictions, const ModelResolver* resolver, FrontDoor* door,
-          std::function<void(std::string_view)> before_call)
+          PredictMetrics* metrics, std::function<void(std::string_view)> before_call)
       : predictions_(predictions),
         resolver_(resolver),
         door_(door),
+        metrics_(metrics),
         before_call_(std::move(before_call)) {}
 
   grpc::Status ServerLive(grpc::ServerContext* context, const inference::ServerLiveRequest*,
@@ -178,8 +179,19 @@ class Service final : public inference::GRPCInferenceService::Service {
                      predict.cancellation = watch->token();
                      predict.request_id = c.request_id;
                      predict.principal = c.principal;
+                     predict.record = std::make_shared<PredictRecord>();
+                     const std::shared_ptr<PredictRecord> record = predict.record;
+                     const absl::Time arrived = absl::Now();
+                     if (metrics_ != nullptr) metrics_->Started(PredictProtocol::kKServeGrpc);
                      ScopedPredictContext scope(std::move(predict));
-                     return ToGrpc(Infer(*request, *response), context);
+                     const absl::Status status = Infer(*request, *response);
+                     if (metrics_ != nullptr) {
+                       // As the REST frontends count: by the HTTP status of the same error.
+                       metrics_->Finished(PredictProtocol::kKServeGrpc, *record,
+                                          http::HttpStatusFromCode(status.code()),
+                                          absl::Now() - arrived);
+                     }
+                     return ToGrpc(status, context);
                    });
   }
 
@@ -307,6 +319,7 @@ class Service final : public inference::GRPCInferenceService::Service {
   PredictionService* predictions_;
   const ModelResolver* resolver_;
   FrontDoor* door_;
+  PredictMetrics* metrics_;  // optional
   const std::function<void(std::string_view)> before_call_;
   GrpcCancellationWatcher cancellations_;
 };
@@ -315,8 +328,8 @@ class Service final : public inference::GRPCInferenceService::Service {
 
 struct KserveGrpcServer::Impl {
   explicit Impl(const Options& options)
-      : service(options.predictions, options.resolver, options.door, options.before_call_for_test) {
-  }
+      : service(options.predictions, options.resolver, options.door, options.metrics,
+                options.before_call_for_test) {}
   Service service;
   std::unique_ptr<grpc::Server> server;
   bool shut_down = false;

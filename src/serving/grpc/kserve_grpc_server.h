@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "serving/front_door/front_door.h"
 #include "serving/predict/model_resolver.h"
+#include "serving/predict/predict_metrics.h"
 #include "serving/predict/prediction_service.h"
 
 namespace tessera::serving {
@@ -41,6 +42,7 @@ class KserveGrpcServer {
     PredictionService* predictions = nullptr;
     const ModelResolver* resolver = nullptr;
     FrontDoor* door = nullptr;  // required: every call passes it (front_door.h)
+    PredictMetrics* metrics = nullptr;  // optional: counts ModelInfer calls (predict_metrics.h)
     // TLS: the PEM certificate chain and private key (both, or neither for plaintext).
     std::string tls_certificate_chain;
     std::string tls_private_key;

@@ -104,8 +104,8 @@ absl::StatusOr<http::HttpResponse> Infer(PredictionService& predictions,
 }  // namespace
 
 absl::Status AddKserveV2Routes(SecuredRouter& router, PredictionService* predictions,
-                               const ModelResolver* resolver, rest::BlockingExecutor* executor) {
-  if (predictions == nullptr || resolver == nullptr || executor == nullptr) {
+                               const ModelResolver* resolver, const PredictRunner& runner) {
+  if (predictions == nullptr || resolver == nullptr || runner.executor == nullptr) {
     return absl::InvalidArgumentError("AddKserveV2Routes: predictions, resolver, executor");
   }
   RETURN_IF_ERROR(
@@ -126,21 +126,21 @@ absl::Status AddKserveV2Routes(SecuredRouter& router, PredictionService* predict
     const std::string base(pattern);
     RETURN_IF_ERROR(router.Add("GET", base, kserve::kModelMetadataAccess,
                                OffloadedHandler(
-                                   executor,
+                                   runner.Uncounted(), PredictProtocol::kKServeRest,
                                    [predictions, resolver](http::HttpRequest& r) {
                                      return Metadata(*predictions, *resolver, r);
                                    },
                                    ErrorShape::kPlain)));
     RETURN_IF_ERROR(router.Add("GET", base + "/ready", kserve::kModelMetadataAccess,
                                OffloadedHandler(
-                                   executor,
+                                   runner.Uncounted(), PredictProtocol::kKServeRest,
                                    [predictions, resolver](http::HttpRequest& r) {
                                      return Ready(*predictions, *resolver, r);
                                    },
                                    ErrorShape::kPlain)));
     RETURN_IF_ERROR(router.Add("POST", base + "/infer", kserve::kInferAccess,
                                OffloadedHandler(
-                                   executor,
+                                   runner, PredictProtocol::kKServeRest,
                                    [predictions, resolver](http::HttpRequest& r) {
                                      absl::StatusOr<http::HttpResponse> response =
                                          Infer(*predictions, *resolver, r);

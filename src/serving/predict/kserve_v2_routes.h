@@ -8,19 +8,19 @@
 //   POST /v2/models/{name}[/versions/{version}]/infer    kserve_v2_json.h
 // Model names and versions: model_resolver.h. Errors are the protocol's {"error": "<message>"}
 // (serving/front_door/error_shape.h).
-// Handlers that touch the routing table run on `executor`; the health probes answer on the io
-// thread. Pointers must outlive the router.
+// Handlers that touch the routing table run on the runner's executor; the health probes answer on
+// the io thread. Pointers must outlive the router.
 #pragma once
 
 #include "absl/status/status.h"
 #include "serving/front_door/secured_router.h"
 #include "serving/predict/model_resolver.h"
+#include "serving/predict/offload.h"
 #include "serving/predict/prediction_service.h"
-#include "serving/rest/blocking_executor.h"
 
 namespace tessera::serving {
 
 absl::Status AddKserveV2Routes(SecuredRouter& router, PredictionService* predictions,
-                               const ModelResolver* resolver, rest::BlockingExecutor* executor);
+                               const ModelResolver* resolver, const PredictRunner& runner);
 
 }  // namespace tessera::serving

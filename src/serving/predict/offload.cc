@@ -11,29 +11,62 @@
 #include "serving/predict/predict_context.h"
 
 namespace tessera::serving {
+namespace {
 
-void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
+// Answers a request and counts it (once: every path out of Offload goes through here).
+class CountedResponder {
+ public:
+  CountedResponder(http::Responder responder, PredictMetrics* metrics, PredictProtocol protocol)
+      : responder_(std::move(responder)),
+        metrics_(metrics),
+        protocol_(protocol),
+        arrived_(absl::Now()),
+        record_(std::make_shared<PredictRecord>()) {
+    if (metrics_ != nullptr) metrics_->Started(protocol_);
+  }
+  void Respond(http::HttpResponse response) const {
+    if (metrics_ != nullptr) {
+      metrics_->Finished(protocol_, *record_, response.status, absl::Now() - arrived_);
+    }
+    responder_.Respond(std::move(response));
+  }
+  const http::Responder& responder() const { return responder_; }
+  const std::shared_ptr<PredictRecord>& record() const { return record_; }
+
+ private:
+  http::Responder responder_;
+  PredictMetrics* metrics_;
+  PredictProtocol protocol_;
+  absl::Time arrived_;
+  std::shared_ptr<PredictRecord> record_;
+};
+
+}  // namespace
+
+void Offload(const PredictRunner& runner, PredictProtocol protocol, http::HttpRequest&& request,
              http::Responder responder, BlockingWork work, ErrorShape errors) {
+  const CountedResponder answer(std::move(responder), runner.metrics, protocol);
   absl::StatusOr<absl::Time> deadline = http::RequestDeadline(request, absl::Now());
   if (!deadline.ok()) {
-    responder.Respond(ErrorResponseIn(errors, deadline.status()));
+    answer.Respond(ErrorResponseIn(errors, deadline.status()));
     return;
   }
   PredictContext context{.client_deadline = *deadline,
-                         .cancellation = responder.cancellation(),
+                         .cancellation = answer.responder().cancellation(),
                          .request_id = request.request_id,
-                         .principal = request.principal};
+                         .principal = request.principal,
+                         .record = answer.record()};
   auto shared = std::make_shared<http::HttpRequest>(std::move(request));
-  const bool queued = executor->Submit([shared, responder, work = std::move(work),
-                                        context = std::move(context), errors] {
-    if (responder.cancelled()) {
-      responder.Respond(ErrorResponseIn(
+  const bool queued = runner.executor->Submit([shared, answer, work = std::move(work),
+                                               context = std::move(context), errors] {
+    if (answer.responder().cancelled()) {
+      answer.Respond(ErrorResponseIn(
           errors, absl::CancelledError("the client closed its connection before the "
                                        "request was processed")));
       return;
     }
     if (context.client_deadline <= absl::Now()) {
-      responder.Respond(ErrorResponseIn(
+      answer.Respond(ErrorResponseIn(
           errors, absl::DeadlineExceededError(
                       "the request's deadline (X-Server-Timeout) passed before it was processed")));
       return;
@@ -46,21 +79,22 @@ void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
       // A decoder or service bug on hostile input: this request fails, the server serves on.
       response = http::ExceptionResponse("predict executor", *shared);
     }
-    responder.Respond(std::move(response));
+    answer.Respond(std::move(response));
   });
   if (!queued) {
     absl::Status full =
         absl::ResourceExhaustedError("the server is overloaded (predict queue full); retry later");
     http::SetRetryAfterSeconds(full, 1);
-    responder.Respond(ErrorResponseIn(errors, full));
+    if (runner.metrics != nullptr) runner.metrics->Shed("predict_queue_full");
+    answer.Respond(ErrorResponseIn(errors, full));
   }
 }
 
-http::Handler OffloadedHandler(rest::BlockingExecutor* executor, BlockingWork work,
-                               ErrorShape errors) {
-  return [executor, work = std::move(work), errors](http::HttpRequest&& request,
-                                                    http::Responder responder) {
-    Offload(executor, std::move(request), std::move(responder), work, errors);
+http::Handler OffloadedHandler(const PredictRunner& runner, PredictProtocol protocol,
+                               BlockingWork work, ErrorShape errors) {
+  return [runner, protocol, work = std::move(work), errors](http::HttpRequest&& request,
+                                                            http::Responder responder) {
+    Offload(runner, protocol, std::move(request), std::move(responder), work, errors);
   };
 }
 

@@ -16,19 +16,29 @@
 #include "common/http/handler.h"
 #include "common/http/http_types.h"
 #include "serving/front_door/error_shape.h"
+#include "serving/predict/predict_metrics.h"
 #include "serving/rest/blocking_executor.h"
 
 namespace tessera::serving {
 
 using BlockingWork = std::function<http::HttpResponse(http::HttpRequest&)>;
 
-// Runs `work(request)` on `executor` and responds with its result. An exception of any type from
-// `work` is answered 500 INTERNAL with the request id (common/http/exception_response.h).
-void Offload(rest::BlockingExecutor* executor, http::HttpRequest&& request,
+// Where the prediction frontends run their requests, and what counts them.
+struct PredictRunner {
+  rest::BlockingExecutor* executor = nullptr;  // required, not owned
+  PredictMetrics* metrics = nullptr;           // optional, not owned
+  // The same executor, counting nothing: for the routes that are not predicts (model metadata).
+  PredictRunner Uncounted() const { return PredictRunner{.executor = executor}; }
+};
+
+// Runs `work(request)` on the runner's executor and responds with its result. An exception of any
+// type from `work` is answered 500 INTERNAL with the request id (common/http/exception_response.h).
+// Every request is counted once by the runner's metrics when it is answered, whatever answered it.
+void Offload(const PredictRunner& runner, PredictProtocol protocol, http::HttpRequest&& request,
              http::Responder responder, BlockingWork work, ErrorShape errors = ErrorShape::kGoogle);
 
 // A router Handler that offloads `work`.
-http::Handler OffloadedHandler(rest::BlockingExecutor* executor, BlockingWork work,
-                               ErrorShape errors = ErrorShape::kGoogle);
+http::Handler OffloadedHandler(const PredictRunner& runner, PredictProtocol protocol,
+                               BlockingWork work, ErrorShape errors = ErrorShape::kGoogle);
 
 }  // namespace tessera::serving

@@ -15,14 +15,31 @@
 #include "absl/time/time.h"
 #include "common/cancellation.h"
 #include "common/principal.h"
+#include "control/replica_client.h"
 
 namespace tessera::serving {
+
+// What one predict turned out to be, for the frontend's metrics and logs: the PredictionService
+// fills it (who served it, the replica's timings, whether the endpoint's rate limit refused it);
+// the frontend reads it when it answers. The endpoint is set only for an endpoint the routing
+// table knows: a label never holds a name a client made up.
+struct PredictRecord {
+  std::string endpoint;  // resource name; "" when the request reached no known endpoint
+  std::string deployed_model_id;
+  std::string model;  // resource name
+  std::string model_version_id;
+  control::ReplicaTimings timings;
+  bool endpoint_rate_limited = false;
+};
 
 struct PredictContext {
   absl::Time client_deadline = absl::InfiniteFuture();
   CancellationTokenPtr cancellation;  // null: the client cannot be observed leaving
   std::string request_id;             // the id the client is given; sent on to the replica
   std::shared_ptr<const Principal> principal;  // null: unrestricted (no authentication)
+  // Where the PredictionService writes what happened (null: nobody reads it). Shared: the
+  // context is copied into the scope of the thread that runs the call.
+  std::shared_ptr<PredictRecord> record;
 };
 
 // The context of the predict call running on this thread (the default one outside any scope).

@@ -91,6 +91,10 @@ absl::StatusOr<Route> PredictionService::Pick(const std::string& endpoint,
     route = PickFrom(*table, endpoint, model_id, model_version_id, pick);
   }
   if (endpoint.empty()) return route;
+  const std::shared_ptr<PredictRecord>& record = CurrentPredictContext().record;
+  if (!route.ok() && record != nullptr && table->FindEndpoint(endpoint) != nullptr) {
+    record->endpoint = endpoint;  // known, but nothing to serve it: its error counts there
+  }
   if (absl::IsNotFound(route.status()) && options_.endpoints != nullptr) {
     // Created a moment ago and not routed yet: it has no deployed model either way.
     absl::StatusOr<registry::Endpoint> found = options_.endpoints->GetEndpoint(endpoint);
@@ -126,7 +130,10 @@ absl::StatusOr<std::string> PredictionService::Call(const Route& route, const Re
                    ClientFor(route.replica().address));
   const PredictContext& context = CurrentPredictContext();
   const control::ReplicaClient::CallOptions options{
-      .timeout = left, .cancel = context.cancellation.get(), .request_id = context.request_id};
+      .timeout = left,
+      .cancel = context.cancellation.get(),
+      .request_id = context.request_id,
+      .timings = context.record != nullptr ? &context.record->timings : nullptr};
   absl::StatusOr<std::string> reply = absl::InternalError("unknown replica call");
   switch (call.kind) {
     case ReplicaCall::Kind::kPredictJson:
@@ -173,13 +180,26 @@ absl::StatusOr<ReplicaReply> PredictionService::Run(const std::string& endpoint,
       }
       return route.status();
     }
+    const RoutedDeployedModel& dm = route->deployed_model();
+    if (const std::shared_ptr<PredictRecord>& record = CurrentPredictContext().record) {
+      record->endpoint = route->endpoint().name;
+      record->deployed_model_id = dm.id;
+      record->model = dm.model;
+      record->model_version_id = dm.model_version_id;
+    }
     if (attempt == 1 && options_.endpoint_limits != nullptr &&
         route->endpoint().rate_limit_rps > 0) {
       // Counted once per request, on the endpoint that serves it (a retry is not a new request).
-      RETURN_IF_ERROR(options_.endpoint_limits->Admit(
+      absl::Status admitted = options_.endpoint_limits->Admit(
           auth::LimitKind::kEndpoint, route->endpoint().name,
           registry::RateLimit{.requests_per_second = route->endpoint().rate_limit_rps,
-                              .burst = route->endpoint().rate_limit_burst}));
+                              .burst = route->endpoint().rate_limit_burst});
+      if (!admitted.ok()) {
+        if (const std::shared_ptr<PredictRecord>& record = CurrentPredictContext().record) {
+          record->endpoint_rate_limited = true;
+        }
+        return admitted;
+      }
     }
     absl::Time deadline = std::min(client_deadline, start + options_.request_timeout);
     if (const absl::Duration t = route->endpoint().inference_timeout; t > absl::ZeroDuration()) {
@@ -189,7 +209,6 @@ absl::StatusOr<ReplicaReply> PredictionService::Run(const std::string& endpoint,
     if (body.ok()) {
       ReplicaReply reply;
       reply.body = std::move(*body);
-      const RoutedDeployedModel& dm = route->deployed_model();
       reply.served_by = ServedBy{.endpoint = route->endpoint().name,
                                  .deployed_model_id = dm.id,
                                  .model = dm.model,

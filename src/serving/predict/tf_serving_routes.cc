@@ -215,30 +215,33 @@ BlockingWork JsonWork(Fn fn) {
 }  // namespace
 
 absl::Status AddTfServingRoutes(SecuredRouter& router, PredictionService* predictions,
-                                const ModelResolver* resolver, rest::BlockingExecutor* executor) {
-  if (predictions == nullptr || resolver == nullptr || executor == nullptr) {
+                                const ModelResolver* resolver, const PredictRunner& runner) {
+  if (predictions == nullptr || resolver == nullptr || runner.executor == nullptr) {
     return absl::InvalidArgumentError("AddTfServingRoutes: predictions, resolver, executor");
   }
   for (const char* pattern : kModelPatterns) {
     const std::string base(pattern);
-    RETURN_IF_ERROR(router.Add(
-        "POST", base + ":predict", kTfPredictAccess,
-        OffloadedHandler(executor, JsonWork([predictions, resolver](http::HttpRequest& r) {
-                           return Predict(*predictions, *resolver, r);
-                         }),
-                         ErrorShape::kPlain)));
-    RETURN_IF_ERROR(router.Add(
-        "GET", base, kTfModelStatus,
-        OffloadedHandler(executor, JsonWork([predictions, resolver](http::HttpRequest& r) {
-                           return Status(*predictions, *resolver, r);
-                         }),
-                         ErrorShape::kPlain)));
-    RETURN_IF_ERROR(router.Add(
-        "GET", base + "/metadata", kTfModelStatus,
-        OffloadedHandler(executor, JsonWork([predictions, resolver](http::HttpRequest& r) {
-                           return Metadata(*predictions, *resolver, r);
-                         }),
-                         ErrorShape::kPlain)));
+    RETURN_IF_ERROR(
+        router.Add("POST", base + ":predict", kTfPredictAccess,
+                   OffloadedHandler(runner, PredictProtocol::kTfServing,
+                                    JsonWork([predictions, resolver](http::HttpRequest& r) {
+                                      return Predict(*predictions, *resolver, r);
+                                    }),
+                                    ErrorShape::kPlain)));
+    RETURN_IF_ERROR(
+        router.Add("GET", base, kTfModelStatus,
+                   OffloadedHandler(runner.Uncounted(), PredictProtocol::kTfServing,
+                                    JsonWork([predictions, resolver](http::HttpRequest& r) {
+                                      return Status(*predictions, *resolver, r);
+                                    }),
+                                    ErrorShape::kPlain)));
+    RETURN_IF_ERROR(
+        router.Add("GET", base + "/metadata", kTfModelStatus,
+                   OffloadedHandler(runner.Uncounted(), PredictProtocol::kTfServing,
+                                    JsonWork([predictions, resolver](http::HttpRequest& r) {
+                                      return Metadata(*predictions, *resolver, r);
+                                    }),
+                                    ErrorShape::kPlain)));
   }
   return absl::OkStatus();
 }

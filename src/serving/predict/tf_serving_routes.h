@@ -15,18 +15,19 @@
 // (DT_STRING) and "confidence" (DT_FLOAT). Errors are TF Serving's {"error": "<message>"} with
 // the HTTP status of the code (serving/front_door/error_shape.h).
 //
-// Handlers run on `executor`. `predictions` and `resolver` must outlive the router.
+// Handlers run on the runner's executor; predicts are counted by its metrics. `predictions` and
+// `resolver` must outlive the router.
 #pragma once
 
 #include "absl/status/status.h"
 #include "serving/front_door/secured_router.h"
 #include "serving/predict/model_resolver.h"
+#include "serving/predict/offload.h"
 #include "serving/predict/prediction_service.h"
-#include "serving/rest/blocking_executor.h"
 
 namespace tessera::serving {
 
 absl::Status AddTfServingRoutes(SecuredRouter& router, PredictionService* predictions,
-                                const ModelResolver* resolver, rest::BlockingExecutor* executor);
+                                const ModelResolver* resolver, const PredictRunner& runner);
 
 }  // namespace tessera::serving

@@ -143,18 +143,19 @@ http::HttpResponse RawPredict(PredictionService* predictions, http::HttpRequest&
 }  // namespace
 
 absl::Status AddVertexPredictRoutes(SecuredRouter& router, PredictionService* predictions,
-                                    rest::BlockingExecutor* executor) {
-  if (predictions == nullptr || executor == nullptr) {
+                                    const PredictRunner& runner) {
+  if (predictions == nullptr || runner.executor == nullptr) {
     return absl::InvalidArgumentError("AddVertexPredictRoutes: predictions and executor required");
   }
   RETURN_IF_ERROR(router.Add(
       "POST", std::string(kEndpointPattern) + ":predict", kVertexPredictAccess,
-      OffloadedHandler(executor,
+      OffloadedHandler(runner, PredictProtocol::kVertex,
                        [predictions](http::HttpRequest& r) { return Predict(predictions, r); })));
   RETURN_IF_ERROR(router.Add(
       "POST", std::string(kEndpointPattern) + ":rawPredict", kVertexPredictAccess,
-      OffloadedHandler(
-          executor, [predictions](http::HttpRequest& r) { return RawPredict(predictions, r); })));
+      OffloadedHandler(runner, PredictProtocol::kVertex, [predictions](http::HttpRequest& r) {
+        return RawPredict(predictions, r);
+      })));
   return absl::OkStatus();
 }
 

@@ -11,14 +11,14 @@
 // Errors are Google JSON errors (PredictionService lists the codes); a malformed body is 400
 // INVALID_ARGUMENT before any replica is involved.
 //
-// The handlers run on `executor` (they block on the replica); when its queue is full the request
-// gets 503 UNAVAILABLE at once. Both pointers must outlive the router.
+// The handlers run on the runner's executor (they block on the replica); when its queue is full the
+// request gets 503 UNAVAILABLE at once. Both pointers must outlive the router.
 #pragma once
 
 #include "absl/status/status.h"
 #include "serving/front_door/secured_router.h"
+#include "serving/predict/offload.h"
 #include "serving/predict/prediction_service.h"
-#include "serving/rest/blocking_executor.h"
 
 namespace tessera::serving {
 
@@ -26,6 +26,6 @@ inline constexpr char kDeployedModelIdHeader[] = "X-Vertex-AI-Deployed-Model-Id"
 inline constexpr char kEndpointIdHeader[] = "X-Vertex-AI-Endpoint-Id";
 
 absl::Status AddVertexPredictRoutes(SecuredRouter& router, PredictionService* predictions,
-                                    rest::BlockingExecutor* executor);
+                                    const PredictRunner& runner);
 
 }  // namespace tessera::serving
