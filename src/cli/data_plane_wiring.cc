@@ -130,6 +130,7 @@ class SupervisedDataPlane final : public DataPlane {
     options.routing = &routing_;
     options.self_binary = deps_.self_binary;
     options.data_dir = deps_.data_dir;
+    options.extra_replica_args = {"--log-format", deps_.log_format};
     options.drain_timeout = absl::Seconds(EnvNumber("TESSERA_REPLICA_DRAIN_TIMEOUT_S", 30));
     ASSIGN_OR_RETURN(supervisor_, control::Supervisor::Create(options));
     RETURN_IF_ERROR(supervisor_->Start());
@@ -144,12 +145,13 @@ class SupervisedDataPlane final : public DataPlane {
     autoscaler.scale_down_stabilization_window =
         absl::Seconds(EnvNumber("TESSERA_AUTOSCALER_SCALE_DOWN_WINDOW_S", 300));
     autoscaler.target_in_flight_per_replica = EnvNumber("TESSERA_AUTOSCALER_TARGET_IN_FLIGHT", 8);
-    ASSIGN_OR_RETURN(autoscaler.decisions,
+    ASSIGN_OR_RETURN(decisions_,
                      deps_.metrics->AddCounter(
                          "tessera_autoscaler_decisions_total",
                          "Autoscaler decisions: a change of the replica count, or one a limit held "
                          "back (direction hold); the reason is in the log and autoscalingEvents.",
                          {"endpoint", "deployed_model", "direction", "limited_by"}));
+    autoscaler.decisions = decisions_;
     ASSIGN_OR_RETURN(autoscaler_, control::AutoscalerLoop::Create(autoscaler));
     autoscaler_->Start();
     if (!deps_.grpc_listen.empty()) {
@@ -178,6 +180,13 @@ class SupervisedDataPlane final : public DataPlane {
     std::set<std::string> live;
     for (const registry::Endpoint& e : *endpoints) live.insert(e.name);
     predict_metrics_->RetainEndpoints(live);
+    if (decisions_ != nullptr) {
+      decisions_->RemoveIf([&live](const metrics::LabelValues& v) { return !live.count(v[0]); });
+    }
+  }
+
+  bool Routes(const std::string& endpoint) const override {
+    return routing_.Snapshot()->FindEndpoint(endpoint) != nullptr;
   }
 
   void Stop() override {
@@ -194,6 +203,7 @@ class SupervisedDataPlane final : public DataPlane {
   ForwardingWaiter waiter_;
   serving::ModelResolver resolver_;
   std::unique_ptr<serving::PredictMetrics> predict_metrics_;
+  metrics::CounterFamily* decisions_ = nullptr;  // the autoscaler's, in deps_.metrics
   std::unique_ptr<serving::PredictionService> predictions_;
   // After predictions_: destroyed first, so running predict tasks finish before it goes.
   serving::rest::BlockingExecutor executor_;

@@ -44,6 +44,7 @@ struct DataPlaneDeps {
   auth::RateLimiter* endpoint_limits = nullptr;
   // Required: where the prediction path, the replicas and the autoscaler report.
   metrics::MetricsRegistry* metrics = nullptr;
+  std::string log_format = "text";  // the replicas log as the server does
   // The gRPC port's TLS: PEM certificate chain and key (both empty: plaintext).
   std::string grpc_tls_certificate_chain;
   std::string grpc_tls_private_key;
@@ -60,6 +61,9 @@ class DataPlane {
   virtual int grpc_port() const = 0;  // after Start(); 0 without a gRPC server
   // Drops the metric series of endpoints that no longer exist (run now and then).
   virtual void RetainLiveSeries() = 0;
+  // Whether the routing table holds `endpoint` (a resource name): every endpoint is in it within
+  // a reconcile tick (50 ms) of its creation. In memory: safe on an io thread.
+  virtual bool Routes(const std::string& endpoint) const = 0;
 };
 
 // `deps` itself (the struct, owned by serve) outlives the returned DataPlane, and so do the

@@ -33,6 +33,7 @@ struct ReplicaFlags {
   int64_t max_queued_mib = 256;
   long parent_pid = 0;  // 0: do not watch
   std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 int Fail(const std::string& what, const absl::Status& status) {
@@ -65,7 +66,9 @@ std::string WaitForStop(const sigset_t& signals, long parent_pid) {
 }
 
 int RunReplica(ReplicaFlags flags) {
-  absl::Status logging = InitLogging("replica", flags.log_level);
+  absl::StatusOr<LogFormat> format = ParseLogFormat(flags.log_format);
+  if (!format.ok()) return Fail("bad --log-format", format.status());
+  absl::Status logging = InitLogging("replica", flags.log_level, *format);
   if (!logging.ok()) return Fail("bad --log-level", logging);
   flags.server.model_dir = flags.model_dir;
   if (!flags.listen.empty()) {
@@ -182,6 +185,7 @@ void AddReplicaCommand(CLI::App& app) {
   cmd->add_option("--parent-pid", flags->parent_pid,
                   "Drain and exit when this process is no longer the parent (supervisor died)")
       ->check(CLI::Range(0L, 1L << 30));
+  cmd->add_option("--log-format", flags->log_format, "text or json")->capture_default_str();
   cmd->add_option("--log-level", flags->log_level, "debug, info, warn or error")
       ->capture_default_str();
   cmd->callback([flags]() {

@@ -223,6 +223,7 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
   s->deps.door = s->access->door.get();
   s->deps.endpoint_limits = s->access->endpoint_limits.get();
   s->deps.metrics = &s->metrics;
+  s->deps.log_format = options.log_format;
   if (!options.tls_cert_file.empty()) {
     ASSIGN_OR_RETURN(s->deps.grpc_tls_certificate_chain,
                      ReadPemFile(options.tls_cert_file, "--tls-cert"));
@@ -259,6 +260,7 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
   RETURN_IF_ERROR(s->admin->AddRoutes(*s->secured));
   RETURN_IF_ERROR(s->data_plane->AddRoutes(*s->secured));
   RETURN_IF_ERROR(serving::AddMetricsRoute(*s->secured, &s->metrics));
+  RETURN_IF_ERROR(serving::AddLoggingRoutes(*s->secured));
   DataPlane* data_plane = s->data_plane.get();
   ASSIGN_OR_RETURN(
       s->time_series,
@@ -266,10 +268,13 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
           {.registry = &s->metrics,
            .resolution = absl::Milliseconds(EnvNumber("TESSERA_TIME_SERIES_RESOLUTION_MS", 10000)),
            .before_record = [data_plane] { data_plane->RetainLiveSeries(); }}));
-  control::EndpointService* endpoints = s->endpoints.get();
   RETURN_IF_ERROR(serving::AddTimeSeriesRoute(
-      *s->secured, s->time_series.get(),
-      [endpoints](const std::string& name) { return endpoints->GetEndpoint(name).status(); }));
+      *s->secured, s->time_series.get(), [data_plane](const std::string& name) {
+        // From the routing table, not the database: the route answers on an io thread.
+        return data_plane->Routes(name)
+                   ? absl::OkStatus()
+                   : absl::NotFoundError(fmt::format("Endpoint {} not found.", name));
+      }));
   return s;
 }
 
@@ -361,6 +366,7 @@ absl::Status StartServer(Server& server, const ServeOptions& options) {
   spdlog::info("admission: at most {} MiB of request bodies in flight; predict timeout {}s",
                server_options.max_in_flight_body_bytes >> 20, options.predict_timeout_s);
   server_options.handler = http::Router::AsHandler(s->router);
+  server_options.access_log = options.access_log;
   ASSIGN_OR_RETURN(s->http, http::HttpServer::Create(server_options));
   AddHttpServerMetrics(s->metrics, s->http.get());
   if (!options.metrics_listen.empty()) {
@@ -560,6 +566,13 @@ void AddServeCommand(CLI::App& app) {
                   "Predicts waiting for a forwarding thread; beyond it 429 with Retry-After at once")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
+  cmd->add_option("--log-format", options->log_format,
+                  "text, or json: one JSON object per line (replicas log the same way)")
+      ->capture_default_str();
+  cmd->add_option("--access-log", options->access_log,
+                  "one info line per answered request (method, path, status, bytes, duration, "
+                  "request id); false: at debug level")
+      ->capture_default_str();
   cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
       ->capture_default_str();
   cmd->add_option("--auth", options->auth,
@@ -594,7 +607,10 @@ void AddServeCommand(CLI::App& app) {
                  max_in_flight_mib, audit_log, audit_log_max_mib] {
     options->audit_log = *audit_log;
     options->audit_log_max_bytes = *audit_log_max_mib << 20;
-    if (absl::Status s = InitLogging("serve", options->log_level); !s.ok()) {
+    absl::StatusOr<LogFormat> format = ParseLogFormat(options->log_format);
+    if (absl::Status s =
+            format.ok() ? InitLogging("serve", options->log_level, *format) : format.status();
+        !s.ok()) {
       std::fprintf(stderr, "tessera serve: %s\n", std::string(s.message()).c_str());
       std::exit(2);
     }

@@ -60,7 +60,9 @@ struct ServeOptions {
   // DataPlaneDeps::predict_threads / max_queued_predicts.
   int predict_threads = 128;
   int max_queued_predicts = 128;
-  std::string log_level = "info";
+  std::string log_level = "info";   // at start; PUT /v1/logging changes it while running
+  std::string log_format = "text";  // or "json"
+  bool access_log = true;
   std::string self_binary;  // the tessera binary (argv[0] resolved)
 
   // Access (docs/security.md): "api-key" (default) or "none" (local development only).

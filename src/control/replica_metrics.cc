@@ -97,10 +97,6 @@ std::vector<FamilySnapshot> ReplicaMetricFamilies(const std::vector<DeployedMode
             r.cpu_seconds);
       f.Add("tessera_replica_cpu_cores", "vCPUs of the replica's machine type.", gauge, rl,
             r.cpu_threads);
-      f.Add("tessera_replica_cpu_utilization",
-            "Share of its vCPUs the replica kept busy between its last two health checks "
-            "(0..1, the duty cycle).",
-            gauge, rl, r.cpu_utilization);
       f.Add("tessera_replica_resident_memory_bytes", "Resident memory (RSS).", gauge, rl,
             static_cast<double>(r.rss_bytes));
       f.Add("tessera_replica_proportional_memory_bytes",
@@ -108,7 +104,12 @@ std::vector<FamilySnapshot> ReplicaMetricFamilies(const std::vector<DeployedMode
             rl, static_cast<double>(r.pss_bytes));
       f.Add("tessera_replica_in_flight", "Requests the router has sent it and not yet had back.",
             gauge, rl, static_cast<double>(r.in_flight));
-      if (r.state != ReplicaState::kReady) continue;  // its own counters come once it is ready
+      // Its own counters and the duty cycle (sampled at its health checks) while it is ready.
+      if (r.state != ReplicaState::kReady) continue;
+      f.Add("tessera_replica_cpu_utilization",
+            "Share of its vCPUs the READY replica kept busy between its last two health checks "
+            "(0..1, the duty cycle).",
+            gauge, rl, r.cpu_utilization);
       f.Add("tessera_replica_queue_depth", "Images waiting in the replica's batch queue.", gauge,
             rl, static_cast<double>(r.queue_depth));
       f.Add("tessera_replica_rejected_requests_total",

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <span>
 #include <thread>
@@ -39,7 +40,7 @@ http::HttpResponse Json(int status, const JsonType& body) {
 // What the batch a batch thread ran last cost. ProcessBatch writes it; the DoneFns of the requests
 // that batch completed read it, on the same thread right after (runtime/batcher.h).
 struct BatchTiming {
-  absl::Time started;
+  std::chrono::steady_clock::time_point started;  // monotonic, as every duration here
   absl::Duration preprocess;
   absl::Duration inference;
 };
@@ -281,7 +282,7 @@ std::vector<absl::StatusOr<ReplicaServer::Logits>> ReplicaServer::ProcessBatch(
   // Encoded images are preprocessed here, straight into the batch, on the engine's threads; one
   // that fails gets its own error (its slot is zeros, computed and discarded).
   std::vector<absl::Status> preprocessed(n);
-  last_batch.started = absl::Now();
+  last_batch.started = std::chrono::steady_clock::now();
 #pragma omp parallel for num_threads(classifier_->info().num_threads) schedule(dynamic, 1)
   for (int i = 0; i < n; ++i) {
     std::span<float> slot(batch_pixels_.data() + i * ppi, ppi);
@@ -303,11 +304,11 @@ std::vector<absl::StatusOr<ReplicaServer::Logits>> ReplicaServer::ProcessBatch(
   if (options_.fault_for_test) options_.fault_for_test("batch");
   std::vector<absl::StatusOr<Logits>> results;
   results.reserve(n);
-  const absl::Time forward_start = absl::Now();
-  last_batch.preprocess = forward_start - last_batch.started;
+  const auto forward_start = std::chrono::steady_clock::now();
+  last_batch.preprocess = absl::FromChrono(forward_start - last_batch.started);
   absl::Status status = classifier_->Forward(std::span<const float>(batch_pixels_.data(), n * ppi),
                                              n, std::span<float>(batch_logits_.data(), n * labels));
-  last_batch.inference = absl::Now() - forward_start;
+  last_batch.inference = absl::FromChrono(std::chrono::steady_clock::now() - forward_start);
   for (int i = 0; i < n; ++i) {
     if (!preprocessed[i].ok()) {
       results.emplace_back(preprocessed[i]);
@@ -443,7 +444,7 @@ void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
   // Runs on an io thread while this request holds a `preprocessing_` slot: Drain waits for it
   // before it stops the batcher, so an admitted request is never refused by the batcher.
   absl::Status error = DeadOnArrival(submit);
-  const absl::Time preprocess_start = absl::Now();
+  const auto preprocess_start = std::chrono::steady_clock::now();
   std::vector<Tensor> tensors(images.size());
   const size_t ppi = classifier_->pixels_per_image();
   for (size_t i = 0; i < images.size() && error.ok(); ++i) {
@@ -471,8 +472,9 @@ void ReplicaServer::PreprocessAndSubmit(std::vector<std::string> images,
     bytes = 0;
   }
   if (error.ok()) {
-    const absl::Time queued = absl::Now();
-    const RequestTiming timing{.io_preprocess = queued - preprocess_start, .queued = queued};
+    const auto queued = std::chrono::steady_clock::now();
+    const RequestTiming timing{.io_preprocess = absl::FromChrono(queued - preprocess_start),
+                               .queued = queued};
     error = batcher_->Submit(std::move(tensors), submit,
                              [this, parameters, request_id, responder, bytes,
                               timing](absl::StatusOr<Batcher::Results> results) {
@@ -516,11 +518,14 @@ void ReplicaServer::Answer(absl::StatusOr<Batcher::Results> results,
   }
   http::HttpResponse response =
       Json(200, nlohmann::ordered_json{{"predictions", std::move(predictions)}});
-  // A request split over several batches reports the last one's queueing and compute.
+  // A request split over several batches: queue runs from its submission to its last batch's
+  // start (so it includes the earlier batches' compute); preprocess and inference are the last
+  // batch's.
   response.headers.Set(
       http::kServerTimingHeader,
       http::FormatServerTiming(
-          {{"queue", std::max(absl::ZeroDuration(), last_batch.started - timing.queued)},
+          {{"queue",
+            std::max(absl::ZeroDuration(), absl::FromChrono(last_batch.started - timing.queued))},
            {"preprocess", timing.io_preprocess + last_batch.preprocess},
            {"inference", last_batch.inference}}));
   Finish(responder, std::move(response));

@@ -25,6 +25,7 @@
 // be called from any thread. The server owns everything it creates.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -185,7 +186,7 @@ class ReplicaServer {
   // place) and when it entered the batch queue.
   struct RequestTiming {
     absl::Duration io_preprocess;
-    absl::Time queued;
+    std::chrono::steady_clock::time_point queued;
   };
   // The batch's results for one request, as its response (on the batch thread), with a
   // Server-Timing header: queue, preprocess and inference of the batch that completed it.

@@ -1,5 +1,6 @@
 #include "common/metrics/metrics.h"
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -18,7 +19,7 @@ const FamilySnapshot* Find(const std::vector<FamilySnapshot>& families, const st
 TEST(MetricsTest, CountersOnlyGoUp) {
   MetricsRegistry registry;
   CounterFamily* requests = *registry.AddCounter("requests_total", "Requests.", {"code"});
-  Counter* ok = requests->With({"200"});
+  std::shared_ptr<Counter> ok = requests->With({"200"});
   ok->Increment();
   ok->Increment(2);
   ok->Increment(-5);  // ignored
@@ -37,7 +38,7 @@ TEST(MetricsTest, CountersOnlyGoUp) {
 TEST(MetricsTest, HistogramBucketsAreCumulativeWithLeBounds) {
   MetricsRegistry registry;
   HistogramFamily* latency = *registry.AddHistogram("latency_seconds", "L.", {}, {0.1, 1, 10});
-  Histogram* h = latency->With({});
+  std::shared_ptr<Histogram> h = latency->With({});
   for (double v : {0.05, 0.1, 0.5, 2.0, 20.0}) h->Observe(v);
   h->Observe(std::numeric_limits<double>::quiet_NaN());
   EXPECT_EQ(h->CumulativeCounts(), (std::vector<uint64_t>{2, 3, 4, 5}));  // 0.1 is in le=0.1
@@ -67,10 +68,12 @@ TEST(MetricsTest, SeriesAreCappedAndRemovable) {
   CounterFamily* family = *registry.AddCounter("c_total", "C.", {"endpoint"}, /*max_series=*/2);
   family->With({"a"})->Increment();
   family->With({"b"})->Increment();
-  Counter* overflow = family->With({"c"});
+  std::shared_ptr<Counter> overflow = family->With({"c"});
   overflow->Increment();
   EXPECT_EQ(family->series(), 2u);
   EXPECT_EQ(registry.dropped_series(), 1);
+  const std::vector<FamilySnapshot> full = registry.Snapshot();
+  EXPECT_EQ(Find(full, kDroppedSeriesMetric)->samples[0].value, 1);
   EXPECT_EQ(family->With({"wrong", "count"}), overflow);  // never null, never exported
   family->RemoveIf([](const LabelValues& v) { return v[0] == "a"; });
   EXPECT_EQ(family->series(), 1u);
@@ -79,6 +82,19 @@ TEST(MetricsTest, SeriesAreCappedAndRemovable) {
   const FamilySnapshot* f = Find(snapshot, "c_total");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->samples.size(), 2u);
+}
+
+TEST(MetricsTest, UpdatesRaceRemovalSafely) {
+  MetricsRegistry registry;
+  CounterFamily* family = *registry.AddCounter("c_total", "C.", {"endpoint"});
+  std::atomic<bool> stop = false;
+  std::thread remover([&] {
+    while (!stop) family->RemoveIf([](const LabelValues&) { return true; });
+  });
+  for (int i = 0; i < 200000; ++i) family->With({"gone"})->Increment();
+  stop = true;
+  remover.join();
+  EXPECT_LE(family->series(), 1u);  // under ASan: no use after free
 }
 
 TEST(MetricsTest, RefusesBadNamesAndDuplicates) {
@@ -115,11 +131,12 @@ TEST(MetricsTest, CollectorsMergeIntoFamiliesByName) {
   });
   const std::vector<FamilySnapshot> families = registry.Snapshot();
   EXPECT_EQ(calls, 1);
-  ASSERT_EQ(families.size(), 2u);  // sorted by name
+  ASSERT_EQ(families.size(), 3u);  // sorted by name, with the registry's own counter
   EXPECT_EQ(families[0].name, "memory_bytes");
   EXPECT_EQ(families[1].name, "replicas");
   EXPECT_EQ(families[1].help, "R.");
   EXPECT_EQ(families[1].samples.size(), 2u);
+  EXPECT_EQ(families[2].name, kDroppedSeriesMetric);
 }
 
 }  // namespace

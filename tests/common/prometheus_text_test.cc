@@ -13,7 +13,8 @@ TEST(PrometheusTextTest, RendersCountersGaugesAndHistograms) {
       ->With({"200", "projects/p/endpoints/1"})
       ->Increment(3);
   (*registry.AddGauge("up", "Up.", {}))->With({})->Set(1);
-  Histogram* h = (*registry.AddHistogram("lat_seconds", "Latency.", {"ep"}, {0.5, 1}))->With({"a"});
+  std::shared_ptr<Histogram> h =
+      (*registry.AddHistogram("lat_seconds", "Latency.", {"ep"}, {0.5, 1}))->With({"a"});
   h->Observe(0.25);
   h->Observe(2);
   EXPECT_EQ(RenderPrometheusText(registry.Snapshot()),
@@ -27,6 +28,10 @@ TEST(PrometheusTextTest, RendersCountersGaugesAndHistograms) {
             "# HELP req_total Requests\\nserved \\\\ all.\n"
             "# TYPE req_total counter\n"
             "req_total{code=\"200\",endpoint=\"projects/p/endpoints/1\"} 3\n"
+            "# HELP tessera_metrics_dropped_series_total Label sets a full metric family "
+            "refused (their updates were lost).\n"
+            "# TYPE tessera_metrics_dropped_series_total counter\n"
+            "tessera_metrics_dropped_series_total 0\n"
             "# HELP up Up.\n"
             "# TYPE up gauge\n"
             "up 1\n");
@@ -35,7 +40,8 @@ TEST(PrometheusTextTest, RendersCountersGaugesAndHistograms) {
 TEST(PrometheusTextTest, EscapesLabelValuesAndRepairsUtf8) {
   MetricsRegistry registry;
   (*registry.AddGauge("g", "G.", {"name"}))->With({"a\"b\\c\nd\xff\xc3\xa9"})->Set(1);
-  EXPECT_EQ(RenderPrometheusText(registry.Snapshot()),
+  const std::string text = RenderPrometheusText(registry.Snapshot());
+  EXPECT_EQ(text.substr(0, text.find("# HELP tessera_metrics")),
             "# HELP g G.\n# TYPE g gauge\n"
             "g{name=\"a\\\"b\\\\c\\nd\xEF\xBF\xBD\xc3\xa9\"} 1\n");
 }

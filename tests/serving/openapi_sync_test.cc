@@ -112,6 +112,7 @@ std::vector<DocumentedRoute> AllRoutes() {
   static const std::unique_ptr<TimeSeriesRecorder> time_series =
       *TimeSeriesRecorder::Create({.registry = &registry});
   EXPECT_TRUE(AddMetricsRoute(secured, &registry).ok());
+  EXPECT_TRUE(AddLoggingRoutes(secured).ok());
   EXPECT_TRUE(AddTimeSeriesRoute(secured, time_series.get(), [](const std::string&) {
                 return absl::OkStatus();
               }).ok());

@@ -97,6 +97,9 @@ class HttpServer {
     // target, so an API with its own error shape answers in it. Null: a Google error.
     std::function<HttpResponse(std::string_view target, const absl::Status& status)>
         refusal_response;
+    // One info line per answered request ("access", with method, path, status, bytes,
+    // durationMs, remote and requestId as fields: common/logging.h); false: at debug level.
+    bool access_log = false;
     absl::Duration idle_timeout = absl::Seconds(60);
     // From a request's first byte to the end of its header.
     absl::Duration header_timeout = absl::Seconds(10);

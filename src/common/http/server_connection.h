@@ -40,6 +40,7 @@
 #include "common/http/handler.h"
 #include "common/http/http_server.h"
 #include "common/http/request_id.h"
+#include "common/logging.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -460,6 +461,8 @@ class Connection final : public ConnectionBase {
         [link = std::move(link)](HttpResponse&& response) { link->Deliver(std::move(response)); },
         cancellation_, request_id_);
     WatchPeer();
+    // What the handler logs on this thread names the request.
+    const ScopedLogFields log_fields({{"requestId", request_id_}});
     try {
       core_->options.handler(*std::move(request), responder);
     } catch (...) {
@@ -513,15 +516,29 @@ class Connection final : public ConnectionBase {
     const bool keep_alive = keep_alive_ && !draining_ && !handler_closes;
     response_.keep_alive(keep_alive);
     response_.set(kRequestIdHeader, request_id_);
-    if (spdlog::should_log(spdlog::level::debug)) {
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                                  request_start_)
-                            .count();
-      spdlog::debug("http {} {} -> {} ({} bytes) in {:.2f} ms, request {}", remote_address_,
-                    request_line_, status, response_.body().size(), ms, request_id_);
+    if (core_->options.access_log ? spdlog::should_log(spdlog::level::info)
+                                  : spdlog::should_log(spdlog::level::debug)) {
+      LogAccess(status, response_.body().size());
     }
     request_line_.clear();
     Write(keep_alive ? AfterWrite::kReadNext : AfterWrite::kClose);
+  }
+
+  // One line per answered request: at info as the access log, else at debug.
+  void LogAccess(int status, size_t body_bytes) const {
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - request_start_)
+            .count();
+    const size_t space = request_line_.find(' ');
+    const ScopedLogFields fields(
+        {{"method", request_line_.substr(0, space)},
+         {"path", space == std::string::npos ? "" : request_line_.substr(space + 1)},
+         {"status", std::to_string(status)},
+         {"bytes", std::to_string(body_bytes)},
+         {"durationMs", fmt::format("{:.2f}", ms)},
+         {"remote", remote_address_},
+         {"requestId", request_id_}});
+    spdlog::log(core_->options.access_log ? spdlog::level::info : spdlog::level::debug, "access");
   }
 
   enum class AfterWrite { kReadNext, kClose, kLinger };

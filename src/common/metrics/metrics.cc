@@ -101,16 +101,16 @@ FamilyBase::FamilyBase(std::string name, std::string help, std::vector<std::stri
       dropped_series_(dropped_series) {}
 
 template <typename T>
-T* Family<T>::With(const LabelValues& values) {
-  if (values.size() != label_names_.size()) return overflow_.get();
+std::shared_ptr<T> Family<T>::With(const LabelValues& values) {
+  if (values.size() != label_names_.size()) return overflow_;
   absl::MutexLock lock(&mu_);
   auto it = children_.find(values);
-  if (it != children_.end()) return it->second.get();
+  if (it != children_.end()) return it->second;
   if (children_.size() >= max_series_) {
     dropped_series_->fetch_add(1, std::memory_order_relaxed);
-    return overflow_.get();
+    return overflow_;
   }
-  return children_.emplace(values, factory_()).first->second.get();
+  return children_.emplace(values, factory_()).first->second;
 }
 
 template <typename T>
@@ -177,7 +177,7 @@ absl::StatusOr<CounterFamily*> MetricsRegistry::AddCounter(std::string name, std
                                                            size_t max_series) {
   return Add(std::make_unique<CounterFamily>(std::move(name), std::move(help),
                                              std::move(label_names), max_series, &dropped_series_,
-                                             [] { return std::make_unique<Counter>(); }));
+                                             [] { return std::make_shared<Counter>(); }));
 }
 
 absl::StatusOr<GaugeFamily*> MetricsRegistry::AddGauge(std::string name, std::string help,
@@ -185,7 +185,7 @@ absl::StatusOr<GaugeFamily*> MetricsRegistry::AddGauge(std::string name, std::st
                                                        size_t max_series) {
   return Add(std::make_unique<GaugeFamily>(std::move(name), std::move(help), std::move(label_names),
                                            max_series, &dropped_series_,
-                                           [] { return std::make_unique<Gauge>(); }));
+                                           [] { return std::make_shared<Gauge>(); }));
 }
 
 absl::StatusOr<HistogramFamily*> MetricsRegistry::AddHistogram(std::string name, std::string help,
@@ -198,7 +198,7 @@ absl::StatusOr<HistogramFamily*> MetricsRegistry::AddHistogram(std::string name,
     return absl::InvalidArgumentError(fmt::format(
         "histogram {}: bucket bounds must be finite, strictly increasing and not empty", name));
   }
-  auto factory = [bounds] { return std::make_unique<Histogram>(bounds); };
+  auto factory = [bounds] { return std::make_shared<Histogram>(bounds); };
   return Add(std::make_unique<HistogramFamily>(std::move(name), std::move(help),
                                                std::move(label_names), max_series, &dropped_series_,
                                                std::move(factory), std::move(bounds)));
@@ -226,6 +226,12 @@ std::vector<FamilySnapshot> MetricsRegistry::Snapshot() const {
     if (inserted) continue;
     for (Sample& sample : family.samples) it->second.samples.push_back(std::move(sample));
   }
+  by_name.emplace(
+      kDroppedSeriesMetric,
+      FamilySnapshot{.name = kDroppedSeriesMetric,
+                     .help = "Label sets a full metric family refused (their updates were lost).",
+                     .type = MetricType::kCounter,
+                     .samples = {Sample{.value = static_cast<double>(dropped_series())}}});
   std::vector<FamilySnapshot> out;
   out.reserve(by_name.size());
   for (auto& [name, family] : by_name) out.push_back(std::move(family));

@@ -3,18 +3,19 @@
 // layer exposes the text on /metrics.
 //
 // A family (one metric name, one help text, fixed label names) holds one child per label-value
-// tuple. Children are made on first use and live as long as the family (pointers to them stay
-// valid), unless removed with RemoveIf -- callers remove the series of resources that are gone
-// (a deleted endpoint), so a long-running server's memory does not grow with churn. Every family
-// holds at most `max_series` children: beyond that, With() returns an unexported overflow child
-// and counts the refusal (MetricsRegistry::dropped_series()), so no label value from outside can
-// grow memory without bound.
+// tuple. Children are made on first use; RemoveIf drops the series of resources that are gone (a
+// deleted endpoint), so a long-running server's memory does not grow with churn. With() hands out
+// shared ownership: a child removed while another thread updates it lives until that update is
+// done (the update is then lost with the series). Every family holds at most `max_series`
+// children: beyond that, With() returns an unexported overflow child and counts the refusal
+// (MetricsRegistry::dropped_series(), exported as tessera_metrics_dropped_series_total), so no
+// label value from outside can grow memory without bound.
 //
 // Values a registry cannot own (the replicas' memory, read from /proc at scrape time) come from
 // collectors: functions that append samples to a snapshot when one is taken.
 //
 // Thread-safety: everything may be called from any thread. Increment / Set / Observe are lock-free
-// (atomics); With() takes the family's lock (callers on a hot path keep the child pointer).
+// (atomics); With() takes the family's lock.
 #pragma once
 
 #include <atomic>
@@ -116,7 +117,7 @@ class FamilyBase {
 template <typename T>
 class Family final : public FamilyBase {
  public:
-  using Factory = std::function<std::unique_ptr<T>()>;
+  using Factory = std::function<std::shared_ptr<T>()>;
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          size_t max_series, std::atomic<int64_t>* dropped_series, Factory factory,
          std::vector<double> bounds = {})
@@ -128,8 +129,8 @@ class Family final : public FamilyBase {
 
   // The child for `values` (one per label name; a wrong count is a programming error and gets
   // the overflow child). Never null.
-  T* With(const LabelValues& values) ABSL_LOCKS_EXCLUDED(mu_);
-  // Removes the children whose label values match; their pointers dangle afterwards.
+  std::shared_ptr<T> With(const LabelValues& values) ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes the children whose label values match from the family (and from what it exports).
   void RemoveIf(const std::function<bool(const LabelValues&)>& match) ABSL_LOCKS_EXCLUDED(mu_);
   size_t series() const ABSL_LOCKS_EXCLUDED(mu_);
   FamilySnapshot Snapshot() const override ABSL_LOCKS_EXCLUDED(mu_);
@@ -137,9 +138,9 @@ class Family final : public FamilyBase {
  private:
   const Factory factory_;
   const std::vector<double> bounds_;
-  const std::unique_ptr<T> overflow_;
+  const std::shared_ptr<T> overflow_;
   mutable absl::Mutex mu_;
-  std::map<LabelValues, std::unique_ptr<T>> children_ ABSL_GUARDED_BY(mu_);
+  std::map<LabelValues, std::shared_ptr<T>> children_ ABSL_GUARDED_BY(mu_);
 };
 
 using CounterFamily = Family<Counter>;
@@ -148,6 +149,9 @@ using HistogramFamily = Family<Histogram>;
 
 // Appends samples of values computed at scrape time.
 using Collector = std::function<void(std::vector<FamilySnapshot>& out)>;
+
+// Every snapshot has this counter: MetricsRegistry::dropped_series().
+inline constexpr char kDroppedSeriesMetric[] = "tessera_metrics_dropped_series_total";
 
 class MetricsRegistry {
  public:

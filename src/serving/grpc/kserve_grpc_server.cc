@@ -111,6 +111,32 @@ struct Caller {
   std::shared_ptr<const Principal> principal;  // null on public methods
 };
 
+// Counts one ModelInfer call (predict_metrics.h) as the REST frontends count theirs: once, by
+// the HTTP status of its error; a call that throws counts as 500 when the guard unwinds.
+class CountedCall {
+ public:
+  CountedCall(PredictMetrics* metrics, std::shared_ptr<PredictRecord> record)
+      : metrics_(metrics), record_(std::move(record)), arrived_(std::chrono::steady_clock::now()) {
+    if (metrics_ != nullptr) metrics_->Started(PredictProtocol::kKServeGrpc);
+  }
+  ~CountedCall() { Finish(absl::InternalError("the call ended by an exception")); }
+  CountedCall(const CountedCall&) = delete;
+  CountedCall& operator=(const CountedCall&) = delete;
+  void Finish(const absl::Status& status) {
+    if (metrics_ == nullptr || finished_) return;
+    finished_ = true;
+    metrics_->Finished(PredictProtocol::kKServeGrpc, *record_,
+                       http::HttpStatusFromCode(status.code()),
+                       absl::FromChrono(std::chrono::steady_clock::now() - arrived_));
+  }
+
+ private:
+  PredictMetrics* const metrics_;
+  const std::shared_ptr<PredictRecord> record_;
+  const std::chrono::steady_clock::time_point arrived_;
+  bool finished_ = false;
+};
+
 class Service final : public inference::GRPCInferenceService::Service {
  public:
   Service(PredictionService* predictions, const ModelResolver* resolver, FrontDoor* door,
@@ -180,17 +206,10 @@ class Service final : public inference::GRPCInferenceService::Service {
                      predict.request_id = c.request_id;
                      predict.principal = c.principal;
                      predict.record = std::make_shared<PredictRecord>();
-                     const std::shared_ptr<PredictRecord> record = predict.record;
-                     const absl::Time arrived = absl::Now();
-                     if (metrics_ != nullptr) metrics_->Started(PredictProtocol::kKServeGrpc);
+                     CountedCall counted(metrics_, predict.record);
                      ScopedPredictContext scope(std::move(predict));
                      const absl::Status status = Infer(*request, *response);
-                     if (metrics_ != nullptr) {
-                       // As the REST frontends count: by the HTTP status of the same error.
-                       metrics_->Finished(PredictProtocol::kKServeGrpc, *record,
-                                          http::HttpStatusFromCode(status.code()),
-                                          absl::Now() - arrived);
-                     }
+                     counted.Finish(status);
                      return ToGrpc(status, context);
                    });
   }

@@ -1,5 +1,6 @@
 #include "serving/predict/offload.h"
 
+#include <chrono>
 #include <memory>
 #include <utility>
 
@@ -7,6 +8,7 @@
 #include "common/http/exception_response.h"
 #include "common/http/google_error.h"
 #include "common/http/request_deadline.h"
+#include "common/logging.h"
 #include "serving/front_door/error_shape.h"
 #include "serving/predict/predict_context.h"
 
@@ -20,13 +22,14 @@ class CountedResponder {
       : responder_(std::move(responder)),
         metrics_(metrics),
         protocol_(protocol),
-        arrived_(absl::Now()),
+        arrived_(std::chrono::steady_clock::now()),
         record_(std::make_shared<PredictRecord>()) {
     if (metrics_ != nullptr) metrics_->Started(protocol_);
   }
   void Respond(http::HttpResponse response) const {
     if (metrics_ != nullptr) {
-      metrics_->Finished(protocol_, *record_, response.status, absl::Now() - arrived_);
+      metrics_->Finished(protocol_, *record_, response.status,
+                         absl::FromChrono(std::chrono::steady_clock::now() - arrived_));
     }
     responder_.Respond(std::move(response));
   }
@@ -37,7 +40,7 @@ class CountedResponder {
   http::Responder responder_;
   PredictMetrics* metrics_;
   PredictProtocol protocol_;
-  absl::Time arrived_;
+  std::chrono::steady_clock::time_point arrived_;  // monotonic: a clock step is no latency
   std::shared_ptr<PredictRecord> record_;
 };
 
@@ -72,6 +75,7 @@ void Offload(const PredictRunner& runner, PredictProtocol protocol, http::HttpRe
       return;
     }
     ScopedPredictContext scope(context);
+    const ScopedLogFields log_fields({{"requestId", context.request_id}});
     http::HttpResponse response;
     try {
       response = work(*shared);

@@ -8,7 +8,7 @@ namespace tessera::serving {
 namespace {
 
 // 0.5 ms to ~65 s, each bound sqrt(2) times the last: Prometheus' histogram_quantile interpolates
-// inside a bucket, so narrower buckets give quantiles within ~20% of the truth.
+// inside a bucket, so a quantile is off by at most a bucket's width (41%), usually much less.
 std::vector<double> LatencyBuckets() { return metrics::ExponentialBuckets(0.0005, 1.41421356, 35); }
 
 const std::vector<std::string> kDeployedModelLabels = {"endpoint", "deployed_model", "model",
@@ -69,11 +69,10 @@ absl::StatusOr<std::unique_ptr<PredictMetrics>> PredictMetrics::Create(
       m->in_flight_,
       registry.AddGauge("tessera_predict_in_flight",
                         "Predict requests received and not yet answered.", {"protocol"}));
-  ASSIGN_OR_RETURN(m->shed_,
-                   registry.AddCounter("tessera_load_shed_requests_total",
-                                       "Requests refused at once (429) because the server was "
-                                       "overloaded, by reason.",
-                                       {"reason"}));
+  ASSIGN_OR_RETURN(m->shed_, registry.AddCounter("tessera_load_shed_requests_total",
+                                                 "Requests refused at once because the server was "
+                                                 "overloaded, by reason.",
+                                                 {"reason"}));
   return m;
 }
 
