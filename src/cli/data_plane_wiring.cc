@@ -96,14 +96,16 @@ class SupervisedDataPlane final : public DataPlane {
       ASSIGN_OR_RETURN(predict_metrics_, serving::PredictMetrics::Create(*deps_.metrics));
     }
     if (predictions_ == nullptr) {
-      ASSIGN_OR_RETURN(predictions_, serving::PredictionService::Create(
-                                         {.routing = &routing_,
-                                          .endpoints = deps_.endpoints,
-                                          .random = &random_,
-                                          .request_timeout = deps_.predict_timeout,
-                                          .endpoint_limits = deps_.endpoint_limits}));
+      ASSIGN_OR_RETURN(predictions_,
+                       serving::PredictionService::Create({.routing = &routing_,
+                                                           .endpoints = deps_.endpoints,
+                                                           .random = &random_,
+                                                           .request_timeout = deps_.predict_timeout,
+                                                           .endpoint_limits = deps_.endpoint_limits,
+                                                           .spans = deps_.spans}));
     }
-    const serving::PredictRunner runner{.executor = &executor_, .metrics = predict_metrics_.get()};
+    const serving::PredictRunner runner{
+        .executor = &executor_, .metrics = predict_metrics_.get(), .spans = deps_.spans};
     RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), runner));
     RETURN_IF_ERROR(serving::AddTfServingRoutes(router, predictions_.get(), &resolver_, runner));
     RETURN_IF_ERROR(serving::AddKserveV2Routes(router, predictions_.get(), &resolver_, runner));
@@ -164,6 +166,7 @@ class SupervisedDataPlane final : public DataPlane {
                                    .resolver = &resolver_,
                                    .door = deps_.door,
                                    .metrics = predict_metrics_.get(),
+                                   .spans = deps_.spans,
                                    .tls_certificate_chain = deps_.grpc_tls_certificate_chain,
                                    .tls_private_key = deps_.grpc_tls_private_key,
                                    .handshake_timeout = deps_.grpc_handshake_timeout}));

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "auth/rate_limiter.h"
 #include "common/metrics/metrics.h"
+#include "common/tracing/span_exporter.h"
 #include "control/deployment_waiter.h"
 #include "control/endpoint_service.h"
 #include "registry/model_service.h"
@@ -45,6 +46,7 @@ struct DataPlaneDeps {
   // Required: where the prediction path, the replicas and the autoscaler report.
   metrics::MetricsRegistry* metrics = nullptr;
   std::string log_format = "text";  // the replicas log as the server does
+  tracing::SpanExporter* spans = nullptr;  // optional: where predict spans go (OTLP)
   // The gRPC port's TLS: PEM certificate chain and key (both empty: plaintext).
   std::string grpc_tls_certificate_chain;
   std::string grpc_tls_private_key;

@@ -28,6 +28,7 @@
 #include "common/logging.h"
 #include "common/metrics/metrics.h"
 #include "common/status_macros.h"
+#include "common/tracing/span_exporter.h"
 #include "control/endpoint_service.h"
 #include "engine/image_classifier.h"
 #include "fmt/format.h"
@@ -134,6 +135,7 @@ std::string RoutesJson(const http::Router& router, const serving::SecuredRouter&
 struct Server {
   RealClock clock;
   metrics::MetricsRegistry metrics;  // before everything that reports to it
+  std::unique_ptr<tracing::OtlpHttpExporter> spans;  // --otlp-endpoint; outlives the data plane
   std::unique_ptr<DataDirLock> lock;
   std::unique_ptr<registry::sqlite::SqliteMetadataStore> store;
   std::unique_ptr<registry::ArtifactStore> artifacts;
@@ -224,6 +226,11 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
   s->deps.endpoint_limits = s->access->endpoint_limits.get();
   s->deps.metrics = &s->metrics;
   s->deps.log_format = options.log_format;
+  if (!options.otlp_endpoint.empty()) {
+    ASSIGN_OR_RETURN(s->spans,
+                     tracing::OtlpHttpExporter::Create({.endpoint = options.otlp_endpoint}));
+    s->deps.spans = s->spans.get();
+  }
   if (!options.tls_cert_file.empty()) {
     ASSIGN_OR_RETURN(s->deps.grpc_tls_certificate_chain,
                      ReadPemFile(options.tls_cert_file, "--tls-cert"));
@@ -504,6 +511,9 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--metrics-listen", options->metrics_listen,
                   "ADDR:PORT serving GET /metrics without a key (for Prometheus on a private "
                   "network); without it /metrics is on --listen, for keys for every project");
+  cmd->add_option("--otlp-endpoint", options->otlp_endpoint,
+                  "OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318): predict "
+                  "spans are exported to <it>/v1/traces");
   cmd->add_option("--grpc-listen", options->grpc_listen,
                   "ADDR:PORT for the KServe v2 gRPC API (port 0 picks one; default: off)");
   cmd->add_option("--allowed-artifact-root", *allowed_roots,

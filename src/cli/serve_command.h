@@ -30,6 +30,8 @@ struct ServeOptions {
   // GET /metrics without a key on a listener of its own (ADDR:PORT); empty: off (/metrics is
   // then served on --listen only, to keys for every project).
   std::string metrics_listen;
+  // OTLP/HTTP collector ("http://127.0.0.1:4318"): predict spans are exported there; empty: off.
+  std::string otlp_endpoint;
   // Local artifactUri paths must lie under one of these; empty allows any readable path.
   std::vector<std::filesystem::path> allowed_artifact_roots;
   // http(s) artifactUri downloads may reach loopback and private addresses (never link-local

@@ -141,6 +141,7 @@ absl::StatusOr<std::string> ReplicaClient::Post(std::string target, std::string_
   request.target = std::move(target);
   request.headers.Set("Content-Type", content_type);
   request.headers.Set(http::kServerTimeoutHeader, http::ServerTimeoutValue(call.timeout));
+  if (!call.traceparent.empty()) request.headers.Set("traceparent", call.traceparent);
   if (http::IsAcceptableRequestId(call.request_id)) {
     request.headers.Set(http::kRequestIdHeader, call.request_id);  // else the replica makes one
   }

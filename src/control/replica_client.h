@@ -119,6 +119,7 @@ class ReplicaClient {
     const CancellationToken* cancel = nullptr;
     std::string request_id;
     ReplicaTimings* timings = nullptr;
+    std::string traceparent;  // optional: sent as the W3C traceparent header
   };
   absl::StatusOr<std::string> Predict(std::string_view json_body, const CallOptions& call);
   absl::StatusOr<std::string> PredictBytes(std::string_view image_bytes, int top_k,

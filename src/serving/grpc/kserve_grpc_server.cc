@@ -20,6 +20,7 @@
 #include "serving/predict/classification.h"
 #include "serving/predict/kserve_v2.h"
 #include "serving/predict/predict_context.h"
+#include "serving/predict/predict_tracing.h"
 #include "spdlog/spdlog.h"
 
 namespace tessera::serving {
@@ -115,18 +116,27 @@ struct Caller {
 // the HTTP status of its error; a call that throws counts as 500 when the guard unwinds.
 class CountedCall {
  public:
-  CountedCall(PredictMetrics* metrics, std::shared_ptr<PredictRecord> record)
-      : metrics_(metrics), record_(std::move(record)), arrived_(std::chrono::steady_clock::now()) {
+  CountedCall(PredictMetrics* metrics, tracing::SpanExporter* spans,
+              std::shared_ptr<PredictRecord> record, std::string_view traceparent,
+              std::string request_id)
+      : metrics_(metrics),
+        record_(std::move(record)),
+        arrived_(std::chrono::steady_clock::now()),
+        span_(spans, traceparent, "predict kserve_v2_grpc"),
+        request_id_(std::move(request_id)) {
     if (metrics_ != nullptr) metrics_->Started(PredictProtocol::kKServeGrpc);
   }
+  const tracing::TraceContext& trace() const { return span_.context(); }
   ~CountedCall() { Finish(absl::InternalError("the call ended by an exception")); }
   CountedCall(const CountedCall&) = delete;
   CountedCall& operator=(const CountedCall&) = delete;
   void Finish(const absl::Status& status) {
-    if (metrics_ == nullptr || finished_) return;
+    if (finished_) return;
     finished_ = true;
-    metrics_->Finished(PredictProtocol::kKServeGrpc, *record_,
-                       http::HttpStatusFromCode(status.code()),
+    const int http_status = http::HttpStatusFromCode(status.code());
+    span_.End(*record_, http_status, request_id_);
+    if (metrics_ == nullptr) return;
+    metrics_->Finished(PredictProtocol::kKServeGrpc, *record_, http_status,
                        absl::FromChrono(std::chrono::steady_clock::now() - arrived_));
   }
 
@@ -134,17 +144,21 @@ class CountedCall {
   PredictMetrics* const metrics_;
   const std::shared_ptr<PredictRecord> record_;
   const std::chrono::steady_clock::time_point arrived_;
+  const PredictSpan span_;
+  const std::string request_id_;
   bool finished_ = false;
 };
 
 class Service final : public inference::GRPCInferenceService::Service {
  public:
   Service(PredictionService* predictions, const ModelResolver* resolver, FrontDoor* door,
-          PredictMetrics* metrics, std::function<void(std::string_view)> before_call)
+          PredictMetrics* metrics, tracing::SpanExporter* spans,
+          std::function<void(std::string_view)> before_call)
       : predictions_(predictions),
         resolver_(resolver),
         door_(door),
         metrics_(metrics),
+        spans_(spans),
         before_call_(std::move(before_call)) {}
 
   grpc::Status ServerLive(grpc::ServerContext* context, const inference::ServerLiveRequest*,
@@ -206,7 +220,12 @@ class Service final : public inference::GRPCInferenceService::Service {
                      predict.request_id = c.request_id;
                      predict.principal = c.principal;
                      predict.record = std::make_shared<PredictRecord>();
-                     CountedCall counted(metrics_, predict.record);
+                     const std::vector<std::string> traceparent =
+                         MetadataValues(*context, "traceparent");
+                     CountedCall counted(metrics_, spans_, predict.record,
+                                         traceparent.size() == 1 ? traceparent[0] : "",
+                                         c.request_id);
+                     predict.trace = counted.trace();
                      ScopedPredictContext scope(std::move(predict));
                      const absl::Status status = Infer(*request, *response);
                      counted.Finish(status);
@@ -338,7 +357,8 @@ class Service final : public inference::GRPCInferenceService::Service {
   PredictionService* predictions_;
   const ModelResolver* resolver_;
   FrontDoor* door_;
-  PredictMetrics* metrics_;  // optional
+  PredictMetrics* metrics_;       // optional
+  tracing::SpanExporter* spans_;  // optional
   const std::function<void(std::string_view)> before_call_;
   GrpcCancellationWatcher cancellations_;
 };
@@ -347,7 +367,7 @@ class Service final : public inference::GRPCInferenceService::Service {
 
 struct KserveGrpcServer::Impl {
   explicit Impl(const Options& options)
-      : service(options.predictions, options.resolver, options.door, options.metrics,
+      : service(options.predictions, options.resolver, options.door, options.metrics, options.spans,
                 options.before_call_for_test) {}
   Service service;
   std::unique_ptr<grpc::Server> server;

@@ -43,6 +43,7 @@ class KserveGrpcServer {
     const ModelResolver* resolver = nullptr;
     FrontDoor* door = nullptr;  // required: every call passes it (front_door.h)
     PredictMetrics* metrics = nullptr;  // optional: counts ModelInfer calls (predict_metrics.h)
+    tracing::SpanExporter* spans = nullptr;  // optional: their spans (predict_tracing.h)
     // TLS: the PEM certificate chain and private key (both, or neither for plaintext).
     std::string tls_certificate_chain;
     std::string tls_private_key;

@@ -9,21 +9,28 @@
 #include "common/http/google_error.h"
 #include "common/http/request_deadline.h"
 #include "common/logging.h"
+#include "fmt/format.h"
 #include "serving/front_door/error_shape.h"
 #include "serving/predict/predict_context.h"
+#include "serving/predict/predict_tracing.h"
 
 namespace tessera::serving {
 namespace {
 
-// Answers a request and counts it (once: every path out of Offload goes through here).
+// Answers a request, counts it and ends its span (once: every path out of Offload comes here).
 class CountedResponder {
  public:
-  CountedResponder(http::Responder responder, PredictMetrics* metrics, PredictProtocol protocol)
+  CountedResponder(http::Responder responder, const PredictRunner& runner, PredictProtocol protocol,
+                   const http::HttpRequest& request)
       : responder_(std::move(responder)),
-        metrics_(metrics),
+        metrics_(runner.metrics),
         protocol_(protocol),
         arrived_(std::chrono::steady_clock::now()),
-        record_(std::make_shared<PredictRecord>()) {
+        record_(std::make_shared<PredictRecord>()),
+        span_(std::make_shared<PredictSpan>(
+            runner.spans, request.headers.GetOr(tracing::kTraceparentHeader, ""),
+            fmt::format("predict {}", PredictProtocolName(protocol)))),
+        request_id_(request.request_id) {
     if (metrics_ != nullptr) metrics_->Started(protocol_);
   }
   void Respond(http::HttpResponse response) const {
@@ -31,10 +38,12 @@ class CountedResponder {
       metrics_->Finished(protocol_, *record_, response.status,
                          absl::FromChrono(std::chrono::steady_clock::now() - arrived_));
     }
+    span_->End(*record_, response.status, request_id_);
     responder_.Respond(std::move(response));
   }
   const http::Responder& responder() const { return responder_; }
   const std::shared_ptr<PredictRecord>& record() const { return record_; }
+  const tracing::TraceContext& trace() const { return span_->context(); }
 
  private:
   http::Responder responder_;
@@ -42,13 +51,15 @@ class CountedResponder {
   PredictProtocol protocol_;
   std::chrono::steady_clock::time_point arrived_;  // monotonic: a clock step is no latency
   std::shared_ptr<PredictRecord> record_;
+  std::shared_ptr<const PredictSpan> span_;
+  std::string request_id_;
 };
 
 }  // namespace
 
 void Offload(const PredictRunner& runner, PredictProtocol protocol, http::HttpRequest&& request,
              http::Responder responder, BlockingWork work, ErrorShape errors) {
-  const CountedResponder answer(std::move(responder), runner.metrics, protocol);
+  const CountedResponder answer(std::move(responder), runner, protocol, request);
   absl::StatusOr<absl::Time> deadline = http::RequestDeadline(request, absl::Now());
   if (!deadline.ok()) {
     answer.Respond(ErrorResponseIn(errors, deadline.status()));
@@ -58,7 +69,8 @@ void Offload(const PredictRunner& runner, PredictProtocol protocol, http::HttpRe
                          .cancellation = answer.responder().cancellation(),
                          .request_id = request.request_id,
                          .principal = request.principal,
-                         .record = answer.record()};
+                         .record = answer.record(),
+                         .trace = answer.trace()};
   auto shared = std::make_shared<http::HttpRequest>(std::move(request));
   const bool queued = runner.executor->Submit([shared, answer, work = std::move(work),
                                                context = std::move(context), errors] {

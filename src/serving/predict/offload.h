@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "common/http/handler.h"
 #include "common/http/http_types.h"
+#include "common/tracing/span_exporter.h"
 #include "serving/front_door/error_shape.h"
 #include "serving/predict/predict_metrics.h"
 #include "serving/rest/blocking_executor.h"
@@ -27,7 +28,8 @@ using BlockingWork = std::function<http::HttpResponse(http::HttpRequest&)>;
 struct PredictRunner {
   rest::BlockingExecutor* executor = nullptr;  // required, not owned
   PredictMetrics* metrics = nullptr;           // optional, not owned
-  // The same executor, counting nothing: for the routes that are not predicts (model metadata).
+  tracing::SpanExporter* spans = nullptr;      // optional, not owned: predict_tracing.h
+  // The same executor, counting and tracing nothing: for the routes that are not predicts.
   PredictRunner Uncounted() const { return PredictRunner{.executor = executor}; }
 };
 

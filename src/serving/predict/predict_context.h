@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/cancellation.h"
 #include "common/principal.h"
+#include "common/tracing/trace_context.h"
 #include "control/replica_client.h"
 
 namespace tessera::serving {
@@ -40,6 +41,8 @@ struct PredictContext {
   // Where the PredictionService writes what happened (null: nobody reads it). Shared: the
   // context is copied into the scope of the thread that runs the call.
   std::shared_ptr<PredictRecord> record;
+  // The request's trace: its frontend span (predict_tracing.h); empty trace_id: untraced.
+  tracing::TraceContext trace;
 };
 
 // The context of the predict call running on this thread (the default one outside any scope).

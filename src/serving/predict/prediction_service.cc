@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "serving/predict/predict_context.h"
+#include "serving/predict/predict_tracing.h"
 #include "spdlog/spdlog.h"
 
 namespace tessera::serving {
@@ -129,11 +130,13 @@ absl::StatusOr<std::string> PredictionService::Call(const Route& route, const Re
   ASSIGN_OR_RETURN(std::shared_ptr<control::ReplicaClient> client,
                    ClientFor(route.replica().address));
   const PredictContext& context = CurrentPredictContext();
-  const control::ReplicaClient::CallOptions options{
-      .timeout = left,
-      .cancel = context.cancellation.get(),
-      .request_id = context.request_id,
-      .timings = context.record != nullptr ? &context.record->timings : nullptr};
+  const ReplicaCallSpan span(options_.spans, context.trace);
+  control::ReplicaTimings timings;
+  const control::ReplicaClient::CallOptions options{.timeout = left,
+                                                    .cancel = context.cancellation.get(),
+                                                    .request_id = context.request_id,
+                                                    .timings = &timings,
+                                                    .traceparent = span.traceparent()};
   absl::StatusOr<std::string> reply = absl::InternalError("unknown replica call");
   switch (call.kind) {
     case ReplicaCall::Kind::kPredictJson:
@@ -143,6 +146,8 @@ absl::StatusOr<std::string> PredictionService::Call(const Route& route, const Re
       reply = client->PredictBytes(call.body, call.top_k, options);
       break;
   }
+  span.End(route.replica().replica_id, timings, reply.status());
+  if (context.record != nullptr) context.record->timings = timings;
   // The call ended because the deadline did (the transport reports its own timer as a cancelled
   // or failed send): that is the client's 504, not a replica fault to retry or answer 503 for.
   if (!reply.ok() && !absl::IsDeadlineExceeded(reply.status()) && absl::Now() >= deadline &&

@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "auth/rate_limiter.h"
+#include "common/tracing/span_exporter.h"
 #include "control/endpoint_service.h"
 #include "control/random_source.h"
 #include "control/replica_client.h"
@@ -75,6 +76,8 @@ class PredictionService {
     absl::Duration request_timeout = absl::Seconds(60);
     // Buckets of the endpoints' rate limits (RoutedEndpoint::rate_limit_rps); null: not enforced.
     auth::RateLimiter* endpoint_limits = nullptr;
+    // Where the replica calls' spans go (predict_tracing.h); null: not exported.
+    tracing::SpanExporter* spans = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<PredictionService>> Create(const Options& options);
