@@ -256,6 +256,36 @@ void AddEndpointCommands(CLI::App& app) {
       return absl::OkStatus();
     });
   });
+
+  // Request/response logging (predictRequestResponseLoggingConfig; docs/operations.md).
+  auto sampling_rate = std::make_shared<double>(0);
+  auto store_images = std::make_shared<bool>(false);
+  CLI::App* set_logging = group->add_subcommand(
+      "set-logging",
+      "Log a sample of the endpoint's predict requests and responses (rate 0: stop)");
+  set_logging->fallthrough();
+  set_logging->add_option("endpoint", *endpoint_ref, "Endpoint id or name")->required();
+  set_logging->add_option("--sampling-rate", *sampling_rate, "share of requests logged, 0..1")
+      ->required()
+      ->check(CLI::Range(0.0, 1.0));
+  set_logging->add_flag("--store-images", *store_images,
+                        "keep images whole (default: their sha256 and size)");
+  set_logging->callback([flags, endpoint_ref, sampling_rate, store_images] {
+    Run([&]() -> absl::Status {
+      ASSIGN_OR_RETURN(auto client, Connect(*flags));
+      json body = {{"predictRequestResponseLoggingConfig",
+                    {{"enabled", *sampling_rate > 0},
+                     {"samplingRate", *sampling_rate},
+                     {"tessera", {{"storeImages", *store_images}}}}}};
+      ASSIGN_OR_RETURN(
+          json e, client->Call("PATCH",
+                               fmt::format("/v1/{}?updateMask=predictRequestResponseLoggingConfig",
+                                           client->ResourceName("endpoints", *endpoint_ref)),
+                               &body));
+      flags->json ? PrintJson(e) : PrintEndpoint(e);
+      return absl::OkStatus();
+    });
+  });
 }
 
 void AddOperationCommands(CLI::App& app) {

@@ -104,8 +104,10 @@ class SupervisedDataPlane final : public DataPlane {
                                                            .endpoint_limits = deps_.endpoint_limits,
                                                            .spans = deps_.spans}));
     }
-    const serving::PredictRunner runner{
-        .executor = &executor_, .metrics = predict_metrics_.get(), .spans = deps_.spans};
+    const serving::PredictRunner runner{.executor = &executor_,
+                                        .metrics = predict_metrics_.get(),
+                                        .spans = deps_.spans,
+                                        .payloads = deps_.payloads};
     RETURN_IF_ERROR(serving::AddVertexPredictRoutes(router, predictions_.get(), runner));
     RETURN_IF_ERROR(serving::AddTfServingRoutes(router, predictions_.get(), &resolver_, runner));
     RETURN_IF_ERROR(serving::AddKserveV2Routes(router, predictions_.get(), &resolver_, runner));

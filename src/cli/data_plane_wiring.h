@@ -23,6 +23,7 @@
 #include "registry/model_service.h"
 #include "serving/front_door/front_door.h"
 #include "serving/front_door/secured_router.h"
+#include "serving/predict/payload_log.h"
 
 namespace tessera::cli {
 
@@ -47,6 +48,7 @@ struct DataPlaneDeps {
   metrics::MetricsRegistry* metrics = nullptr;
   std::string log_format = "text";  // the replicas log as the server does
   tracing::SpanExporter* spans = nullptr;  // optional: where predict spans go (OTLP)
+  serving::PayloadLogger* payloads = nullptr;  // optional: request/response logging
   // The gRPC port's TLS: PEM certificate chain and key (both empty: plaintext).
   std::string grpc_tls_certificate_chain;
   std::string grpc_tls_private_key;

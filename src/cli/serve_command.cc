@@ -136,6 +136,7 @@ struct Server {
   RealClock clock;
   metrics::MetricsRegistry metrics;  // before everything that reports to it
   std::unique_ptr<tracing::OtlpHttpExporter> spans;  // --otlp-endpoint; outlives the data plane
+  std::unique_ptr<serving::PayloadLogger> payloads;  // outlives the data plane too
   std::unique_ptr<DataDirLock> lock;
   std::unique_ptr<registry::sqlite::SqliteMetadataStore> store;
   std::unique_ptr<registry::ArtifactStore> artifacts;
@@ -226,6 +227,17 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
   s->deps.endpoint_limits = s->access->endpoint_limits.get();
   s->deps.metrics = &s->metrics;
   s->deps.log_format = options.log_format;
+  ASSIGN_OR_RETURN(metrics::CounterFamily * payload_records,
+                   s->metrics.AddCounter("tessera_payload_log_records_total",
+                                         "Sampled request/response pairs written to the payload "
+                                         "logs, or dropped (queue full, disk error).",
+                                         {"result"}));
+  ASSIGN_OR_RETURN(s->payloads, serving::PayloadLogger::Create(
+                                    {.dir = data_dir / "payload-logs",
+                                     .max_file_bytes = options.payload_log_max_file_bytes,
+                                     .max_files = options.payload_log_max_files,
+                                     .counter = payload_records}));
+  s->deps.payloads = s->payloads.get();
   if (!options.otlp_endpoint.empty()) {
     ASSIGN_OR_RETURN(s->spans,
                      tracing::OtlpHttpExporter::Create({.endpoint = options.otlp_endpoint}));
@@ -499,6 +511,7 @@ void AddServeCommand(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   auto allowed_roots = std::make_shared<std::vector<std::string>>();
   auto max_request_mib = std::make_shared<size_t>(64);
+  auto payload_log_max_file_mib = std::make_shared<int64_t>(64);
   auto max_artifact_gib = std::make_shared<double>(64);
   auto min_free_disk_gib = std::make_shared<double>(-1);
   auto max_in_flight_mib = std::make_shared<int64_t>(0);
@@ -511,6 +524,15 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--metrics-listen", options->metrics_listen,
                   "ADDR:PORT serving GET /metrics without a key (for Prometheus on a private "
                   "network); without it /metrics is on --listen, for keys for every project");
+  cmd->add_option("--payload-log-max-file-mib", *payload_log_max_file_mib,
+                  "request/response logs: an endpoint's file rotates at this size")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--payload-log-max-files", options->payload_log_max_files,
+                  "request/response logs: files kept per endpoint (the disk cap is this times the "
+                  "file size)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_option("--otlp-endpoint", options->otlp_endpoint,
                   "OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318): predict "
                   "spans are exported to <it>/v1/traces");
@@ -614,7 +636,8 @@ void AddServeCommand(CLI::App& app) {
                 "Print every route with its access rule as JSON and exit without listening (the "
                 "data dir is not touched)");
   cmd->callback([options, allowed_roots, max_request_mib, max_artifact_gib, min_free_disk_gib,
-                 max_in_flight_mib, audit_log, audit_log_max_mib] {
+                 max_in_flight_mib, audit_log, audit_log_max_mib, payload_log_max_file_mib] {
+    options->payload_log_max_file_bytes = *payload_log_max_file_mib << 20;
     options->audit_log = *audit_log;
     options->audit_log_max_bytes = *audit_log_max_mib << 20;
     absl::StatusOr<LogFormat> format = ParseLogFormat(options->log_format);

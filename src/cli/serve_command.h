@@ -32,6 +32,10 @@ struct ServeOptions {
   std::string metrics_listen;
   // OTLP/HTTP collector ("http://127.0.0.1:4318"): predict spans are exported there; empty: off.
   std::string otlp_endpoint;
+  // Request/response logging (DATA_DIR/payload-logs): each endpoint's files rotate at this size,
+  // and it keeps at most this many.
+  int64_t payload_log_max_file_bytes = int64_t{64} << 20;
+  int payload_log_max_files = 8;
   // Local artifactUri paths must lie under one of these; empty allows any readable path.
   std::vector<std::filesystem::path> allowed_artifact_roots;
   // http(s) artifactUri downloads may reach loopback and private addresses (never link-local

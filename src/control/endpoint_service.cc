@@ -22,6 +22,16 @@ absl::Status ValidateInferenceTimeout(absl::Duration timeout) {
   return absl::OkStatus();
 }
 
+absl::Status ValidatePayloadLogging(const registry::PayloadLoggingConfig& config) {
+  if (!(config.sampling_rate >= 0 && config.sampling_rate <= 1)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "endpoint.predictRequestResponseLoggingConfig.samplingRate must be between 0 and 1, got "
+        "{}",
+        config.sampling_rate));
+  }
+  return absl::OkStatus();
+}
+
 using registry::DeployedModel;
 using registry::DeployedModelState;
 using registry::Endpoint;
@@ -118,6 +128,7 @@ absl::StatusOr<Operation> EndpointService::CreateEndpoint(std::string_view paren
   RETURN_IF_ERROR(registry::ValidateDescription(endpoint.description, "endpoint.description"));
   RETURN_IF_ERROR(registry::ValidateLabels(endpoint.labels));
   RETURN_IF_ERROR(ValidateInferenceTimeout(endpoint.inference_timeout));
+  RETURN_IF_ERROR(ValidatePayloadLogging(endpoint.payload_logging));
   if (!endpoint_id.empty()) {
     RETURN_IF_ERROR(registry::ValidateUserResourceId(endpoint_id, "endpointId"));
   }
@@ -160,9 +171,10 @@ absl::StatusOr<Endpoint> EndpointService::UpdateEndpoint(
   if (update_mask.empty()) {
     return absl::InvalidArgumentError(
         "updateMask is required (displayName, description, labels, trafficSplit, "
-        "clientConnectionConfig)");
+        "clientConnectionConfig, predictRequestResponseLoggingConfig)");
   }
-  bool display = false, description = false, labels = false, split = false, timeout = false;
+  bool display = false, description = false, labels = false, split = false, timeout = false,
+       payload_logging = false;
   for (const std::string& path : update_mask) {
     if (path == "displayName" || path == "display_name") {
       display = true;
@@ -176,10 +188,13 @@ absl::StatusOr<Endpoint> EndpointService::UpdateEndpoint(
                path == "clientConnectionConfig.inferenceTimeout" ||
                path == "client_connection_config.inference_timeout") {
       timeout = true;
+    } else if (path == "predictRequestResponseLoggingConfig" ||
+               path == "predict_request_response_logging_config") {
+      payload_logging = true;
     } else {
       return absl::InvalidArgumentError(fmt::format(
           "updateMask: \"{}\" cannot be updated (updatable: displayName, description, labels, "
-          "trafficSplit, clientConnectionConfig)",
+          "trafficSplit, clientConnectionConfig, predictRequestResponseLoggingConfig)",
           path));
     }
   }
@@ -189,6 +204,7 @@ absl::StatusOr<Endpoint> EndpointService::UpdateEndpoint(
     RETURN_IF_ERROR(registry::ValidateDescription(endpoint.description, "endpoint.description"));
   if (labels) RETURN_IF_ERROR(registry::ValidateLabels(endpoint.labels));
   if (timeout) RETURN_IF_ERROR(ValidateInferenceTimeout(endpoint.inference_timeout));
+  if (payload_logging) RETURN_IF_ERROR(ValidatePayloadLogging(endpoint.payload_logging));
   absl::Time now = options_.clock->Now();
   ASSIGN_OR_RETURN(
       Endpoint updated,
@@ -203,6 +219,7 @@ absl::StatusOr<Endpoint> EndpointService::UpdateEndpoint(
         if (description) current.description = endpoint.description;
         if (labels) current.labels = endpoint.labels;
         if (timeout) current.inference_timeout = endpoint.inference_timeout;
+        if (payload_logging) current.payload_logging = endpoint.payload_logging;
         if (split) {
           RETURN_IF_ERROR(ValidateEndpointSplit(current, endpoint.traffic_split));
           current.traffic_split = endpoint.traffic_split;

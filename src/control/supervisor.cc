@@ -595,6 +595,10 @@ void Supervisor::Reconciler::PublishRoutingTable() {
     routed.name = endpoint.name;
     for (const auto& [id, percent] : endpoint.traffic_split) routed.traffic_split[id] = percent;
     routed.inference_timeout = endpoint.inference_timeout;
+    if (endpoint.payload_logging.enabled) {
+      routed.payload_sampling_rate = endpoint.payload_logging.sampling_rate;
+      routed.payload_store_images = endpoint.payload_logging.store_images;
+    }
     if (endpoint.rate_limit) {
       routed.rate_limit_rps = endpoint.rate_limit->requests_per_second;
       routed.rate_limit_burst = endpoint.rate_limit->burst;

@@ -109,6 +109,15 @@ struct DeployedModel {
 // Deployed-model id -> percent of traffic; values sum to 100 (or the map is empty).
 using TrafficSplit = std::map<std::string, int32_t>;
 
+// Endpoint.predictRequestResponseLoggingConfig: a sample of the endpoint's Vertex predict requests
+// and their responses, written under the server's data dir (docs/operations.md).
+struct PayloadLoggingConfig {
+  bool enabled = false;
+  double sampling_rate = 0;   // 0..1 of requests, chosen by a hash of the request id
+  bool store_images = false;  // false: an image's base64 is replaced by its sha256 and size
+  bool operator==(const PayloadLoggingConfig&) const = default;
+};
+
 struct Endpoint {
   std::string name;  // projects/p/locations/l/endpoints/{id}
   std::string display_name;
@@ -119,6 +128,7 @@ struct Endpoint {
   // clientConnectionConfig.inferenceTimeout: the most a predict may take on this endpoint
   // (the server's predict timeout and the client's deadline still apply). Zero: not set.
   absl::Duration inference_timeout = absl::ZeroDuration();
+  PayloadLoggingConfig payload_logging;
   // Tessera: predicts per second across all callers (set by an admin, not by UpdateEndpoint;
   // MetadataTxn::SetEndpointRateLimit). None: no endpoint limit.
   std::optional<RateLimit> rate_limit;

@@ -159,6 +159,13 @@ ALTER TABLE endpoints ADD COLUMN rate_limit_rps REAL;
 ALTER TABLE endpoints ADD COLUMN rate_limit_burst INTEGER;
 )sql";
 
+// Version 6: Endpoint.predictRequestResponseLoggingConfig.
+constexpr char kPayloadLogging[] = R"sql(
+ALTER TABLE endpoints ADD COLUMN payload_logging_enabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE endpoints ADD COLUMN payload_sampling_rate REAL NOT NULL DEFAULT 0;
+ALTER TABLE endpoints ADD COLUMN payload_store_images INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
@@ -168,6 +175,7 @@ const std::vector<Migration>& Migrations() {
       {3, "operation indexes", kOperationIndexes},
       {4, "endpoint inference timeout", kEndpointInferenceTimeout},
       {5, "api keys, project quotas, endpoint rate limits", kAccess},
+      {6, "endpoint request-response logging", kPayloadLogging},
   };
   return kMigrations;
 }

@@ -53,7 +53,8 @@ absl::StatusOr<Endpoint> SqliteTxn::LoadEndpoint(int64_t pk) {
         auto stmt,
         db_.Prepare("SELECT project, location, endpoint_id, display_name, description, generation, "
                     "create_time_us, update_time_us, inference_timeout_us, rate_limit_rps, "
-                    "rate_limit_burst FROM endpoints WHERE pk = ?"));
+                    "rate_limit_burst, payload_logging_enabled, payload_sampling_rate, "
+                    "payload_store_images FROM endpoints WHERE pk = ?"));
     stmt.Bind(1, pk);
     ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return absl::NotFoundError(fmt::format("endpoint #{} not found", pk));
@@ -65,6 +66,9 @@ absl::StatusOr<Endpoint> SqliteTxn::LoadEndpoint(int64_t pk) {
     e.update_time = FromMicros(stmt.Int(7));
     e.inference_timeout = absl::Microseconds(stmt.Int(8));
     e.rate_limit = ReadRateLimit(stmt, 9);
+    e.payload_logging = {.enabled = stmt.Int(11) != 0,
+                         .sampling_rate = stmt.Double(12),
+                         .store_images = stmt.Int(13) != 0};
   }
   e.etag = fmt::format("{}.{}", pk, generation);
   {
@@ -137,13 +141,17 @@ absl::StatusOr<Endpoint> SqliteTxn::CreateEndpoint(const LocationName& parent,
         auto stmt,
         db_.Prepare(
             "INSERT INTO endpoints (project, location, endpoint_id, display_name, description, "
-            "create_time_us, update_time_us, inference_timeout_us) VALUES (?, ?, ?, ?, ?, ?, ?, "
+            "create_time_us, update_time_us, inference_timeout_us, payload_logging_enabled, "
+            "payload_sampling_rate, payload_store_images) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
             "?)"));
     std::string id = endpoint_id.empty() ? "#allocating" : endpoint_id;
     stmt.Bind(1, parent.project).Bind(2, parent.location).Bind(3, id);
     stmt.Bind(4, fields.display_name).Bind(5, fields.description);
     stmt.Bind(6, ToMicros(now)).Bind(7, ToMicros(now));
     stmt.Bind(8, absl::ToInt64Microseconds(fields.inference_timeout));
+    stmt.Bind(9, int64_t{fields.payload_logging.enabled ? 1 : 0});
+    stmt.Bind(10, fields.payload_logging.sampling_rate);
+    stmt.Bind(11, int64_t{fields.payload_logging.store_images ? 1 : 0});
     absl::Status status = stmt.Run();
     if (absl::IsAlreadyExists(status)) {
       return absl::AlreadyExistsError(
@@ -235,9 +243,15 @@ absl::StatusOr<Endpoint> SqliteTxn::UpdateEndpoint(const Endpoint& endpoint, abs
   {
     ASSIGN_OR_RETURN(auto stmt,
                      db_.Prepare("UPDATE endpoints SET display_name = ?, description = ?, "
-                                 "inference_timeout_us = ? WHERE pk = ?"));
+                                 "inference_timeout_us = ?, payload_logging_enabled = ?, "
+                                 "payload_sampling_rate = ?, payload_store_images = ? "
+                                 "WHERE pk = ?"));
     stmt.Bind(1, endpoint.display_name).Bind(2, endpoint.description);
-    stmt.Bind(3, absl::ToInt64Microseconds(endpoint.inference_timeout)).Bind(4, pk);
+    stmt.Bind(3, absl::ToInt64Microseconds(endpoint.inference_timeout));
+    stmt.Bind(4, int64_t{endpoint.payload_logging.enabled ? 1 : 0});
+    stmt.Bind(5, endpoint.payload_logging.sampling_rate);
+    stmt.Bind(6, int64_t{endpoint.payload_logging.store_images ? 1 : 0});
+    stmt.Bind(7, pk);
     RETURN_IF_ERROR(stmt.Run());
   }
   RETURN_IF_ERROR(WriteLabels(db_, pk, endpoint.labels));

@@ -17,6 +17,7 @@
 #include "common/http/http_types.h"
 #include "common/tracing/span_exporter.h"
 #include "serving/front_door/error_shape.h"
+#include "serving/predict/payload_log.h"
 #include "serving/predict/predict_metrics.h"
 #include "serving/rest/blocking_executor.h"
 
@@ -29,6 +30,7 @@ struct PredictRunner {
   rest::BlockingExecutor* executor = nullptr;  // required, not owned
   PredictMetrics* metrics = nullptr;           // optional, not owned
   tracing::SpanExporter* spans = nullptr;      // optional, not owned: predict_tracing.h
+  PayloadLogger* payloads = nullptr;           // optional, not owned: Vertex :predict only
   // The same executor, counting and tracing nothing: for the routes that are not predicts.
   PredictRunner Uncounted() const { return PredictRunner{.executor = executor}; }
 };

@@ -6,6 +6,7 @@ add_library(tessera_serving_predict
   ${CMAKE_CURRENT_LIST_DIR}/offload.cc
   ${CMAKE_CURRENT_LIST_DIR}/predict_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/predict_tracing.cc
+  ${CMAKE_CURRENT_LIST_DIR}/payload_log.cc
   ${CMAKE_CURRENT_LIST_DIR}/predict_context.cc
   ${CMAKE_CURRENT_LIST_DIR}/model_resolver.cc
   ${CMAKE_CURRENT_LIST_DIR}/classification.cc

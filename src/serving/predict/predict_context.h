@@ -31,6 +31,9 @@ struct PredictRecord {
   std::string model_version_id;
   control::ReplicaTimings timings;
   bool endpoint_rate_limited = false;
+  // The endpoint's request/response logging (payload_log.h): 0 when off.
+  double payload_sampling_rate = 0;
+  bool payload_store_images = false;
 };
 
 struct PredictContext {

@@ -191,6 +191,8 @@ absl::StatusOr<ReplicaReply> PredictionService::Run(const std::string& endpoint,
       record->deployed_model_id = dm.id;
       record->model = dm.model;
       record->model_version_id = dm.model_version_id;
+      record->payload_sampling_rate = route->endpoint().payload_sampling_rate;
+      record->payload_store_images = route->endpoint().payload_store_images;
     }
     if (attempt == 1 && options_.endpoint_limits != nullptr &&
         route->endpoint().rate_limit_rps > 0) {

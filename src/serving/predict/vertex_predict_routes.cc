@@ -9,6 +9,8 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "serving/predict/offload.h"
+#include "serving/predict/payload_log.h"
+#include "serving/predict/predict_context.h"
 #include "simdjson.h"
 
 namespace tessera::serving {
@@ -96,14 +98,44 @@ absl::Status DecodePredictBody(http::HttpRequest& request, std::string& forward,
   return absl::OkStatus();
 }
 
-http::HttpResponse Predict(PredictionService* predictions, http::HttpRequest& request) {
+http::HttpResponse Answer(PredictionService* predictions, http::HttpRequest& request,
+                          const ReplicaCall& call, const std::string& pinned);
+
+// A sampled request and its answer go to the endpoint's payload log (payload_log.h).
+void LogPayload(PayloadLogger* payloads, const http::HttpRequest& request, std::string body,
+                const http::HttpResponse& response) {
+  const PredictRecord* record = CurrentPredictContext().record.get();
+  if (payloads == nullptr || record == nullptr || record->endpoint.empty() ||
+      !SampledByRequestId(request.request_id, record->payload_sampling_rate)) {
+    return;
+  }
+  payloads->Log(PayloadRecord{.endpoint = record->endpoint,
+                              .deployed_model_id = record->deployed_model_id,
+                              .request_id = request.request_id,
+                              .time = absl::Now(),
+                              .status = response.status,
+                              .request_body = std::move(body),
+                              .response_body = response.body,
+                              .store_images = record->payload_store_images});
+}
+
+http::HttpResponse Predict(PredictionService* predictions, PayloadLogger* payloads,
+                           http::HttpRequest& request) {
   std::string forward;
   std::string pinned;
   if (absl::Status status = DecodePredictBody(request, forward, pinned); !status.ok()) {
     return http::GoogleErrorResponse(status);
   }
-  absl::StatusOr<ReplicaReply> reply = predictions->PredictEndpoint(
-      EndpointName(request), pinned, ReplicaCall{.body = std::move(forward)});
+  ReplicaCall call{.body = std::move(forward)};
+  http::HttpResponse response = Answer(predictions, request, call, pinned);
+  LogPayload(payloads, request, std::move(call.body), response);
+  return response;
+}
+
+http::HttpResponse Answer(PredictionService* predictions, http::HttpRequest& request,
+                          const ReplicaCall& call, const std::string& pinned) {
+  absl::StatusOr<ReplicaReply> reply =
+      predictions->PredictEndpoint(EndpointName(request), pinned, call);
   if (!reply.ok()) return http::GoogleErrorResponse(reply.status());
   // Ordered: keep the replica's "label", "confidence".
   absl::StatusOr<nlohmann::ordered_json> replica_body =
@@ -147,10 +179,12 @@ absl::Status AddVertexPredictRoutes(SecuredRouter& router, PredictionService* pr
   if (predictions == nullptr || runner.executor == nullptr) {
     return absl::InvalidArgumentError("AddVertexPredictRoutes: predictions and executor required");
   }
-  RETURN_IF_ERROR(router.Add(
-      "POST", std::string(kEndpointPattern) + ":predict", kVertexPredictAccess,
-      OffloadedHandler(runner, PredictProtocol::kVertex,
-                       [predictions](http::HttpRequest& r) { return Predict(predictions, r); })));
+  RETURN_IF_ERROR(
+      router.Add("POST", std::string(kEndpointPattern) + ":predict", kVertexPredictAccess,
+                 OffloadedHandler(runner, PredictProtocol::kVertex,
+                                  [predictions, payloads = runner.payloads](http::HttpRequest& r) {
+                                    return Predict(predictions, payloads, r);
+                                  })));
   RETURN_IF_ERROR(router.Add(
       "POST", std::string(kEndpointPattern) + ":rawPredict", kVertexPredictAccess,
       OffloadedHandler(runner, PredictProtocol::kVertex, [predictions](http::HttpRequest& r) {

@@ -151,10 +151,50 @@ json EndpointToJson(const registry::Endpoint& endpoint, const CodecOptions& opti
     j["clientConnectionConfig"] = {
         {"inferenceTimeout", DurationToJson(endpoint.inference_timeout)}};
   }
+  const registry::PayloadLoggingConfig& logging = endpoint.payload_logging;
+  if (logging != registry::PayloadLoggingConfig{}) {
+    json config = {{"enabled", logging.enabled}, {"samplingRate", logging.sampling_rate}};
+    if (!options.strict) config["tessera"] = {{"storeImages", logging.store_images}};
+    j["predictRequestResponseLoggingConfig"] = std::move(config);
+  }
   SetTimestamp(j, "createTime", endpoint.create_time);
   SetTimestamp(j, "updateTime", endpoint.update_time);
   return j;
 }
+
+namespace {
+
+// predictRequestResponseLoggingConfig: Vertex's enabled and samplingRate; a BigQuery destination
+// is refused by name (the pairs go under the server's data dir); Tessera's storeImages.
+absl::Status PayloadLoggingFromJson(const json& object, const std::string& path,
+                                    registry::PayloadLoggingConfig& out) {
+  JsonObjectReader r(object, path);
+  RETURN_IF_ERROR(r.Bool("enabled", out.enabled));
+  RETURN_IF_ERROR(r.Double("samplingRate", out.sampling_rate));
+  ASSIGN_OR_RETURN(const json* bigquery, r.Object("bigqueryDestination"));
+  if (bigquery != nullptr) {
+    JsonObjectReader br(*bigquery, r.FieldPath("bigqueryDestination"));
+    std::string uri;
+    RETURN_IF_ERROR(br.String("outputUri", uri));
+    RETURN_IF_ERROR(br.Finish());
+    if (!uri.empty()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}.outputUri: BigQuery is not available here; Tessera writes the sampled requests and "
+          "responses as JSON lines under its data dir (payload-logs/): leave bigqueryDestination "
+          "out",
+          r.FieldPath("bigqueryDestination")));
+    }
+  }
+  ASSIGN_OR_RETURN(const json* tessera, r.Object("tessera"));
+  if (tessera != nullptr) {
+    JsonObjectReader tr(*tessera, r.FieldPath("tessera"));
+    RETURN_IF_ERROR(tr.Bool("storeImages", out.store_images));
+    RETURN_IF_ERROR(tr.Finish());
+  }
+  return r.Finish();
+}
+
+}  // namespace
 
 absl::Status EndpointFromJson(const json& object, const std::string& path,
                               registry::Endpoint& out) {
@@ -180,6 +220,11 @@ absl::Status EndpointFromJson(const json& object, const std::string& path,
       }
       out.inference_timeout = *parsed;
     }
+  }
+  ASSIGN_OR_RETURN(const json* logging, r.Object("predictRequestResponseLoggingConfig"));
+  if (logging != nullptr) {
+    RETURN_IF_ERROR(PayloadLoggingFromJson(
+        *logging, r.FieldPath("predictRequestResponseLoggingConfig"), out.payload_logging));
   }
   for (std::string_view ignored :
        {"deployedModels", "createTime", "updateTime", "satisfiesPzs", "satisfiesPzi"}) {
