@@ -134,7 +134,7 @@ class SupervisedDataPlane final : public DataPlane {
     options.routing = &routing_;
     options.self_binary = deps_.self_binary;
     options.data_dir = deps_.data_dir;
-    options.extra_replica_args = {"--log-format", deps_.log_format};
+    options.extra_replica_args = {"--log-format", deps_.log_format, "--log-level", deps_.log_level};
     options.drain_timeout = absl::Seconds(EnvNumber("TESSERA_REPLICA_DRAIN_TIMEOUT_S", 30));
     ASSIGN_OR_RETURN(supervisor_, control::Supervisor::Create(options));
     RETURN_IF_ERROR(supervisor_->Start());
@@ -185,6 +185,7 @@ class SupervisedDataPlane final : public DataPlane {
     std::set<std::string> live;
     for (const registry::Endpoint& e : *endpoints) live.insert(e.name);
     predict_metrics_->RetainEndpoints(live);
+    if (deps_.payloads != nullptr) deps_.payloads->RetainEndpoints(live);
     if (decisions_ != nullptr) {
       decisions_->RemoveIf([&live](const metrics::LabelValues& v) { return !live.count(v[0]); });
     }

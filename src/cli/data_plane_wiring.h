@@ -47,6 +47,7 @@ struct DataPlaneDeps {
   // Required: where the prediction path, the replicas and the autoscaler report.
   metrics::MetricsRegistry* metrics = nullptr;
   std::string log_format = "text";  // the replicas log as the server does
+  std::string log_level = "info";   // ...and at the level it started with
   tracing::SpanExporter* spans = nullptr;  // optional: where predict spans go (OTLP)
   serving::PayloadLogger* payloads = nullptr;  // optional: request/response logging
   // The gRPC port's TLS: PEM certificate chain and key (both empty: plaintext).
@@ -63,7 +64,8 @@ class DataPlane {
   virtual absl::Status Start() = 0;  // also starts the gRPC server when deps.grpc_listen is set
   virtual void Stop() = 0;
   virtual int grpc_port() const = 0;  // after Start(); 0 without a gRPC server
-  // Drops the metric series of endpoints that no longer exist (run now and then).
+  // Drops the metric series and payload logs of endpoints that no longer exist (run now and
+  // then).
   virtual void RetainLiveSeries() = 0;
   // Whether the routing table holds `endpoint` (a resource name): every endpoint is in it within
   // a reconcile tick (50 ms) of its creation. In memory: safe on an io thread.

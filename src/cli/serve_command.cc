@@ -170,6 +170,9 @@ struct Server {
     api.reset();
     endpoints.reset();
     data_plane.reset();
+    // Their threads finish writing while the data dir is still locked (lock goes last).
+    payloads.reset();
+    spans.reset();
     models.reset();
     access.reset();
   }
@@ -227,6 +230,7 @@ absl::StatusOr<std::unique_ptr<Server>> BuildServer(const ServeOptions& options,
   s->deps.endpoint_limits = s->access->endpoint_limits.get();
   s->deps.metrics = &s->metrics;
   s->deps.log_format = options.log_format;
+  s->deps.log_level = options.log_level;
   ASSIGN_OR_RETURN(metrics::CounterFamily * payload_records,
                    s->metrics.AddCounter("tessera_payload_log_records_total",
                                          "Sampled request/response pairs written to the payload "
@@ -321,6 +325,20 @@ void AddHttpServerMetrics(metrics::MetricsRegistry& registry, const http::HttpSe
   });
 }
 
+// What the OTLP exporter delivered and lost.
+void AddSpanMetrics(metrics::MetricsRegistry& registry, const tracing::OtlpHttpExporter* spans) {
+  registry.AddCollector([spans](std::vector<metrics::FamilySnapshot>& out) {
+    out.push_back(
+        {.name = "tessera_spans_total",
+         .help = "Spans sent to the OTLP collector, or dropped (queue full, collector refused).",
+         .type = metrics::MetricType::kCounter,
+         .samples = {metrics::Sample{.labels = {{"result", "exported"}},
+                                     .value = static_cast<double>(spans->exported())},
+                     metrics::Sample{.labels = {{"result", "dropped"}},
+                                     .value = static_cast<double>(spans->dropped())}}});
+  });
+}
+
 // A listener with GET /metrics only, no key: for a scraper on a network the operator trusts.
 absl::StatusOr<std::unique_ptr<http::HttpServer>> StartMetricsListener(
     const std::string& address, const metrics::MetricsRegistry* registry) {
@@ -388,6 +406,7 @@ absl::Status StartServer(Server& server, const ServeOptions& options) {
   server_options.access_log = options.access_log;
   ASSIGN_OR_RETURN(s->http, http::HttpServer::Create(server_options));
   AddHttpServerMetrics(s->metrics, s->http.get());
+  if (s->spans != nullptr) AddSpanMetrics(s->metrics, s->spans.get());
   if (!options.metrics_listen.empty()) {
     ASSIGN_OR_RETURN(s->metrics_http, StartMetricsListener(options.metrics_listen, &s->metrics));
   }

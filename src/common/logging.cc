@@ -19,8 +19,8 @@ thread_local const ScopedLogFields* innermost_fields = nullptr;
 absl::StatusOr<spdlog::level::level_enum> ParseLevel(std::string_view level) {
   const auto parsed = spdlog::level::from_str(std::string(level));
   if (parsed == spdlog::level::off && level != "off") {
-    return absl::InvalidArgumentError(
-        fmt::format("unknown log level '{}': debug, info, warn, error or off", level));
+    return absl::InvalidArgumentError(fmt::format(
+        "unknown log level '{}': trace, debug, info, warn, error, critical or off", level));
   }
   return parsed;
 }

@@ -10,8 +10,11 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
+#include "common/logging.h"
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
 namespace tessera::control {
@@ -169,11 +172,48 @@ std::string ChildProcess::LastOutputLine() const {
   return "";
 }
 
+namespace {
+
+// A child's JSON log line (common/logging.h, --log-format json) is logged again at its own level,
+// its message after the prefix and its fields (the request id...) as fields of the line; any
+// other line at info as it came. Returns the line's message (what error reports quote).
+std::string LogChildLine(const std::string& prefix, const std::string& line, bool log) {
+  if (line.empty() || line.front() != '{') {
+    if (log) spdlog::info("{}: {}", prefix, line);
+    return line;
+  }
+  const nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!record.is_object() || !record.contains("msg") || !record["msg"].is_string() ||
+      !record.contains("level") || !record["level"].is_string()) {
+    if (log) spdlog::info("{}: {}", prefix, line);
+    return line;
+  }
+  const std::string message = record["msg"].get<std::string>();
+  if (log) {
+    std::vector<LogField> fields;
+    for (const auto& [key, value] : record.items()) {
+      if (key == "time" || key == "level" || key == "process" || key == "thread" || key == "msg" ||
+          !value.is_string()) {
+        continue;
+      }
+      fields.push_back({key, value.get<std::string>()});
+    }
+    const ScopedLogFields scope(std::move(fields));
+    const spdlog::level::level_enum level =
+        spdlog::level::from_str(record["level"].get<std::string>());
+    spdlog::log(level == spdlog::level::off ? spdlog::level::info : level, "{}: {}", prefix,
+                message);
+  }
+  return message;
+}
+
+}  // namespace
+
 void ChildProcess::ReaperMain() {
   std::string partial;
   auto emit = [&](std::string line) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (options_.log_output) spdlog::info("{}: {}", options_.log_prefix, line);
+    line = LogChildLine(options_.log_prefix, line, options_.log_output);
     absl::MutexLock lock(&mu_);
     tail_.push_back(std::move(line));
     while (tail_.size() > options_.keep_output_lines) tail_.pop_front();

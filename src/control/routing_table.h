@@ -76,7 +76,7 @@ struct RoutedEndpoint {
   TrafficSplit traffic_split;  // validated by ValidateTrafficSplit at Build
   // clientConnectionConfig.inferenceTimeout; zero: none (the server's predict timeout applies).
   absl::Duration inference_timeout = absl::ZeroDuration();
-  // predictRequestResponseLoggingConfig (serving/observability/payload_log.h): the share of
+  // predictRequestResponseLoggingConfig (serving/predict/payload_log.h): the share of
   // Vertex predicts whose request and response are logged (0: none), and whether images are
   // kept whole (else replaced by their sha256).
   double payload_sampling_rate = 0;

@@ -1,5 +1,10 @@
 #include "common/tracing/trace_context.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <functional>
 #include <set>
 
@@ -82,6 +87,8 @@ TEST(OtlpJsonTest, WritesOtlpJsonSpans) {
 TEST(OtlpHttpExporterTest, RefusesAnEndpointThatIsNotAnHttpUrl) {
   EXPECT_FALSE(OtlpHttpExporter::Create({.endpoint = "collector:4318"}).ok());
   EXPECT_FALSE(OtlpHttpExporter::Create({.endpoint = "unix:/tmp/x.sock"}).ok());
+  EXPECT_FALSE(OtlpHttpExporter::Create({.endpoint = "http://gateway/otlp"}).ok());
+  EXPECT_TRUE(OtlpHttpExporter::Create({.endpoint = "http://127.0.0.1:4318"}).ok());
 }
 
 // A collector: a real HttpServer that keeps every POST /v1/traces body; `status` answers.
@@ -141,6 +148,31 @@ TEST(OtlpHttpExporterTest, DropsAndCountsWhatItCannotDeliver) {
   // Beyond 4 queued: dropped at once; the others when the collector refuses them.
   EXPECT_TRUE(WaitFor([&] { return exporter->dropped() == 10; }));
   EXPECT_EQ(exporter->exported(), 0);
+}
+
+TEST(OtlpHttpExporterTest, ShutdownGivesASilentCollectorOneTimeoutInAll) {
+  // A socket that listens and never accepts: connections land in its backlog, nothing answers.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(fd, 64), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  auto exporter = *OtlpHttpExporter::Create(
+      {.endpoint = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port)),
+       .max_batch = 2,
+       .interval = absl::Hours(1),
+       .timeout = absl::Milliseconds(300)});
+  for (int i = 0; i < 20; ++i) {
+    exporter->Export(Span{.trace_id = NewTraceId(), .span_id = NewSpanId(), .name = "s"});
+  }
+  const absl::Time start = absl::Now();
+  exporter.reset();  // 10 batches: a batch in flight, then one 300 ms budget for the rest
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));  // 10 x 300 ms before this bound existed
+  ::close(fd);
 }
 
 }  // namespace

@@ -87,8 +87,10 @@ def test_schemathesis_finds_no_server_error_and_no_crash(server):
     crashes = [line for line in log.splitlines() if any(m in line for m in CRASH_MARKERS)]
     assert alive, f"tessera serve died (exit {proc.returncode}) under fuzzing:\n{log[-4000:]}"
     assert not crashes, "\n".join(crashes[:20])
-    # "http <peer> <METHOD target> -> <status> (...)": one line per answered request.
-    answered = re.findall(r"^.*\bhttp \S+ (\S+ \S+) -> (\d{3}) .*$", log, re.M)
+    # The access log: "... access method=<M> path=<target> status=<code> ...", one line per
+    # answered request (a target holding '"', '=' or a space is a quoted JSON string).
+    answered = [(f"{m} {p}", code) for m, p, code in re.findall(
+        r'\baccess method=(\S+) path=("(?:[^"\\]|\\.)*"|\S+) status=(\d{3})', log)]
     assert len(answered) > 1000, f"only {len(answered)} requests logged: did schemathesis run?"
     server_errors = [f"{line} -> {code}" for line, code in answered
                      if code.startswith("5") and code != "504"]

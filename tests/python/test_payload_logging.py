@@ -57,7 +57,8 @@ def wait_operation(http, url, op):
 @pytest.fixture(scope="module")
 def setup():
     with tempfile.TemporaryDirectory() as tmp:
-        serve = Serve(tmp, "--payload-log-max-file-mib", "1", "--payload-log-max-files", "2")
+        serve = Serve(tmp, "--payload-log-max-file-mib", "1", "--payload-log-max-files", "2",
+                      env={"TESSERA_TIME_SERIES_RESOLUTION_MS": "500"})
         http = serve.session()
         url = serve.url
         op = http.post(f"{url}/v1/{PARENT}/models:upload", json={
@@ -187,3 +188,17 @@ def test_bad_configurations_are_refused_by_name(setup):
                    json={"predictRequestResponseLoggingConfig": {"enabled": True, "sampleRate": 1}})
     assert r.status_code == 400 and "sampleRate" in r.text, r.text
     assert cli(setup, "endpoints", "set-logging", endpoint, "--sampling-rate", "2").returncode != 0
+
+
+def test_a_deleted_endpoints_logs_go_with_it(setup):
+    http, url, endpoint = setup["http"], setup["url"], setup["endpoint"]
+    base = setup["serve"].data / "payload-logs"
+    assert any(base.iterdir())
+    deployed = http.get(f"{url}/v1/{endpoint}").json()["deployedModels"][0]["id"]
+    wait_operation(http, url, http.post(f"{url}/v1/{endpoint}:undeployModel",
+                                        json={"deployedModelId": deployed}).json())
+    wait_operation(http, url, http.delete(f"{url}/v1/{endpoint}").json())
+    deadline = time.time() + 10
+    while any(base.iterdir()) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(base.iterdir()), list(base.iterdir())

@@ -516,28 +516,35 @@ class Connection final : public ConnectionBase {
     const bool keep_alive = keep_alive_ && !draining_ && !handler_closes;
     response_.keep_alive(keep_alive);
     response_.set(kRequestIdHeader, request_id_);
-    if (core_->options.access_log ? spdlog::should_log(spdlog::level::info)
-                                  : spdlog::should_log(spdlog::level::debug)) {
-      LogAccess(status, response_.body().size());
-    }
+    LogAccess(status, response_.body().size());
     request_line_.clear();
     Write(keep_alive ? AfterWrite::kReadNext : AfterWrite::kClose);
   }
 
-  // One line per answered request: at info as the access log, else at debug.
-  void LogAccess(int status, size_t body_bytes) const {
+  // One line per answered request, refusals of the listener included: at info as the access
+  // log, else at debug. `target`: what a refusal before the request line was kept knows.
+  void LogAccess(int status, size_t body_bytes, std::string_view target = {}) const {
+    if (!(core_->options.access_log ? spdlog::should_log(spdlog::level::info)
+                                    : spdlog::should_log(spdlog::level::debug))) {
+      return;
+    }
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - request_start_)
             .count();
     const size_t space = request_line_.find(' ');
-    const ScopedLogFields fields(
-        {{"method", request_line_.substr(0, space)},
-         {"path", space == std::string::npos ? "" : request_line_.substr(space + 1)},
-         {"status", std::to_string(status)},
-         {"bytes", std::to_string(body_bytes)},
-         {"durationMs", fmt::format("{:.2f}", ms)},
-         {"remote", remote_address_},
-         {"requestId", request_id_}});
+    std::string path = space == std::string::npos ? "" : request_line_.substr(space + 1);
+    if (path.empty() && !target.empty()) {
+      path =
+          core_->options.redact_target ? core_->options.redact_target(target) : std::string(target);
+      if (path.size() > 256) path.resize(256);
+    }
+    const ScopedLogFields fields({{"method", request_line_.substr(0, space)},
+                                  {"path", std::move(path)},
+                                  {"status", std::to_string(status)},
+                                  {"bytes", std::to_string(body_bytes)},
+                                  {"durationMs", fmt::format("{:.2f}", ms)},
+                                  {"remote", remote_address_},
+                                  {"requestId", request_id_}});
     spdlog::log(core_->options.access_log ? spdlog::level::info : spdlog::level::debug, "access");
   }
 
@@ -574,6 +581,7 @@ class Connection final : public ConnectionBase {
                              ? core_->options.refusal_response(target, status)
                              : GoogleErrorResponse(http_status, status);
     error.status = http_status;
+    LogAccess(http_status, error.body.size(), target);
     response_ = ToBeastResponse(std::move(error), /*head_request=*/false);
     response_.keep_alive(false);
     response_.set(kRequestIdHeader, request_id_);

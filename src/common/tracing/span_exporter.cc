@@ -1,5 +1,7 @@
 #include "common/tracing/span_exporter.h"
 
+#include <algorithm>
+
 #include "common/http/http_client.h"
 #include "common/http/http_types.h"
 #include "common/http/url.h"
@@ -46,9 +48,11 @@ std::string OtlpJson(const std::vector<Span>& spans, const std::string& service)
 
 absl::StatusOr<std::unique_ptr<OtlpHttpExporter>> OtlpHttpExporter::Create(const Options& options) {
   absl::StatusOr<http::Url> url = http::ParseUrl(options.endpoint);
-  if (!url.ok() || url->scheme == http::Url::Scheme::kUnix) {
+  // The HTTP client sends every request to its own target: a path here would be ignored.
+  if (!url.ok() || url->scheme == http::Url::Scheme::kUnix || url->target != "/") {
     return absl::InvalidArgumentError(fmt::format(
-        "the OTLP endpoint \"{}\" is not an http:// or https:// URL (e.g. http://127.0.0.1:4318)",
+        "the OTLP endpoint \"{}\" is not an http:// or https:// URL without a path (e.g. "
+        "http://127.0.0.1:4318: spans go to its /v1/traces)",
         options.endpoint));
   }
   absl::StatusOr<std::unique_ptr<http::HttpClient>> client =
@@ -80,6 +84,9 @@ void OtlpHttpExporter::Export(Span span) {
 }
 
 void OtlpHttpExporter::Run() {
+  // Once stopping, everything still queued gets one timeout in all, not one per batch: a
+  // collector that swallows packets must not hold the server's shutdown.
+  absl::Time flush_deadline = absl::InfiniteFuture();
   while (true) {
     std::vector<Span> batch;
     bool stopping = false;
@@ -96,17 +103,27 @@ void OtlpHttpExporter::Run() {
       }
       if (stopping && batch.empty()) return;
     }
-    if (!batch.empty()) Send(batch);
+    if (batch.empty()) continue;
+    absl::Duration timeout = options_.timeout;
+    if (stopping) {
+      if (flush_deadline == absl::InfiniteFuture()) flush_deadline = absl::Now() + options_.timeout;
+      timeout = std::min(timeout, flush_deadline - absl::Now());
+      if (timeout <= absl::ZeroDuration()) {
+        dropped_.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
+        continue;
+      }
+    }
+    Send(batch, timeout);
   }
 }
 
-void OtlpHttpExporter::Send(const std::vector<Span>& batch) {
+void OtlpHttpExporter::Send(const std::vector<Span>& batch, absl::Duration timeout) {
   http::HttpRequest request;
   request.method = "POST";
   request.target = "/v1/traces";
   request.headers.Set("Content-Type", "application/json");
   request.body = OtlpJson(batch, options_.service);
-  absl::StatusOr<http::HttpResponse> response = client_->Send(request, options_.timeout);
+  absl::StatusOr<http::HttpResponse> response = client_->Send(request, timeout);
   absl::Status status = response.ok() ? absl::OkStatus() : response.status();
   if (response.ok() && (response->status < 200 || response->status >= 300)) {
     status = absl::UnavailableError(fmt::format("HTTP {}", response->status));

@@ -59,9 +59,10 @@ class OtlpHttpExporter final : public SpanExporter {
     absl::Duration interval = absl::Seconds(1);
     absl::Duration timeout = absl::Seconds(5);
   };
-  // INVALID_ARGUMENT for an endpoint that is not an http(s) URL.
+  // INVALID_ARGUMENT for an endpoint that is not an http(s) URL without a path.
   static absl::StatusOr<std::unique_ptr<OtlpHttpExporter>> Create(const Options& options);
-  ~OtlpHttpExporter() override;  // sends what is queued (one try each), then stops
+  // Sends what is queued, all of it within one `timeout` (the rest is dropped), then stops.
+  ~OtlpHttpExporter() override;
 
   void Export(Span span) override ABSL_LOCKS_EXCLUDED(mu_);
   int64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
@@ -70,7 +71,7 @@ class OtlpHttpExporter final : public SpanExporter {
  private:
   OtlpHttpExporter(const Options& options, std::unique_ptr<http::HttpClient> client);
   void Run();
-  void Send(const std::vector<Span>& batch);
+  void Send(const std::vector<Span>& batch, absl::Duration timeout);
 
   const Options options_;
   const std::unique_ptr<http::HttpClient> client_;

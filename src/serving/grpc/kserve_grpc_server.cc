@@ -12,6 +12,7 @@
 #include "common/current_exception.h"
 #include "common/http/google_error.h"
 #include "common/http/request_id.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "serving/front_door/front_door.h"
@@ -243,6 +244,8 @@ class Service final : public inference::GRPCInferenceService::Service {
                        const RouteAccess& access, const std::string& resource, Method&& body) {
     Caller caller{.request_id = CallRequestId(*context), .principal = nullptr};
     context->AddTrailingMetadata("x-request-id", caller.request_id);
+    // What the method logs names the call, as an HTTP request's lines do.
+    const ScopedLogFields log_fields(std::vector<LogField>{{"requestId", caller.request_id}});
     try {
       if (before_call_) before_call_(method);
       if (access.action != auth::Action::kPublic) {

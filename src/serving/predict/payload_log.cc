@@ -117,6 +117,34 @@ PayloadLogger::~PayloadLogger() {
   thread_.join();
 }
 
+void PayloadLogger::Failed(const std::string& why) {
+  Count("dropped");
+  // A full disk fails every write: say so once a minute, not once a request.
+  const absl::Time now = absl::Now();
+  if (now - last_failure_log_ < absl::Minutes(1)) return;
+  last_failure_log_ = now;
+  spdlog::warn(
+      "payload log: {}; the pair is dropped (tessera_payload_log_records_total counts "
+      "them; said once a minute)",
+      why);
+}
+
+void PayloadLogger::RetainEndpoints(const std::set<std::string>& live) {
+  std::set<fs::path> keep;
+  for (const std::string& endpoint : live) keep.insert(EndpointDir(endpoint).filename());
+  absl::MutexLock lock(&mu_);  // not while the writer thread may be writing into a folder
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return writing_ == 0; };
+  mu_.Await(absl::Condition(&idle));
+  std::error_code ec;
+  for (fs::directory_iterator it(options_.dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_directory(ec) || keep.count(it->path().filename()) > 0) continue;
+    std::error_code removed;
+    fs::remove_all(it->path(), removed);
+    if (!removed)
+      spdlog::info("payload log: removed {} (its endpoint is gone)", it->path().string());
+  }
+}
+
 void PayloadLogger::Count(const char* result) {
   if (options_.counter != nullptr) options_.counter->With({result})->Increment();
 }
@@ -149,7 +177,9 @@ fs::path PayloadLogger::EndpointDir(const std::string& endpoint) const {
                        c == '-' || c == '_';
     safe += plain ? c : '_';
   }
-  return options_.dir / fmt::format("{}-{:08x}", safe, Fnv1a(endpoint) & 0xffffffffu);
+  registry::Sha256 sha;
+  sha.Update(endpoint);
+  return options_.dir / fmt::format("{}-{}", safe, sha.HexDigest().substr(0, 16));
 }
 
 void PayloadLogger::Run() {
@@ -179,27 +209,37 @@ void PayloadLogger::Write(const PayloadRecord& record) {
   const fs::path file = dir / kFileName;
   std::error_code ec;
   fs::create_directories(dir, ec);
-  // Rotate before a line would take the file past its size: .1 is the newest old file.
+  // Rotate before a line would take the file past its size: .1 is the newest old file. A
+  // rotation that fails drops the pair rather than grow the file past the cap.
   const auto size = fs::file_size(file, ec);
   if (!ec && size > 0 && static_cast<int64_t>(size + line.size()) > options_.max_file_bytes) {
-    fs::remove(dir / fmt::format("{}.{}", kFileName, options_.max_files - 1), ec);
-    for (int i = options_.max_files - 2; i >= 1; --i) {
-      fs::rename(dir / fmt::format("{}.{}", kFileName, i),
-                 dir / fmt::format("{}.{}", kFileName, i + 1), ec);
+    const fs::path oldest = dir / fmt::format("{}.{}", kFileName, options_.max_files - 1);
+    bool rotated = !fs::exists(oldest, ec) || fs::remove(oldest, ec);
+    for (int i = options_.max_files - 2; rotated && i >= 1; --i) {
+      const fs::path from = dir / fmt::format("{}.{}", kFileName, i);
+      if (fs::exists(from, ec)) {
+        fs::rename(from, dir / fmt::format("{}.{}", kFileName, i + 1), ec);
+        rotated = !ec;
+      }
     }
-    if (options_.max_files > 1) {
-      fs::rename(file, dir / fmt::format("{}.1", kFileName), ec);
-    } else {
-      fs::remove(file, ec);
+    if (rotated) {
+      if (options_.max_files > 1) {
+        fs::rename(file, dir / fmt::format("{}.1", kFileName), ec);
+      } else {
+        fs::remove(file, ec);
+      }
+      rotated = !ec;
+    }
+    if (!rotated) {
+      Failed(fmt::format("cannot rotate {}: {}", file.string(), ec.message()));
+      return;
     }
   }
   std::ofstream out(file, std::ios::app | std::ios::binary);
   out << line;
   out.flush();
   if (!out) {
-    spdlog::warn("payload log: cannot write {} (the pair of request {} is lost)", file.string(),
-                 record.request_id);
-    Count("dropped");
+    Failed(fmt::format("cannot write {}", file.string()));
     return;
   }
   Count("written");

@@ -18,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -62,9 +63,12 @@ class PayloadLogger {
   void Log(PayloadRecord record) ABSL_LOCKS_EXCLUDED(mu_);
   // Blocks until everything logged so far is written (tests).
   void Flush() ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes the folders of endpoints not in `live` (resource names): a deleted endpoint's
+  // requests, images included, do not outlive it (serve runs it every 10 s).
+  void RetainEndpoints(const std::set<std::string>& live) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The folder of an endpoint's files: its name made safe for a path, with a hash of the full
-  // name so two names that read alike never share one.
+  // The folder of an endpoint's files: its name made safe for a path, with the start of the
+  // full name's sha256 so two names that read alike never share one.
   std::filesystem::path EndpointDir(const std::string& endpoint) const;
 
  private:
@@ -72,6 +76,7 @@ class PayloadLogger {
   void Run();
   void Write(const PayloadRecord& record);
   void Count(const char* result);
+  void Failed(const std::string& why);  // counts a dropped pair; warns at most once a minute
 
   const Options options_;
   absl::Mutex mu_;
@@ -79,6 +84,7 @@ class PayloadLogger {
   int64_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t writing_ ABSL_GUARDED_BY(mu_) = 0;  // records taken but not yet written
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_failure_log_ = absl::InfinitePast();  // the writer thread's
   std::thread thread_;
 };
 
