@@ -79,3 +79,38 @@ def key_session(key, verify=True):
         session.headers["Authorization"] = f"Bearer {key}"
     session.verify = verify
     return session
+
+
+# A fashion-vit deployment, the way the observability tests start: the vendored checkpoint
+# uploaded as model "fashion" in project p, endpoints created and the model deployed on each.
+SOURCE = pathlib.Path(os.environ.get("TESSERA_SOURCE_DIR", "."))
+FASHION_VIT = SOURCE / "data" / "models" / "fashion-vit"
+PARENT = "projects/p/locations/us-central1"
+IMAGE_URI = "us-docker.pkg.dev/vertex-ai/prediction/pytorch-cpu.2-1:latest"
+
+
+def wait_operation(session, url, op):
+    """The response of a long-running operation, once done (an error fails the test)."""
+    while not op.get("done"):
+        op = session.post(f"{url}/v1/{op['name']}:wait?timeout=30s", json={}).json()
+    assert "error" not in op, op
+    return op.get("response", {})
+
+
+def deploy_fashion(serve, session, endpoints=("e",)):
+    """Uploads fashion-vit as model "fashion", deploys it on new endpoints of those display
+    names; returns their resource names."""
+    url = serve.url
+    op = session.post(f"{url}/v1/{PARENT}/models:upload", json={
+        "modelId": "fashion", "model": {"displayName": "fashion-vit",
+                                        "artifactUri": str(FASHION_VIT),
+                                        "containerSpec": {"imageUri": IMAGE_URI}}}).json()
+    model = wait_operation(session, url, op)["model"]
+    names = []
+    for display_name in endpoints:
+        op = session.post(f"{url}/v1/{PARENT}/endpoints", json={"displayName": display_name}).json()
+        endpoint = wait_operation(session, url, op)["name"]
+        wait_operation(session, url, session.post(f"{url}/v1/{endpoint}:deployModel", json={
+            "deployedModel": {"model": model}}).json())
+        names.append(endpoint)
+    return names

@@ -15,20 +15,12 @@ import time
 import pytest
 import requests
 
-from tessera_process import Serve, key_session
+from tessera_process import PARENT, Serve, deploy_fashion, key_session
 
 SOURCE = pathlib.Path(os.environ["TESSERA_SOURCE_DIR"])
-MODEL_DIR = SOURCE / "data" / "models" / "fashion-vit"
 IMAGE = sorted((SOURCE / "data" / "images" / "fashion").glob("*.png"))[0]
-PARENT = "projects/p/locations/us-central1"
-IMAGE_URI = "us-docker.pkg.dev/vertex-ai/prediction/pytorch-cpu.2-1:latest"
 
 
-def wait_operation(http, url, op):
-    while not op.get("done"):
-        op = http.post(f"{url}/v1/{op['name']}:wait?timeout=30s", json={}).json()
-    assert "error" not in op, op
-    return op.get("response", {})
 
 
 def lines(serve):
@@ -60,15 +52,7 @@ def setup():
         serve = Serve(tmp, "--log-format", "json")
         http = serve.session()
         url = serve.url
-        op = http.post(f"{url}/v1/{PARENT}/models:upload", json={
-            "modelId": "fashion", "model": {"displayName": "fashion-vit",
-                                            "artifactUri": str(MODEL_DIR),
-                                            "containerSpec": {"imageUri": IMAGE_URI}}}).json()
-        model = wait_operation(http, url, op)["model"]
-        op = http.post(f"{url}/v1/{PARENT}/endpoints", json={"displayName": "e"}).json()
-        endpoint = wait_operation(http, url, op)["name"]
-        wait_operation(http, url, http.post(f"{url}/v1/{endpoint}:deployModel", json={
-            "deployedModel": {"model": model}}).json())
+        (endpoint,) = deploy_fashion(serve, http)
         yield {"serve": serve, "http": http, "url": url, "endpoint": endpoint}
         assert serve.stop() == 0, serve.log()[-4000:]
 

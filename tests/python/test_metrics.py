@@ -25,13 +25,10 @@ import pytest
 import requests
 import tritonclient.grpc
 
-from tessera_process import Serve, key_session
+from tessera_process import PARENT, Serve, deploy_fashion, key_session
 
 SOURCE = pathlib.Path(os.environ["TESSERA_SOURCE_DIR"])
-MODEL_DIR = SOURCE / "data" / "models" / "fashion-vit"
 IMAGES = sorted((SOURCE / "data" / "images" / "fashion").glob("*.png"))
-PARENT = "projects/p/locations/us-central1"
-IMAGE_URI = "us-docker.pkg.dev/vertex-ai/prediction/pytorch-cpu.2-1:latest"
 GOOD, BAD, TF, LIMITED = 20, 5, 3, 3
 # What endpoint "e" answers: the Vertex predicts, then TF Serving's and the one gRPC infer (the
 # limited endpoint has no token left by then).
@@ -44,11 +41,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_operation(http, url, op):
-    while not op.get("done"):
-        op = http.post(f"{url}/v1/{op['name']}:wait?timeout=30s", json={}).json()
-    assert "error" not in op, op
-    return op.get("response", {})
 
 
 class Prometheus:
@@ -123,18 +115,7 @@ def setup():
                       env={"TESSERA_TIME_SERIES_RESOLUTION_MS": "1000"})
         http = serve.session()
         url = serve.url
-        op = http.post(f"{url}/v1/{PARENT}/models:upload", json={
-            "modelId": "fashion", "model": {"displayName": "fashion-vit",
-                                            "artifactUri": str(MODEL_DIR),
-                                            "containerSpec": {"imageUri": IMAGE_URI}}}).json()
-        model = wait_operation(http, url, op)["model"]
-        endpoints = []
-        for name in ("e", "limited"):
-            op = http.post(f"{url}/v1/{PARENT}/endpoints", json={"displayName": name}).json()
-            endpoint = wait_operation(http, url, op)["name"]
-            wait_operation(http, url, http.post(f"{url}/v1/{endpoint}:deployModel", json={
-                "deployedModel": {"model": model}}).json())
-            endpoints.append(endpoint)
+        endpoints = deploy_fashion(serve, http, endpoints=("e", "limited"))
         r = http.patch(f"{url}/v1/{endpoints[1]}/rateLimit",
                        json={"requestsPerSecond": 0.01, "burst": 1})
         assert r.status_code == 200, r.text

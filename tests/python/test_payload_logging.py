@@ -21,15 +21,12 @@ from google.cloud import aiplatform_v1
 from google.oauth2.credentials import Credentials
 from google.protobuf import field_mask_pb2
 
-from tessera_process import Serve
+from tessera_process import Serve, deploy_fashion, wait_operation
 
 SOURCE = pathlib.Path(os.environ["TESSERA_SOURCE_DIR"])
 BINARY = os.environ["TESSERA_BINARY"]
-MODEL_DIR = SOURCE / "data" / "models" / "fashion-vit"
 IMAGE = sorted((SOURCE / "data" / "images" / "fashion").glob("*.png"))[0]
 PHOTO = max((SOURCE / "data" / "images" / "photos").iterdir(), key=lambda p: p.stat().st_size)
-PARENT = "projects/p/locations/us-central1"
-IMAGE_URI = "us-docker.pkg.dev/vertex-ai/prediction/pytorch-cpu.2-1:latest"
 
 
 def sampled(request_id, rate):
@@ -47,11 +44,6 @@ def sampled(request_id, rate):
     return (h >> 11) / float(1 << 53) < rate
 
 
-def wait_operation(http, url, op):
-    while not op.get("done"):
-        op = http.post(f"{url}/v1/{op['name']}:wait?timeout=30s", json={}).json()
-    assert "error" not in op, op
-    return op.get("response", {})
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +53,7 @@ def setup():
                       env={"TESSERA_TIME_SERIES_RESOLUTION_MS": "500"})
         http = serve.session()
         url = serve.url
-        op = http.post(f"{url}/v1/{PARENT}/models:upload", json={
-            "modelId": "fashion", "model": {"displayName": "fashion-vit",
-                                            "artifactUri": str(MODEL_DIR),
-                                            "containerSpec": {"imageUri": IMAGE_URI}}}).json()
-        model = wait_operation(http, url, op)["model"]
-        op = http.post(f"{url}/v1/{PARENT}/endpoints", json={"displayName": "e"}).json()
-        endpoint = wait_operation(http, url, op)["name"]
-        wait_operation(http, url, http.post(f"{url}/v1/{endpoint}:deployModel", json={
-            "deployedModel": {"model": model}}).json())
+        (endpoint,) = deploy_fashion(serve, http)
         yield {"serve": serve, "http": http, "url": url, "endpoint": endpoint}
         assert serve.stop() == 0, serve.log()[-4000:]
 

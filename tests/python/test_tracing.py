@@ -23,13 +23,10 @@ import numpy as np
 import pytest
 import tritonclient.grpc
 
-from tessera_process import Serve
+from tessera_process import Serve, deploy_fashion
 
 SOURCE = pathlib.Path(os.environ["TESSERA_SOURCE_DIR"])
-MODEL_DIR = SOURCE / "data" / "models" / "fashion-vit"
 IMAGE = sorted((SOURCE / "data" / "images" / "fashion").glob("*.png"))[0]
-PARENT = "projects/p/locations/us-central1"
-IMAGE_URI = "us-docker.pkg.dev/vertex-ai/prediction/pytorch-cpu.2-1:latest"
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
 
@@ -81,11 +78,6 @@ class Collector:
         self.server.shutdown()
 
 
-def wait_operation(http_session, url, op):
-    while not op.get("done"):
-        op = http_session.post(f"{url}/v1/{op['name']}:wait?timeout=30s", json={}).json()
-    assert "error" not in op, op
-    return op.get("response", {})
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +87,7 @@ def setup():
         serve = Serve(tmp, "--otlp-endpoint", collector.url, grpc=True)
         http_session = serve.session()
         url = serve.url
-        op = http_session.post(f"{url}/v1/{PARENT}/models:upload", json={
-            "modelId": "fashion", "model": {"displayName": "fashion-vit",
-                                            "artifactUri": str(MODEL_DIR),
-                                            "containerSpec": {"imageUri": IMAGE_URI}}}).json()
-        model = wait_operation(http_session, url, op)["model"]
-        op = http_session.post(f"{url}/v1/{PARENT}/endpoints", json={"displayName": "e"}).json()
-        endpoint = wait_operation(http_session, url, op)["name"]
-        wait_operation(http_session, url, http_session.post(f"{url}/v1/{endpoint}:deployModel",
-                                                            json={"deployedModel": {"model": model}}).json())
+        (endpoint,) = deploy_fashion(serve, http_session)
         yield {"serve": serve, "http": http_session, "url": url, "endpoint": endpoint,
                "collector": collector}
         assert serve.stop() == 0, serve.log()[-4000:]

@@ -132,9 +132,9 @@ void PayloadLogger::Failed(const std::string& why) {
 void PayloadLogger::RetainEndpoints(const std::set<std::string>& live) {
   std::set<fs::path> keep;
   for (const std::string& endpoint : live) keep.insert(EndpointDir(endpoint).filename());
-  absl::MutexLock lock(&mu_);  // not while the writer thread may be writing into a folder
-  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return writing_ == 0; };
-  mu_.Await(absl::Condition(&idle));
+  // Without the lock: predicts must not wait on a folder's deletion. A deleted endpoint gets no
+  // new predicts; a pair of it still queued may make its folder again, and the next call
+  // removes that.
   std::error_code ec;
   for (fs::directory_iterator it(options_.dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (!it->is_directory(ec) || keep.count(it->path().filename()) > 0) continue;
