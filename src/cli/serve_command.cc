@@ -41,6 +41,7 @@
 #include "serving/front_door/error_shape.h"
 #include "serving/front_door/secured_router.h"
 #include "serving/grpc/kserve_grpc_server.h"
+#include "serving/observability/logging_routes.h"
 #include "serving/observability/metrics_routes.h"
 #include "serving/observability/time_series.h"
 #include "serving/rest/admin_api.h"

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "serving/front_door/secured_router.h"
+#include "serving/observability/logging_routes.h"
 #include "serving/observability/metrics_routes.h"
 #include "serving/observability/time_series.h"
 #include "serving/predict/kserve_v2_routes.h"

@@ -6,18 +6,15 @@
 #include "absl/time/time.h"
 #include "common/http/google_error.h"
 #include "common/http/http_types.h"
-#include "common/logging.h"
 #include "common/metrics/prometheus_text.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
-#include "spdlog/spdlog.h"
 
 namespace tessera::serving {
 namespace {
 
 constexpr RouteAccess kMetricsAccess{auth::Action::kRead, Scope::kEveryProject, ErrorShape::kPlain};
 constexpr RouteAccess kTimeSeriesAccess{auth::Action::kRead, Scope::kProject};
-constexpr char kLoggingPath[] = "/v1/logging";
 constexpr char kTimeSeriesPattern[] =
     "/v1/projects/{project}/locations/{location}/endpoints/{endpoint}/timeSeries";
 
@@ -86,30 +83,6 @@ absl::Status AddTimeSeriesRoute(SecuredRouter& router, const TimeSeriesRecorder*
         response.body = TimeSeriesJson(endpoint, recorder->resolution(), recorder->Series(endpoint))
                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         return response;
-      });
-}
-
-absl::Status AddLoggingRoutes(SecuredRouter& router) {
-  constexpr RouteAccess kLoggingAccess{auth::Action::kAdmin, Scope::kEveryProject};
-  const auto level_json = [] {
-    return http::JsonResponse(200, nlohmann::json{{"level", CurrentLogLevel()}});
-  };
-  RETURN_IF_ERROR(router.AddSync("GET", kLoggingPath, kLoggingAccess,
-                                 [level_json](http::HttpRequest&&) { return level_json(); }));
-  return router.AddSync(
-      "PUT", kLoggingPath, kLoggingAccess, [level_json](http::HttpRequest&& request) {
-        const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
-        if (!body.is_object() || !body.contains("level") || !body["level"].is_string() ||
-            body.size() != 1) {
-          return http::GoogleErrorResponse(absl::InvalidArgumentError(
-              "the body must be {\"level\": \"debug\" | \"info\" | \"warn\" | \"error\"}"));
-        }
-        const std::string level = body["level"].get<std::string>();
-        if (absl::Status set = SetLogLevel(level); !set.ok()) {
-          return http::GoogleErrorResponse(set);
-        }
-        spdlog::warn("log level set to {} (PUT {})", level, kLoggingPath);
-        return level_json();
       });
 }
 

@@ -1,4 +1,4 @@
-// The routes that show metrics, and the one that sets the log level:
+// The routes that show metrics:
 //   GET /metrics  Prometheus text format (common/metrics/prometheus_text.h) of the whole server:
 //                 a viewer (or higher) key for every project, since its series span every
 //                 project; or, unauthenticated, on a listener of its own (serve
@@ -33,10 +33,6 @@ using EndpointCheck = std::function<absl::Status(const std::string& endpoint)>;
 
 absl::Status AddTimeSeriesRoute(SecuredRouter& router, const TimeSeriesRecorder* recorder,
                                 EndpointCheck endpoint_exists);
-
-// GET /v1/logging -> {"level": "info"}; PUT /v1/logging {"level": "debug"} changes the server's
-// log level at once (an admin key for every project; the replicas keep theirs).
-absl::Status AddLoggingRoutes(SecuredRouter& router);
 
 // {"endpoint": ..., "resolutionSeconds": 10, "deployedModels": [{"deployedModelId": "1",
 //   "points": [{"time": ..., "requestsPerSecond": ..., ...}]}]}; NaN latencies are null.
