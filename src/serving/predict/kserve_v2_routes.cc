@@ -18,19 +18,19 @@ namespace {
 
 using nlohmann::ordered_json;
 
-constexpr const char* kModelPatterns[] = {
+constexpr const char* kKserveModelPatterns[] = {
     "/v2/models/{name}",
     "/v2/models/{name}/versions/{version}",
 };
 
-absl::StatusOr<ResolvedModel> ResolveFor(const PredictionService& predictions,
-                                         const ModelResolver& resolver,
-                                         const http::HttpRequest& request) {
+absl::StatusOr<ResolvedModel> ResolveKserveModel(const PredictionService& predictions,
+                                                 const ModelResolver& resolver,
+                                                 const http::HttpRequest& request) {
   return resolver.Resolve(*predictions.Snapshot(), request.PathParam("name"),
                           request.PathParam("version"), /*label=*/"", request.principal.get());
 }
 
-ordered_json ModelMetadata(const std::string& name, const ResolvedModel& model) {
+ordered_json KserveModelMetadata(const std::string& name, const ResolvedModel& model) {
   ordered_json versions = ordered_json::array();
   for (const DeployedVersion& v : model.versions) versions.push_back(v.version_id);
   auto tensor = [](const std::string& tensor_name, const char* datatype, ordered_json shape) {
@@ -45,16 +45,16 @@ ordered_json ModelMetadata(const std::string& name, const ResolvedModel& model) 
                         tensor(kserve::kConfidenceOutput, "FP32", {-1, -1})}}};
 }
 
-http::HttpResponse Metadata(const PredictionService& predictions, const ModelResolver& resolver,
-                            const http::HttpRequest& request) {
-  absl::StatusOr<ResolvedModel> model = ResolveFor(predictions, resolver, request);
+http::HttpResponse KserveMetadata(const PredictionService& predictions,
+                                  const ModelResolver& resolver, const http::HttpRequest& request) {
+  absl::StatusOr<ResolvedModel> model = ResolveKserveModel(predictions, resolver, request);
   if (!model.ok()) return PlainErrorResponse(model.status());
-  return OrderedJsonResponse(ModelMetadata(request.PathParam("name"), *model));
+  return OrderedJsonResponse(KserveModelMetadata(request.PathParam("name"), *model));
 }
 
-http::HttpResponse Ready(const PredictionService& predictions, const ModelResolver& resolver,
-                         const http::HttpRequest& request) {
-  absl::StatusOr<ResolvedModel> model = ResolveFor(predictions, resolver, request);
+http::HttpResponse KserveReady(const PredictionService& predictions, const ModelResolver& resolver,
+                               const http::HttpRequest& request) {
+  absl::StatusOr<ResolvedModel> model = ResolveKserveModel(predictions, resolver, request);
   if (!model.ok()) return PlainErrorResponse(model.status());
   if (model->version.ready_replicas == 0) {
     return PlainErrorResponse(absl::FailedPreconditionError(
@@ -76,10 +76,10 @@ absl::StatusOr<std::optional<size_t>> HeaderLength(const http::HttpRequest& requ
   return length;
 }
 
-absl::StatusOr<http::HttpResponse> Infer(PredictionService& predictions,
-                                         const ModelResolver& resolver,
-                                         const http::HttpRequest& request) {
-  ASSIGN_OR_RETURN(ResolvedModel model, ResolveFor(predictions, resolver, request));
+absl::StatusOr<http::HttpResponse> KserveInfer(PredictionService& predictions,
+                                               const ModelResolver& resolver,
+                                               const http::HttpRequest& request) {
+  ASSIGN_OR_RETURN(ResolvedModel model, ResolveKserveModel(predictions, resolver, request));
   ASSIGN_OR_RETURN(std::optional<size_t> header_length, HeaderLength(request));
   ASSIGN_OR_RETURN(
       kserve::RestInferRequest infer,
@@ -122,20 +122,20 @@ absl::Status AddKserveV2Routes(SecuredRouter& router, PredictionService* predict
                                                 {"version", TESSERA_VERSION},
                                                 {"extensions", {"binary_tensor_data"}}});
       }));
-  for (const char* pattern : kModelPatterns) {
+  for (const char* pattern : kKserveModelPatterns) {
     const std::string base(pattern);
     RETURN_IF_ERROR(router.Add("GET", base, kserve::kModelMetadataAccess,
                                OffloadedHandler(
                                    runner.Uncounted(), PredictProtocol::kKServeRest,
                                    [predictions, resolver](http::HttpRequest& r) {
-                                     return Metadata(*predictions, *resolver, r);
+                                     return KserveMetadata(*predictions, *resolver, r);
                                    },
                                    ErrorShape::kPlain)));
     RETURN_IF_ERROR(router.Add("GET", base + "/ready", kserve::kModelMetadataAccess,
                                OffloadedHandler(
                                    runner.Uncounted(), PredictProtocol::kKServeRest,
                                    [predictions, resolver](http::HttpRequest& r) {
-                                     return Ready(*predictions, *resolver, r);
+                                     return KserveReady(*predictions, *resolver, r);
                                    },
                                    ErrorShape::kPlain)));
     RETURN_IF_ERROR(router.Add("POST", base + "/infer", kserve::kInferAccess,
@@ -143,7 +143,7 @@ absl::Status AddKserveV2Routes(SecuredRouter& router, PredictionService* predict
                                    runner, PredictProtocol::kKServeRest,
                                    [predictions, resolver](http::HttpRequest& r) {
                                      absl::StatusOr<http::HttpResponse> response =
-                                         Infer(*predictions, *resolver, r);
+                                         KserveInfer(*predictions, *resolver, r);
                                      return response.ok() ? std::move(*response)
                                                           : PlainErrorResponse(response.status());
                                    },

@@ -7,12 +7,11 @@
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "serving/predict/endpoint_route.h"
 
 namespace tessera::serving {
 namespace {
 
-constexpr char kEndpointPattern[] =
-    "/v1/projects/{project}/locations/{location}/endpoints/{endpoint}";
 constexpr RouteAccess kReplicaViewAccess{auth::Action::kRead, Scope::kProject};
 
 std::string TimeText(absl::Time t) {
@@ -106,11 +105,6 @@ http::HttpResponse JsonOk(const nlohmann::ordered_json& body) {
   return out;
 }
 
-std::string EndpointName(const http::HttpRequest& request) {
-  return fmt::format("projects/{}/locations/{}/endpoints/{}", request.PathParam("project"),
-                     request.PathParam("location"), request.PathParam("endpoint"));
-}
-
 }  // namespace
 
 absl::Status AddReplicaStatusRoutes(SecuredRouter& router, ReplicaStatusSources sources) {
@@ -118,9 +112,9 @@ absl::Status AddReplicaStatusRoutes(SecuredRouter& router, ReplicaStatusSources 
     return absl::InvalidArgumentError("AddReplicaStatusRoutes: deployed_models is required");
   }
   auto shared = std::make_shared<const ReplicaStatusSources>(std::move(sources));
-  RETURN_IF_ERROR(router.AddSync("GET", std::string(kEndpointPattern) + "/replicas",
+  RETURN_IF_ERROR(router.AddSync("GET", std::string(kEndpointRoutePattern) + "/replicas",
                                  kReplicaViewAccess, [shared](http::HttpRequest&& request) {
-                                   const std::string endpoint = EndpointName(request);
+                                   const std::string endpoint = EndpointNameOf(request);
                                    nlohmann::ordered_json list = nlohmann::ordered_json::array();
                                    for (const control::DeployedModelStatus& s :
                                         shared->deployed_models()) {
@@ -132,9 +126,9 @@ absl::Status AddReplicaStatusRoutes(SecuredRouter& router, ReplicaStatusSources 
                                    return JsonOk(body);
                                  }));
   RETURN_IF_ERROR(router.AddSync(
-      "GET", std::string(kEndpointPattern) + "/deployedModels/{deployed_model}/replicas",
+      "GET", std::string(kEndpointRoutePattern) + "/deployedModels/{deployed_model}/replicas",
       kReplicaViewAccess, [shared](http::HttpRequest&& request) {
-        const std::string endpoint = EndpointName(request);
+        const std::string endpoint = EndpointNameOf(request);
         const std::string& id = request.PathParam("deployed_model");
         for (const control::DeployedModelStatus& s : shared->deployed_models()) {
           if (s.endpoint == endpoint && s.deployed_model_id == id) {

@@ -8,6 +8,7 @@
 #include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "serving/predict/endpoint_route.h"
 #include "serving/predict/offload.h"
 #include "serving/predict/payload_log.h"
 #include "serving/predict/predict_context.h"
@@ -16,14 +17,7 @@
 namespace tessera::serving {
 namespace {
 
-constexpr char kEndpointPattern[] =
-    "/v1/projects/{project}/locations/{location}/endpoints/{endpoint}";
 constexpr RouteAccess kVertexPredictAccess{auth::Action::kPredict, Scope::kEndpoint};
-
-std::string EndpointName(const http::HttpRequest& request) {
-  return fmt::format("projects/{}/locations/{}/endpoints/{}", request.PathParam("project"),
-                     request.PathParam("location"), request.PathParam("endpoint"));
-}
 
 // Decodes a :predict body that pins a deployed model in its parameters: the pin is removed
 // before forwarding, so the body is rebuilt (nlohmann::json; rare, debugging only).
@@ -135,7 +129,7 @@ http::HttpResponse Predict(PredictionService* predictions, PayloadLogger* payloa
 http::HttpResponse Answer(PredictionService* predictions, http::HttpRequest& request,
                           const ReplicaCall& call, const std::string& pinned) {
   absl::StatusOr<ReplicaReply> reply =
-      predictions->PredictEndpoint(EndpointName(request), pinned, call);
+      predictions->PredictEndpoint(EndpointNameOf(request), pinned, call);
   if (!reply.ok()) return http::GoogleErrorResponse(reply.status());
   // Ordered: keep the replica's "label", "confidence".
   absl::StatusOr<nlohmann::ordered_json> replica_body =
@@ -161,7 +155,7 @@ http::HttpResponse Answer(PredictionService* predictions, http::HttpRequest& req
 http::HttpResponse RawPredict(PredictionService* predictions, http::HttpRequest& request) {
   std::string pinned = request.headers.GetOr(kDeployedModelIdHeader, "");
   absl::StatusOr<ReplicaReply> reply = predictions->PredictEndpoint(
-      EndpointName(request), pinned, ReplicaCall{.body = std::move(request.body)});
+      EndpointNameOf(request), pinned, ReplicaCall{.body = std::move(request.body)});
   if (!reply.ok()) return http::GoogleErrorResponse(reply.status());
   http::HttpResponse out;
   out.status = 200;
@@ -180,13 +174,13 @@ absl::Status AddVertexPredictRoutes(SecuredRouter& router, PredictionService* pr
     return absl::InvalidArgumentError("AddVertexPredictRoutes: predictions and executor required");
   }
   RETURN_IF_ERROR(
-      router.Add("POST", std::string(kEndpointPattern) + ":predict", kVertexPredictAccess,
+      router.Add("POST", std::string(kEndpointRoutePattern) + ":predict", kVertexPredictAccess,
                  OffloadedHandler(runner, PredictProtocol::kVertex,
                                   [predictions, payloads = runner.payloads](http::HttpRequest& r) {
                                     return Predict(predictions, payloads, r);
                                   })));
   RETURN_IF_ERROR(router.Add(
-      "POST", std::string(kEndpointPattern) + ":rawPredict", kVertexPredictAccess,
+      "POST", std::string(kEndpointRoutePattern) + ":rawPredict", kVertexPredictAccess,
       OffloadedHandler(runner, PredictProtocol::kVertex, [predictions](http::HttpRequest& r) {
         return RawPredict(predictions, r);
       })));
