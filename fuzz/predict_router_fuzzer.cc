@@ -21,6 +21,8 @@
 #include "serving/front_door/secured_router.h"
 #include "serving/predict/kserve_v2_routes.h"
 #include "serving/predict/model_resolver.h"
+#include "serving/predict/payload_log.h"
+#include "serving/predict/predict_metrics.h"
 #include "serving/predict/prediction_service.h"
 #include "serving/predict/tf_serving_routes.h"
 #include "serving/predict/vertex_predict_routes.h"
@@ -84,11 +86,13 @@ struct Harness {
     dm.ready_replicas.push_back(tessera::RoutedReplica{
         .replica_id = "1-0", .address = "unix:" + socket,
         .load = std::make_shared<tessera::ReplicaLoad>()});
+    // Every request is sampled into the payload log, so its encoder sees every body too.
     auto table = tessera::RoutingTableBuilder(1)
                      .AddEndpoint({.id = kEndpoint,
                                    .name = kEndpoint,
                                    .deployed_models = {dm},
-                                   .traffic_split = {{"1", 100}}})
+                                   .traffic_split = {{"1", 100}},
+                                   .payload_sampling_rate = 1})
                      .Build();
     Require(table.ok(), "routing table");
     routing.Publish(*table);
@@ -99,17 +103,30 @@ struct Harness {
     // Through the front door as serve registers them, with authentication off: the bodies are
     // the subject here (credentials have their own fuzzer).
     serving::SecuredRouter secured(router, door);
-    Require(
-        serving::AddVertexPredictRoutes(secured, predictions.get(), &executor).ok() &&
-            serving::AddTfServingRoutes(secured, predictions.get(), &resolver, &executor).ok() &&
-            serving::AddKserveV2Routes(secured, predictions.get(), &resolver, &executor).ok(),
-        "routes");
+    auto counted = serving::PredictMetrics::Create(registry);
+    Require(counted.ok(), "predict metrics");
+    this->predict_metrics = std::move(*counted);
+    auto logger =
+        serving::PayloadLogger::Create({.dir = tessera::fuzz::ScratchDir() / "payload-logs",
+                                        .max_file_bytes = 1 << 20,
+                                        .max_files = 2});
+    Require(logger.ok(), "payload logger");
+    payloads = std::move(*logger);
+    const serving::PredictRunner runner{
+        .executor = &executor, .metrics = predict_metrics.get(), .payloads = payloads.get()};
+    Require(serving::AddVertexPredictRoutes(secured, predictions.get(), runner).ok() &&
+                serving::AddTfServingRoutes(secured, predictions.get(), &resolver, runner).ok() &&
+                serving::AddKserveV2Routes(secured, predictions.get(), &resolver, runner).ok(),
+            "routes");
   }
 
   std::unique_ptr<http::HttpServer> replica;
   tessera::RoutingTableHolder routing;
   tessera::SeededRandom random{1};
   std::unique_ptr<serving::PredictionService> predictions;
+  tessera::metrics::MetricsRegistry registry;
+  std::unique_ptr<serving::PredictMetrics> predict_metrics;
+  std::unique_ptr<serving::PayloadLogger> payloads;
   serving::ModelResolver resolver{nullptr};
   serving::rest::BlockingExecutor executor{{.threads = 1, .max_queued = 4}};
   tessera::RealClock clock;
