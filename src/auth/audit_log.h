@@ -6,9 +6,9 @@
 //    "protocol":"http","method":"POST","resource":"/v1/projects/p/locations/l/endpoints",
 //    "status":200,"outcome":"OK","requestId":"...","remote":"127.0.0.1:50122"}
 //
-// Each line is one write(2) on an O_APPEND file, so lines never interleave. A failed write is
-// logged (at most once a minute) and does not fail the request: serving goes on when the disk
-// fills. Thread-safe.
+// The file is a RotatingFile (common/rotating_file.h): each line one write(2) on an O_APPEND
+// file, so lines never interleave. A failed write is logged (at most once a minute) and does not
+// fail the request: serving goes on when the disk fills. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/rotating_file.h"
 
 namespace tessera::auth {
 
@@ -54,14 +55,10 @@ class AuditLog {
   static std::string Line(const AuditEvent& event);
 
  private:
-  explicit AuditLog(const Options& options) : options_(options) {}
-  absl::Status Open() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Rotate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  explicit AuditLog(std::unique_ptr<RotatingFile> file) : file_(std::move(file)) {}
 
-  const Options options_;
   absl::Mutex mu_;
-  int fd_ ABSL_GUARDED_BY(mu_) = -1;
-  int64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  const std::unique_ptr<RotatingFile> file_ ABSL_PT_GUARDED_BY(mu_);
   absl::Time last_error_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 

@@ -2,11 +2,11 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
 #include <system_error>
 #include <utility>
 
 #include "common/base64.h"
+#include "common/rotating_file.h"
 #include "common/untrusted_json.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -132,9 +132,9 @@ void PayloadLogger::Failed(const std::string& why) {
 void PayloadLogger::RetainEndpoints(const std::set<std::string>& live) {
   std::set<fs::path> keep;
   for (const std::string& endpoint : live) keep.insert(EndpointDir(endpoint).filename());
-  // Without the lock: predicts must not wait on a folder's deletion. A deleted endpoint gets no
-  // new predicts; a pair of it still queued may make its folder again, and the next call
-  // removes that.
+  // The files' lock, not the queue's: predicts never wait here, only the writer does.
+  absl::MutexLock lock(&files_mu_);
+  std::erase_if(files_, [&live](const auto& file) { return live.count(file.first) == 0; });
   std::error_code ec;
   for (fs::directory_iterator it(options_.dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (!it->is_directory(ec) || keep.count(it->path().filename()) > 0) continue;
@@ -205,41 +205,24 @@ void PayloadLogger::Run() {
 
 void PayloadLogger::Write(const PayloadRecord& record) {
   const std::string line = LineOf(record);
-  const fs::path dir = EndpointDir(record.endpoint);
-  const fs::path file = dir / kFileName;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  // Rotate before a line would take the file past its size: .1 is the newest old file. A
-  // rotation that fails drops the pair rather than grow the file past the cap.
-  const auto size = fs::file_size(file, ec);
-  if (!ec && size > 0 && static_cast<int64_t>(size + line.size()) > options_.max_file_bytes) {
-    const fs::path oldest = dir / fmt::format("{}.{}", kFileName, options_.max_files - 1);
-    bool rotated = !fs::exists(oldest, ec) || fs::remove(oldest, ec);
-    for (int i = options_.max_files - 2; rotated && i >= 1; --i) {
-      const fs::path from = dir / fmt::format("{}.{}", kFileName, i);
-      if (fs::exists(from, ec)) {
-        fs::rename(from, dir / fmt::format("{}.{}", kFileName, i + 1), ec);
-        rotated = !ec;
-      }
-    }
-    if (rotated) {
-      if (options_.max_files > 1) {
-        fs::rename(file, dir / fmt::format("{}.1", kFileName), ec);
-      } else {
-        fs::remove(file, ec);
-      }
-      rotated = !ec;
-    }
-    if (!rotated) {
-      Failed(fmt::format("cannot rotate {}: {}", file.string(), ec.message()));
+  absl::MutexLock lock(&files_mu_);
+  std::unique_ptr<RotatingFile>& file = files_[record.endpoint];
+  if (file == nullptr) {
+    // The cap is what protects the disk: a rotation that fails drops the pair instead.
+    absl::StatusOr<std::unique_ptr<RotatingFile>> opened =
+        RotatingFile::Open({.path = EndpointDir(record.endpoint) / kFileName,
+                            .max_file_bytes = options_.max_file_bytes,
+                            .max_rotated_files = options_.max_files - 1,
+                            .refuse_lines_when_rotation_fails = true});
+    if (!opened.ok()) {
+      files_.erase(record.endpoint);
+      Failed(std::string(opened.status().message()));
       return;
     }
+    file = std::move(*opened);
   }
-  std::ofstream out(file, std::ios::app | std::ios::binary);
-  out << line;
-  out.flush();
-  if (!out) {
-    Failed(fmt::format("cannot write {}", file.string()));
+  if (absl::Status appended = file->Append(line); !appended.ok()) {
+    Failed(std::string(appended.message()));
     return;
   }
   Count("written");

@@ -6,8 +6,9 @@
 // sampling rate, so a rerun with the same ids logs the same requests. An image (every "b64"
 // value) is replaced by {"sha256", "bytes"} of its decoded bytes unless the endpoint stores
 // images. Files rotate at max_file_bytes and an endpoint keeps at most max_files of them (the
-// disk cap); writing runs on a thread of its own from a bounded queue -- when it is full the
-// pair is dropped and counted, so a slow disk never slows a predict.
+// disk cap; common/rotating_file.h, a line that cannot rotate is dropped); writing runs on a thread
+// of its own from a bounded queue -- when it is full the pair is dropped and counted, so a slow
+// disk never slows a predict.
 //
 // Line: {"endpoint", "deployedModelId", "requestId", "loggingTime", "status",
 //        "request": <the body, images replaced>, "response": <the answer>}
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -28,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/metrics/metrics.h"
+#include "common/rotating_file.h"
 
 namespace tessera::serving {
 
@@ -65,7 +68,7 @@ class PayloadLogger {
   void Flush() ABSL_LOCKS_EXCLUDED(mu_);
   // Deletes the folders of endpoints not in `live` (resource names): a deleted endpoint's
   // requests, images included, do not outlive it (serve runs it every 10 s).
-  void RetainEndpoints(const std::set<std::string>& live) ABSL_LOCKS_EXCLUDED(mu_);
+  void RetainEndpoints(const std::set<std::string>& live) ABSL_LOCKS_EXCLUDED(files_mu_);
 
   // The folder of an endpoint's files: its name made safe for a path, with the start of the
   // full name's sha256 so two names that read alike never share one.
@@ -74,7 +77,7 @@ class PayloadLogger {
  private:
   explicit PayloadLogger(const Options& options);
   void Run();
-  void Write(const PayloadRecord& record);
+  void Write(const PayloadRecord& record) ABSL_LOCKS_EXCLUDED(files_mu_);
   void Count(const char* result);
   void Failed(const std::string& why);  // counts a dropped pair; warns at most once a minute
 
@@ -85,6 +88,9 @@ class PayloadLogger {
   int64_t writing_ ABSL_GUARDED_BY(mu_) = 0;  // records taken but not yet written
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_failure_log_ = absl::InfinitePast();  // the writer thread's
+  // Each endpoint's open file; the writer thread and RetainEndpoints share them.
+  absl::Mutex files_mu_;
+  std::map<std::string, std::unique_ptr<RotatingFile>> files_ ABSL_GUARDED_BY(files_mu_);
   std::thread thread_;
 };
 
