@@ -9,7 +9,6 @@
 #include "common/current_exception.h"
 #include "control/autoscaling_metrics.h"
 #include "control/deployment_rules.h"
-#include "control/process_stats.h"
 #include "control/replica_client.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -166,7 +165,8 @@ void AutoscalerLoop::Evaluate(const DeployedModelStatus& status, const registry:
       }
     }
     metrics.in_flight_requests = in_flight;
-    const double cpu_seconds = ProcessCpuSeconds(replica.pid);
+    // Read from /proc by the supervisor's Status(), a moment ago.
+    const double cpu_seconds = replica.cpu_seconds;
     if (cpu_seconds >= 0) {
       cpu_now[replica.pid] = CpuSample{.cpu_seconds = cpu_seconds, .time = now};
       auto last = state.last_cpu.find(replica.pid);

@@ -1,10 +1,10 @@
 // AutoscalerLoop: every `interval`, for each deployed model the supervisor runs, samples its ready
 // replicas (the router's in-flight leases, the replica's own /status inFlight + queueDepth, and CPU
-// from /proc/<pid>/stat), feeds one AutoscalerPolicy per deployed model (autoscaler_policy.h),
-// and when the decision differs from the desired replica count calls
-// EndpointService::SetDesiredReplicaCount (the supervisor then starts or drains replicas). Every
-// decision that changes the count, or that a limit held back, is logged with its reason and kept
-// (the last max_events per deployed model) for the API.
+// time, which Supervisor::Status reads from /proc/<pid>/stat), feeds one AutoscalerPolicy per
+// deployed model (autoscaler_policy.h), and when the decision differs from the desired replica
+// count calls EndpointService::SetDesiredReplicaCount (the supervisor then starts or drains
+// replicas). Every decision that changes the count, or that a limit held back, is logged with its
+// reason and kept (the last max_events per deployed model) for the API.
 //
 // Policy options per deployed model: bounds from its min/max replica count; the CPU target from
 // its autoscalingMetricSpecs (metricName ".../cpu/utilization", default 60); the load target
@@ -57,7 +57,7 @@ class AutoscalerLoop {
  public:
   struct Options {
     EndpointService* endpoints = nullptr;  // required, not owned
-    // Required: the replicas now (Supervisor::Status).
+    // Required: the replicas now, with their CPU time (Supervisor::Status).
     std::function<std::vector<DeployedModelStatus>()> replicas;
     const Clock* clock = nullptr;  // required, not owned
     absl::Duration interval = absl::Seconds(5);

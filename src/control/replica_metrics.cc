@@ -93,8 +93,10 @@ std::vector<FamilySnapshot> ReplicaMetricFamilies(const std::vector<DeployedMode
       f.Add("tessera_replica_restarts_total", "Times the replica slot was started again.", counter,
             rl, r.restarts);
       if (r.pid <= 0) continue;  // no process: nothing below is known
-      f.Add("tessera_replica_cpu_seconds_total", "CPU time the replica process used.", counter, rl,
-            r.cpu_seconds);
+      if (r.cpu_seconds >= 0) {
+        f.Add("tessera_replica_cpu_seconds_total", "CPU time the replica process used.", counter,
+              rl, r.cpu_seconds);
+      }
       f.Add("tessera_replica_cpu_cores", "vCPUs of the replica's machine type.", gauge, rl,
             r.cpu_threads);
       f.Add("tessera_replica_resident_memory_bytes", "Resident memory (RSS).", gauge, rl,

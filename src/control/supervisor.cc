@@ -37,7 +37,7 @@ constexpr int kProbeThreads = 4;
 void ReadMemory(ReplicaStatus& replica) {
   replica.rss_bytes = ReadProcKilobytes(replica.pid, "status", "VmRSS");
   replica.pss_bytes = ReadProcKilobytes(replica.pid, "smaps_rollup", "Pss");
-  replica.cpu_seconds = std::max(0.0, ProcessCpuSeconds(replica.pid));
+  replica.cpu_seconds = ProcessCpuSeconds(replica.pid);
 }
 
 int ReplicaThreads(const DeployedModel& dm) { return MachineTypeOf(dm).cpu_threads; }

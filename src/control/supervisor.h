@@ -90,7 +90,7 @@ struct ReplicaStatus {
   absl::Time ready_since = absl::InfinitePast();
   std::string last_error;           // why it last failed, "" if never
   int cpu_threads = 0;              // the vCPUs of its machine type (its engine threads)
-  double cpu_seconds = 0;           // CPU time it used, from /proc/<pid>/stat (0 when unknown)
+  double cpu_seconds = -1;          // CPU time it used, from /proc/<pid>/stat (< 0: unknown)
   // Its CPU time over wall time x cpu_threads between its last two health checks (about 1 s):
   // the share of its cores it kept busy, 0..1 ("duty cycle").
   double cpu_utilization = 0;
