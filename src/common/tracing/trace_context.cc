@@ -1,8 +1,8 @@
 #include "common/tracing/trace_context.h"
 
 #include <algorithm>
-#include <random>
 
+#include "common/random_id.h"
 #include "fmt/format.h"
 
 namespace tessera::tracing {
@@ -17,17 +17,11 @@ bool AllZero(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c == '0'; });
 }
 
-std::string RandomHex(int digits) {
-  // Per thread: ids are made on many threads at once, and need to be unique, not secret.
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  std::string out;
+// The spec forbids all-zero ids.
+std::string NonZeroHexId(int digits) {
   while (true) {
-    out.clear();
-    for (int i = 0; i < digits; i += 16) {
-      out += fmt::format("{:016x}", engine());
-    }
-    out.resize(static_cast<size_t>(digits));
-    if (!AllZero(out)) return out;
+    std::string id = RandomHexId(digits);
+    if (!AllZero(id)) return id;
   }
 }
 
@@ -57,7 +51,7 @@ std::string FormatTraceparent(const TraceContext& context) {
                      context.sampled ? "01" : "00");
 }
 
-std::string NewTraceId() { return RandomHex(32); }
-std::string NewSpanId() { return RandomHex(16); }
+std::string NewTraceId() { return NonZeroHexId(32); }
+std::string NewSpanId() { return NonZeroHexId(16); }
 
 }  // namespace tessera::tracing
